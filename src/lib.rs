@@ -1,0 +1,14 @@
+//! offinfra: build off-infra, deploy in-cluster, with typed Rust instead of shell, curl and kubectl glue.
+//!
+//! This facade re-exports the workspace crates so that a tool can depend on one crate:
+//!
+//! - [`svu`]: the next semantic version from conventional commits (a pure-Rust svu v3).
+//!
+//! ```no_run
+//! let repo = offinfra::svu::Repository::discover(".")?;
+//! let next = repo.compute(&offinfra::svu::Options::default())?;
+//! println!("v{}", next.version);
+//! # Ok::<(), offinfra::svu::Error>(())
+//! ```
+
+pub use svu;
