@@ -211,4 +211,37 @@ mod tests {
         let opts = BumpOptions { always: true, v0: true, ..pre("rc") };
         assert_eq!(next(Action::Prerelease, "0.5.0", Bump::Major, opts), "1.0.0-rc.0");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn version() -> impl Strategy<Value = Version> {
+            let pre = prop_oneof![Just(String::new()), "(alpha|beta|rc)(\\.(0|[1-9][0-9]{0,2}))?"];
+            let meta = prop_oneof![Just(String::new()), "[0-9a-z]{1,6}"];
+            (0u64..5, 0u64..5, 0u64..5, pre, meta).prop_map(|(major, minor, patch, pre, meta)| {
+                Version::new(major, minor, patch).with_prerelease(&pre).unwrap().with_metadata(&meta).unwrap()
+            })
+        }
+
+        fn bump() -> impl Strategy<Value = Bump> {
+            prop_oneof![Just(Bump::None), Just(Bump::Patch), Just(Bump::Minor), Just(Bump::Major)]
+        }
+
+        proptest! {
+            #[test]
+            fn next_is_never_lower_than_current(current in version(), bump in bump(), always: bool, v0: bool, meta in "[0-9a-z]{0,4}") {
+                let opts = BumpOptions { prerelease: String::new(), metadata: meta, always, v0 };
+                for action in [Action::Next, Action::Major, Action::Minor, Action::Patch, Action::Current] {
+                    let next = next_version(action, &current, bump, &opts, "t").unwrap();
+                    prop_assert!(next >= current, "{action:?}: {next} < {current}");
+                }
+                // A larger change never gives a smaller version.
+                let smaller = next_version(Action::Next, &current, Bump::None, &opts, "t").unwrap();
+                let larger = next_version(Action::Next, &current, bump, &opts, "t").unwrap();
+                prop_assert!(larger >= smaller);
+            }
+        }
+    }
 }

@@ -88,9 +88,15 @@ impl Version {
         }
         let mut version = Self::new(numbers[0], numbers[1], numbers[2]);
         if let Some(pre) = pre {
+            if pre.is_empty() {
+                return Err(VersionError::InvalidPrerelease { value: String::new(), reason: "empty after '-'".into() });
+            }
             version = version.with_prerelease(pre)?;
         }
         if let Some(build) = build {
+            if build.is_empty() {
+                return Err(VersionError::InvalidMetadata { value: String::new(), reason: "empty after '+'".into() });
+            }
             version = version.with_metadata(build)?;
         }
         Ok(version)
