@@ -20,17 +20,16 @@ use crate::{classify::Bump, Classifier, Error};
 const QUEUED: u8 = 1;
 const PROCESSED: u8 = 2;
 const HIDDEN: u8 = 4;
+const LOADED: u8 = 8;
 
+/// Per-commit walk state, kept small: a long history holds one per commit read. The id, tree and path
+/// entries live in side tables so that walks without paths pay nothing for them.
 struct Node {
-    id: ObjectId,
-    tree: ObjectId,
     time: i64,
+    /// Range into `Walk::parents`; empty for a root or a shallow-boundary commit.
+    parents: (u32, u32),
     bump: Bump,
     flags: u8,
-    /// Range into `Walk::parent_ids`; empty for a root or a shallow-boundary commit.
-    parents: (u32, u32),
-    /// The entries at the filtered paths, computed on first use.
-    paths: Option<Box<[Option<ObjectId>]>>,
 }
 
 /// What a walk found.
@@ -52,11 +51,16 @@ pub(crate) struct Walk<'r> {
     classifier: Option<Classifier>,
     truncated: bool,
     nodes: Vec<Node>,
+    ids: Vec<ObjectId>,
+    /// Tree ids, parallel to `nodes`, only while a path filter needs them.
+    trees: Option<Vec<ObjectId>>,
+    path_entries: std::collections::HashMap<u32, Box<[Option<ObjectId>]>>,
     index: HashMap<ObjectId, u32>,
-    parent_ids: Vec<ObjectId>,
+    parents: Vec<u32>,
     queue: BinaryHeap<(i64, std::cmp::Reverse<u64>, u32)>,
     seq: u64,
     visible_queued: usize,
+    loaded: usize,
     buf: Vec<u8>,
     tree_buf: Vec<u8>,
     tree_buf2: Vec<u8>,
@@ -75,11 +79,15 @@ impl<'r> Walk<'r> {
             classifier,
             truncated: false,
             nodes: Vec::new(),
+            ids: Vec::new(),
+            trees: None,
+            path_entries: Default::default(),
             index: HashMap::default(),
-            parent_ids: Vec::new(),
+            parents: Vec::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             visible_queued: 0,
+            loaded: 0,
             buf: Vec::new(),
             tree_buf: Vec::new(),
             tree_buf2: Vec::new(),
@@ -95,10 +103,13 @@ impl<'r> Walk<'r> {
         paths: Option<&[BString]>,
         ceiling: Bump,
     ) -> Result<RangeSummary, Error> {
-        let head = self.node(head)?;
+        if paths.is_some() {
+            self.trees = Some(Vec::new());
+        }
+        let head = self.load_id(head)?;
         self.push(head);
         if let Some(hide) = hide {
-            let hide = self.node(hide)?;
+            let hide = self.load_id(hide)?;
             self.mark_hidden(hide);
             self.push(hide);
         }
@@ -110,19 +121,18 @@ impl<'r> Walk<'r> {
             let node = &mut self.nodes[idx as usize];
             node.flags |= PROCESSED;
             let hidden = node.flags & HIDDEN != 0;
-            if !hidden {
-                self.visible_queued -= 1;
-            }
             let (start, end) = node.parents;
             if hidden {
                 for p in start..end {
-                    let parent = self.node(self.parent_ids[p as usize])?;
+                    let parent = self.parents[p as usize];
+                    self.load(parent)?;
                     self.mark_hidden(parent);
                     self.push(parent);
                 }
                 continue;
             }
-            if self.shallow.contains(&self.nodes[idx as usize].id) {
+            self.visible_queued -= 1;
+            if self.shallow.contains(&self.ids[idx as usize]) {
                 truncated = true;
             }
             let (show, follow) = match paths {
@@ -130,7 +140,8 @@ impl<'r> Walk<'r> {
                 Some(paths) => self.simplify(idx, paths)?,
             };
             for p in follow {
-                let parent = self.node(self.parent_ids[p as usize])?;
+                let parent = self.parents[p as usize];
+                self.load(parent)?;
                 self.push(parent);
             }
             let bump = self.nodes[idx as usize].bump;
@@ -145,25 +156,25 @@ impl<'r> Walk<'r> {
         // A commit shown early can turn out to be reachable from the tag after all (clock skew).
         shown.retain(|&idx| self.nodes[idx as usize].flags & HIDDEN == 0);
         let bump = shown.iter().map(|&i| self.nodes[i as usize].bump).max();
-        let commit = bump.and_then(|b| {
-            shown.iter().find(|&&i| self.nodes[i as usize].bump == b).map(|&i| self.nodes[i as usize].id)
-        });
-        Ok(RangeSummary { bump, commit, commits_read: self.nodes.len(), truncated })
+        let commit =
+            bump.and_then(|b| shown.iter().find(|&&i| self.nodes[i as usize].bump == b).map(|&i| self.ids[i as usize]));
+        Ok(RangeSummary { bump, commit, commits_read: self.loaded, truncated })
     }
 
     /// git's `try_to_simplify_commit` for the default (non-`--full-history`) mode: which parents to
     /// follow, and whether the commit itself is shown.
     fn simplify(&mut self, idx: u32, paths: &[BString]) -> Result<(bool, std::ops::Range<u32>), Error> {
         let (start, end) = self.nodes[idx as usize].parents;
-        let own = self.path_entries(idx, paths)?;
+        let own = self.entries_at(idx, paths)?;
         if start == end {
             let touches = own.iter().any(Option::is_some);
             return Ok((touches, start..end));
         }
         let mut changed = false;
         for p in start..end {
-            let parent = self.node(self.parent_ids[p as usize])?;
-            let theirs = self.path_entries(parent, paths)?;
+            let parent = self.parents[p as usize];
+            self.load(parent)?;
+            let theirs = self.entries_at(parent, paths)?;
             if theirs == own {
                 if self.nodes[parent as usize].flags & HIDDEN == 0 {
                     // TREESAME to a visible parent: history goes through it alone.
@@ -176,11 +187,12 @@ impl<'r> Walk<'r> {
         Ok((changed, start..end))
     }
 
-    fn path_entries(&mut self, idx: u32, paths: &[BString]) -> Result<Box<[Option<ObjectId>]>, Error> {
-        if let Some(entries) = &self.nodes[idx as usize].paths {
+    /// The ids of the entries at `paths` in the tree of commit `idx`, computed once per commit.
+    fn entries_at(&mut self, idx: u32, paths: &[BString]) -> Result<Box<[Option<ObjectId>]>, Error> {
+        if let Some(entries) = self.path_entries.get(&idx) {
             return Ok(entries.clone());
         }
-        let tree = self.nodes[idx as usize].tree;
+        let tree = self.trees.as_ref().expect("trees are kept while paths filter")[idx as usize];
         let hash_kind = self.repo.object_hash();
         let mut entries = Vec::with_capacity(paths.len());
         for path in paths {
@@ -200,7 +212,7 @@ impl<'r> Walk<'r> {
             entries.push(entry.map(|e| e.oid));
         }
         let entries = entries.into_boxed_slice();
-        self.nodes[idx as usize].paths = Some(entries.clone());
+        self.path_entries.insert(idx, entries.clone());
         Ok(entries)
     }
 
@@ -217,9 +229,28 @@ impl<'r> Walk<'r> {
         self.queue.push((node.time, std::cmp::Reverse(self.seq), idx));
     }
 
+    /// Marks `idx` hidden, and everything already read below it (git's `mark_parents_uninteresting`).
+    fn mark_hidden(&mut self, idx: u32) {
+        let mut stack = vec![idx];
+        while let Some(idx) = stack.pop() {
+            let node = &mut self.nodes[idx as usize];
+            if node.flags & HIDDEN != 0 {
+                continue;
+            }
+            node.flags |= HIDDEN;
+            if node.flags & QUEUED != 0 && node.flags & PROCESSED == 0 {
+                self.visible_queued -= 1;
+            }
+            if node.flags & PROCESSED != 0 {
+                let (start, end) = node.parents;
+                stack.extend_from_slice(&self.parents[start as usize..end as usize]);
+            }
+        }
+    }
+
     /// Starts a walk of everything reachable from `tip`, to be driven by [`Self::reaches`].
     pub(crate) fn start_reachability(&mut self, tip: ObjectId) -> Result<(), Error> {
-        let tip = self.node(tip)?;
+        let tip = self.load_id(tip)?;
         self.push(tip);
         Ok(())
     }
@@ -238,11 +269,12 @@ impl<'r> Walk<'r> {
             let node = &mut self.nodes[idx as usize];
             node.flags |= PROCESSED;
             let (start, end) = node.parents;
-            if self.shallow.contains(&node.id) {
+            if self.shallow.contains(&self.ids[idx as usize]) {
                 self.truncated = true;
             }
             for p in start..end {
-                let parent = self.node(self.parent_ids[p as usize])?;
+                let parent = self.parents[p as usize];
+                self.load(parent)?;
                 self.push(parent);
             }
         }
@@ -254,9 +286,11 @@ impl<'r> Walk<'r> {
     }
 
     /// The committer time of commit `id`.
+    ///
     /// Reads it without adding the commit to the walk, whose nodes must all be reachable from the tip.
     pub(crate) fn commit_time(&mut self, id: ObjectId) -> Result<i64, Error> {
         if let Some(&idx) = self.index.get(&id) {
+            self.load(idx)?;
             return Ok(self.nodes[idx as usize].time);
         }
         let data = self
@@ -271,49 +305,56 @@ impl<'r> Walk<'r> {
         Ok(committer.seconds())
     }
 
-    /// Marks `idx` hidden, and everything already read below it (git's `mark_parents_uninteresting`).
-    fn mark_hidden(&mut self, idx: u32) {
-        let mut stack = vec![idx];
-        while let Some(idx) = stack.pop() {
-            let node = &mut self.nodes[idx as usize];
-            if node.flags & HIDDEN != 0 {
-                continue;
-            }
-            node.flags |= HIDDEN;
-            if node.flags & QUEUED != 0 && node.flags & PROCESSED == 0 {
-                self.visible_queued -= 1;
-            }
-            if node.flags & PROCESSED != 0 {
-                let (start, end) = node.parents;
-                stack.extend((start..end).filter_map(|p| self.index.get(&self.parent_ids[p as usize]).copied()));
-            }
+    /// The node of commit `id`, created unread if it is new.
+    fn intern(&mut self, id: ObjectId) -> u32 {
+        if let Some(&idx) = self.index.get(&id) {
+            return idx;
         }
+        let idx = self.nodes.len() as u32;
+        self.nodes.push(Node { time: 0, parents: (0, 0), bump: Bump::None, flags: 0 });
+        self.ids.push(id);
+        if let Some(trees) = &mut self.trees {
+            trees.push(id); // replaced by the tree id when the commit is read
+        }
+        self.index.insert(id, idx);
+        idx
     }
 
-    /// The node of commit `id`, reading and classifying the commit the first time it is seen.
-    fn node(&mut self, id: ObjectId) -> Result<u32, Error> {
-        if let Some(&idx) = self.index.get(&id) {
-            return Ok(idx);
+    fn load_id(&mut self, id: ObjectId) -> Result<u32, Error> {
+        let idx = self.intern(id);
+        self.load(idx)?;
+        Ok(idx)
+    }
+
+    /// Reads and classifies commit `idx` unless that was done already; its parents are interned.
+    fn load(&mut self, idx: u32) -> Result<(), Error> {
+        if self.nodes[idx as usize].flags & LOADED != 0 {
+            return Ok(());
         }
+        let id = self.ids[idx as usize];
+        let mut buf = std::mem::take(&mut self.buf);
         let data = self
             .repo
             .objects
-            .try_find(&id, &mut self.buf)
+            .try_find(&id, &mut buf)
             .map_err(|e| Error::git(format!("read commit {id}"), e))?
             .ok_or_else(|| Error::MissingObject { id: id.to_string() })?;
         if data.kind != gix::objs::Kind::Commit {
             return Err(Error::NotACommit { id: id.to_string(), kind: data.kind.to_string() });
         }
+        // A shallow-boundary commit's parents are not in this clone.
         let boundary = self.shallow.contains(&id);
-        let parents_start = self.parent_ids.len() as u32;
+        let parents_start = self.parents.len() as u32;
         let mut tree = None;
         let mut time = 0;
         let mut message: &[u8] = &[];
         for token in CommitRefIter::from_bytes(data.data, data.object_hash) {
             match token.map_err(|e| Error::git(format!("decode commit {id}"), e))? {
                 Token::Tree { id } => tree = Some(id),
-                // A shallow-boundary commit's parents are not in this clone.
-                Token::Parent { id } if !boundary => self.parent_ids.push(id),
+                Token::Parent { id } if !boundary => {
+                    let parent = self.intern(id);
+                    self.parents.push(parent);
+                }
                 Token::Committer { signature } => time = signature.seconds(),
                 Token::Message(m) => message = m,
                 _ => {}
@@ -323,18 +364,18 @@ impl<'r> Walk<'r> {
             Some(classifier) => classifier.classify(&String::from_utf8_lossy(message)),
             None => Bump::None,
         };
-        let idx = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            id,
-            tree: tree.ok_or_else(|| Error::git(format!("decode commit {id}"), "no tree"))?,
-            time,
-            bump,
-            flags: 0,
-            parents: (parents_start, self.parent_ids.len() as u32),
-            paths: None,
-        });
-        self.index.insert(id, idx);
-        Ok(idx)
+        let tree = tree.ok_or_else(|| Error::git(format!("decode commit {id}"), "no tree"))?;
+        if let Some(trees) = &mut self.trees {
+            trees[idx as usize] = tree;
+        }
+        let node = &mut self.nodes[idx as usize];
+        node.time = time;
+        node.bump = bump;
+        node.flags |= LOADED;
+        node.parents = (parents_start, self.parents.len() as u32);
+        self.loaded += 1;
+        self.buf = buf;
+        Ok(())
     }
 }
 
