@@ -139,7 +139,7 @@ impl Repository {
             };
             let walk = walk::Walk::new(&self.repo, Some(opts.classifier))?;
             let summary =
-                walk.classify_range(self.head()?, tag.as_ref().map(|t| t.commit), paths.as_deref(), ceiling)?;
+                walk.classify_range(self.head()?, tag.as_ref().map(|t| t.commit), paths.as_deref(), Some(ceiling))?;
             if summary.truncated {
                 return Err(Error::ShallowHistory {
                     what: match &tag {
@@ -163,6 +163,23 @@ impl Repository {
         };
         let version = engine::next_version(opts.action, &current, bump, &opts.bump, tag_name)?;
         Ok(Outcome { tag, current, version, change, commits_read })
+    }
+}
+
+impl Repository {
+    /// The commits `git log <since>..HEAD -- <directories>` shows, newest first, in git's default order and
+    /// with its default history simplification; the whole history of HEAD when `since` is `None`.
+    pub fn commits_since(&self, since: Option<ObjectId>, directories: &[String]) -> Result<Vec<ObjectId>, Error> {
+        let paths = if directories.is_empty() { None } else { Some(self.resolve_directories(directories)?) };
+        let walk = walk::Walk::new(&self.repo, None)?;
+        let summary = walk.classify_range(self.head()?, since, paths.as_deref(), None)?;
+        if summary.truncated {
+            return Err(Error::ShallowHistory {
+                what: "the requested commits are not all present".into(),
+                path: self.git_dir().to_owned(),
+            });
+        }
+        Ok(summary.shown)
     }
 }
 

@@ -2,15 +2,16 @@
 //!
 //! This is git's `limit_list` in miniature: a priority queue ordered by committer date holds both the
 //! commits to show (reachable from HEAD) and the hidden ones (reachable from the tag); the walk ends when
-//! nothing but hidden commits is queued. With paths it applies git's default history simplification:
-//! a commit whose paths equal those of a parent is not shown, and for a merge only that parent is
-//! followed. Every commit object is decompressed exactly once.
+//! nothing but hidden commits is queued. With paths it applies git's default history simplification
+//! (`try_to_simplify_commit`): a commit whose paths equal those of a relevant parent (a visible one, or
+//! the range's bottom) is not shown and only that parent is followed. Every commit object is
+//! decompressed exactly once. `tests/git_log_baseline.rs` checks the result against `git log`.
 
 use std::collections::BinaryHeap;
 
 use gix::{
     bstr::{BString, ByteSlice},
-    hashtable::{HashMap, HashSet},
+    hashtable::{hash_table::HashTable, HashSet},
     objs::{commit::ref_iter::Token, CommitRefIter, Find, TreeRefIter},
     ObjectId,
 };
@@ -21,15 +22,31 @@ const QUEUED: u8 = 1;
 const PROCESSED: u8 = 2;
 const HIDDEN: u8 = 4;
 const LOADED: u8 = 8;
+/// The hidden tip itself (git's BOTTOM): hidden, yet still a relevant parent for simplification.
+const BOTTOM: u8 = 16;
 
 /// Per-commit walk state, kept small: a long history holds one per commit read. The id, tree and path
 /// entries live in side tables so that walks without paths pay nothing for them.
 struct Node {
     time: i64,
-    /// Range into `Walk::parents`; empty for a root or a shallow-boundary commit.
-    parents: (u32, u32),
+    /// Start of this commit's parents in `Walk::parents`.
+    parents_start: u32,
+    /// How many parents; 0 for a root or a shallow-boundary commit.
+    parents_len: u16,
     bump: Bump,
     flags: u8,
+}
+
+impl Node {
+    fn parents(&self) -> (u32, u32) {
+        (self.parents_start, self.parents_start + u32::from(self.parents_len))
+    }
+}
+
+/// Object ids are uniformly distributed: their first bytes are a good hash.
+fn id_hash(id: &ObjectId) -> u64 {
+    let bytes = id.as_bytes();
+    u64::from_le_bytes(bytes[..8].try_into().expect("ids are longer than 8 bytes"))
 }
 
 /// What a walk found.
@@ -43,6 +60,8 @@ pub(crate) struct RangeSummary {
     pub commits_read: usize,
     /// A shown commit sat on the shallow boundary: its parents are not in this clone.
     pub truncated: bool,
+    /// Every shown commit in `git log` order, when asked for.
+    pub shown: Vec<ObjectId>,
 }
 
 pub(crate) struct Walk<'r> {
@@ -55,7 +74,8 @@ pub(crate) struct Walk<'r> {
     /// Tree ids, parallel to `nodes`, only while a path filter needs them.
     trees: Option<Vec<ObjectId>>,
     path_entries: std::collections::HashMap<u32, Box<[Option<ObjectId>]>>,
-    index: HashMap<ObjectId, u32>,
+    /// Node index by commit id, hashed through `ids` so that each id is stored once.
+    index: HashTable<u32>,
     parents: Vec<u32>,
     queue: BinaryHeap<(i64, std::cmp::Reverse<u64>, u32)>,
     seq: u64,
@@ -82,7 +102,7 @@ impl<'r> Walk<'r> {
             ids: Vec::new(),
             trees: None,
             path_entries: Default::default(),
-            index: HashMap::default(),
+            index: HashTable::new(),
             parents: Vec::new(),
             queue: BinaryHeap::new(),
             seq: 0,
@@ -95,13 +115,14 @@ impl<'r> Walk<'r> {
     }
 
     /// Walks `head` minus everything reachable from `hide`, restricted to `paths` (repository-relative,
-    /// `""` for the whole tree) when given. Stops early once a commit asking for `ceiling` is shown.
+    /// `""` for the whole tree) when given. Stops early once a commit asking for `ceiling` is shown;
+    /// with no ceiling, walks the whole range and lists every shown commit.
     pub(crate) fn classify_range(
         mut self,
         head: ObjectId,
         hide: Option<ObjectId>,
         paths: Option<&[BString]>,
-        ceiling: Bump,
+        ceiling: Option<Bump>,
     ) -> Result<RangeSummary, Error> {
         if paths.is_some() {
             self.trees = Some(Vec::new());
@@ -111,6 +132,7 @@ impl<'r> Walk<'r> {
         if let Some(hide) = hide {
             let hide = self.load_id(hide)?;
             self.mark_hidden(hide);
+            self.nodes[hide as usize].flags |= BOTTOM;
             self.push(hide);
         }
         let mut shown: Vec<u32> = Vec::new();
@@ -121,7 +143,7 @@ impl<'r> Walk<'r> {
             let node = &mut self.nodes[idx as usize];
             node.flags |= PROCESSED;
             let hidden = node.flags & HIDDEN != 0;
-            let (start, end) = node.parents;
+            let (start, end) = node.parents();
             if hidden {
                 for p in start..end {
                     let parent = self.parents[p as usize];
@@ -145,46 +167,55 @@ impl<'r> Walk<'r> {
                 self.push(parent);
             }
             let bump = self.nodes[idx as usize].bump;
-            if show && bump > Bump::None {
+            if show && (bump > Bump::None || ceiling.is_none()) {
                 shown.push(idx);
                 best = best.max(bump);
-                if best >= ceiling {
+                if ceiling.is_some_and(|ceiling| best >= ceiling) {
                     break;
                 }
             }
         }
         // A commit shown early can turn out to be reachable from the tag after all (clock skew).
         shown.retain(|&idx| self.nodes[idx as usize].flags & HIDDEN == 0);
-        let bump = shown.iter().map(|&i| self.nodes[i as usize].bump).max();
+        let bump = shown.iter().map(|&i| self.nodes[i as usize].bump).filter(|&b| b > Bump::None).max();
         let commit =
             bump.and_then(|b| shown.iter().find(|&&i| self.nodes[i as usize].bump == b).map(|&i| self.ids[i as usize]));
-        Ok(RangeSummary { bump, commit, commits_read: self.loaded, truncated })
+        let shown = match ceiling {
+            None => shown.iter().map(|&i| self.ids[i as usize]).collect(),
+            Some(_) => Vec::new(),
+        };
+        Ok(RangeSummary { bump, commit, commits_read: self.loaded, truncated, shown })
     }
 
     /// git's `try_to_simplify_commit` for the default (non-`--full-history`) mode: which parents to
     /// follow, and whether the commit itself is shown.
     fn simplify(&mut self, idx: u32, paths: &[BString]) -> Result<(bool, std::ops::Range<u32>), Error> {
-        let (start, end) = self.nodes[idx as usize].parents;
+        let (start, end) = self.nodes[idx as usize].parents();
         let own = self.entries_at(idx, paths)?;
         if start == end {
             let touches = own.iter().any(Option::is_some);
             return Ok((touches, start..end));
         }
-        let mut changed = false;
+        let (mut relevant_parents, mut relevant_change, mut irrelevant_change) = (0, false, false);
         for p in start..end {
             let parent = self.parents[p as usize];
             self.load(parent)?;
-            let theirs = self.entries_at(parent, paths)?;
-            if theirs == own {
-                if self.nodes[parent as usize].flags & HIDDEN == 0 {
-                    // TREESAME to a visible parent: history goes through it alone.
-                    return Ok((false, p..p + 1));
-                }
-            } else {
-                changed = true;
+            let flags = self.nodes[parent as usize].flags;
+            // Visible parents and the range's bottom count; other hidden parents cannot make a merge
+            // interesting when a relevant parent exists.
+            let relevant = flags & HIDDEN == 0 || flags & BOTTOM != 0;
+            relevant_parents += usize::from(relevant);
+            let same = self.entries_at(parent, paths)? == own;
+            match (same, relevant) {
+                // TREESAME to a relevant parent: history goes through it alone, and this commit is hidden.
+                (true, true) => return Ok((false, p..p + 1)),
+                (true, false) => {}
+                (false, true) => relevant_change = true,
+                (false, false) => irrelevant_change = true,
             }
         }
-        Ok((changed, start..end))
+        let treesame = if relevant_parents > 0 { !relevant_change } else { !irrelevant_change };
+        Ok((!treesame, start..end))
     }
 
     /// The ids of the entries at `paths` in the tree of commit `idx`, computed once per commit.
@@ -242,7 +273,7 @@ impl<'r> Walk<'r> {
                 self.visible_queued -= 1;
             }
             if node.flags & PROCESSED != 0 {
-                let (start, end) = node.parents;
+                let (start, end) = node.parents();
                 stack.extend_from_slice(&self.parents[start as usize..end as usize]);
             }
         }
@@ -262,13 +293,13 @@ impl<'r> Walk<'r> {
     pub(crate) fn reaches(&mut self, target: ObjectId, target_time: i64) -> Result<Option<bool>, Error> {
         const SLACK: i64 = 24 * 60 * 60;
         while let Some(&(time, _, idx)) = self.queue.peek() {
-            if self.index.contains_key(&target) || time < target_time.saturating_sub(SLACK) {
+            if self.lookup(&target).is_some() || time < target_time.saturating_sub(SLACK) {
                 break;
             }
             self.queue.pop();
             let node = &mut self.nodes[idx as usize];
             node.flags |= PROCESSED;
-            let (start, end) = node.parents;
+            let (start, end) = node.parents();
             if self.shallow.contains(&self.ids[idx as usize]) {
                 self.truncated = true;
             }
@@ -278,7 +309,7 @@ impl<'r> Walk<'r> {
                 self.push(parent);
             }
         }
-        Ok(match self.index.contains_key(&target) {
+        Ok(match self.lookup(&target).is_some() {
             true => Some(true),
             false if self.truncated => None,
             false => Some(false),
@@ -289,7 +320,7 @@ impl<'r> Walk<'r> {
     ///
     /// Reads it without adding the commit to the walk, whose nodes must all be reachable from the tip.
     pub(crate) fn commit_time(&mut self, id: ObjectId) -> Result<i64, Error> {
-        if let Some(&idx) = self.index.get(&id) {
+        if let Some(idx) = self.lookup(&id) {
             self.load(idx)?;
             return Ok(self.nodes[idx as usize].time);
         }
@@ -305,18 +336,23 @@ impl<'r> Walk<'r> {
         Ok(committer.seconds())
     }
 
+    fn lookup(&self, id: &ObjectId) -> Option<u32> {
+        self.index.find(id_hash(id), |&idx| self.ids[idx as usize] == *id).copied()
+    }
+
     /// The node of commit `id`, created unread if it is new.
     fn intern(&mut self, id: ObjectId) -> u32 {
-        if let Some(&idx) = self.index.get(&id) {
+        if let Some(idx) = self.lookup(&id) {
             return idx;
         }
         let idx = self.nodes.len() as u32;
-        self.nodes.push(Node { time: 0, parents: (0, 0), bump: Bump::None, flags: 0 });
+        self.nodes.push(Node { time: 0, parents_start: 0, parents_len: 0, bump: Bump::None, flags: 0 });
         self.ids.push(id);
         if let Some(trees) = &mut self.trees {
             trees.push(id); // replaced by the tree id when the commit is read
         }
-        self.index.insert(id, idx);
+        let ids = &self.ids;
+        self.index.insert_unique(id_hash(&id), idx, |&i| id_hash(&ids[i as usize]));
         idx
     }
 
@@ -372,7 +408,9 @@ impl<'r> Walk<'r> {
         node.time = time;
         node.bump = bump;
         node.flags |= LOADED;
-        node.parents = (parents_start, self.parents.len() as u32);
+        node.parents_start = parents_start;
+        node.parents_len = u16::try_from(self.parents.len() as u32 - parents_start)
+            .map_err(|_| Error::git(format!("decode commit {id}"), "more than 65535 parents"))?;
         self.loaded += 1;
         self.buf = buf;
         Ok(())
