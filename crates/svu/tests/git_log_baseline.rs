@@ -16,7 +16,7 @@ impl Lcg {
     }
 }
 
-fn build_history(seed: u64) -> (TestRepo, Vec<String>) {
+fn build_history(seed: u64) -> (TestRepo, Vec<String>, Vec<String>) {
     let mut rng = Lcg(seed);
     let mut repo = TestRepo::new();
     repo.commit_file("a/base.txt", "chore: root");
@@ -65,17 +65,32 @@ fn build_history(seed: u64) -> (TestRepo, Vec<String>) {
             }
         }
     }
+    let tips: Vec<String> = branches.iter().map(|b| repo.git(&["rev-parse", b])).collect();
     repo.git(&["checkout", "-q", "main"]);
     for other in branches.iter().skip(1) {
         repo.git(&["merge", "-q", "--no-ff", "--no-edit", other]);
     }
-    (repo, tags)
+    (repo, tags, tips)
+}
+
+#[test]
+fn current_mode_tag_matches_git_tag_merged() {
+    for seed in [3, 99] {
+        let (repo, _tags, tips) = build_history(seed);
+        for tip in tips.iter().chain(std::iter::once(&"main".to_owned())) {
+            repo.git(&["checkout", "-q", "--detach", tip]);
+            let git = repo.git(&["-c", "versionsort.suffix=-", "tag", "--sort=-version:refname", "--merged", "HEAD"]);
+            let want = git.lines().next().map(str::to_owned);
+            let ours = Repository::discover(repo.path()).unwrap().find_tag("", svu::TagMode::Current).unwrap();
+            assert_eq!(ours.map(|t| t.name), want, "seed {seed}, HEAD at {tip}");
+        }
+    }
 }
 
 #[test]
 fn shown_commits_match_git_log() {
     for seed in [1, 7, 42, 1234] {
-        let (repo, tags) = build_history(seed);
+        let (repo, tags, _tips) = build_history(seed);
         let ours = Repository::discover(repo.path()).unwrap();
         let mut ranges: Vec<Option<String>> = vec![None];
         ranges.extend(tags.iter().map(|t| Some(t.clone())));
