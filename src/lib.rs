@@ -3,6 +3,7 @@
 //! This facade re-exports the workspace crates so that a tool can depend on one crate:
 //!
 //! - [`svu`]: the next semantic version from conventional commits (a pure-Rust svu v3).
+//! - [`ghcr_client`]: OCI image layouts and safe prune plans for ghcr.io packages.
 //!
 //! ```no_run
 //! let repo = offinfra::svu::Repository::discover(".")?;
@@ -11,4 +12,5 @@
 //! # Ok::<(), offinfra::svu::Error>(())
 //! ```
 
+pub use ghcr_client;
 pub use svu;

@@ -1,0 +1,103 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate. Each variant names the input at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The path is not an OCI image layout (directory or tar).
+    #[error("{path} is not an OCI image layout: {reason}")]
+    NotALayout {
+        /// The layout path.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A JSON document of the layout does not parse.
+    #[error("{what} in {path} is not valid: {reason}")]
+    BadJson {
+        /// The layout path.
+        path: PathBuf,
+        /// Which document (`index.json`, `manifest sha256:…`).
+        what: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A blob the image needs is not in the layout.
+    #[error("blob {digest} is missing from the layout {path}")]
+    MissingBlob {
+        /// The layout path.
+        path: PathBuf,
+        /// The missing blob's digest.
+        digest: String,
+    },
+    /// A blob's content does not hash to its digest.
+    #[error("blob {digest} in {path} is corrupt: its content hashes to {actual}")]
+    DigestMismatch {
+        /// The layout path.
+        path: PathBuf,
+        /// The digest the descriptor names.
+        digest: String,
+        /// What the content actually hashes to.
+        actual: String,
+    },
+    /// A blob's size differs from its descriptor.
+    #[error("blob {digest} in {path} has {actual} bytes, its descriptor says {expected}")]
+    SizeMismatch {
+        /// The layout path.
+        path: PathBuf,
+        /// The blob's digest.
+        digest: String,
+        /// The size the descriptor names.
+        expected: u64,
+        /// The size found.
+        actual: u64,
+    },
+    /// The digest uses an algorithm this crate cannot verify.
+    #[error("digest {digest}: unsupported algorithm (sha256 and sha512 are)")]
+    UnsupportedDigest {
+        /// The digest.
+        digest: String,
+    },
+    /// The selector does not pick exactly one image.
+    #[error("cannot choose an image in {path}: {reason}")]
+    Selection {
+        /// The layout path.
+        path: PathBuf,
+        /// Why, with what is available.
+        reason: String,
+    },
+    /// A descriptor has a media type that is neither a manifest nor an index.
+    #[error("{digest} has media type {media_type}, which is not an image manifest or index")]
+    UnsupportedMediaType {
+        /// The descriptor's digest.
+        digest: String,
+        /// Its media type.
+        media_type: String,
+    },
+    /// Reading a file failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The prune plan cannot be made safely.
+    #[error("cannot plan the prune safely: {0}")]
+    UnsafePlan(String),
+    /// A `--protect-tags` expression does not compile.
+    #[error("invalid protect-tags expression {pattern:?}: {reason}")]
+    InvalidPattern {
+        /// The expression.
+        pattern: String,
+        /// The compiler's message.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,142 @@
+//! Models of the GitHub Packages REST API for container packages (API version 2022-11-28).
+
+use serde::{Deserialize, Serialize};
+
+/// Whose packages: `/users/{name}`, `/orgs/{name}` or the authenticated user's `/user`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// A user account, by login.
+    User(String),
+    /// An organisation, by login.
+    Org(String),
+    /// The user the token belongs to.
+    AuthenticatedUser,
+}
+
+impl Owner {
+    /// The path prefix of this owner's package endpoints.
+    pub fn path_prefix(&self) -> String {
+        match self {
+            Owner::User(name) => format!("/users/{}", encode_segment(name)),
+            Owner::Org(name) => format!("/orgs/{}", encode_segment(name)),
+            Owner::AuthenticatedUser => "/user".into(),
+        }
+    }
+
+    /// `{prefix}/packages/container/{package}/versions`; a `/` in the package name is encoded (`%2F`).
+    pub fn versions_path(&self, package: &str) -> String {
+        format!("{}/packages/container/{}/versions", self.path_prefix(), encode_segment(package))
+    }
+}
+
+/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One version of a container package: one manifest digest, with the tags that point at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageVersion {
+    /// The id used to delete or restore it.
+    pub id: u64,
+    /// For containers, the manifest digest (`sha256:…`).
+    pub name: String,
+    /// API URL of the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Web URL of the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_html_url: Option<String>,
+    /// Web URL of the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Last update, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Deletion time, for deleted versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// Licence, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Description, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Package-type specific data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<VersionMetadata>,
+}
+
+/// `metadata` of a package version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionMetadata {
+    /// `container` for ghcr packages.
+    pub package_type: String,
+    /// Container data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerMetadata>,
+    /// Legacy `docker` package data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerMetadata>,
+}
+
+/// `metadata.container`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerMetadata {
+    /// Tags pointing at this digest; empty for an untagged version.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// `metadata.docker` (legacy docker.pkg.github.com packages).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerMetadata {
+    /// Tags.
+    #[serde(default)]
+    pub tag: Vec<String>,
+}
+
+impl PackageVersion {
+    /// The tags of this version (empty when untagged).
+    pub fn tags(&self) -> &[String] {
+        match &self.metadata {
+            Some(VersionMetadata { container: Some(c), .. }) => &c.tags,
+            Some(VersionMetadata { docker: Some(d), .. }) => &d.tag,
+            _ => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_encode_owner_and_package() {
+        assert_eq!(
+            Owner::Org("acme".into()).versions_path("kas/kas"),
+            "/orgs/acme/packages/container/kas%2Fkas/versions"
+        );
+        assert_eq!(Owner::User("me".into()).versions_path("app"), "/users/me/packages/container/app/versions");
+        assert_eq!(Owner::AuthenticatedUser.versions_path("app"), "/user/packages/container/app/versions");
+    }
+
+    #[test]
+    fn version_json_round_trips() {
+        let json = r#"{"id":245301,"name":"sha256:aa11","url":"https://api.github.com/users/octocat/packages/container/hello_docker/versions/245301","package_html_url":"https://github.com/users/octocat/packages/container/package/hello_docker","html_url":"https://github.com/users/octocat/packages/container/hello_docker/245301","created_at":"2020-05-19T22:19:11Z","updated_at":"2020-05-19T22:19:11Z","metadata":{"package_type":"container","container":{"tags":["latest","abc12345"]}}}"#;
+        let v: PackageVersion = serde_json::from_str(json).unwrap();
+        assert_eq!(v.tags(), ["latest", "abc12345"]);
+        let back: serde_json::Value = serde_json::to_value(&v).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(json).unwrap());
+    }
+}

@@ -1,0 +1,478 @@
+//! The prune planner: which package versions to delete so that the newest N *images* stay whole.
+//!
+//! A pure function from (versions, what the kept indexes reference, options) to a [`Plan`]. A version
+//! is one manifest; an image is a tagged version plus everything it references (platform manifests and
+//! attestation manifests of an index). Those children are untagged, and deleting them is how
+//! actions/delete-package-versions breaks multi-arch images; here a version referenced by a kept index
+//! is never deleted. The dry run prints the plan; the real run executes exactly that plan.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use ghcr_client::prune::{plan, roots_to_read, Action, ManifestInfo, PruneOptions};
+//! # use ghcr_client::packages::*;
+//! # fn v(id: u64, digest: &str, at: &str, tags: &[&str]) -> PackageVersion {
+//! #     PackageVersion { id, name: digest.into(), url: None, package_html_url: None, html_url: None,
+//! #         created_at: at.into(), updated_at: None, deleted_at: None, license: None, description: None,
+//! #         metadata: Some(VersionMetadata { package_type: "container".into(),
+//! #             container: Some(ContainerMetadata { tags: tags.iter().map(|t| t.to_string()).collect() }), docker: None }) }
+//! # }
+//! let versions = vec![
+//!     v(3, "sha256:new-index", "2026-01-03T00:00:00Z", &["latest"]),
+//!     v(2, "sha256:new-amd64", "2026-01-03T00:00:00Z", &[]),
+//!     v(1, "sha256:old", "2026-01-01T00:00:00Z", &["v1"]),
+//! ];
+//! let opts = PruneOptions { keep: 1, ..PruneOptions::default() };
+//! assert_eq!(roots_to_read(&versions, &opts), ["sha256:new-index"]);
+//! // The caller reads that manifest from the registry:
+//! let manifests = HashMap::from([(
+//!     "sha256:new-index".to_string(),
+//!     ManifestInfo::Index { children: vec!["sha256:new-amd64".into()] },
+//! )]);
+//! let plan = plan(&versions, &manifests, &opts).unwrap();
+//! let deleted: Vec<u64> = plan.deletions().map(|d| d.version_id).collect();
+//! assert_eq!(deleted, [1]); // the untagged child of the kept index survives
+//! ```
+
+use std::collections::{HashMap, HashSet};
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::{packages::PackageVersion, Error};
+
+/// How to prune.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// Keep the newest `keep` images (tagged versions, with what they reference).
+    pub keep: usize,
+    /// Never delete a version with a tag matching this expression (e.g. `^latest$|^v\d`).
+    pub protect_tags: Option<Regex>,
+    /// Delete only untagged versions; every tagged one (and what it references) is kept.
+    pub untagged_only: bool,
+    /// Delete at most this many versions in one run (the oldest first).
+    pub max_deletions: Option<usize>,
+}
+
+impl PruneOptions {
+    /// Compiles a `--protect-tags` expression.
+    pub fn protect(pattern: &str) -> Result<Regex, Error> {
+        Regex::new(pattern).map_err(|e| Error::InvalidPattern { pattern: pattern.to_owned(), reason: e.to_string() })
+    }
+}
+
+/// What the registry says about a kept version's manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestInfo {
+    /// An image manifest: references no other manifest.
+    Image,
+    /// An index: its `manifests[].digest`, platform and attestation manifests alike.
+    Index {
+        /// The child manifest digests.
+        children: Vec<String>,
+    },
+}
+
+/// Keep or delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The version stays.
+    Keep,
+    /// The version is deleted.
+    Delete,
+}
+
+/// Why a version is kept or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Reason {
+    /// One of the newest `keep` images (rank 1 is the newest).
+    Newest {
+        /// 1-based rank among tagged versions, newest first.
+        rank: usize,
+    },
+    /// It carries a protected tag.
+    ProtectedTag {
+        /// The tag that matched.
+        tag: String,
+    },
+    /// A kept index references it.
+    ReferencedBy {
+        /// The digest of the kept index.
+        index: String,
+    },
+    /// Tagged, and only untagged versions are pruned.
+    Tagged,
+    /// It would be deleted, but this run's deletion cap was reached; a later run takes it.
+    OverCap,
+    /// A tagged image older than the newest `keep`.
+    OlderImage {
+        /// 1-based rank among tagged versions, newest first.
+        rank: usize,
+    },
+    /// Untagged and referenced by no kept index.
+    Unreferenced,
+}
+
+/// One version's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The version id (what the API deletes).
+    pub version_id: u64,
+    /// The manifest digest.
+    pub digest: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// Keep or delete.
+    pub action: Action,
+    /// Why.
+    #[serde(flatten)]
+    pub reason: Reason,
+}
+
+/// Every version's decision, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The decisions.
+    pub decisions: Vec<Decision>,
+}
+
+impl Plan {
+    /// The versions to delete, in the order to delete them (oldest first).
+    pub fn deletions(&self) -> impl Iterator<Item = &Decision> {
+        self.decisions.iter().rev().filter(|d| d.action == Action::Delete)
+    }
+
+    /// How many versions are deleted.
+    pub fn deletion_count(&self) -> usize {
+        self.decisions.iter().filter(|d| d.action == Action::Delete).count()
+    }
+}
+
+impl std::fmt::Display for Plan {
+    /// One line per version: action, id, digest, tags, reason.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for d in &self.decisions {
+            let action = match d.action {
+                Action::Keep => "keep  ",
+                Action::Delete => "delete",
+            };
+            let tags = if d.tags.is_empty() { "-".to_owned() } else { d.tags.join(",") };
+            let reason = match &d.reason {
+                Reason::Newest { rank } => format!("newest image #{rank}"),
+                Reason::ProtectedTag { tag } => format!("protected tag {tag}"),
+                Reason::ReferencedBy { index } => format!("referenced by kept index {index}"),
+                Reason::Tagged => "tagged (untagged-only)".to_owned(),
+                Reason::OverCap => "deletion cap reached".to_owned(),
+                Reason::OlderImage { rank } => format!("image #{rank}, older than the newest kept"),
+                Reason::Unreferenced => "untagged, referenced by no kept index".to_owned(),
+            };
+            writeln!(f, "{action} {:>12} {} {} {tags} ({reason})", d.version_id, d.digest, d.created_at)?;
+        }
+        write!(f, "{} to delete, {} to keep", self.deletion_count(), self.decisions.len() - self.deletion_count())
+    }
+}
+
+/// Versions newest first: by creation time, then by id.
+fn newest_first(versions: &[PackageVersion]) -> Vec<&PackageVersion> {
+    let mut sorted: Vec<&PackageVersion> = versions.iter().collect();
+    sorted.sort_by(|a, b| {
+        let key = |v: &PackageVersion| (rfc3339_seconds(&v.created_at).unwrap_or(i64::MIN), v.id);
+        key(b).cmp(&key(a))
+    });
+    sorted
+}
+
+/// The root versions the plan keeps on their own (newest images, protected tags, or every tagged one
+/// with `untagged_only`): the caller must read each one's manifest from the registry and pass it to
+/// [`plan`], which refuses to guess what an unread index references.
+pub fn roots_to_read(versions: &[PackageVersion], opts: &PruneOptions) -> Vec<String> {
+    root_decisions(versions, opts).into_iter().filter_map(|(v, reason)| reason.map(|_| v.name.clone())).collect()
+}
+
+/// Tagged versions newest first, each with the reason it is kept on its own (or `None`).
+fn root_decisions<'a>(
+    versions: &'a [PackageVersion],
+    opts: &PruneOptions,
+) -> Vec<(&'a PackageVersion, Option<Reason>)> {
+    let mut rank = 0;
+    newest_first(versions)
+        .into_iter()
+        .filter(|v| !v.tags().is_empty())
+        .map(|v| {
+            rank += 1;
+            let protected = opts.protect_tags.as_ref().and_then(|re| v.tags().iter().find(|t| re.is_match(t)));
+            let reason = if rank <= opts.keep {
+                Some(Reason::Newest { rank })
+            } else if let Some(tag) = protected {
+                Some(Reason::ProtectedTag { tag: tag.clone() })
+            } else if opts.untagged_only {
+                Some(Reason::Tagged)
+            } else {
+                None
+            };
+            (v, reason)
+        })
+        .collect()
+}
+
+/// Decides every version. `manifests` must describe each digest [`roots_to_read`] returned (and any
+/// nested index); a kept root without an entry is an error, never a guess.
+pub fn plan(
+    versions: &[PackageVersion],
+    manifests: &HashMap<String, ManifestInfo>,
+    opts: &PruneOptions,
+) -> Result<Plan, Error> {
+    let mut keep: HashMap<&str, Reason> = HashMap::new();
+    let mut older: HashMap<&str, usize> = HashMap::new();
+    let mut rank = 0;
+    for (version, reason) in root_decisions(versions, opts) {
+        rank += 1;
+        match reason {
+            Some(reason) => {
+                keep.insert(version.name.as_str(), reason);
+            }
+            None => {
+                older.insert(version.name.as_str(), rank);
+            }
+        }
+    }
+
+    // Everything a kept root references, through nested indexes too.
+    let mut referenced: HashMap<String, String> = HashMap::new();
+    let mut stack: Vec<(String, String)> = Vec::new();
+    for root in keep.keys() {
+        match manifests.get(*root) {
+            None => return Err(Error::UnsafePlan(format!("the manifest of kept version {root} was not read"))),
+            Some(ManifestInfo::Image) => {}
+            Some(ManifestInfo::Index { children }) => {
+                stack.extend(children.iter().map(|c| (c.clone(), (*root).to_owned())));
+            }
+        }
+    }
+    let mut visited = HashSet::new();
+    while let Some((child, parent)) = stack.pop() {
+        if !visited.insert(child.clone()) {
+            continue;
+        }
+        if let Some(ManifestInfo::Index { children }) = manifests.get(&child) {
+            stack.extend(children.iter().map(|c| (c.clone(), child.clone())));
+        }
+        referenced.entry(child).or_insert(parent);
+    }
+
+    let sorted = newest_first(versions);
+    let mut decisions: Vec<Decision> = sorted
+        .iter()
+        .map(|v| {
+            let (action, reason) = if let Some(reason) = keep.get(v.name.as_str()) {
+                (Action::Keep, reason.clone())
+            } else if let Some(index) = referenced.get(&v.name) {
+                (Action::Keep, Reason::ReferencedBy { index: index.clone() })
+            } else if let Some(&rank) = older.get(v.name.as_str()) {
+                (Action::Delete, Reason::OlderImage { rank })
+            } else {
+                (Action::Delete, Reason::Unreferenced)
+            };
+            Decision {
+                version_id: v.id,
+                digest: v.name.clone(),
+                tags: v.tags().to_vec(),
+                created_at: v.created_at.clone(),
+                action,
+                reason,
+            }
+        })
+        .collect();
+
+    if let Some(cap) = opts.max_deletions {
+        // Oldest first: the newest candidates wait for the next run.
+        let mut allowed = cap;
+        for d in decisions.iter_mut().rev().filter(|d| d.action == Action::Delete) {
+            if allowed == 0 {
+                d.action = Action::Keep;
+                d.reason = Reason::OverCap;
+            } else {
+                allowed -= 1;
+            }
+        }
+    }
+    Ok(Plan { decisions })
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2024-01-29T08:40:05Z`, fractions and offsets allowed).
+pub fn rfc3339_seconds(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && rest.as_bytes()[3] == b':' => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packages::{ContainerMetadata, VersionMetadata};
+
+    fn v(id: u64, digest: &str, day: u32, tags: &[&str]) -> PackageVersion {
+        PackageVersion {
+            id,
+            name: digest.into(),
+            url: None,
+            package_html_url: None,
+            html_url: None,
+            created_at: format!("2026-01-{day:02}T00:00:00Z"),
+            updated_at: None,
+            deleted_at: None,
+            license: None,
+            description: None,
+            metadata: Some(VersionMetadata {
+                package_type: "container".into(),
+                container: Some(ContainerMetadata { tags: tags.iter().map(|t| t.to_string()).collect() }),
+                docker: None,
+            }),
+        }
+    }
+
+    fn actions(plan: &Plan) -> Vec<(u64, Action)> {
+        plan.decisions.iter().map(|d| (d.version_id, d.action)).collect()
+    }
+
+    /// Three multi-arch releases (index + amd64 + arm64 + 2 attestations each) and two single manifests.
+    fn history() -> (Vec<PackageVersion>, HashMap<String, ManifestInfo>) {
+        let mut versions = Vec::new();
+        let mut manifests = HashMap::new();
+        let mut id = 100;
+        for day in 1..=3u32 {
+            let children: Vec<String> =
+                ["amd64", "arm64", "att-amd64", "att-arm64"].iter().map(|c| format!("sha256:{c}-{day}")).collect();
+            for child in &children {
+                id += 1;
+                versions.push(v(id, child, day, &[]));
+                manifests.insert(child.clone(), ManifestInfo::Image);
+            }
+            id += 1;
+            versions.push(v(id, &format!("sha256:index-{day}"), day, &[&format!("v1.{day}.0")]));
+            manifests.insert(format!("sha256:index-{day}"), ManifestInfo::Index { children });
+        }
+        versions.push(v(200, "sha256:single-4", 4, &["latest", "abc12345"]));
+        versions.push(v(201, "sha256:dangling", 5, &[]));
+        manifests.insert("sha256:single-4".into(), ManifestInfo::Image);
+        (versions, manifests)
+    }
+
+    #[test]
+    fn kept_indexes_keep_their_untagged_children() {
+        let (versions, manifests) = history();
+        let opts = PruneOptions { keep: 2, ..PruneOptions::default() };
+        assert_eq!(roots_to_read(&versions, &opts), ["sha256:single-4", "sha256:index-3"]);
+        let plan = plan(&versions, &manifests, &opts).unwrap();
+        let deleted: HashSet<&str> = plan.deletions().map(|d| d.digest.as_str()).collect();
+        let want: HashSet<&str> = [
+            "sha256:dangling",
+            "sha256:index-1",
+            "sha256:amd64-1",
+            "sha256:arm64-1",
+            "sha256:att-amd64-1",
+            "sha256:att-arm64-1",
+            "sha256:index-2",
+            "sha256:amd64-2",
+            "sha256:arm64-2",
+            "sha256:att-amd64-2",
+            "sha256:att-arm64-2",
+        ]
+        .into();
+        assert_eq!(deleted, want);
+        let child = plan.decisions.iter().find(|d| d.digest == "sha256:att-arm64-3").unwrap();
+        assert_eq!(
+            (child.action, &child.reason),
+            (Action::Keep, &Reason::ReferencedBy { index: "sha256:index-3".into() })
+        );
+        // Deletions go oldest first.
+        assert_eq!(plan.deletions().next().unwrap().created_at, "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn protected_tags_untagged_only_and_cap() {
+        let (versions, manifests) = history();
+        let protect = PruneOptions {
+            keep: 1,
+            protect_tags: Some(PruneOptions::protect(r"^v1\.1\.").unwrap()),
+            ..PruneOptions::default()
+        };
+        let plan_p = plan(&versions, &manifests, &protect).unwrap();
+        let kept_index_1 = plan_p.decisions.iter().find(|d| d.digest == "sha256:index-1").unwrap();
+        assert_eq!(kept_index_1.reason, Reason::ProtectedTag { tag: "v1.1.0".into() });
+        assert!(plan_p.decisions.iter().filter(|d| d.digest.ends_with("-1")).all(|d| d.action == Action::Keep));
+        assert!(plan_p.decisions.iter().filter(|d| d.digest.ends_with("-2")).all(|d| d.action == Action::Delete));
+
+        let untagged = PruneOptions { untagged_only: true, ..PruneOptions::default() };
+        let plan_u = plan(&versions, &manifests, &untagged).unwrap();
+        assert_eq!(plan_u.deletions().map(|d| d.version_id).collect::<Vec<_>>(), [201], "only the dangling manifest");
+
+        let capped = PruneOptions { keep: 2, max_deletions: Some(3), ..PruneOptions::default() };
+        let plan_c = plan(&versions, &manifests, &capped).unwrap();
+        assert_eq!(plan_c.deletion_count(), 3);
+        assert!(plan_c.deletions().all(|d| d.created_at.starts_with("2026-01-01")), "the oldest go first");
+        assert!(plan_c.decisions.iter().any(|d| d.reason == Reason::OverCap));
+    }
+
+    #[test]
+    fn an_unread_kept_index_is_an_error_not_a_guess() {
+        let (versions, mut manifests) = history();
+        manifests.remove("sha256:index-3");
+        let err = plan(&versions, &manifests, &PruneOptions { keep: 2, ..PruneOptions::default() }).unwrap_err();
+        assert!(err.to_string().contains("sha256:index-3"), "{err}");
+    }
+
+    #[test]
+    fn keep_zero_deletes_everything_and_ordering_uses_time_then_id() {
+        let (versions, manifests) = history();
+        let plan = plan(&versions, &manifests, &PruneOptions::default()).unwrap();
+        assert_eq!(plan.deletion_count(), versions.len());
+        let first = &plan.decisions[0];
+        assert_eq!(first.version_id, 201, "newest first");
+        assert_eq!(actions(&plan).len(), versions.len());
+        let text = plan.to_string();
+        assert!(text.ends_with("17 to delete, 0 to keep"), "{text}");
+    }
+
+    #[test]
+    fn rfc3339_parses_what_github_sends() {
+        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_seconds("2020-05-19T22:19:11Z"), Some(1_589_926_751));
+        assert_eq!(rfc3339_seconds("2020-05-19T23:19:11.123+01:00"), Some(1_589_926_751));
+        assert_eq!(rfc3339_seconds("yesterday"), None);
+    }
+}
