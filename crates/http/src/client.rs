@@ -1,0 +1,512 @@
+//! One client for every API: base URL, auth, user agent, timeouts, retries.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use reqwest::{
+    header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LINK, USER_AGENT},
+    Method, StatusCode,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::{link::next_link, retry::RetryPolicy, ApiError, Error};
+
+/// How requests authenticate. `Debug` never shows the secret.
+#[derive(Clone)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>` (GitHub, Woodpecker, registry tokens).
+    Bearer(SecretString),
+    /// `Authorization: token <token>` (Forgejo and Gitea personal access tokens).
+    Token(SecretString),
+    /// HTTP Basic.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or token.
+        password: SecretString,
+    },
+    /// A header of its own (e.g. `X-Vault-Token`).
+    Header {
+        /// The header name.
+        name: HeaderName,
+        /// Its secret value.
+        value: SecretString,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Bearer(_) => f.write_str("Bearer([redacted])"),
+            Auth::Token(_) => f.write_str("Token([redacted])"),
+            Auth::Basic { username, .. } => write!(f, "Basic({username}, [redacted])"),
+            Auth::Header { name, .. } => write!(f, "Header({name}: [redacted])"),
+        }
+    }
+}
+
+impl Auth {
+    /// The header this auth adds, marked sensitive so that it is never logged.
+    pub fn header(&self) -> Result<(HeaderName, HeaderValue), Error> {
+        let (name, value) = match self {
+            Auth::Bearer(t) => (AUTHORIZATION, format!("Bearer {}", t.expose_secret())),
+            Auth::Token(t) => (AUTHORIZATION, format!("token {}", t.expose_secret())),
+            Auth::Basic { username, password } => (
+                AUTHORIZATION,
+                format!("Basic {}", base64(format!("{username}:{}", password.expose_secret()).as_bytes())),
+            ),
+            Auth::Header { name, value } => (name.clone(), value.expose_secret().to_owned()),
+        };
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| Error::Build("credentials contain characters not allowed in an HTTP header".into()))?;
+        value.set_sensitive(true);
+        Ok((name, value))
+    }
+}
+
+/// Standard base64 with padding (for Basic auth and docker `config.json`).
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// One request, described as data so that it can be sent again on a retry.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    target: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    idempotent: bool,
+    authenticated: bool,
+}
+
+impl Request {
+    /// A request to `target`: a path joined to the client's base URL, or an absolute URL.
+    pub fn new(method: Method, target: impl Into<String>) -> Self {
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        Self {
+            method,
+            target: target.into(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+            idempotent,
+            authenticated: true,
+        }
+    }
+
+    /// `GET target`.
+    pub fn get(target: impl Into<String>) -> Self {
+        Self::new(Method::GET, target)
+    }
+
+    /// `HEAD target`.
+    pub fn head(target: impl Into<String>) -> Self {
+        Self::new(Method::HEAD, target)
+    }
+
+    /// `DELETE target`.
+    pub fn delete(target: impl Into<String>) -> Self {
+        Self::new(Method::DELETE, target)
+    }
+
+    /// `POST target` (not retried on server errors unless marked idempotent).
+    pub fn post(target: impl Into<String>) -> Self {
+        Self::new(Method::POST, target)
+    }
+
+    /// `PUT target`.
+    pub fn put(target: impl Into<String>) -> Self {
+        Self::new(Method::PUT, target)
+    }
+
+    /// `PATCH target` (not retried on server errors unless marked idempotent).
+    pub fn patch(target: impl Into<String>) -> Self {
+        Self::new(Method::PATCH, target)
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// A JSON body.
+    pub fn json<T: serde::Serialize>(self, body: &T) -> Result<Self, Error> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| Error::Build(format!("cannot encode the request body: {e}")))?;
+        Ok(self.body(bytes, "application/json"))
+    }
+
+    /// A body with its content type.
+    pub fn body(mut self, body: impl Into<Bytes>, content_type: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            self.headers.insert(CONTENT_TYPE, value);
+        }
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Whether sending it twice is harmless (decides retries on server errors).
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sends it without the client's credentials (e.g. to a registry's upload URL on another host).
+    pub fn without_auth(mut self) -> Self {
+        self.authenticated = false;
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+}
+
+/// A response whose status was checked, with its body read.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// The URL that answered.
+    pub url: Url,
+}
+
+impl Response {
+    /// The body as JSON.
+    pub fn json<T: DeserializeOwned>(&self, method: &Method) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            method: method.to_string(),
+            url: self.url.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base: String,
+    auth: Option<Auth>,
+    retry: RetryPolicy,
+    user_agent: String,
+    timeout: Option<Duration>,
+    connect_timeout: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl ClientBuilder {
+    /// Credentials sent with every request.
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The `User-Agent` (default `offinfra/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// A timeout for each request (default none: uploads can be long).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Use this `reqwest::Client` (its own timeouts, proxies and TLS settings apply).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let base =
+            Url::parse(&self.base).map_err(|e| Error::InvalidUrl { url: self.base.clone(), reason: e.to_string() })?;
+        if base.cannot_be_a_base() {
+            return Err(Error::InvalidUrl { url: self.base, reason: "not a base URL".into() });
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                let mut builder = reqwest::Client::builder().connect_timeout(self.connect_timeout);
+                if let Some(timeout) = self.timeout {
+                    builder = builder.timeout(timeout);
+                }
+                builder.build().map_err(|e| Error::Build(e.to_string()))?
+            }
+        };
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Build(format!("invalid user agent {:?}", self.user_agent)))?;
+        Ok(Client { http, base, auth: self.auth, retry: self.retry, user_agent })
+    }
+}
+
+/// An HTTP client bound to one service: base URL, credentials, retry policy.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    auth: Option<Auth>,
+    retry: RetryPolicy,
+    user_agent: HeaderValue,
+}
+
+impl Client {
+    /// A builder for a client of the service at `base` (e.g. `https://api.github.com`,
+    /// `https://forgejo.example/api/v1`).
+    pub fn builder(base: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base: base.into(),
+            auth: None,
+            retry: RetryPolicy::default(),
+            user_agent: concat!("offinfra/", env!("CARGO_PKG_VERSION")).into(),
+            timeout: None,
+            connect_timeout: Duration::from_secs(10),
+            http: None,
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The same client with other credentials.
+    pub fn with_auth(&self, auth: Option<Auth>) -> Self {
+        Self { auth, ..self.clone() }
+    }
+
+    /// The URL of `target`: an absolute URL as is, else a path appended to the base URL's path.
+    pub fn url(&self, target: &str) -> Result<Url, Error> {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            return Url::parse(target).map_err(|e| Error::InvalidUrl { url: target.to_owned(), reason: e.to_string() });
+        }
+        let mut url = self.base.clone();
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        let joined = format!("{}/{}", self.base.path().trim_end_matches('/'), path.trim_start_matches('/'));
+        url.set_path(&joined);
+        url.set_query(query);
+        Ok(url)
+    }
+
+    /// Sends `request`, retrying as the policy allows, and returns the final answer whatever its
+    /// status. Most callers want [`Self::execute`].
+    pub async fn send(&self, request: &Request) -> Result<Response, Error> {
+        let url = self.url(&request.target)?;
+        let shown = redact(&url);
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut builder =
+                self.http.request(request.method.clone(), url.clone()).header(USER_AGENT, self.user_agent.clone());
+            if !request.query.is_empty() {
+                builder = builder.query(&request.query);
+            }
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            if let (true, Some(auth)) = (request.authenticated, &self.auth) {
+                let (name, value) = auth.header()?;
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            let outcome = match builder.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    let final_url = resp.url().clone();
+                    match resp.bytes().await {
+                        Ok(body) => Ok(Response { status, headers, body, url: final_url }),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(response) => {
+                    let delay = self.retry.delay_after(
+                        attempt,
+                        start.elapsed(),
+                        response.status,
+                        &response.headers,
+                        request.idempotent,
+                        SystemTime::now(),
+                    );
+                    match delay {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Ok(response),
+                    }
+                }
+                Err(source) => {
+                    let transient =
+                        source.is_connect() || source.is_timeout() || source.is_request() || source.is_body();
+                    let delay = self.retry.backoff(attempt - 1, crate::retry::jitter_unit());
+                    let may_retry = request.idempotent
+                        && transient
+                        && attempt < self.retry.max_attempts
+                        && start.elapsed() + delay <= self.retry.deadline;
+                    if !may_retry {
+                        return Err(Error::Transport { method: request.method.to_string(), url: shown, source });
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Sends `request` (with retries) and turns a non-success status into [`Error::Api`].
+    pub async fn execute(&self, request: &Request) -> Result<Response, Error> {
+        let response = self.send(request).await?;
+        if response.status.is_success() {
+            Ok(response)
+        } else {
+            Err(Error::Api(ApiError::new(
+                request.method.as_str(),
+                &redact(&response.url),
+                response.status.as_u16(),
+                &response.body,
+            )))
+        }
+    }
+
+    /// Sends `request` and decodes a JSON answer.
+    pub async fn json<T: DeserializeOwned>(&self, request: &Request) -> Result<T, Error> {
+        self.execute(request).await?.json(&request.method)
+    }
+
+    /// Follows `rel="next"` links from `first`, collecting the JSON arrays of every page; stops after
+    /// `limit` items when given. Page URLs are the server's, never invented.
+    pub async fn all_pages<T: DeserializeOwned>(&self, first: Request, limit: Option<usize>) -> Result<Vec<T>, Error> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            let response = self.execute(&request).await?;
+            let page: Vec<T> = response.json(&request.method)?;
+            items.extend(page);
+            if limit.is_some_and(|limit| items.len() >= limit) {
+                items.truncate(limit.unwrap_or(usize::MAX));
+                break;
+            }
+            if let Some(link) = response.header(LINK.as_str()).and_then(next_link) {
+                // Relative links resolve against the page that sent them.
+                let url = response
+                    .url
+                    .join(&link)
+                    .map_err(|e| Error::InvalidUrl { url: link.clone(), reason: e.to_string() })?;
+                let mut following = Request::get(url.to_string());
+                following.headers = request.headers.clone();
+                following.authenticated = request.authenticated;
+                next = Some(following);
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// A URL without user info, for messages.
+pub(crate) fn redact(url: &Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("user:pass", "dXNlcjpwYXNz"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug() {
+        let secret = "ghp_supersecret";
+        for auth in [
+            Auth::Bearer(secret.into()),
+            Auth::Token(secret.into()),
+            Auth::Basic { username: "me".into(), password: secret.into() },
+            Auth::Header { name: HeaderName::from_static("x-vault-token"), value: secret.into() },
+        ] {
+            let debug = format!("{auth:?}");
+            assert!(!debug.contains(secret), "{debug}");
+            let (_, value) = auth.header().unwrap();
+            assert!(value.is_sensitive());
+            let client = Client::builder("https://example.invalid").auth(auth).build().unwrap();
+            assert!(!format!("{client:?}").contains(secret));
+        }
+    }
+
+    #[test]
+    fn urls_join_under_the_base_path() {
+        let c = Client::builder("https://forgejo.example/api/v1/").build().unwrap();
+        assert_eq!(c.url("/repos/a/b").unwrap().as_str(), "https://forgejo.example/api/v1/repos/a/b");
+        assert_eq!(c.url("repos/a/b?page=2").unwrap().as_str(), "https://forgejo.example/api/v1/repos/a/b?page=2");
+        assert_eq!(c.url("https://other.example/x").unwrap().as_str(), "https://other.example/x");
+        assert!(Client::builder("not a url").build().is_err());
+        assert_eq!(redact(&Url::parse("https://u:p@h.example/x").unwrap()), "https://h.example/x");
+    }
+}
