@@ -86,6 +86,22 @@ pub enum Error {
     /// The prune plan cannot be made safely.
     #[error("cannot plan the prune safely: {0}")]
     UnsafePlan(String),
+    /// An HTTP request failed (the status and body are kept in [`offinfra_http::ApiError`]).
+    #[error(transparent)]
+    Http(#[from] offinfra_http::Error),
+    /// Executing a prune plan stopped at a failed deletion.
+    #[error("prune stopped after deleting {} version(s): deleting version {version_id} ({digest}) failed: {source}", deleted.len())]
+    PruneStopped {
+        /// The version ids deleted before the failure.
+        deleted: Vec<u64>,
+        /// The version whose deletion failed.
+        version_id: u64,
+        /// Its digest.
+        digest: String,
+        /// Why.
+        #[source]
+        source: offinfra_http::Error,
+    },
     /// A `--protect-tags` expression does not compile.
     #[error("invalid protect-tags expression {pattern:?}: {reason}")]
     InvalidPattern {
