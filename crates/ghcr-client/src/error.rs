@@ -100,7 +100,7 @@ pub enum Error {
         digest: String,
         /// Why.
         #[source]
-        source: offinfra_http::Error,
+        source: Box<offinfra_http::Error>,
     },
     /// A `--protect-tags` expression does not compile.
     #[error("invalid protect-tags expression {pattern:?}: {reason}")]

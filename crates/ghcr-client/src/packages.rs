@@ -112,7 +112,7 @@ impl Packages {
                         deleted,
                         version_id: decision.version_id,
                         digest: decision.digest.clone(),
-                        source,
+                        source: Box::new(source),
                     })
                 }
                 Err(other) => return Err(other),

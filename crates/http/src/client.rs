@@ -413,12 +413,12 @@ impl Client {
         if response.status.is_success() {
             Ok(response)
         } else {
-            Err(Error::Api(ApiError::new(
+            Err(Error::Api(Box::new(ApiError::new(
                 request.method.as_str(),
                 &redact(&response.url),
                 response.status.as_u16(),
                 &response.body,
-            )))
+            ))))
         }
     }
 

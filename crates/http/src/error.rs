@@ -91,7 +91,7 @@ pub enum Error {
     },
     /// The server answered with an error status.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// The answer's body is not what was expected.
     #[error("{method} {url}: cannot decode the response: {reason}")]
     Decode {
@@ -107,7 +107,21 @@ pub enum Error {
     Build(String),
 }
 
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
+}
+
 impl Error {
+    /// The server's answer, when it answered with an error status.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
