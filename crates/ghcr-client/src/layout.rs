@@ -302,6 +302,23 @@ impl Layout {
         Error::MissingBlob { path: self.path.clone(), digest: descriptor.digest().to_string() }
     }
 
+    /// Where the blob's bytes are: a file, the offset of the bytes in it, and their count. Lets an
+    /// async uploader stream them without going through [`Self::open_blob`].
+    pub fn blob_location(&self, descriptor: &Descriptor) -> Result<(PathBuf, u64, u64), Error> {
+        let name = blob_path(descriptor)?;
+        match &self.source {
+            Source::Dir(dir) => {
+                let path = dir.join(&name);
+                let size = std::fs::metadata(&path).map_err(|_| self.missing(descriptor))?.len();
+                Ok((path, 0, size))
+            }
+            Source::Tar { file, entries } => {
+                let &(offset, size) = entries.get(&name).ok_or_else(|| self.missing(descriptor))?;
+                Ok((file.clone(), offset, size))
+            }
+        }
+    }
+
     /// A reader over the blob's bytes, straight from the file (not verified; see [`Self::verify_blob`]).
     pub fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send>, Error> {
         let name = blob_path(descriptor)?;

@@ -15,5 +15,6 @@ mod error;
 pub mod layout;
 pub mod packages;
 pub mod prune;
+pub mod registry;
 
 pub use error::Error;

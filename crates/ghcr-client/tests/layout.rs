@@ -1,89 +1,13 @@
 //! Reading OCI image layouts built on disk, as directories and as tars.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use ghcr_client::{
-    layout::{sha256_digest, Layout, ManifestKind, Selector},
+    layout::{Layout, ManifestKind, Selector},
     Error,
 };
 use serde_json::json;
-
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-
-/// Writes blobs into `blobs/sha256/` and returns descriptors as JSON values.
-struct Builder {
-    dir: PathBuf,
-}
-
-impl Builder {
-    fn new(dir: &Path) -> Self {
-        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        Self { dir: dir.to_owned() }
-    }
-
-    fn blob(&self, bytes: &[u8], media_type: &str) -> serde_json::Value {
-        let digest = sha256_digest(bytes);
-        std::fs::write(self.dir.join("blobs/sha256").join(&digest[7..]), bytes).unwrap();
-        json!({"mediaType": media_type, "digest": digest, "size": bytes.len()})
-    }
-
-    /// An image manifest with a config and `layers` layers of distinct content.
-    fn image(&self, name: &str, layers: usize) -> serde_json::Value {
-        let config = self
-            .blob(format!("{{\"architecture\":\"amd64\",\"os\":\"linux\",\"name\":\"{name}\"}}").as_bytes(), CONFIG);
-        let layers: Vec<_> =
-            (0..layers).map(|i| self.blob(format!("{name} layer {i}").repeat(1000).as_bytes(), LAYER)).collect();
-        // Pretty-printed on purpose: a push must send these exact bytes, not a re-serialisation.
-        let manifest = serde_json::to_vec_pretty(
-            &json!({"schemaVersion": 2, "mediaType": MANIFEST, "config": config, "layers": layers}),
-        )
-        .unwrap();
-        self.blob(&manifest, MANIFEST)
-    }
-
-    fn index_blob(&self, manifests: Vec<serde_json::Value>) -> serde_json::Value {
-        let bytes =
-            serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests})).unwrap();
-        self.blob(&bytes, INDEX)
-    }
-
-    fn write_index(&self, manifests: Vec<serde_json::Value>) {
-        let index = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests});
-        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    }
-}
-
-fn with(mut descriptor: serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {
-    descriptor[key] = value;
-    descriptor
-}
-
-fn platform(os: &str, arch: &str) -> serde_json::Value {
-    json!({"os": os, "architecture": arch})
-}
-
-fn attestation(builder: &Builder, of: &serde_json::Value) -> serde_json::Value {
-    let att = builder.image("attestation", 1);
-    let att = with(att, "platform", platform("unknown", "unknown"));
-    with(
-        att,
-        "annotations",
-        json!({"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": of["digest"]}),
-    )
-}
-
-fn tar_of(dir: &Path) -> (tempfile::TempDir, PathBuf) {
-    let out = tempfile::tempdir().unwrap();
-    let path = out.path().join("image.tar");
-    let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    builder.append_dir_all(".", dir).unwrap();
-    builder.finish().unwrap();
-    (out, path)
-}
+use support::{attestation, platform, tar_of, with, Builder};
 
 #[test]
 fn single_manifest_from_directory_and_tar() {

@@ -84,6 +84,50 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Makes a fresh streaming body for each attempt (a stream cannot be replayed).
+pub type BodyFactory = std::sync::Arc<dyn Fn() -> reqwest::Body + Send + Sync>;
+
+#[derive(Clone)]
+enum Body {
+    Bytes(Bytes),
+    Stream(BodyFactory),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// Decodes standard base64 (padding optional); `None` if the text is not base64.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim().trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// One request, described as data so that it can be sent again on a retry.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -91,7 +135,7 @@ pub struct Request {
     target: String,
     query: Vec<(String, String)>,
     headers: HeaderMap,
-    body: Option<Bytes>,
+    body: Option<Body>,
     idempotent: bool,
     authenticated: bool,
 }
@@ -165,7 +209,17 @@ impl Request {
         if let Ok(value) = HeaderValue::from_str(content_type) {
             self.headers.insert(CONTENT_TYPE, value);
         }
-        self.body = Some(body.into());
+        self.body = Some(Body::Bytes(body.into()));
+        self
+    }
+
+    /// A streamed body (e.g. a file), made anew by `factory` for each attempt. Memory stays bounded
+    /// by the stream's chunks, whatever the size.
+    pub fn stream_body(mut self, factory: BodyFactory, content_type: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            self.headers.insert(CONTENT_TYPE, value);
+        }
+        self.body = Some(Body::Stream(factory));
         self
     }
 
@@ -360,8 +414,10 @@ impl Client {
                 let (name, value) = auth.header()?;
                 builder = builder.header(name, value);
             }
-            if let Some(body) = &request.body {
-                builder = builder.body(body.clone());
+            match &request.body {
+                Some(Body::Bytes(bytes)) => builder = builder.body(bytes.clone()),
+                Some(Body::Stream(factory)) => builder = builder.body(factory()),
+                None => {}
             }
             let outcome = match builder.send().await {
                 Ok(resp) => {
@@ -479,6 +535,7 @@ mod tests {
             ("user:pass", "dXNlcjpwYXNz"),
         ] {
             assert_eq!(base64(input.as_bytes()), want);
+            assert_eq!(base64_decode(want).unwrap(), input.as_bytes());
         }
     }
 

@@ -19,8 +19,9 @@ mod error;
 pub mod link;
 pub mod retry;
 
-pub use client::{base64, Auth, Client, ClientBuilder, Request, Response};
+pub use client::{base64, base64_decode, Auth, BodyFactory, Client, ClientBuilder, Request, Response};
 pub use error::{ApiError, Error, MAX_ERROR_BODY};
+pub use reqwest::Body;
 pub use reqwest::{header, Method, StatusCode};
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
