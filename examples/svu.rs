@@ -247,14 +247,9 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn append_github_output(name: &str, value: &str) -> Result<(), String> {
-    if name.is_empty() || name.contains(['=', '\n', '\r']) {
-        return Err(format!("--github-output {name:?}: an output name must be non-empty, without '=' or newlines"));
-    }
     let path = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()).ok_or_else(|| {
         format!("--github-output {name}: $GITHUB_OUTPUT is not set (it is set inside GitHub Actions jobs)")
     })?;
-    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(&path).map_err(|e| {
-        format!("--github-output {name}: cannot open $GITHUB_OUTPUT ({}): {e}", PathBuf::from(&path).display())
-    })?;
-    writeln!(file, "{name}={value}").map_err(|e| format!("--github-output {name}: cannot write $GITHUB_OUTPUT: {e}"))
+    offinfra::ci::append_output(std::path::Path::new(&path), name, value)
+        .map_err(|e| format!("--github-output {name}: {e}"))
 }

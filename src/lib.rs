@@ -12,5 +12,7 @@
 //! # Ok::<(), offinfra::svu::Error>(())
 //! ```
 
+pub mod ci;
+
 pub use ghcr_client;
 pub use svu;

@@ -59,6 +59,31 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+impl Credentials {
+    /// The credentials a docker user expects for `registry`: the given user and password, else the
+    /// entry in the docker config directory (`$DOCKER_CONFIG` or `~/.docker`, passed in), else none.
+    pub fn resolve(
+        username: Option<&str>,
+        password: Option<SecretString>,
+        docker_config_dir: Option<&Path>,
+        registry: &str,
+    ) -> Result<Credentials, Error> {
+        match (username, password) {
+            (Some(username), Some(password)) => Ok(Credentials::Basic { username: username.to_owned(), password }),
+            (Some(username), None) => Err(Error::UnsafePlan(format!(
+                "a user name ({username}) needs a password or token: --password-stdin or REGISTRY_PASSWORD"
+            ))),
+            (None, Some(_)) => {
+                Err(Error::UnsafePlan("a password or token needs a user name: --username or REGISTRY_USERNAME".into()))
+            }
+            (None, None) => match docker_config_dir {
+                Some(dir) => Ok(docker_config_credentials(dir, registry)?.unwrap_or_default()),
+                None => Ok(Credentials::Anonymous),
+            },
+        }
+    }
+}
+
 /// Finds credentials for `registry` in a docker `config.json` (`auths` entries with `auth`, or
 /// `username`/`password`, or `identitytoken`). `Ok(None)` when the file or the entry is absent;
 /// credential helpers (`credsStore`, `credHelpers`) are not run.

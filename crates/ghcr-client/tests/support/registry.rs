@@ -18,10 +18,14 @@ pub struct LocalRegistry {
     dir: tempfile::TempDir,
 }
 
+/// The shared recipes live in `shared/scripts` beside the checkout.
 fn scripts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/scripts");
-    assert!(dir.join("registry-up.sh").is_file(), "the shared registry scripts are missing at {}", dir.display());
-    dir
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|a| a.join("shared/scripts"))
+        .find(|dir| dir.join("registry-up.sh").is_file())
+        .unwrap_or_else(|| panic!("shared/scripts/registry-up.sh not found above {}", manifest.display()))
 }
 
 /// A port that is free now, with its token-server twin (port + 10000) free too.

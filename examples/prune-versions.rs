@@ -1,0 +1,195 @@
+//! `prune-versions`: keep a ghcr.io package's newest N images and delete the rest, never breaking a
+//! kept multi-arch image (its untagged platform and attestation manifests are kept with it).
+//!
+//! ```text
+//! GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\d' --dry-run
+//! ```
+
+use std::{collections::HashMap, process::ExitCode, time::Duration};
+
+use clap::{Parser, ValueEnum};
+use offinfra::ghcr_client::{
+    packages::{Owner, Packages, VersionState, DEFAULT_API_URL},
+    prune::{plan, roots_to_read, ManifestInfo, PruneOptions},
+    registry::{Credentials, Registry, RegistryOptions},
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "prune-versions", version, about = "Prune a ghcr.io container package to its newest images, safely")]
+struct Args {
+    /// The user or organisation owning the package
+    #[arg(long, env = "PLUGIN_OWNER")]
+    owner: String,
+    /// Whether the owner is a user or an organisation (auto: try the organisation endpoints first)
+    #[arg(long, value_enum, default_value = "auto")]
+    owner_type: OwnerType,
+    /// The package name
+    #[arg(long, env = "PLUGIN_PACKAGE")]
+    package: String,
+    /// How many images (tagged versions, with what they reference) to keep
+    #[arg(long, default_value_t = 10, env = "PLUGIN_KEEP")]
+    keep: usize,
+    /// Never delete versions with a tag matching this regular expression
+    #[arg(long, value_name = "REGEX", env = "PLUGIN_PROTECT_TAGS")]
+    protect_tags: Option<String>,
+    /// Delete only untagged versions
+    #[arg(long)]
+    untagged_only: bool,
+    /// Delete at most this many versions in this run (the oldest first)
+    #[arg(long, value_name = "N")]
+    max_deletions: Option<usize>,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// GitHub token with read:packages (and delete:packages to delete)
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    token: String,
+    /// GitHub API base URL
+    #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_API_URL)]
+    api_url: String,
+    /// The registry holding the package's manifests (read to find what kept indexes reference)
+    #[arg(long, default_value = "ghcr.io")]
+    registry: String,
+    /// Speak plain HTTP to the registry
+    #[arg(long)]
+    plain_http: bool,
+    /// Seconds to wait between two deletions
+    #[arg(long, default_value_t = 1.0)]
+    pause: f64,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OwnerType {
+    Auto,
+    User,
+    Org,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    if !args.pause.is_finite() || args.pause < 0.0 {
+        return Err(format!("--pause {}: expected a number of seconds, 0 or more", args.pause));
+    }
+    let protect_tags = match &args.protect_tags {
+        Some(pattern) => Some(PruneOptions::protect(pattern).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let options = PruneOptions {
+        keep: args.keep,
+        protect_tags,
+        untagged_only: args.untagged_only,
+        max_deletions: args.max_deletions,
+    };
+    let packages = Packages::new(&args.api_url, args.token.clone().into())
+        .map_err(|e| e.to_string())?
+        .pause_between_deletes(Duration::from_secs_f64(args.pause));
+
+    let (owner, versions) = match args.owner_type {
+        OwnerType::User => {
+            let owner = Owner::User(args.owner.clone());
+            let versions =
+                packages.list_versions(&owner, &args.package, VersionState::Active).await.map_err(|e| e.to_string())?;
+            (owner, versions)
+        }
+        OwnerType::Org => {
+            let owner = Owner::Org(args.owner.clone());
+            let versions =
+                packages.list_versions(&owner, &args.package, VersionState::Active).await.map_err(|e| e.to_string())?;
+            (owner, versions)
+        }
+        OwnerType::Auto => {
+            let org = Owner::Org(args.owner.clone());
+            match packages.list_versions(&org, &args.package, VersionState::Active).await {
+                Ok(versions) => (org, versions),
+                Err(offinfra::ghcr_client::Error::Http(e)) if e.is_not_found() => {
+                    let user = Owner::User(args.owner.clone());
+                    let versions = packages
+                        .list_versions(&user, &args.package, VersionState::Active)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    (user, versions)
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+
+    // Read each kept root from the registry to learn what it references.
+    let repository = format!("{}/{}", args.owner.to_ascii_lowercase(), args.package.to_ascii_lowercase());
+    let credentials = Credentials::Basic { username: args.owner.clone(), password: args.token.clone().into() };
+    let registry = Registry::new(
+        &args.registry,
+        credentials,
+        RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut manifests = HashMap::new();
+    let mut stack = roots_to_read(&versions, &options);
+    while let Some(digest) = stack.pop() {
+        if manifests.contains_key(&digest) {
+            continue;
+        }
+        let fetched = registry
+            .manifest(&repository, &digest)
+            .await
+            .map_err(|e| format!("reading kept manifest {digest} of {}/{repository}: {e}", args.registry))?
+            .ok_or_else(|| {
+                format!("kept manifest {digest} is missing from {}/{repository}: refusing to prune", args.registry)
+            })?;
+        let info = match fetched.children() {
+            Some(children) => {
+                // A child that is itself an index is read too.
+                stack.extend(children.iter().filter(|c| versions.iter().any(|v| &v.name == *c)).cloned());
+                ManifestInfo::Index { children }
+            }
+            None => ManifestInfo::Image,
+        };
+        manifests.insert(digest, info);
+    }
+    // Children that were read as images but are not indexes need no entry beyond Image.
+    let plan = plan(&versions, &manifests, &options).map_err(|e| e.to_string())?;
+
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&plan).map_err(|e| e.to_string())?),
+        Format::Human => println!("{plan}"),
+    }
+    if args.dry_run {
+        eprintln!("dry run: nothing deleted");
+        return Ok(());
+    }
+    let deleted = packages.execute(&owner, &args.package, &plan).await.map_err(|e| e.to_string())?;
+    eprintln!("deleted {} version(s) of {}", deleted.len(), args.package);
+    Ok(())
+}

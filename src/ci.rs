@@ -1,0 +1,57 @@
+//! CI-step conventions shared by the example binaries: GitHub Actions outputs and masks, and the exit
+//! codes (0 success, 1 failure, 2 usage).
+
+use std::{io::Write, path::Path};
+
+/// Appends `name=value` to the `$GITHUB_OUTPUT` file at `path` (multi-line values use a random
+/// heredoc delimiter, as GitHub documents).
+pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains(['=', '\n', '\r']) {
+        return Err(format!("output name {name:?} must be non-empty, without '=' or newlines"));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot open $GITHUB_OUTPUT ({}): {e}", path.display()))?;
+    let line = if value.contains('\n') {
+        let delimiter = format!("ghadelimiter_{:016x}", random_u64());
+        format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    } else {
+        format!("{name}={value}\n")
+    };
+    file.write_all(line.as_bytes()).map_err(|e| format!("cannot write $GITHUB_OUTPUT ({}): {e}", path.display()))
+}
+
+/// The `::add-mask::` line that hides `secret` in GitHub Actions logs (print it before anything could
+/// show the secret; only inside Actions).
+pub fn mask_command(secret: &str) -> String {
+    format!("::add-mask::{secret}")
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_single_and_multi_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        append_output(&path, "digest", "sha256:abc").unwrap();
+        append_output(&path, "notes", "a\nb").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("digest=sha256:abc"));
+        let open = lines.next().unwrap();
+        let delimiter = open.strip_prefix("notes<<").unwrap();
+        assert_eq!((lines.next(), lines.next(), lines.next()), (Some("a"), Some("b"), Some(delimiter)));
+        assert!(append_output(&path, "a=b", "x").is_err());
+    }
+}
