@@ -65,6 +65,10 @@ struct Args {
     /// Check the layout and print what would be pushed, without contacting the registry
     #[arg(long)]
     dry_run: bool,
+    /// Hash every blob before sending anything (by default blobs are hashed as they are sent, and a
+    /// mismatch stops the push before any manifest or tag)
+    #[arg(long)]
+    verify_first: bool,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -132,7 +136,11 @@ async fn run(args: Args) -> Result<(), String> {
     let selector =
         Selector { reference: args.reference.clone(), platform: args.platform.clone(), keep_index: args.keep_index };
     let image = layout.select(&selector).map_err(|e| e.to_string())?;
-    layout.verify(&image).map_err(|e| e.to_string())?;
+    // Manifests were verified by `select`, blob sizes too; blob digests are checked as the blobs stream
+    // out (no manifest or tag is pushed after a mismatch), or here first when asked to.
+    if args.verify_first || args.dry_run {
+        layout.verify(&image).map_err(|e| e.to_string())?;
+    }
     let target = format!("{}/{}", args.repository.registry, args.repository.repository);
 
     if args.dry_run {

@@ -397,7 +397,8 @@ impl Layout {
     }
 
     /// Chooses the image to push (see [`Selector`]) and lists everything it needs. Manifests are read
-    /// and verified here; config and layer blobs only have to exist (see [`Self::verify`]).
+    /// and verified here; config and layer blobs must exist with the right size, and their digests
+    /// are checked by [`Self::verify`] or, during a push, as they stream out.
     pub fn select(&self, selector: &Selector) -> Result<SelectedImage, Error> {
         let entry = self.choose_entry(selector)?;
         let root = self.read_manifest(&entry)?;
@@ -442,7 +443,15 @@ impl Layout {
             let parsed = self.parse_manifest(manifest)?;
             for descriptor in std::iter::once(parsed.config()).chain(parsed.layers()) {
                 if seen.insert(descriptor.digest().to_string()) {
-                    self.blob_size(descriptor)?;
+                    let actual = self.blob_size(descriptor)?;
+                    if actual != descriptor.size() {
+                        return Err(Error::SizeMismatch {
+                            path: self.path.clone(),
+                            digest: descriptor.digest().to_string(),
+                            expected: descriptor.size(),
+                            actual,
+                        });
+                    }
                     blobs.push(descriptor.clone());
                 }
             }

@@ -810,6 +810,10 @@ impl Registry {
                     notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
                     return Ok((digest, BlobOutcome::Uploaded, size));
                 }
+                // The layout itself is wrong: sending it again cannot help.
+                Err(e @ (Error::DigestMismatch { .. } | Error::Io { .. } | Error::MissingBlob { .. })) => {
+                    return Err(e)
+                }
                 Err(e) => last_error = Some(e),
             }
         }
@@ -841,46 +845,75 @@ impl Registry {
         length: u64,
         progress: &Option<ProgressFn>,
     ) -> Result<(), Error> {
+        let file_path = file.to_owned();
         let file = file.to_owned();
         let progress = progress.clone();
         let digest_owned = digest.to_owned();
+        // The stream hashes what it sends: a corrupt blob is caught here, before any manifest or tag.
+        let corrupt: Arc<Mutex<Option<String>>> = Arc::default();
+        let corrupt_in_stream = corrupt.clone();
         let factory: offinfra_http::BodyFactory = Arc::new(move || {
             let file = file.clone();
             let progress = progress.clone();
             let digest = digest_owned.clone();
-            let chunks = stream::try_unfold((None::<tokio::fs::File>, 0u64), move |(handle, sent)| {
-                let file = file.clone();
-                let progress = progress.clone();
-                let digest = digest.clone();
-                async move {
-                    if sent >= length {
-                        return Ok::<_, std::io::Error>(None);
-                    }
-                    let mut handle = match handle {
-                        Some(h) => h,
-                        None => {
-                            let mut h = tokio::fs::File::open(&file).await?;
-                            h.seek(std::io::SeekFrom::Start(offset)).await?;
-                            h
+            let corrupt = corrupt_in_stream.clone();
+            let hasher = Hasher::for_digest(&digest).ok();
+            let chunks =
+                stream::try_unfold((None::<tokio::fs::File>, 0u64, hasher), move |(handle, sent, mut hasher)| {
+                    let file = file.clone();
+                    let progress = progress.clone();
+                    let digest = digest.clone();
+                    let corrupt = corrupt.clone();
+                    async move {
+                        if sent >= length {
+                            return Ok::<_, std::io::Error>(None);
                         }
-                    };
-                    let want = (length - sent).min(1024 * 1024) as usize;
-                    let mut buf = vec![0u8; want];
-                    handle.read_exact(&mut buf).await?;
-                    if let Some(progress) = &progress {
-                        progress(Progress::BlobBytes { digest, bytes: want as u64 });
+                        let mut handle = match handle {
+                            Some(h) => h,
+                            None => {
+                                let mut h = tokio::fs::File::open(&file).await?;
+                                h.seek(std::io::SeekFrom::Start(offset)).await?;
+                                h
+                            }
+                        };
+                        let want = (length - sent).min(1024 * 1024) as usize;
+                        let mut buf = vec![0u8; want];
+                        handle.read_exact(&mut buf).await?;
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&buf);
+                        }
+                        // Check before the last bytes leave: the HTTP stack stops reading at the length.
+                        if sent + want as u64 == length {
+                            if let Some(h) = hasher.take() {
+                                let actual = h.finish();
+                                if actual != digest {
+                                    *corrupt.lock().expect("corrupt flag lock") = Some(actual);
+                                    return Err(std::io::Error::new(
+                                        std::io::ErrorKind::InvalidData,
+                                        format!("blob {digest} is corrupt"),
+                                    ));
+                                }
+                            }
+                        }
+                        if let Some(progress) = &progress {
+                            progress(Progress::BlobBytes { digest, bytes: want as u64 });
+                        }
+                        Ok(Some((Bytes::from(buf), (Some(handle), sent + want as u64, hasher))))
                     }
-                    Ok(Some((Bytes::from(buf), (Some(handle), sent + want as u64))))
-                }
-            });
+                });
             offinfra_http::Body::wrap_stream(chunks)
         });
         let request = Request::put(location)
             .query("digest", digest)
             .header(CONTENT_LENGTH, HeaderValue::from(length))
-            .stream_body(factory, "application/octet-stream");
-        self.execute(request, &Self::push_scope(repository)).await?;
-        Ok(())
+            .stream_body(factory, "application/octet-stream")
+            // A failed upload is restarted whole, on a new session, by the caller.
+            .idempotent(false);
+        let result = self.execute(request, &Self::push_scope(repository)).await;
+        if let Some(actual) = corrupt.lock().expect("corrupt flag lock").take() {
+            return Err(Error::DigestMismatch { path: file_path.clone(), digest: digest.to_owned(), actual });
+        }
+        result.map(|_| ())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -899,11 +932,19 @@ impl Registry {
         let mut handle = tokio::fs::File::open(file).await.map_err(|e| Error::io(file, e))?;
         let mut location = location.to_owned();
         let mut sent = 0u64;
+        let mut hasher = Hasher::for_digest(digest)?;
+        let mut hashed = 0u64;
+        let mut failures = 0u32;
         while sent < length {
             let want = (length - sent).min(chunk) as usize;
             let mut buf = vec![0u8; want];
             handle.seek(std::io::SeekFrom::Start(offset + sent)).await.map_err(|e| Error::io(file, e))?;
             handle.read_exact(&mut buf).await.map_err(|e| Error::io(file, e))?;
+            // Hash each byte once, in order, even when a resume re-reads part of a chunk.
+            if hashed >= sent && hashed < sent + want as u64 {
+                hasher.update(&buf[(hashed - sent) as usize..]);
+                hashed = sent + want as u64;
+            }
             let range =
                 HeaderValue::from_str(&format!("{}-{}", sent, sent + want as u64 - 1)).expect("digits and a dash");
             let request = Request::patch(location.as_str())
@@ -913,6 +954,7 @@ impl Registry {
                 .idempotent(true);
             match self.execute(request, &scopes).await {
                 Ok(response) => {
+                    failures = 0;
                     location = response.header(LOCATION.as_str()).map(str::to_owned).unwrap_or(location);
                     sent += want as u64;
                     if let Some(progress) = progress {
@@ -920,15 +962,20 @@ impl Registry {
                     }
                 }
                 Err(e) => {
+                    failures += 1;
+                    if failures >= self.options.retry.max_attempts.max(1) {
+                        return Err(e);
+                    }
                     // Ask where the upload stands and resume from there, or give up on this session.
                     let status = self.send(Request::get(location.as_str()), &scopes).await?;
-                    let resumed = status
-                        .header("range")
-                        .and_then(|r| r.rsplit('-').next())
-                        .and_then(|end| end.parse::<u64>().ok())
-                        .map(|end| end + 1);
+                    // `0-0` is how Distribution says "nothing yet".
+                    let resumed = status.header("range").and_then(|r| r.split_once('-')).and_then(|(start, end)| {
+                        let end = end.parse::<u64>().ok()?;
+                        Some(if start == "0" && end == 0 { 0 } else { end + 1 })
+                    });
                     match resumed {
-                        Some(at) if status.status == StatusCode::NO_CONTENT && at > sent && at <= length => {
+                        // Resume where the registry stands (the same chunk again when it has none of it).
+                        Some(at) if status.status == StatusCode::NO_CONTENT && at >= sent && at <= length => {
                             location = status.header(LOCATION.as_str()).map(str::to_owned).unwrap_or(location);
                             sent = at;
                         }
@@ -936,6 +983,10 @@ impl Registry {
                     }
                 }
             }
+        }
+        let actual = hasher.finish();
+        if hashed != length || actual != digest {
+            return Err(Error::DigestMismatch { path: file.to_owned(), digest: digest.to_owned(), actual });
         }
         let request =
             Request::put(location.as_str()).query("digest", digest).header(CONTENT_LENGTH, HeaderValue::from(0u64));

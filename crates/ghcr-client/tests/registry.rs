@@ -172,3 +172,28 @@ async fn pull_through_cache_check() {
     }
     assert_eq!(health.repositories, ["lib/app"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    let layer = image.blobs.last().unwrap().clone();
+    let (path, offset, size) = layout.blob_location(&layer).unwrap();
+    assert_eq!(offset, 0);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[size as usize / 2] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+    for mode in [UploadMode::Monolithic, UploadMode::Chunked] {
+        let opts = RegistryOptions { upload: mode, chunk_size: 4096, ..RegistryOptions::default() };
+        let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
+        let err = registry.push(&layout, &image, "corrupt/app", &["v1".into()], None).await.unwrap_err();
+        assert!(
+            err.to_string().contains(&layer.digest().to_string()) && err.to_string().contains("corrupt"),
+            "{mode:?}: {err}"
+        );
+        assert_eq!(registry.manifest_digest("corrupt/app", "v1").await.unwrap(), None, "no tag after a corrupt blob");
+        assert_eq!(registry.manifest_digest("corrupt/app", &image.digest()).await.unwrap(), None, "no manifest either");
+    }
+}
