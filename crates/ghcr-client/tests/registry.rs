@@ -109,6 +109,9 @@ async fn basic_and_token_auth() {
         let user_creds = format!("{USER}:{PASSWORD}");
         assert_eq!(skopeo_digest(&format!("{}/secure/app:v1", reg.host()), Some(&user_creds)), report.digest);
         assert!(!format!("{registry:?}").contains(PASSWORD));
+        // A mount needs pull on the source repository too: the token asks for both scopes.
+        let mounted = registry.push_from(&layout, &image, "secure/other", &["v1".into()], Some("secure/app"), None).await.unwrap();
+        assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{mode:?}: {:?}", mounted.blobs);
 
         if mode == Auth::Token {
             // Anonymous clients get pull-only tokens, as on ghcr for a public package.
