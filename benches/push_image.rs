@@ -12,14 +12,13 @@
 //! already present), for ours and for skopeo (with its blob-info cache removed first), alternating
 //! which goes first. Wall time is the median; peak memory the largest max RSS (`/usr/bin/time`).
 
-use std::{
-    io::Write,
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-    time::Instant,
-};
+mod common;
+#[path = "../crates/ghcr-client/tests/support/registry.rs"]
+mod registry;
 
+use std::{io::Write, path::Path, process::Command};
+
+use registry::{Auth, LocalRegistry};
 use sha2::{Digest, Sha256};
 
 fn main() {
@@ -39,14 +38,13 @@ fn main() {
         Command::new(cargo).args(["build", "--release", "--example", "push-image"]).status().expect("cargo runs");
     assert!(status.success(), "building push-image failed");
     let ours = target_dir.join("release").join("examples").join("push-image");
-    let scripts = scripts();
 
     let mut results: Vec<(&str, Vec<f64>, Vec<f64>, u64)> =
         vec![("push-image (offinfra)", vec![], vec![], 0), ("skopeo copy", vec![], vec![], 0)];
     for run in 0..runs {
         let order: [usize; 2] = if run % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
-            let registry = Registry::start(&scripts);
+            let registry = LocalRegistry::start(Auth::Anonymous);
             let repo = format!("{}/bench/img", registry.host());
             let mut times = Vec::new();
             let mut peak = 0;
@@ -76,7 +74,7 @@ fn main() {
                         ],
                     )
                 };
-                let (secs, kib) = measure(&program, &args);
+                let (secs, kib) = common::measure(Path::new("."), &program, &args);
                 times.push(secs);
                 peak = peak.max(kib);
             }
@@ -85,10 +83,7 @@ fn main() {
             results[which].3 = results[which].3.max(peak);
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let median = |v: &mut Vec<f64>| common::median(v);
     let mut rows = Vec::new();
     for (name, first, second, peak) in &mut results {
         rows.push((*name, median(first), median(second), *peak as f64 / 1024.0));
@@ -104,69 +99,6 @@ fn main() {
         );
     }
     println!("({runs} runs each; one {mib} MiB layer + 20 x 64 KiB; fresh registry per run)");
-}
-
-fn measure(program: &str, args: &[String]) -> (f64, u64) {
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("/usr/bin/time runs");
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{program} failed: {stderr}");
-    let kib = stderr.lines().last().and_then(|l| l.trim().parse().ok()).expect("max RSS");
-    (secs, kib)
-}
-
-fn scripts() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared/scripts"))
-        .find(|d| d.join("registry-up.sh").is_file())
-        .expect("shared/scripts/registry-up.sh beside the checkout")
-}
-
-struct Registry {
-    port: u16,
-    dir: tempfile::TempDir,
-    scripts: PathBuf,
-}
-
-impl Registry {
-    fn start(scripts: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let out = Command::new("sh")
-            .arg(scripts.join("registry-up.sh"))
-            .arg(port.to_string())
-            .env("LOCAL_REGISTRY_DIR", dir.path())
-            .env("LOCAL_REGISTRY_CLEAN", "1")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "registry-up.sh: {}", String::from_utf8_lossy(&out.stderr));
-        Self { port, dir, scripts: scripts.to_owned() }
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg(self.scripts.join("registry-down.sh"))
-            .arg(self.port.to_string())
-            .env("LOCAL_REGISTRY_DIR", self.dir.path())
-            .output();
-    }
 }
 
 struct Rng(u64);

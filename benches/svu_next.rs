@@ -11,11 +11,12 @@
 //! timed against `git log --format=%H:%B <newest tag>..HEAD`, which is what git itself pays to read those
 //! commits. Wall time is the median of the runs; peak memory is the largest max RSS (`/usr/bin/time`).
 
+mod common;
+
 use std::{
     io::Write,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::Instant,
 };
 
 const COMMITS: usize = 200_001;
@@ -76,30 +77,17 @@ fn main() {
     println!("({runs} runs each; {COMMITS} commits, {TAGS} tags, 100,001 commits since {newest_tag})");
 }
 
-/// Median wall seconds and peak RSS (MiB) over `runs` runs; stdout is discarded.
+/// Median wall seconds and peak RSS (MiB) over `runs` runs.
 fn measure(dir: &Path, program: &str, args: &[&str], runs: usize) -> (f64, f64) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let mut times = Vec::new();
     let mut peak_kib = 0u64;
     for _ in 0..runs {
-        let start = Instant::now();
-        let out = Command::new("/usr/bin/time")
-            .arg("-f")
-            .arg("%M")
-            .arg(program)
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("/usr/bin/time runs (Debian package `time`)");
-        times.push(start.elapsed().as_secs_f64());
-        assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let kib: u64 = stderr.lines().last().and_then(|l| l.trim().parse().ok()).expect("max RSS from /usr/bin/time");
+        let (secs, kib) = common::measure(dir, program, &args);
+        times.push(secs);
         peak_kib = peak_kib.max(kib);
     }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], peak_kib as f64 / 1024.0)
+    (common::median(&mut times), peak_kib as f64 / 1024.0)
 }
 
 fn run_once(dir: &Path, program: &str, args: &[&str]) -> String {

@@ -53,28 +53,14 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return offinfra::ci::usage_exit(e.use_stderr());
         }
     };
     if args.registry.is_none() && args.cache.is_none() {
         eprintln!("error: nothing to check: give --registry and/or --cache");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    offinfra::ci::run_async(run(args))
 }
 
 fn connect(host: &str, args: &Args) -> Result<Registry, String> {

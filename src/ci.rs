@@ -1,7 +1,37 @@
 //! CI-step conventions shared by the example binaries: GitHub Actions outputs and masks, and the exit
 //! codes (0 success, 1 failure, 2 usage).
 
-use std::{io::Write, path::Path};
+use std::{future::Future, io::Write, path::Path, process::ExitCode};
+
+/// Runs an example's async body on a multi-thread runtime and maps the result to the exit code:
+/// `Ok(true)` 0, `Ok(false)` (problems found, already reported) 1, `Err` printed as `error: …` and 1.
+pub fn run_async<F: Future<Output = Result<bool, String>>>(body: F) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(body) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The exit code after a command-line parse failure was printed: help and version are successes (0),
+/// usage errors 2.
+pub fn usage_exit(is_error: bool) -> ExitCode {
+    if is_error {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
 
 /// Appends `name=value` to the `$GITHUB_OUTPUT` file at `path` (multi-line values use a random
 /// heredoc delimiter, as GitHub documents).

@@ -15,4 +15,5 @@
 pub mod ci;
 
 pub use ghcr_client;
+pub use offinfra_http as http;
 pub use svu;

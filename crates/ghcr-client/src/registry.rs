@@ -313,6 +313,12 @@ pub enum Progress {
 /// A callback for [`Progress`] events.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+fn emit(progress: &Option<ProgressFn>, event: Progress) {
+    if let Some(progress) = progress {
+        progress(event);
+    }
+}
+
 /// The result of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushReport {
@@ -576,41 +582,26 @@ impl Registry {
 
     /// Every tag of a repository (following `Link` pages).
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>, Error> {
-        let mut tags = Vec::new();
-        let mut next = Some(format!("/v2/{repository}/tags/list"));
-        while let Some(target) = next.take() {
-            let response = self.execute(Request::get(target), &Self::pull(repository)).await?;
-            let page: serde_json::Value = response.json(&offinfra_http::Method::GET)?;
-            tags.extend(
-                page.get("tags")
-                    .and_then(|t| t.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_owned)),
-            );
-            next = response.header("link").and_then(offinfra_http::link::next_link);
-        }
-        Ok(tags)
+        self.string_list(format!("/v2/{repository}/tags/list"), &Self::pull(repository), "tags").await
     }
 
     /// Every repository in the catalog (following `Link` pages).
     pub async fn catalog(&self) -> Result<Vec<String>, Error> {
-        let mut repositories = Vec::new();
-        let mut next = Some("/v2/_catalog".to_owned());
-        let scopes = vec!["registry:catalog:*".to_owned()];
+        self.string_list("/v2/_catalog".to_owned(), &["registry:catalog:*".to_owned()], "repositories").await
+    }
+
+    /// The strings under `key` of every page from `first` on, following `rel="next"` links.
+    async fn string_list(&self, first: String, scopes: &[String], key: &str) -> Result<Vec<String>, Error> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
         while let Some(target) = next.take() {
-            let response = self.execute(Request::get(target), &scopes).await?;
+            let response = self.execute(Request::get(target), scopes).await?;
             let page: serde_json::Value = response.json(&offinfra_http::Method::GET)?;
-            repositories.extend(
-                page.get("repositories")
-                    .and_then(|t| t.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_owned)),
-            );
+            let values = page.get(key).and_then(|t| t.as_array()).into_iter().flatten();
+            items.extend(values.filter_map(|t| t.as_str().map(str::to_owned)));
             next = response.header("link").and_then(offinfra_http::link::next_link);
         }
-        Ok(repositories)
+        Ok(items)
     }
 
     /// Downloads blob `digest` into `out`, verifying the digest as it streams; returns its size.
@@ -679,11 +670,7 @@ impl Registry {
         mount_from: Option<&str>,
         progress: Option<ProgressFn>,
     ) -> Result<PushReport, Error> {
-        let notify = |event: Progress| {
-            if let Some(progress) = &progress {
-                progress(event);
-            }
-        };
+        let notify = |event| emit(&progress, event);
         let outcomes: Vec<(String, BlobOutcome, u64)> = stream::iter(image.blobs.iter().cloned())
             .map(|descriptor| {
                 let progress = progress.clone();
@@ -755,11 +742,7 @@ impl Registry {
     ) -> Result<(String, BlobOutcome, u64), Error> {
         let digest = descriptor.digest().to_string();
         let size = descriptor.size();
-        let notify = |event: Progress| {
-            if let Some(progress) = &progress {
-                progress(event);
-            }
-        };
+        let notify = |event| emit(&progress, event);
         notify(Progress::BlobStarted { digest: digest.clone(), size });
         if self.blob_exists(repository, &digest).await? {
             notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Present });

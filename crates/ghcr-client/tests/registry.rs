@@ -110,7 +110,10 @@ async fn basic_and_token_auth() {
         assert_eq!(skopeo_digest(&format!("{}/secure/app:v1", reg.host()), Some(&user_creds)), report.digest);
         assert!(!format!("{registry:?}").contains(PASSWORD));
         // A mount needs pull on the source repository too: the token asks for both scopes.
-        let mounted = registry.push_from(&layout, &image, "secure/other", &["v1".into()], Some("secure/app"), None).await.unwrap();
+        let mounted = registry
+            .push_from(&layout, &image, "secure/other", &["v1".into()], Some("secure/app"), None)
+            .await
+            .unwrap();
         assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{mode:?}: {:?}", mounted.blobs);
 
         if mode == Auth::Token {

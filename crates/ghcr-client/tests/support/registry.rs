@@ -1,4 +1,5 @@
 //! A real Distribution registry on loopback, started with the project's shared recipe and stopped on drop.
+#![allow(dead_code)]
 
 use std::{net::TcpListener, path::PathBuf, process::Command};
 
