@@ -604,8 +604,9 @@ impl Registry {
         Ok(items)
     }
 
-    /// Downloads blob `digest` into `out`, verifying the digest as it streams; returns its size.
-    /// Nothing is trusted until the whole blob hashed right.
+    /// Downloads blob `digest` into `out` in a stream (memory bounded by the network chunks),
+    /// verifying the digest on the way; returns its size. A mismatch is an error once the whole blob
+    /// is read: nothing written to `out` may be trusted before that.
     pub async fn pull_blob<W: tokio::io::AsyncWrite + Unpin>(
         &self,
         repository: &str,
@@ -613,20 +614,42 @@ impl Registry {
         out: &mut W,
     ) -> Result<u64, Error> {
         use tokio::io::AsyncWriteExt;
+        let scopes = Self::pull(repository);
+        let target = format!("/v2/{repository}/blobs/{digest}");
+        // A HEAD settles authentication (and finds a missing blob) before the streamed GET.
+        let head = self.send(Request::head(target.as_str()), &scopes).await?;
+        if !head.status.is_success() {
+            return Err(offinfra_http::Error::from(ApiError::new(
+                "HEAD",
+                head.url.as_str(),
+                head.status.as_u16(),
+                &head.body,
+            ))
+            .into());
+        }
+        let mut request = Request::get(target.as_str());
+        if let Some(value) = self.auth_header(&scopes.join(" "))? {
+            request = request.header(AUTHORIZATION, value);
+        }
+        let mut response = self.http.send_streaming(&request).await?;
         let mut hasher = Hasher::for_digest(digest)?;
-        let response =
-            self.execute(Request::get(format!("/v2/{repository}/blobs/{digest}")), &Self::pull(repository)).await?;
-        hasher.update(&response.body);
+        let place = format!("{}/{repository}", self.host);
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|source| offinfra_http::Error::Transport {
+            method: "GET".into(),
+            url: format!("{place}/blobs/{digest}"),
+            source,
+        })? {
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.map_err(|e| Error::io(&place, e))?;
+            size += chunk.len() as u64;
+        }
+        out.flush().await.map_err(|e| Error::io(&place, e))?;
         let actual = hasher.finish();
         if actual != digest {
-            return Err(Error::DigestMismatch {
-                path: PathBuf::from(format!("{}/{repository}", self.host)),
-                digest: digest.to_owned(),
-                actual,
-            });
+            return Err(Error::DigestMismatch { path: PathBuf::from(place), digest: digest.to_owned(), actual });
         }
-        out.write_all(&response.body).await.map_err(|e| Error::io(format!("{}/{repository}", self.host), e))?;
-        Ok(response.body.len() as u64)
+        Ok(size)
     }
 
     /// Whether the repository has the blob (`HEAD`).

@@ -60,6 +60,11 @@ async fn anonymous_push_repush_mount_and_read_back() {
     assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{:?}", mounted.blobs);
 
     // Reads.
+    let layer = image.blobs.last().unwrap();
+    let mut pulled_layer = Vec::new();
+    let n = registry.pull_blob("team/app", layer.digest().as_ref(), &mut pulled_layer).await.unwrap();
+    let (path, _, _) = layout.blob_location(layer).unwrap();
+    assert_eq!((n, pulled_layer), (layer.size(), std::fs::read(path).unwrap()));
     let fetched = registry.manifest("team/app", "latest").await.unwrap().unwrap();
     assert_eq!(fetched.bytes, image.root().bytes, "pushed byte for byte");
     assert_eq!(registry.manifest_digest("team/app", "abc12345").await.unwrap(), Some(image.digest()));

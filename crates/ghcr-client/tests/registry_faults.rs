@@ -215,3 +215,25 @@ async fn a_dropped_connection_is_a_clear_error_and_a_rerun_finishes() {
     assert!(rerun.bytes_uploaded < image.blob_bytes());
     assert_eq!(direct.manifest_digest("cut/app", "v1").await.unwrap(), Some(image.digest()));
 }
+
+#[tokio::test]
+async fn a_blob_that_does_not_match_its_digest_is_refused() {
+    let server = MockServer::start().await;
+    let digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; // "hello"
+    Mock::given(method("HEAD"))
+        .and(path(format!("/v2/r/blobs/{digest}")))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/r/blobs/{digest}")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"jello".to_vec()))
+        .mount(&server)
+        .await;
+    let registry =
+        Registry::new(&server.address().to_string(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    let mut out = Vec::new();
+    let err = registry.pull_blob("r", digest, &mut out).await.unwrap_err();
+    assert!(matches!(err, ghcr_client::Error::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(digest), "{err}");
+}

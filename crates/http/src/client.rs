@@ -463,6 +463,35 @@ impl Client {
         }
     }
 
+    /// Sends `request` once and hands back the response with its body unread, for streaming large
+    /// downloads; a non-success status is an [`Error::Api`] (its body read, bounded).
+    pub async fn send_streaming(&self, request: &Request) -> Result<reqwest::Response, Error> {
+        let url = self.url(&request.target)?;
+        let mut builder =
+            self.http.request(request.method.clone(), url.clone()).header(USER_AGENT, self.user_agent.clone());
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let (true, Some(auth)) = (request.authenticated, &self.auth) {
+            let (name, value) = auth.header()?;
+            builder = builder.header(name, value);
+        }
+        let response = builder.send().await.map_err(|source| Error::Transport {
+            method: request.method.to_string(),
+            url: redact(&url),
+            source,
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        Err(Error::Api(Box::new(ApiError::new(request.method.as_str(), &redact(&url), status, &body))))
+    }
+
     /// Sends `request` (with retries) and turns a non-success status into [`Error::Api`].
     pub async fn execute(&self, request: &Request) -> Result<Response, Error> {
         let response = self.send(request).await?;
