@@ -161,9 +161,6 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         args.password.clone()
     };
-    if let (Some(secret), true) = (&password, std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")) {
-        println!("{}", offinfra::ci::mask_command(secret));
-    }
     let docker_config =
         args.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
     let credentials = Credentials::resolve(
