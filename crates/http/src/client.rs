@@ -255,13 +255,25 @@ pub struct Response {
 }
 
 impl Response {
-    /// The body as JSON.
+    /// The body as JSON. An answer that says it is something else (Woodpecker serves its web page,
+    /// `200 text/html`, for an unknown API route) is an error, not a confusing parse failure.
     pub fn json<T: DeserializeOwned>(&self, method: &Method) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
-            method: method.to_string(),
-            url: self.url.to_string(),
-            reason: e.to_string(),
-        })
+        let decode_error =
+            |reason: String| Error::Decode { method: method.to_string(), url: redact(&self.url), reason };
+        if let Some(content_type) = self.header(CONTENT_TYPE.as_str()) {
+            if !content_type.to_ascii_lowercase().contains("json") {
+                let start = String::from_utf8_lossy(&self.body[..self.body.len().min(80)]).into_owned();
+                return Err(decode_error(format!(
+                    "expected JSON, got {content_type} ({start:?}…): is the base URL right?"
+                )));
+            }
+        }
+        serde_json::from_slice(&self.body).map_err(|e| decode_error(e.to_string()))
+    }
+
+    /// `X-Total-Count`, when the server sends it.
+    pub fn total_count(&self) -> Option<usize> {
+        self.header("x-total-count").and_then(|v| v.trim().parse().ok())
     }
 
     /// A header as text.
@@ -538,6 +550,95 @@ impl Client {
             }
         }
         Ok(items)
+    }
+}
+
+/// Page-number pagination as Forgejo (`page`/`limit`, `X-Total-Count`) and Woodpecker (`page`/`perPage`)
+/// do it: page numbers counted here rather than taken from `Link` headers (Forgejo builds those from its
+/// public URL, which may not be the one you call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageNumbers {
+    /// The query parameter of the page number (1-based).
+    pub page_param: &'static str,
+    /// The query parameter of the page size.
+    pub size_param: &'static str,
+    /// The page size asked for (a page shorter than this is the last).
+    pub size: usize,
+}
+
+impl PageNumbers {
+    /// Forgejo: `page` and `limit`, at most 50 a page.
+    pub const FORGEJO: PageNumbers = PageNumbers { page_param: "page", size_param: "limit", size: 50 };
+    /// Woodpecker: `page` and `perPage`.
+    pub const WOODPECKER: PageNumbers = PageNumbers { page_param: "page", size_param: "perPage", size: 50 };
+}
+
+impl Client {
+    /// Collects the items of every page of `request` (at most `limit` when given), stopping at a short
+    /// or empty page, or once `X-Total-Count` items were seen.
+    pub async fn collect_pages<T: DeserializeOwned>(
+        &self,
+        request: &Request,
+        pages: &PageNumbers,
+        limit: Option<usize>,
+    ) -> Result<Vec<T>, Error> {
+        let mut items = Vec::new();
+        let mut page = 1usize;
+        loop {
+            let (batch, last) = self.page(request, pages, page, items.len()).await?;
+            items.extend(batch);
+            if let Some(limit) = limit.filter(|&l| items.len() >= l) {
+                items.truncate(limit);
+                return Ok(items);
+            }
+            if last {
+                return Ok(items);
+            }
+            page += 1;
+        }
+    }
+
+    /// The items of every page of `request` as a stream, fetching a page when the previous one is used up.
+    pub fn page_stream<'a, T: DeserializeOwned + 'a>(
+        &'a self,
+        request: Request,
+        pages: PageNumbers,
+    ) -> impl futures_util::Stream<Item = Result<T, Error>> + 'a {
+        use futures_util::{stream, StreamExt};
+        let state = (1usize, 0usize, false);
+        stream::try_unfold(state, move |(page, seen, done)| {
+            let request = request.clone();
+            let pages = pages.clone();
+            async move {
+                if done {
+                    return Ok(None);
+                }
+                let (batch, last): (Vec<T>, bool) = self.page(&request, &pages, page, seen).await?;
+                let seen = seen + batch.len();
+                Ok::<_, Error>(Some((stream::iter(batch.into_iter().map(Ok)), (page + 1, seen, last))))
+            }
+        })
+        .flat_map(|batch: Result<_, Error>| match batch {
+            Ok(items) => items.left_stream(),
+            Err(e) => stream::once(async move { Err(e) }).right_stream(),
+        })
+    }
+
+    /// One page, and whether it is the last.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        request: &Request,
+        pages: &PageNumbers,
+        page: usize,
+        seen: usize,
+    ) -> Result<(Vec<T>, bool), Error> {
+        let numbered =
+            request.clone().query(pages.page_param, page.to_string()).query(pages.size_param, pages.size.to_string());
+        let response = self.execute(&numbered).await?;
+        let batch: Vec<T> = response.json(&numbered.method)?;
+        let total_reached = response.total_count().is_some_and(|total| seen + batch.len() >= total);
+        let last = batch.len() < pages.size || total_reached || batch.is_empty();
+        Ok((batch, last))
     }
 }
 

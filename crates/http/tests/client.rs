@@ -84,7 +84,7 @@ async fn rate_limits_wait_for_the_server() {
         .await;
     Mock::given(method("GET"))
         .and(path("/limited"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
         .mount(&server)
         .await;
     let v: Vec<u8> = client(&server).await.json(&Request::get("/limited")).await.unwrap();
@@ -145,4 +145,60 @@ async fn transport_errors_name_the_request() {
     let err = c.execute(&Request::get("/x")).await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err}");
     assert!(err.to_string().starts_with(&format!("GET {uri}/x")), "{err}");
+}
+
+#[tokio::test]
+async fn html_where_json_was_expected_is_named() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/lookup/a/b"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<!doctype html><html>woodpecker</html>", "text/html; charset=utf-8"),
+        )
+        .mount(&server)
+        .await;
+    let err =
+        client(&server).await.json::<serde_json::Value>(&Request::get("/api/repos/lookup/a/b")).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("expected JSON, got text/html"), "{err}");
+}
+
+#[tokio::test]
+async fn page_numbers_stop_at_the_total_or_a_short_page() {
+    use futures_util::TryStreamExt;
+    use offinfra_http::PageNumbers;
+    let server = MockServer::start().await;
+    for (page, items) in
+        [("1", serde_json::json!([1, 2])), ("2", serde_json::json!([3, 4])), ("3", serde_json::json!([5]))]
+    {
+        Mock::given(method("GET"))
+            .and(path("/tags"))
+            .and(query_param("page", page))
+            .and(query_param("limit", "2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items).insert_header("x-total-count", "5"))
+            .mount(&server)
+            .await;
+    }
+    // Woodpecker-style: no total, a short page ends it.
+    for (page, items) in [("1", serde_json::json!([1, 2])), ("2", serde_json::json!([3]))] {
+        Mock::given(method("GET"))
+            .and(path("/pipelines"))
+            .and(query_param("page", page))
+            .and(query_param("perPage", "2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items))
+            .mount(&server)
+            .await;
+    }
+    let c = client(&server).await;
+    let forgejo = PageNumbers { size: 2, ..PageNumbers::FORGEJO };
+    let all: Vec<u32> = c.collect_pages(&Request::get("/tags"), &forgejo, None).await.unwrap();
+    assert_eq!(all, [1, 2, 3, 4, 5]);
+    let three: Vec<u32> = c.collect_pages(&Request::get("/tags"), &forgejo, Some(3)).await.unwrap();
+    assert_eq!(three, [1, 2, 3]);
+    let woodpecker = PageNumbers { size: 2, ..PageNumbers::WOODPECKER };
+    let streamed: Vec<u32> = c.page_stream::<u32>(Request::get("/pipelines"), woodpecker).try_collect().await.unwrap();
+    assert_eq!(streamed, [1, 2, 3]);
+    let pages_asked = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/tags").count();
+    assert_eq!(pages_asked, 3 + 2, "no page past the total, none past the limit");
 }
