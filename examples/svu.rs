@@ -12,11 +12,15 @@
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+#[path = "common/svu_args.rs"]
+mod svu_args;
+
 use offinfra::svu::{
-    config::{self, SearchPath, Settings},
+    config::{self, Settings},
     Action, Repository, VersionInfo,
 };
+use svu_args::{go_bool, non_empty, NextArgs, PrereleaseArgs, VersionArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,89 +71,6 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
-}
-
-#[derive(Args, Debug)]
-struct VersionArgs {
-    /// sets the tag prefix
-    #[arg(long = "tag.prefix", value_name = "PREFIX")]
-    tag_prefix: Option<String>,
-    /// ignore tags that do not match the given glob pattern
-    #[arg(long = "tag.pattern", value_name = "GLOB")]
-    tag_pattern: Option<String>,
-    /// determine if it should look for tags in all branches ("all"), or only in the current one ("current")
-    #[arg(long = "tag.mode", value_name = "MODE")]
-    tag_mode: Option<String>,
-    /// prefix of the printed version (default: --tag.prefix)
-    #[arg(long = "tag.output", value_name = "PREFIX")]
-    tag_output: Option<String>,
-    /// sets the version prerelease (or, for prerelease, the name to count)
-    #[arg(long, value_name = "PRERELEASE")]
-    prerelease: Option<String>,
-    /// sets the version metadata
-    #[arg(long, value_name = "METADATA")]
-    metadata: Option<String>,
-    /// print the version as JSON
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
-    json: Option<bool>,
-    /// classify commits by the Conventional Commits 1.0 grammar instead of svu's substring matching
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
-    strict: Option<bool>,
-    /// also append NAME=<version> to the file named by $GITHUB_OUTPUT
-    #[arg(long = "github-output", value_name = "NAME")]
-    github_output: Option<String>,
-    /// ignored, as svu ignores extra arguments
-    #[arg(hide = true)]
-    extra: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-struct NextArgs {
-    #[command(flatten)]
-    common: VersionArgs,
-    /// only use commits that changed files in the given directories (repeat or comma-separate)
-    #[arg(long = "log.directory", value_delimiter = ',', value_name = "DIR")]
-    log_directory: Vec<String>,
-    /// if no commits trigger a version change, increment the patch
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
-    always: Option<bool>,
-    /// prevent major version increments if current version is still v0
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
-    v0: Option<bool>,
-}
-
-#[derive(Args, Debug)]
-struct PrereleaseArgs {
-    #[command(flatten)]
-    common: VersionArgs,
-    /// only use commits that changed files in the given directories (repeat or comma-separate)
-    #[arg(long = "log.directory", value_delimiter = ',', value_name = "DIR")]
-    log_directory: Vec<String>,
-}
-
-fn go_bool(value: &str) -> Result<bool, String> {
-    config::parse_bool(value).ok_or_else(|| format!("invalid boolean {value:?} (use true or false)"))
-}
-
-impl VersionArgs {
-    fn settings(&self, verbose: Option<bool>) -> Settings {
-        Settings {
-            verbose,
-            tag_prefix: self.tag_prefix.clone(),
-            tag_pattern: self.tag_pattern.clone(),
-            tag_mode: self.tag_mode.clone(),
-            tag_output: self.tag_output.clone(),
-            prerelease: self.prerelease.clone(),
-            metadata: self.metadata.clone(),
-            json: self.json,
-            strict: self.strict,
-            ..Settings::default()
-        }
-    }
-}
-
-fn non_empty(dirs: &[String]) -> Option<Vec<String>> {
-    (!dirs.is_empty()).then(|| dirs.to_vec())
 }
 
 fn main() -> ExitCode {
@@ -208,24 +129,9 @@ fn run(cli: Cli) -> Result<(), String> {
     };
 
     let repo = Repository::discover(&cwd);
-    let env_path = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let home = env_path("HOME");
-    let search = SearchPath {
-        config: cli.config.clone(),
-        cwd: cwd.clone(),
-        git_root: repo.as_ref().ok().and_then(|r| r.workdir().map(PathBuf::from)),
-        user_config_dir: env_path("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config"))),
-        home,
-    };
-    // As in svu, SVU_* variables are read only when a configuration file was found.
-    let settings = match search.find() {
-        Some(path) => {
-            let file = config::load_file(&path).map_err(|e| e.to_string())?;
-            let env = config::from_env(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
-            flags.or(env).or(file)
-        }
-        None => flags,
-    };
+    let git_root = repo.as_ref().ok().and_then(|r| r.workdir().map(PathBuf::from));
+    let settings = config::layered(flags, &cli.config, &cwd, git_root, |name| std::env::var(name).ok())
+        .map_err(|e| e.to_string())?;
     let opts = settings.to_options(action).map_err(|e| e.to_string())?;
     let repo = repo.map_err(|e| e.to_string())?;
     let outcome = repo.compute(&opts).map_err(|e| e.to_string())?;

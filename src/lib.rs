@@ -3,6 +3,7 @@
 //! This facade re-exports the workspace crates so that a tool can depend on one crate:
 //!
 //! - [`svu`]: the next semantic version from conventional commits (a pure-Rust svu v3).
+//! - [`forgejo_client`]: the Forgejo REST API (server version, tags).
 //! - [`ghcr_client`]: OCI image layouts and safe prune plans for ghcr.io packages.
 //!
 //! ```no_run
@@ -14,6 +15,7 @@
 
 pub mod ci;
 
+pub use forgejo_client;
 pub use ghcr_client;
 pub use offinfra_http as http;
 pub use svu;

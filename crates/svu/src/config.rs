@@ -190,6 +190,36 @@ impl SearchPath {
     }
 }
 
+/// The settings the svu command line runs with: `flags` (the command line) over the `SVU_*` variables
+/// over the configuration file found from `config` (see [`SearchPath`]); as in svu, the variables are
+/// read only when a file was found. `var` looks up environment variables (`HOME`, `XDG_CONFIG_HOME`
+/// and `SVU_*`).
+pub fn layered(
+    flags: Settings,
+    config: &Path,
+    cwd: &Path,
+    git_root: Option<PathBuf>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, Error> {
+    let path_var = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = path_var("HOME");
+    let search = SearchPath {
+        config: config.to_owned(),
+        cwd: cwd.to_owned(),
+        git_root,
+        user_config_dir: path_var("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config"))),
+        home,
+    };
+    match search.find() {
+        Some(path) => {
+            let file = load_file(&path)?;
+            let env = from_env(&var)?;
+            Ok(flags.or(env).or(file))
+        }
+        None => Ok(flags),
+    }
+}
+
 /// Reads the settings of configuration file `path`.
 pub fn load_file(path: &Path) -> Result<Settings, Error> {
     let text =

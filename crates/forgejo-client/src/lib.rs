@@ -1,0 +1,131 @@
+//! A typed client of the Forgejo REST API (`/api/v1`), on offinfra's shared HTTP plumbing (retries,
+//! errors that keep status and body, secrets that never print).
+//!
+//! ```no_run
+//! use forgejo_client::{CreateTag, Forgejo, TagOutcome};
+//!
+//! # async fn run() -> Result<(), forgejo_client::Error> {
+//! let forgejo = Forgejo::new("https://git.example.com", "forgejo-token".into())?;
+//! let version = forgejo.version().await?; // 15.0.3+gitea-1.22.0
+//! let outcome = forgejo
+//!     .repo("owner", "app")
+//!     .tags()
+//!     .create(&CreateTag { tag_name: "v1.3.0".into(), target: Some("0123abc…".into()), message: None })
+//!     .await?;
+//! match outcome {
+//!     TagOutcome::Created(tag) => println!("created {}", tag.name),
+//!     TagOutcome::AlreadyThere(tag) => println!("{} was already on that commit", tag.name),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! This crate covers the server version and tags (what the release step needs); the other resources of
+//! the pipeline arrive with their handlers.
+
+mod error;
+mod models;
+mod tags;
+
+pub use error::Error;
+pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
+pub use offinfra_http::SecretString;
+pub use tags::{TagOutcome, Tags};
+
+use offinfra_http::{Auth, Client, Request};
+
+/// A Forgejo server.
+#[derive(Debug, Clone)]
+pub struct Forgejo {
+    http: Client,
+}
+
+/// The API base for a Forgejo URL: `<url>/api/v1`, keeping any sub-path, unless the URL already ends
+/// with `/api/v1`.
+pub fn api_base(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    if url.ends_with("/api/v1") {
+        url.to_owned()
+    } else {
+        format!("{url}/api/v1")
+    }
+}
+
+impl Forgejo {
+    /// A client of the Forgejo at `url` (its web address, sub-path included) with a personal access
+    /// token (`Authorization: token …`).
+    pub fn new(url: &str, token: SecretString) -> Result<Self, Error> {
+        Ok(Self::with_client(Client::builder(api_base(url)).auth(Auth::Token(token)).build()?))
+    }
+
+    /// A client over an HTTP client already bound to `<forgejo>/api/v1`.
+    pub fn with_client(http: Client) -> Self {
+        Self { http }
+    }
+
+    /// The HTTP client, for endpoints this crate does not wrap yet (the typed escape hatch).
+    pub fn http(&self) -> &Client {
+        &self.http
+    }
+
+    /// `GET /version`.
+    pub async fn version(&self) -> Result<ServerVersion, Error> {
+        let body: serde_json::Value = self.http.json(&Request::get("/version")).await?;
+        let text = body.get("version").and_then(|v| v.as_str()).unwrap_or_default();
+        ServerVersion::parse(text)
+    }
+
+    /// The repository `owner/name`.
+    pub fn repo(&self, owner: &str, name: &str) -> RepoHandle<'_> {
+        RepoHandle { forgejo: self, owner: owner.to_owned(), name: name.to_owned() }
+    }
+}
+
+/// Endpoints of one repository.
+#[derive(Debug, Clone)]
+pub struct RepoHandle<'a> {
+    forgejo: &'a Forgejo,
+    owner: String,
+    name: String,
+}
+
+impl RepoHandle<'_> {
+    fn path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", encode(&self.owner), encode(&self.name))
+    }
+
+    /// Its tags.
+    pub fn tags(&self) -> Tags<'_> {
+        Tags { http: &self.forgejo.http, base: self.path("/tags"), repo: format!("{}/{}", self.owner, self.name) }
+    }
+}
+
+/// Percent-encodes one path segment.
+pub(crate) fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_base_keeps_sub_paths() {
+        assert_eq!(api_base("https://git.example.com"), "https://git.example.com/api/v1");
+        assert_eq!(api_base("https://example.com/forgejo/"), "https://example.com/forgejo/api/v1");
+        assert_eq!(api_base("https://git.example.com/api/v1"), "https://git.example.com/api/v1");
+    }
+
+    #[test]
+    fn the_token_never_prints() {
+        let f = Forgejo::new("https://git.example.com", "tok-123-secret".into()).unwrap();
+        assert!(!format!("{f:?}").contains("tok-123-secret"));
+    }
+}

@@ -1,0 +1,88 @@
+//! The svu command-line flags, shared by the `svu` and `release-tag` examples.
+#![allow(dead_code)]
+
+use clap::Args;
+use offinfra::svu::config::{self, Settings};
+
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// sets the tag prefix
+    #[arg(long = "tag.prefix", value_name = "PREFIX")]
+    pub tag_prefix: Option<String>,
+    /// ignore tags that do not match the given glob pattern
+    #[arg(long = "tag.pattern", value_name = "GLOB")]
+    pub tag_pattern: Option<String>,
+    /// determine if it should look for tags in all branches ("all"), or only in the current one ("current")
+    #[arg(long = "tag.mode", value_name = "MODE")]
+    pub tag_mode: Option<String>,
+    /// prefix of the printed version (default: --tag.prefix)
+    #[arg(long = "tag.output", value_name = "PREFIX")]
+    pub tag_output: Option<String>,
+    /// sets the version prerelease (or, for prerelease, the name to count)
+    #[arg(long, value_name = "PRERELEASE")]
+    pub prerelease: Option<String>,
+    /// sets the version metadata
+    #[arg(long, value_name = "METADATA")]
+    pub metadata: Option<String>,
+    /// print the version as JSON
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
+    pub json: Option<bool>,
+    /// classify commits by the Conventional Commits 1.0 grammar instead of svu's substring matching
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
+    pub strict: Option<bool>,
+    /// also append NAME=<version> to the file named by $GITHUB_OUTPUT
+    #[arg(long = "github-output", value_name = "NAME")]
+    pub github_output: Option<String>,
+    /// ignored, as svu ignores extra arguments
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NextArgs {
+    #[command(flatten)]
+    pub common: VersionArgs,
+    /// only use commits that changed files in the given directories (repeat or comma-separate)
+    #[arg(long = "log.directory", value_delimiter = ',', value_name = "DIR")]
+    pub log_directory: Vec<String>,
+    /// if no commits trigger a version change, increment the patch
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
+    pub always: Option<bool>,
+    /// prevent major version increments if current version is still v0
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
+    pub v0: Option<bool>,
+}
+
+#[derive(Args, Debug)]
+pub struct PrereleaseArgs {
+    #[command(flatten)]
+    pub common: VersionArgs,
+    /// only use commits that changed files in the given directories (repeat or comma-separate)
+    #[arg(long = "log.directory", value_delimiter = ',', value_name = "DIR")]
+    pub log_directory: Vec<String>,
+}
+
+pub fn go_bool(value: &str) -> Result<bool, String> {
+    config::parse_bool(value).ok_or_else(|| format!("invalid boolean {value:?} (use true or false)"))
+}
+
+impl VersionArgs {
+    pub fn settings(&self, verbose: Option<bool>) -> Settings {
+        Settings {
+            verbose,
+            tag_prefix: self.tag_prefix.clone(),
+            tag_pattern: self.tag_pattern.clone(),
+            tag_mode: self.tag_mode.clone(),
+            tag_output: self.tag_output.clone(),
+            prerelease: self.prerelease.clone(),
+            metadata: self.metadata.clone(),
+            json: self.json,
+            strict: self.strict,
+            ..Settings::default()
+        }
+    }
+}
+
+pub fn non_empty(dirs: &[String]) -> Option<Vec<String>> {
+    (!dirs.is_empty()).then(|| dirs.to_vec())
+}

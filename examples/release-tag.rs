@@ -1,0 +1,133 @@
+//! `release-tag`: compute the next version of this checkout (svu's rules, same flags as the `svu`
+//! example) and create that tag on the canonical Forgejo, on the built commit. Idempotent on reruns;
+//! "nothing to release" is a success with `created=false`.
+//!
+//! ```text
+//! FORGEJO_TOKEN=… release-tag --forgejo-url https://git.example.com --repo owner/app   # prints v1.3.0
+//! ```
+
+#[path = "common/svu_args.rs"]
+mod svu_args;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+use offinfra::{
+    forgejo_client::{CreateTag, Forgejo},
+    svu::{
+        config::{self, Settings},
+        Action, Repository,
+    },
+};
+use svu_args::{go_bool, non_empty, NextArgs};
+
+#[derive(Parser, Debug)]
+#[command(name = "release-tag", version, about = "Create the next semantic-version tag on Forgejo")]
+struct Args {
+    /// The Forgejo web address (a sub-path is fine)
+    #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
+    forgejo_url: String,
+    /// The repository on Forgejo, owner/name
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    repo: String,
+    /// The commit to tag (default: HEAD of this checkout)
+    #[arg(long, env = "GITHUB_SHA", value_name = "SHA")]
+    sha: Option<String>,
+    /// A message makes an annotated tag
+    #[arg(long)]
+    message: Option<String>,
+    /// Forgejo token with write:repository
+    #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the tag that would be created and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Log why the version was chosen (stderr)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool, value_name = "BOOL")]
+    verbose: Option<bool>,
+    /// svu config file
+    #[arg(long, default_value = ".svu.yml", value_name = "FILE")]
+    config: PathBuf,
+    #[command(flatten)]
+    svu: NextArgs,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return offinfra::ci::usage_exit(e.use_stderr());
+        }
+    };
+    offinfra::ci::run_async(async { run(args).await.map(|()| true) })
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let (owner, name) = args
+        .repo
+        .split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| format!("--repo {:?}: expected owner/name", args.repo))?;
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let repo = Repository::discover(&cwd).map_err(|e| e.to_string())?;
+    let flags = Settings {
+        directories: non_empty(&args.svu.log_directory),
+        always: args.svu.always,
+        v0: args.svu.v0,
+        ..args.svu.common.settings(args.verbose)
+    };
+    let settings =
+        config::layered(flags, &args.config, &cwd, repo.workdir().map(PathBuf::from), |n| std::env::var(n).ok())
+            .map_err(|e| e.to_string())?;
+    let opts = settings.to_options(Action::Next).map_err(|e| e.to_string())?;
+    let outcome = repo.compute(&opts).map_err(|e| e.to_string())?;
+    if settings.verbose.unwrap_or(false) {
+        if let Some(line) = outcome.explain(&opts) {
+            eprintln!("{line}");
+        }
+    }
+    let version = outcome.version.to_string();
+    let tag = format!("{}{version}", opts.tag_prefix);
+    let outputs = |created: bool, tag: &str| -> Result<(), String> {
+        if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            let path = std::path::Path::new(&path);
+            offinfra::ci::append_output(path, "version", &version)?;
+            offinfra::ci::append_output(path, "tag", tag)?;
+            offinfra::ci::append_output(path, "created", if created { "true" } else { "false" })?;
+        }
+        Ok(())
+    };
+
+    if outcome.version == outcome.current {
+        let current = outcome.tag.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| tag.clone());
+        eprintln!("nothing to release: no commit since {current} asks for a new version");
+        println!("{current}");
+        return outputs(false, &current);
+    }
+    let sha = match &args.sha {
+        Some(sha) if sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit()) => sha.to_ascii_lowercase(),
+        Some(sha) => return Err(format!("--sha {sha:?}: expected a commit id")),
+        None => repo.head().map_err(|e| e.to_string())?.to_string(),
+    };
+    if args.dry_run {
+        eprintln!("dry run: would create {tag} on {owner}/{name} at {sha}");
+        println!("{tag}");
+        return outputs(false, &tag);
+    }
+    let token = args
+        .token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or("no Forgejo token: set FORGEJO_TOKEN (write:repository) or pass --token")?;
+    let forgejo = Forgejo::new(&args.forgejo_url, token.into()).map_err(|e| e.to_string())?;
+    let request = CreateTag { tag_name: tag.clone(), target: Some(sha.clone()), message: args.message.clone() };
+    let created = forgejo.repo(owner, name).tags().create(&request).await.map_err(|e| e.to_string())?;
+    if created.created() {
+        eprintln!("created {tag} on {owner}/{name} at {sha}");
+    } else {
+        eprintln!("{tag} already on {sha}: nothing to do");
+    }
+    println!("{tag}");
+    outputs(created.created(), &tag)
+}
