@@ -4,6 +4,7 @@
 //!
 //! - [`svu`]: the next semantic version from conventional commits (a pure-Rust svu v3).
 //! - [`forgejo_client`]: the Forgejo REST API (server version, tags).
+//! - [`woodpecker_client`]: the Woodpecker CI API (repo lookup, manual pipelines, logs).
 //! - [`ghcr_client`]: OCI image layouts and safe prune plans for ghcr.io packages.
 //!
 //! ```no_run
@@ -19,3 +20,4 @@ pub use forgejo_client;
 pub use ghcr_client;
 pub use offinfra_http as http;
 pub use svu;
+pub use woodpecker_client;

@@ -88,13 +88,13 @@ pub struct RepoHandle<'a> {
     name: String,
 }
 
-impl RepoHandle<'_> {
+impl<'a> RepoHandle<'a> {
     fn path(&self, rest: &str) -> String {
         format!("/repos/{}/{}{rest}", encode(&self.owner), encode(&self.name))
     }
 
     /// Its tags.
-    pub fn tags(&self) -> Tags<'_> {
+    pub fn tags(&self) -> Tags<'a> {
         Tags { http: &self.forgejo.http, base: self.path("/tags"), repo: format!("{}/{}", self.owner, self.name) }
     }
 }

@@ -1,0 +1,127 @@
+//! `trigger-deploy`: start the manual Woodpecker pipeline that rolls the new image out, and optionally
+//! wait for its result. Works with plain flags and as a Woodpecker plugin (`PLUGIN_*` settings).
+//!
+//! ```text
+//! WOODPECKER_TOKEN=… trigger-deploy --woodpecker-url https://ci.example.com --repo owner/app \
+//!   --branch master --var IMAGE_TAG=0123abcd --var IMAGE_NAME=ghcr.io/owner/app --wait --timeout 300s
+//! ```
+
+use std::{collections::BTreeMap, process::ExitCode, time::Duration};
+
+use clap::Parser;
+use offinfra::woodpecker_client::{Status, Woodpecker};
+
+#[derive(Parser, Debug)]
+#[command(name = "trigger-deploy", version, about = "Start a manual Woodpecker pipeline and wait for it")]
+struct Args {
+    /// The Woodpecker web address (ROOT_PATH included)
+    #[arg(long, env = "PLUGIN_WOODPECKER_URL", value_name = "URL")]
+    woodpecker_url: String,
+    /// The repository's Woodpecker id
+    #[arg(long, env = "PLUGIN_REPO_ID", conflicts_with = "repo", required_unless_present = "repo")]
+    repo_id: Option<i64>,
+    /// The repository as owner/name (looked up to its id)
+    #[arg(long, env = "PLUGIN_REPO", value_name = "OWNER/NAME")]
+    repo: Option<String>,
+    /// The branch to run the pipeline on
+    #[arg(long, env = "PLUGIN_BRANCH", default_value = "master")]
+    branch: String,
+    /// A pipeline variable KEY=VALUE (repeat, or comma-separate in PLUGIN_VARS)
+    #[arg(long = "var", value_name = "KEY=VALUE", env = "PLUGIN_VARS", value_delimiter = ',')]
+    vars: Vec<String>,
+    /// Adds IMAGE_TAG to the variables (the deploy pipeline's convention)
+    #[arg(long, env = "IMAGE_TAG")]
+    image_tag: Option<String>,
+    /// Adds IMAGE_NAME to the variables
+    #[arg(long, env = "IMAGE_NAME")]
+    image_name: Option<String>,
+    /// Wait for the pipeline's result; the exit code mirrors it
+    #[arg(long, env = "PLUGIN_WAIT", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    wait: Option<bool>,
+    /// How long to wait (e.g. 300s, 5m)
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// The first pause between two status polls (it grows to 10 s)
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    poll: Duration,
+    /// Woodpecker personal access token
+    #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 300s, 5m, 500ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("invalid duration {text:?}: units are ms, s, m, h")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return offinfra::ci::usage_exit(e.use_stderr());
+        }
+    };
+    offinfra::ci::run_async(run(args))
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let mut variables = BTreeMap::new();
+    for var in args.vars.iter().filter(|v| !v.is_empty()) {
+        let (key, value) = var
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| format!("--var {var:?}: expected KEY=VALUE"))?;
+        variables.insert(key.to_owned(), value.to_owned());
+    }
+    if let Some(tag) = &args.image_tag {
+        variables.insert("IMAGE_TAG".into(), tag.clone());
+    }
+    if let Some(name) = &args.image_name {
+        variables.insert("IMAGE_NAME".into(), name.clone());
+    }
+    let ci = Woodpecker::new(&args.woodpecker_url, args.token.clone().into()).map_err(|e| e.to_string())?;
+    let repo_id = match (args.repo_id, &args.repo) {
+        (Some(id), _) => id,
+        (None, Some(full)) => {
+            let (owner, name) = full.split_once('/').ok_or_else(|| format!("--repo {full:?}: expected owner/name"))?;
+            ci.lookup(owner, name).await.map_err(|e| format!("looking up {full}: {e}"))?.id
+        }
+        (None, None) => return Err("give --repo-id or --repo".into()),
+    };
+    let pipelines = ci.repo(repo_id).pipelines();
+    let pipeline = pipelines.create(&args.branch, &variables).await.map_err(|e| e.to_string())?;
+    let url = ci.pipeline_url(repo_id, pipeline.number);
+    println!("{}", pipeline.number);
+    println!("{url}");
+    if !args.wait.unwrap_or(false) {
+        return Ok(true);
+    }
+    let done = pipelines.wait_polling(pipeline.number, args.timeout, args.poll).await.map_err(|e| e.to_string())?;
+    eprintln!("pipeline #{} finished: {}", done.number, done.status);
+    if done.status == Status::Success {
+        return Ok(true);
+    }
+    for step in done.failed_steps() {
+        eprintln!("--- step {} ({}, exit code {}) ---", step.name, step.state, step.exit_code);
+        match pipelines.logs(done.number, step.id).await {
+            Ok(lines) => {
+                let tail = lines.len().saturating_sub(30);
+                for line in &lines[tail..] {
+                    eprintln!("{}", line.text.trim_end());
+                }
+            }
+            Err(e) => eprintln!("(no log: {e})"),
+        }
+    }
+    Ok(false)
+}

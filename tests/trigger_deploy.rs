@@ -1,0 +1,129 @@
+//! `trigger-deploy` end to end against a wiremock Woodpecker, as flags and as a plugin.
+
+use std::process::{Command, Output};
+
+use wiremock::{
+    matchers::{any, body_json, method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+fn fixture(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/crates/woodpecker-client/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("trigger-deploy");
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+async fn woodpecker(final_state: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(599))
+        .with_priority(u8::MAX)
+        .expect(0)
+        .named("a route nobody expected")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/lookup/owner/app"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("repo.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/repos/42/pipelines"))
+        .and(body_json(serde_json::json!({"branch": "master", "variables": {"IMAGE_TAG": "0123abcd", "IMAGE_NAME": "ghcr.io/owner/app"}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("pipeline_running.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/42/pipelines/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture(final_state)))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/42/logs/7/11"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([{"id": 2, "step_id": 11, "time": 1, "line": 1, "type": 1, "data": "ZXJyb3I6IGltYWdlIHB1bGwgYmFja29mZg=="}])))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_wait_for_success() {
+    let server = woodpecker("pipeline_success.json").await;
+    let out = run(
+        &[
+            "--woodpecker-url",
+            &server.uri(),
+            "--repo",
+            "owner/app",
+            "--var",
+            "IMAGE_TAG=0123abcd",
+            "--var",
+            "IMAGE_NAME=ghcr.io/owner/app",
+            "--wait",
+            "--poll",
+            "10ms",
+        ],
+        &[("WOODPECKER_TOKEN", "wp")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("7\n{}/repos/42/pipeline/7\n", server.uri()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_settings_and_a_failed_pipeline() {
+    let server = woodpecker("pipeline_failed.json").await;
+    let env = [
+        ("WOODPECKER_TOKEN", "wp"),
+        ("PLUGIN_WOODPECKER_URL", server.uri().leak() as &str),
+        ("PLUGIN_REPO", "owner/app"),
+        ("PLUGIN_WAIT", "true"),
+        ("IMAGE_TAG", "0123abcd"),
+        ("IMAGE_NAME", "ghcr.io/owner/app"),
+    ];
+    let out = run(&["--poll", "10ms"], &env);
+    assert_eq!(out.status.code(), Some(1), "the exit code mirrors the pipeline");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("pipeline #7 finished: failure"), "{stderr}");
+    assert!(
+        stderr.contains("--- step set-image (failure, exit code 1) ---")
+            && stderr.contains("error: image pull backoff"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_pipeline_and_bad_input_are_clear_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/repos/5/pipelines"))
+        .respond_with(ResponseTemplate::new(204).insert_header("pipeline-filtered", "true"))
+        .mount(&server)
+        .await;
+    let out = run(&["--woodpecker-url", &server.uri(), "--repo-id", "5"], &[("WOODPECKER_TOKEN", "wp")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Pipeline-Filtered"), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    let out =
+        run(&["--woodpecker-url", &server.uri(), "--repo-id", "5", "--var", "NOEQUALS"], &[("WOODPECKER_TOKEN", "wp")]);
+    assert!(text(&out.stderr).contains("--var \"NOEQUALS\": expected KEY=VALUE"));
+    let out = run(&["--woodpecker-url", &server.uri()], &[("WOODPECKER_TOKEN", "wp")]);
+    assert_eq!(out.status.code(), Some(2), "usage: a repository is required");
+}
