@@ -17,6 +17,16 @@ pub enum Error {
         /// The commit asked for.
         wanted: String,
     },
+    /// A default-branch change was answered 200 but not applied (the branch does not exist).
+    #[error("{repo}: the default branch is still {actual}, not {requested} (does branch {requested} exist?)")]
+    DefaultBranchUnchanged {
+        /// The repository.
+        repo: String,
+        /// The branch asked for.
+        requested: String,
+        /// The default branch after the edit.
+        actual: String,
+    },
     /// The server's version string is not a version.
     #[error("the server reports version {version:?}, which is not a semantic version: {reason}")]
     InvalidVersion {

@@ -19,16 +19,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! This crate covers the server version and tags (what the release step needs); the other resources of
-//! the pipeline arrive with their handlers.
+//! This crate covers the server version, repositories (get, edit, a default-branch change that is
+//! verified), tags (idempotent create) and webhooks (edits that keep the fields a PATCH would reset);
+//! contents, branches, push mirrors, statuses and packages arrive with their handlers.
 
 mod error;
+mod hooks;
 mod models;
+mod repos;
 mod tags;
 
 pub use error::Error;
+pub use hooks::{EditHook, Hook, Hooks};
 pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
 pub use offinfra_http::SecretString;
+pub use repos::{EditRepo, Repository};
 pub use tags::{TagOutcome, Tags};
 
 use offinfra_http::{Auth, Client, Request};
@@ -91,6 +96,35 @@ pub struct RepoHandle<'a> {
 impl<'a> RepoHandle<'a> {
     fn path(&self, rest: &str) -> String {
         format!("/repos/{}/{}{rest}", encode(&self.owner), encode(&self.name))
+    }
+
+    /// `GET /repos/{owner}/{repo}`.
+    pub async fn get(&self) -> Result<Repository, Error> {
+        Ok(self.forgejo.http.json(&Request::get(self.path(""))).await?)
+    }
+
+    /// `PATCH /repos/{owner}/{repo}`.
+    pub async fn edit(&self, edit: &EditRepo) -> Result<Repository, Error> {
+        Ok(self.forgejo.http.json(&Request::patch(self.path("")).json(edit)?.idempotent(true)).await?)
+    }
+
+    /// Makes `branch` the default branch, and checks that it happened: Forgejo answers 200 and silently
+    /// changes nothing when the branch does not exist.
+    pub async fn set_default_branch(&self, branch: &str) -> Result<Repository, Error> {
+        let repo = self.edit(&EditRepo { default_branch: Some(branch.to_owned()), ..EditRepo::default() }).await?;
+        if repo.default_branch != branch {
+            return Err(Error::DefaultBranchUnchanged {
+                repo: format!("{}/{}", self.owner, self.name),
+                requested: branch.to_owned(),
+                actual: repo.default_branch,
+            });
+        }
+        Ok(repo)
+    }
+
+    /// Its webhooks.
+    pub fn hooks(&self) -> Hooks<'a> {
+        Hooks { http: &self.forgejo.http, base: self.path("/hooks") }
     }
 
     /// Its tags.

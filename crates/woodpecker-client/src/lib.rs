@@ -20,16 +20,19 @@
 //! ```
 //!
 //! This crate covers what the deploy step needs (version, health, repo lookup, manual pipelines, their
-//! status and logs); secrets, activation, repair and crons arrive with their handlers.
+//! status and logs) and secrets at every scope (upsert without relying on the 500 a duplicate gives);
+//! activation, repair and crons arrive with their handlers.
 
 mod error;
 mod models;
 mod pipelines;
+mod secrets;
 
 pub use error::Error;
 pub use models::{LogEntry, Pipeline, Repo, Status, Step, Workflow};
 pub use offinfra_http::SecretString;
 pub use pipelines::Pipelines;
+pub use secrets::{Secret, SecretScope, SecretSpec, Secrets, Upserted};
 
 use offinfra_http::{Auth, Client, Request};
 
@@ -89,6 +92,11 @@ impl Woodpecker {
         // The route is a wildcard: the slash between owner and name stays raw.
         let path = format!("/repos/lookup/{}/{}", encode(owner), encode(name));
         Ok(self.api.json(&Request::get(path)).await?)
+    }
+
+    /// Secrets of a repository, an organisation, or the whole server.
+    pub fn secrets(&self, scope: SecretScope) -> Secrets<'_> {
+        Secrets { http: &self.api, scope }
     }
 
     /// Endpoints of the repository with Woodpecker id `id`.
