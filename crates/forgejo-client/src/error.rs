@@ -27,6 +27,9 @@ pub enum Error {
         /// The default branch after the edit.
         actual: String,
     },
+    /// An input was refused before anything was sent.
+    #[error("{0}")]
+    InvalidInput(String),
     /// The server's version string is not a version.
     #[error("the server reports version {version:?}, which is not a semantic version: {reason}")]
     InvalidVersion {

@@ -20,17 +20,22 @@
 //! ```
 //!
 //! This crate covers the server version, repositories (get, edit, a default-branch change that is
-//! verified), tags (idempotent create) and webhooks (edits that keep the fields a PATCH would reset);
-//! contents, branches, push mirrors, statuses and packages arrive with their handlers.
+//! verified), tags (idempotent create), webhooks (edits that keep the fields a PATCH would reset), push
+//! mirrors (idempotent `ensure`, `last_error` surfaced) and contents (reads, multi-file commits);
+//! branches, commit statuses and packages arrive with their handlers.
 
+mod contents;
 mod error;
 mod hooks;
+mod mirrors;
 mod models;
 mod repos;
 mod tags;
 
+pub use contents::{ChangeFiles, Contents, ContentsApi, Entry, FileChange};
 pub use error::Error;
 pub use hooks::{EditHook, Hook, Hooks};
+pub use mirrors::{check_go_duration, CreatePushMirror, PushMirror, PushMirrors};
 pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
 pub use offinfra_http::SecretString;
 pub use repos::{EditRepo, Repository};
@@ -120,6 +125,20 @@ impl<'a> RepoHandle<'a> {
             });
         }
         Ok(repo)
+    }
+
+    /// Its push mirrors.
+    pub fn push_mirrors(&self) -> PushMirrors<'a> {
+        PushMirrors {
+            http: &self.forgejo.http,
+            base: self.path("/push_mirrors"),
+            sync: self.path("/push_mirrors-sync"),
+        }
+    }
+
+    /// Its files.
+    pub fn contents(&self) -> ContentsApi<'a> {
+        ContentsApi { http: &self.forgejo.http, base: self.path("/contents") }
     }
 
     /// Its webhooks.
