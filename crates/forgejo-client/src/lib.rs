@@ -21,13 +21,14 @@
 //!
 //! This crate covers the server version, repositories (get, edit, a default-branch change that is
 //! verified), tags (idempotent create), webhooks (edits that keep the fields a PATCH would reset), push
-//! mirrors (idempotent `ensure`, `last_error` surfaced) and contents (reads, multi-file commits);
-//! branches, commit statuses and packages arrive with their handlers.
+//! mirrors (idempotent `ensure`, `last_error` surfaced), contents (reads, multi-file commits),
+//! branches, commit statuses, and the container packages of Forgejo's own registry.
 
 mod contents;
 mod error;
 mod hooks;
 mod mirrors;
+mod misc;
 mod models;
 mod repos;
 mod tags;
@@ -36,6 +37,7 @@ pub use contents::{ChangeFiles, Contents, ContentsApi, Entry, FileChange};
 pub use error::Error;
 pub use hooks::{EditHook, Hook, Hooks};
 pub use mirrors::{check_go_duration, CreatePushMirror, PushMirror, PushMirrors};
+pub use misc::{Branch, CreateStatus, Package, StatusState};
 pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
 pub use offinfra_http::SecretString;
 pub use repos::{EditRepo, Repository};

@@ -20,18 +20,20 @@
 //! ```
 //!
 //! This crate covers what the deploy step needs (version, health, repo lookup, manual pipelines, their
-//! status and logs) and secrets at every scope (upsert without relying on the 500 a duplicate gives);
-//! activation, repair and crons arrive with their handlers.
+//! status and logs), secrets at every scope (upsert without relying on the 500 a duplicate gives),
+//! activation (already active is success), repair, crons (always sent `enabled`) and org lookup.
 
 mod error;
 mod models;
 mod pipelines;
+mod repos;
 mod secrets;
 
 pub use error::Error;
 pub use models::{LogEntry, Pipeline, Repo, Status, Step, Workflow};
 pub use offinfra_http::SecretString;
 pub use pipelines::Pipelines;
+pub use repos::{Cron, Org};
 pub use secrets::{Secret, SecretScope, SecretSpec, Secrets, Upserted};
 
 use offinfra_http::{Auth, Client, Request};
