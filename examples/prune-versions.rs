@@ -5,6 +5,9 @@
 //! GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\d' --dry-run
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::{collections::HashMap, process::ExitCode, time::Duration};
 
 use clap::{Parser, ValueEnum};
@@ -75,14 +78,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return offinfra::ci::usage_exit(e.use_stderr());
-        }
-    };
-    offinfra::ci::run_async(async { run(args).await.map(|()| true) })
+    cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
 async fn run(args: Args) -> Result<(), String> {

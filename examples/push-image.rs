@@ -6,6 +6,9 @@
 //!   --username "$GITHUB_ACTOR" --password-stdin <<<"$GITHUB_TOKEN"
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::{collections::HashMap, io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, ValueEnum};
@@ -88,14 +91,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return offinfra::ci::usage_exit(e.use_stderr());
-        }
-    };
-    offinfra::ci::run_async(async { run(args).await.map(|()| true) })
+    cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
 async fn run(args: Args) -> Result<(), String> {

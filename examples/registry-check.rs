@@ -5,6 +5,9 @@
 //! registry-check --registry registry.example --repository team/app --cache cache.example --format json
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, ValueEnum};
@@ -12,6 +15,7 @@ use offinfra::ghcr_client::registry::{Credentials, Registry, RegistryOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "registry-check", version, about = "Orphaned index children and pull-through cache health")]
+#[command(group(clap::ArgGroup::new("what").args(["registry", "cache"]).required(true).multiple(true)))]
 struct Args {
     /// The registry whose repositories to check for orphaned index children
     #[arg(long, value_name = "HOST")]
@@ -49,18 +53,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return offinfra::ci::usage_exit(e.use_stderr());
-        }
-    };
-    if args.registry.is_none() && args.cache.is_none() {
-        eprintln!("error: nothing to check: give --registry and/or --cache");
-        return ExitCode::from(2);
-    }
-    offinfra::ci::run_async(run(args))
+    cli::run_main(run)
 }
 
 fn connect(host: &str, args: &Args) -> Result<Registry, String> {

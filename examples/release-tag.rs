@@ -6,6 +6,9 @@
 //! FORGEJO_TOKEN=… release-tag --forgejo-url https://git.example.com --repo owner/app   # prints v1.3.0
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
 #[path = "common/svu_args.rs"]
 mod svu_args;
 
@@ -53,14 +56,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return offinfra::ci::usage_exit(e.use_stderr());
-        }
-    };
-    offinfra::ci::run_async(async { run(args).await.map(|()| true) })
+    cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
 async fn run(args: Args) -> Result<(), String> {

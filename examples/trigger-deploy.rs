@@ -6,6 +6,9 @@
 //!   --branch master --var IMAGE_TAG=0123abcd --var IMAGE_NAME=ghcr.io/owner/app --wait --timeout 300s
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 
 use clap::Parser;
@@ -64,14 +67,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return offinfra::ci::usage_exit(e.use_stderr());
-        }
-    };
-    offinfra::ci::run_async(run(args))
+    cli::run_main(run)
 }
 
 async fn run(args: Args) -> Result<bool, String> {

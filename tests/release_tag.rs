@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use common::TestRepo;
 use wiremock::{
-    matchers::{any, body_json, header, method, path},
+    matchers::{body_json, header, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
@@ -35,15 +35,7 @@ fn tag_json(name: &str, sha: &str) -> serde_json::Value {
 }
 
 async fn forgejo() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
-    server
+    offinfra_contract::strict_server().await
 }
 
 fn released_repo() -> (TestRepo, String) {

@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 
 use wiremock::{
-    matchers::{any, body_json, method, path},
+    matchers::{body_json, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
@@ -32,14 +32,7 @@ fn text(b: &[u8]) -> String {
 }
 
 async fn woodpecker(final_state: &str) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
+    let server = offinfra_contract::strict_server().await;
     Mock::given(method("GET"))
         .and(path("/api/repos/lookup/owner/app"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("repo.json")))

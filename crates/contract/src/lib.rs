@@ -93,6 +93,27 @@ impl Spec {
     }
 }
 
+/// A JSON fixture: `<crate>/tests/fixtures/<name>` (pass `env!("CARGO_MANIFEST_DIR")`).
+pub fn fixture(manifest_dir: &str, name: &str) -> Value {
+    let path = PathBuf::from(manifest_dir).join("tests/fixtures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A wiremock server with a catch-all mock that fails the test, naming the request, when any route
+/// nobody mounted is called.
+pub async fn strict_server() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(599))
+        .with_priority(u8::MAX)
+        .expect(0)
+        .named("a route nobody expected")
+        .mount(&server)
+        .await;
+    server
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,25 +4,16 @@ use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, Error, FileChange, Fo
 use offinfra_contract::Spec;
 use offinfra_http::{Auth, Client};
 use wiremock::{
-    matchers::{any, method, path, query_param},
+    matchers::{method, path, query_param},
     Mock, MockServer, ResponseTemplate,
 };
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
-    server
+    offinfra_contract::strict_server().await
 }
 
 fn forgejo(server: &MockServer) -> Forgejo {

@@ -4,20 +4,13 @@ use forgejo_client::{CreateStatus, Forgejo, StatusState};
 use offinfra_contract::Spec;
 use offinfra_http::{Auth, Client};
 use wiremock::{
-    matchers::{any, body_json, method, path, query_param},
-    Mock, MockServer, ResponseTemplate,
+    matchers::{body_json, method, path, query_param},
+    Mock, ResponseTemplate,
 };
 
 #[tokio::test]
 async fn branches_statuses_and_packages() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
+    let server = offinfra_contract::strict_server().await;
     let branch = serde_json::json!({"name": "release/v1", "commit": {"id": "5f1c8c1b0d2ab3f8b06f1de4d2c1e0a9b8c7d6e5", "message": "m", "url": "u"}, "protected": false, "user_can_push": true, "user_can_merge": true});
     Mock::given(method("GET"))
         .and(path("/api/v1/repos/owner/app/branches/release/v1"))

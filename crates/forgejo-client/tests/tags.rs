@@ -4,7 +4,7 @@
 use forgejo_client::{CreateTag, Error, Forgejo, TagOutcome};
 use offinfra_http::{Auth, Client, RetryPolicy};
 use wiremock::{
-    matchers::{any, body_json, header, method, path},
+    matchers::{body_json, header, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
@@ -15,15 +15,7 @@ fn fixture() -> serde_json::Value {
 }
 
 async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
-    server
+    offinfra_contract::strict_server().await
 }
 
 fn forgejo(server: &MockServer) -> Forgejo {

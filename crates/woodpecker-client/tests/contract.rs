@@ -5,8 +5,7 @@ use offinfra_contract::Spec;
 use woodpecker_client::Pipeline;
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 #[test]

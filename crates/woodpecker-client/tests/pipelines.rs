@@ -5,26 +5,17 @@ use std::{collections::BTreeMap, time::Duration};
 
 use offinfra_http::{Auth, Client, RetryPolicy};
 use wiremock::{
-    matchers::{any, body_json, header, method, path},
+    matchers::{body_json, header, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 use woodpecker_client::{Error, Status, Woodpecker};
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
-    server
+    offinfra_contract::strict_server().await
 }
 
 fn woodpecker(server: &MockServer) -> Woodpecker {

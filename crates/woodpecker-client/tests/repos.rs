@@ -3,14 +3,13 @@
 use offinfra_contract::Spec;
 use offinfra_http::{Auth, Client};
 use wiremock::{
-    matchers::{any, body_json, method, path, query_param},
+    matchers::{body_json, method, path, query_param},
     Mock, MockServer, ResponseTemplate,
 };
 use woodpecker_client::{Cron, Woodpecker};
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn woodpecker(server: &MockServer) -> Woodpecker {
@@ -21,14 +20,7 @@ fn woodpecker(server: &MockServer) -> Woodpecker {
 
 #[tokio::test]
 async fn activation_is_idempotent_and_crons_are_enabled_explicitly() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
+    let server = offinfra_contract::strict_server().await;
     Mock::given(method("POST"))
         .and(path("/api/repos"))
         .and(query_param("forge_remote_id", "17"))

@@ -5,7 +5,7 @@ use std::time::Duration;
 use offinfra_contract::Spec;
 use offinfra_http::{Auth, Client, RetryPolicy};
 use wiremock::{
-    matchers::{any, body_partial_json, method, path},
+    matchers::{body_partial_json, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 use woodpecker_client::{SecretScope, SecretSpec, Upserted, Woodpecker};
@@ -34,14 +34,7 @@ fn secret_json(name: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn upsert_patches_or_creates_and_never_posts_a_duplicate() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("a route nobody expected")
-        .mount(&server)
-        .await;
+    let server = offinfra_contract::strict_server().await;
     Mock::given(method("PATCH"))
         .and(path("/api/repos/42/secrets/KUBECONFIG"))
         .and(body_partial_json(serde_json::json!({"value": "s3cr3t-value", "events": ["push", "manual"]})))
