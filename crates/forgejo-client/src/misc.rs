@@ -90,6 +90,11 @@ impl RepoHandle<'_> {
         }
     }
 
+    /// Every branch.
+    pub async fn branches(&self) -> Result<Vec<Branch>, Error> {
+        Ok(self.forgejo.http.collect_pages(&Request::get(self.path("/branches")), &PageNumbers::FORGEJO, None).await?)
+    }
+
     /// Reports a status on commit `sha`. Not retried after the server may have acted.
     pub async fn create_status(&self, sha: &str, status: &CreateStatus) -> Result<(), Error> {
         let request = Request::post(self.path(&format!("/statuses/{}", crate::encode(sha)))).json(status)?;

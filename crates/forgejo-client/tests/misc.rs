@@ -47,6 +47,17 @@ async fn branches_statuses_and_packages() {
         .mount(&server)
         .await;
 
+    Mock::given(method("GET"))
+        .and(path("/api/v1/repos/owner/app/branches"))
+        .and(query_param("page", "1"))
+        .and(query_param("limit", "50"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!([branch.clone()]))
+                .insert_header("x-total-count", "1"),
+        )
+        .mount(&server)
+        .await;
     let f = Forgejo::with_client(
         Client::builder(format!("{}/api/v1", server.uri())).auth(Auth::Token("t".into())).build().unwrap(),
     );
@@ -55,6 +66,7 @@ async fn branches_statuses_and_packages() {
         repo.branch("release/v1").await.unwrap().unwrap().sha(),
         Some("5f1c8c1b0d2ab3f8b06f1de4d2c1e0a9b8c7d6e5")
     );
+    assert_eq!(repo.branches().await.unwrap().len(), 1);
     let create = CreateStatus {
         state: StatusState::Success,
         target_url: Some("https://ci.example.com/repos/42/pipeline/7".into()),

@@ -53,6 +53,12 @@ impl Woodpecker {
         }
     }
 
+    /// The forge repositories the token's user can see (`GET /user/repos?all=true`, not paginated);
+    /// inactive ones carry their `forge_remote_id` for [`Self::activate`].
+    pub async fn user_repos(&self) -> Result<Vec<Repo>, Error> {
+        Ok(self.api.json(&Request::get("/user/repos").query("all", "true")).await?)
+    }
+
     /// `GET /orgs/lookup/{name}`.
     pub async fn lookup_org(&self, name: &str) -> Result<Org, Error> {
         Ok(self.api.json(&Request::get(format!("/orgs/lookup/{}", crate::encode(name)))).await?)

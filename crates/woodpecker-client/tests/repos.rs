@@ -61,7 +61,14 @@ async fn activation_is_idempotent_and_crons_are_enabled_explicitly() {
         .mount(&server)
         .await;
 
+    Mock::given(method("GET"))
+        .and(path("/api/user/repos"))
+        .and(query_param("all", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([fixture("repo.json")])))
+        .mount(&server)
+        .await;
     let ci = woodpecker(&server);
+    assert_eq!(ci.user_repos().await.unwrap()[0].forge_remote_id, "17");
     let (repo, activated) = ci.activate("17", "owner", "app").await.unwrap();
     assert!(activated);
     let (again, activated) = ci.activate("17", "owner", "app").await.unwrap();
