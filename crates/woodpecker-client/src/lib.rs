@@ -137,3 +137,15 @@ fn encode(segment: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_prints() {
+        let ci = Woodpecker::new("https://ci.example.com", "wp-secret-token".into()).unwrap();
+        assert!(!format!("{ci:?}").contains("wp-secret-token"));
+        assert_eq!(ci.pipeline_url(42, 7), "https://ci.example.com/repos/42/pipeline/7");
+    }
+}
