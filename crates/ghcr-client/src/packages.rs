@@ -150,18 +150,7 @@ impl Owner {
     }
 }
 
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use offinfra_http::encode_segment;
 
 /// One version of a container package: one manifest digest, with the tags that point at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

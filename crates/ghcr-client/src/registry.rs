@@ -313,6 +313,18 @@ pub enum Progress {
 /// A callback for [`Progress`] events.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// One blob to send: where it goes and where its bytes are.
+#[derive(Clone, Copy)]
+struct BlobUpload<'a> {
+    repository: &'a str,
+    location: &'a str,
+    digest: &'a str,
+    file: &'a Path,
+    offset: u64,
+    length: u64,
+    progress: &'a Option<ProgressFn>,
+}
+
 fn emit(progress: &Option<ProgressFn>, event: Progress) {
     if let Some(progress) = progress {
         progress(event);
@@ -805,11 +817,18 @@ impl Registry {
                     }
                 },
             };
+            let upload = BlobUpload {
+                repository,
+                location: &location,
+                digest: &digest,
+                file: &file,
+                offset,
+                length,
+                progress: &progress,
+            };
             let result = match self.upload_mode() {
-                UploadMode::Chunked => {
-                    self.upload_chunked(repository, &location, &digest, &file, offset, length, &progress).await
-                }
-                _ => self.upload_monolithic(repository, &location, &digest, &file, offset, length, &progress).await,
+                UploadMode::Chunked => self.upload_chunked(&upload).await,
+                _ => self.upload_monolithic(&upload).await,
             };
             match result {
                 Ok(()) => {
@@ -840,17 +859,9 @@ impl Registry {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn upload_monolithic(
-        &self,
-        repository: &str,
-        location: &str,
-        digest: &str,
-        file: &Path,
-        offset: u64,
-        length: u64,
-        progress: &Option<ProgressFn>,
-    ) -> Result<(), Error> {
+    /// One streamed `PUT` of the whole blob, hashed on the way out.
+    async fn upload_monolithic(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
+        let BlobUpload { repository, location, digest, file, offset, length, progress } = *upload;
         let file_path = file.to_owned();
         let file = file.to_owned();
         let progress = progress.clone();
@@ -922,17 +933,9 @@ impl Registry {
         result.map(|_| ())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn upload_chunked(
-        &self,
-        repository: &str,
-        location: &str,
-        digest: &str,
-        file: &Path,
-        offset: u64,
-        length: u64,
-        progress: &Option<ProgressFn>,
-    ) -> Result<(), Error> {
+    /// `PATCH` chunks of at most the chunk size, each retried, resuming where the registry stands.
+    async fn upload_chunked(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
+        let BlobUpload { repository, location, digest, file, offset, length, progress } = *upload;
         let scopes = Self::push_scope(repository);
         let chunk = self.options.chunk_size.max(1) as u64;
         let mut handle = tokio::fs::File::open(file).await.map_err(|e| Error::io(file, e))?;

@@ -102,6 +102,20 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters), so that a
+/// name with `/`, `:` or `+` stays one segment.
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes standard base64 (padding optional); `None` if the text is not base64.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim().trim_end_matches('=');

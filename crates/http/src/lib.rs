@@ -19,7 +19,9 @@ mod error;
 pub mod link;
 pub mod retry;
 
-pub use client::{base64, base64_decode, Auth, BodyFactory, Client, ClientBuilder, PageNumbers, Request, Response};
+pub use client::{
+    base64, base64_decode, encode_segment, Auth, BodyFactory, Client, ClientBuilder, PageNumbers, Request, Response,
+};
 pub use error::{ApiError, Error, MAX_ERROR_BODY};
 pub use reqwest::Body;
 pub use reqwest::{header, Method, StatusCode};

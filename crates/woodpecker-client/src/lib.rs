@@ -126,17 +126,7 @@ impl<'a> RepoHandle<'a> {
     }
 }
 
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use offinfra_http::encode_segment as encode;
 
 #[cfg(test)]
 mod tests {
