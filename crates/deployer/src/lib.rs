@@ -2,8 +2,9 @@
 //! messages (users grep their logs for them).
 //!
 //! This first part is the pure core: [`rollout`] decides, from a fetched object, what `kubectl rollout
-//! status` would print and whether the rollout is done. The client side (set image, watch, undo) and the
-//! `deploy` example build on it.
+//! status` would print and whether the rollout is done; [`set_image`] plans the strategic merge patch
+//! `kubectl set image` sends (nothing when nothing changes). The client side (fetch, patch, watch,
+//! undo) and the `deploy` example build on them.
 //!
 //! ```
 //! use deployer::rollout::deployment_status;
@@ -20,3 +21,4 @@
 //! ```
 
 pub mod rollout;
+pub mod set_image;
