@@ -3,9 +3,11 @@
 //! This facade re-exports the workspace crates so that a tool can depend on one crate:
 //!
 //! - [`svu`]: the next semantic version from conventional commits (a pure-Rust svu v3).
-//! - [`forgejo_client`]: the Forgejo REST API (server version, tags).
-//! - [`woodpecker_client`]: the Woodpecker CI API (repo lookup, manual pipelines, logs).
-//! - [`ghcr_client`]: OCI image layouts and safe prune plans for ghcr.io packages.
+//! - [`forgejo_client`]: the Forgejo REST API (version, repos, tags, hooks, push mirrors, contents, …).
+//! - [`woodpecker_client`]: the Woodpecker CI API (lookup, activation, pipelines, logs, secrets, crons).
+//! - [`ghcr_client`]: OCI image layouts, registry push and reads, GitHub Packages versions, prune plans.
+//! - [`deployer`]: kubectl's rollout-status rules and set-image planning.
+//! - [`http`]: the HTTP plumbing the clients share.
 //!
 //! ```no_run
 //! let repo = offinfra::svu::Repository::discover(".")?;
@@ -16,6 +18,7 @@
 
 pub mod ci;
 
+pub use deployer;
 pub use forgejo_client;
 pub use ghcr_client;
 pub use offinfra_http as http;
