@@ -20,5 +20,9 @@
 //! assert_eq!(status.message, "deployment \"app\" successfully rolled out\n");
 //! ```
 
+mod client;
 pub mod rollout;
 pub mod set_image;
+
+pub use client::{Deployer, Error, Kind, SetImageReport, WaitOutcome, FIELD_MANAGER};
+pub use kube;

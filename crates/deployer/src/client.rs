@@ -1,0 +1,340 @@
+//! The kube-rs side: set image, rollout status and the watch-based wait, against a real API server.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::{
+    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
+    batch::v1::{CronJob, Job},
+    core::v1::{Pod, PodSpec},
+};
+use kube::{
+    api::{Patch, PatchParams},
+    runtime::{watcher, WatchStreamExt},
+    Api, Client,
+};
+
+use crate::{
+    rollout::{daemonset_status, deployment_status, statefulset_status, RolloutError, RolloutStatus},
+    set_image::{plan, ImagePair, PodSpecAt, SetImagePlan},
+};
+
+/// The field manager our patches are recorded under.
+pub const FIELD_MANAGER: &str = "deployer";
+
+/// The workload kinds `set image` handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// apps/v1 Deployment
+    Deployment,
+    /// apps/v1 StatefulSet
+    StatefulSet,
+    /// apps/v1 DaemonSet
+    DaemonSet,
+    /// apps/v1 ReplicaSet
+    ReplicaSet,
+    /// batch/v1 Job
+    Job,
+    /// batch/v1 CronJob
+    CronJob,
+    /// v1 Pod
+    Pod,
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    /// kubectl's names and short names.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "deployment" | "deployments" | "deploy" => Kind::Deployment,
+            "statefulset" | "statefulsets" | "sts" => Kind::StatefulSet,
+            "daemonset" | "daemonsets" | "ds" => Kind::DaemonSet,
+            "replicaset" | "replicasets" | "rs" => Kind::ReplicaSet,
+            "job" | "jobs" => Kind::Job,
+            "cronjob" | "cronjobs" | "cj" => Kind::CronJob,
+            "pod" | "pods" | "po" => Kind::Pod,
+            other => {
+                return Err(format!(
+                    "unknown kind {other:?}: deployment, statefulset, daemonset, replicaset, job, cronjob or pod"
+                ))
+            }
+        })
+    }
+}
+
+impl Kind {
+    /// kubectl's `<resource>.<group>` prefix of output lines, e.g. `deployment.apps`.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployment.apps",
+            Kind::StatefulSet => "statefulset.apps",
+            Kind::DaemonSet => "daemonset.apps",
+            Kind::ReplicaSet => "replicaset.apps",
+            Kind::Job => "job.batch",
+            Kind::CronJob => "cronjob.batch",
+            Kind::Pod => "pod",
+        }
+    }
+}
+
+/// Everything that can go wrong; texts follow kubectl's where kubectl has one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object does not exist.
+    #[error("Error from server (NotFound): {0}")]
+    NotFound(String),
+    /// Some `NAME=IMAGE` pairs matched no container (the others were applied when `applied`).
+    #[error("{}", .errors.join("\n"))]
+    MissingContainers {
+        /// kubectl's `unable to find container named "x"` lines.
+        errors: Vec<String>,
+        /// Whether a patch for the other pairs was sent.
+        applied: bool,
+    },
+    /// `rollout status` exists only for Deployments, StatefulSets and DaemonSets.
+    #[error("no status viewer has been implemented for {0:?}")]
+    NoStatusViewer(Kind),
+    /// The object was deleted while we waited.
+    #[error("object has been deleted")]
+    Deleted,
+    /// The API server's answer or the connection.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// The client configuration (kubeconfig or in-cluster) could not be loaded.
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(String),
+}
+
+fn not_found(e: kube::Error) -> Error {
+    match e {
+        kube::Error::Api(status) if status.code == 404 => Error::NotFound(status.message.clone()),
+        other => Error::Kube(other),
+    }
+}
+
+/// What [`Deployer::set_image`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetImageReport {
+    /// The plan (patch, changes, misses).
+    pub plan: SetImagePlan,
+    /// Whether a patch was sent.
+    pub applied: bool,
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// Rolled out; kubectl's final line.
+    RolledOut(String),
+    /// The rollout failed (kubectl's error text, e.g. the progress deadline).
+    Failed(String),
+    /// The deadline passed; the last status line.
+    TimedOut(String),
+}
+
+/// A Kubernetes client bound to one namespace.
+#[derive(Clone)]
+pub struct Deployer {
+    client: Client,
+    namespace: String,
+}
+
+impl std::fmt::Debug for Deployer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployer").field("namespace", &self.namespace).finish()
+    }
+}
+
+impl Deployer {
+    /// A client from the kubeconfig (then the in-cluster service account), in `namespace`, else the
+    /// context's namespace, else the in-cluster namespace file (kube's `Config::infer`).
+    pub async fn infer(namespace: Option<&str>) -> Result<Self, Error> {
+        let config = kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?;
+        let namespace = namespace.map(str::to_owned).unwrap_or_else(|| config.default_namespace.clone());
+        let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Self { client, namespace })
+    }
+
+    /// A deployer over an existing client.
+    pub fn new(client: Client, namespace: impl Into<String>) -> Self {
+        Self { client, namespace: namespace.into() }
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn api<K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>>(&self) -> Api<K>
+    where
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// kubectl's `set image`: one GET, then a strategic merge patch of names and images (field manager
+    /// `deployer`), nothing sent when nothing changes; misses are reported as kubectl does (the others are
+    /// still applied). `dry_run` sends the patch as a server-side dry run.
+    pub async fn set_image(
+        &self,
+        kind: Kind,
+        name: &str,
+        pairs: &[ImagePair],
+        dry_run: bool,
+    ) -> Result<SetImageReport, Error> {
+        let (spec, at) = self.pod_spec(kind, name).await?;
+        let plan = plan(&spec, at, pairs);
+        let applied = match &plan.patch {
+            Some(patch) => {
+                let params =
+                    PatchParams { field_manager: Some(FIELD_MANAGER.into()), dry_run, ..PatchParams::default() };
+                let patch = Patch::Strategic(patch.clone());
+                match kind {
+                    Kind::Deployment => self.api::<Deployment>().patch(name, &params, &patch).await.map(|_| ()),
+                    Kind::StatefulSet => self.api::<StatefulSet>().patch(name, &params, &patch).await.map(|_| ()),
+                    Kind::DaemonSet => self.api::<DaemonSet>().patch(name, &params, &patch).await.map(|_| ()),
+                    Kind::ReplicaSet => self.api::<ReplicaSet>().patch(name, &params, &patch).await.map(|_| ()),
+                    Kind::Job => self.api::<Job>().patch(name, &params, &patch).await.map(|_| ()),
+                    Kind::CronJob => self.api::<CronJob>().patch(name, &params, &patch).await.map(|_| ()),
+                    Kind::Pod => self.api::<Pod>().patch(name, &params, &patch).await.map(|_| ()),
+                }
+                .map_err(not_found)?;
+                true
+            }
+            None => false,
+        };
+        if !plan.missing.is_empty() {
+            return Err(Error::MissingContainers { errors: plan.missing_errors(), applied });
+        }
+        Ok(SetImageReport { plan, applied })
+    }
+
+    async fn pod_spec(&self, kind: Kind, name: &str) -> Result<(PodSpec, PodSpecAt), Error> {
+        let template =
+            |t: Option<k8s_openapi::api::core::v1::PodTemplateSpec>| t.and_then(|t| t.spec).unwrap_or_default();
+        Ok(match kind {
+            Kind::Deployment => (
+                template(self.api::<Deployment>().get(name).await.map_err(not_found)?.spec.map(|s| s.template)),
+                PodSpecAt::Template,
+            ),
+            Kind::StatefulSet => (
+                template(self.api::<StatefulSet>().get(name).await.map_err(not_found)?.spec.map(|s| s.template)),
+                PodSpecAt::Template,
+            ),
+            Kind::DaemonSet => (
+                template(self.api::<DaemonSet>().get(name).await.map_err(not_found)?.spec.map(|s| s.template)),
+                PodSpecAt::Template,
+            ),
+            Kind::ReplicaSet => (
+                template(self.api::<ReplicaSet>().get(name).await.map_err(not_found)?.spec.and_then(|s| s.template)),
+                PodSpecAt::Template,
+            ),
+            Kind::Job => (
+                template(self.api::<Job>().get(name).await.map_err(not_found)?.spec.map(|s| s.template)),
+                PodSpecAt::Template,
+            ),
+            Kind::CronJob => {
+                let cron = self.api::<CronJob>().get(name).await.map_err(not_found)?;
+                (template(cron.spec.and_then(|s| s.job_template.spec).map(|j| j.template)), PodSpecAt::CronJob)
+            }
+            Kind::Pod => {
+                (self.api::<Pod>().get(name).await.map_err(not_found)?.spec.unwrap_or_default(), PodSpecAt::Pod)
+            }
+        })
+    }
+
+    /// kubectl's `rollout status` once (no waiting).
+    pub async fn status(&self, kind: Kind, name: &str) -> Result<Result<RolloutStatus, RolloutError>, Error> {
+        Ok(match kind {
+            Kind::Deployment => deployment_status(&self.api::<Deployment>().get(name).await.map_err(not_found)?),
+            Kind::StatefulSet => statefulset_status(&self.api::<StatefulSet>().get(name).await.map_err(not_found)?),
+            Kind::DaemonSet => daemonset_status(&self.api::<DaemonSet>().get(name).await.map_err(not_found)?),
+            other => return Err(Error::NoStatusViewer(other)),
+        })
+    }
+
+    /// kubectl's `rollout status --timeout`: watches the object (re-listing with backoff when the watch
+    /// breaks or its history expires), calls `on_message` each time kubectl's line changes, and ends when
+    /// the rollout is done, fails, the object is deleted, or `timeout` passes (`None`: never).
+    pub async fn wait(
+        &self,
+        kind: Kind,
+        name: &str,
+        timeout: Option<Duration>,
+        on_message: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<WaitOutcome, Error> {
+        match kind {
+            Kind::Deployment => {
+                self.watch_until(self.api::<Deployment>(), name, timeout, deployment_status, on_message).await
+            }
+            Kind::StatefulSet => {
+                self.watch_until(self.api::<StatefulSet>(), name, timeout, statefulset_status, on_message).await
+            }
+            Kind::DaemonSet => {
+                self.watch_until(self.api::<DaemonSet>(), name, timeout, daemonset_status, on_message).await
+            }
+            other => Err(Error::NoStatusViewer(other)),
+        }
+    }
+
+    async fn watch_until<K>(
+        &self,
+        api: Api<K>,
+        name: &str,
+        timeout: Option<Duration>,
+        rule: fn(&K) -> Result<RolloutStatus, RolloutError>,
+        on_message: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<WaitOutcome, Error>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
+        // A missing object is kubectl's NotFound, before any watching.
+        let first = api.get(name).await.map_err(not_found)?;
+        let mut last = String::new();
+        if let Some(outcome) = judge(&rule(&first), &mut last, on_message) {
+            return Ok(outcome);
+        }
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let mut events = watcher(api, config).default_backoff().boxed();
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let next = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, events.next()).await {
+                    Ok(next) => next,
+                    Err(_) => return Ok(WaitOutcome::TimedOut(last)),
+                },
+                None => events.next().await,
+            };
+            match next {
+                None => return Err(Error::Deleted),
+                // The watcher recovers by itself (re-list on 410, backoff on errors): keep reading.
+                Some(Err(_)) => continue,
+                Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => {
+                    if let Some(outcome) = judge(&rule(&object), &mut last, on_message) {
+                        return Ok(outcome);
+                    }
+                }
+                Some(Ok(watcher::Event::Delete(_))) => return Err(Error::Deleted),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+fn judge(
+    result: &Result<RolloutStatus, RolloutError>,
+    last: &mut String,
+    on_message: &mut (dyn FnMut(&str) + Send),
+) -> Option<WaitOutcome> {
+    match result {
+        Ok(status) => {
+            if status.message != *last {
+                on_message(&status.message);
+                *last = status.message.clone();
+            }
+            status.done.then(|| WaitOutcome::RolledOut(status.message.clone()))
+        }
+        Err(e) => Some(WaitOutcome::Failed(e.to_string())),
+    }
+}
