@@ -1,0 +1,133 @@
+//! `deploy`: `kubectl set image` then `kubectl rollout status --timeout`, printing kubectl's lines, with
+//! an optional rollback to the previous images when the rollout fails. Exit 0 only when rolled out.
+//!
+//! ```text
+//! deploy --namespace prod --name web --container app=ghcr.io/owner/app:0123abcd --timeout 300s
+//! # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)
+//! ```
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser;
+use offinfra::deployer::{
+    set_image::{parse_pairs, ImagePair},
+    Deployer, Error, Kind, WaitOutcome,
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "deploy", version, about = "Set the image of a workload and wait for its rollout")]
+struct Args {
+    /// The namespace (default: the kubeconfig context's, or the in-cluster one)
+    #[arg(long, short = 'n', env = "PLUGIN_NAMESPACE")]
+    namespace: Option<String>,
+    /// deployment, statefulset, daemonset, replicaset, job, cronjob or pod
+    #[arg(long, env = "PLUGIN_KIND", default_value = "deployment")]
+    kind: Kind,
+    /// The workload's name
+    #[arg(long, env = "PLUGIN_NAME")]
+    name: String,
+    /// NAME=IMAGE (repeat), or *=IMAGE for every container
+    #[arg(long = "container", value_name = "NAME=IMAGE")]
+    containers: Vec<String>,
+    /// Plugin style: the container to update (with --image, or IMAGE_NAME and IMAGE_TAG)
+    #[arg(long, env = "PLUGIN_CONTAINER")]
+    container_name: Option<String>,
+    /// Plugin style: the new image
+    #[arg(long, env = "PLUGIN_IMAGE")]
+    image: Option<String>,
+    /// How long to wait for the rollout (0 = forever, as kubectl)
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// When the rollout fails, put the previous images back and wait for that rollout
+    #[arg(long, env = "PLUGIN_ROLLBACK_ON_FAILURE")]
+    rollback_on_failure: bool,
+    /// Print the patch and change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 300s, 5m"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("invalid duration {text:?}: units are s, m, h")),
+    }
+}
+
+fn main() -> ExitCode {
+    cli::run_main(run)
+}
+
+fn pairs(args: &Args) -> Result<Vec<ImagePair>, String> {
+    let mut raw = args.containers.clone();
+    if let Some(name) = &args.container_name {
+        let image = match (&args.image, std::env::var("IMAGE_NAME"), std::env::var("IMAGE_TAG")) {
+            (Some(image), _, _) => image.clone(),
+            (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => format!("{name}:{tag}"),
+            _ => return Err(format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG")),
+        };
+        raw.push(format!("{name}={image}"));
+    }
+    parse_pairs(&raw).map_err(|e| format!("error: {e}"))
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let pairs = pairs(&args)?;
+    let deployer = Deployer::infer(args.namespace.as_deref()).await.map_err(|e| e.to_string())?;
+    let target = format!("{}/{}", args.kind.resource(), args.name);
+    if args.dry_run {
+        let report = deployer.set_image(args.kind, &args.name, &pairs, true).await.map_err(|e| e.to_string())?;
+        match &report.plan.patch {
+            Some(patch) => println!("{patch}"),
+            None => eprintln!("{target}: nothing to change"),
+        }
+        return Ok(true);
+    }
+    let report = match deployer.set_image(args.kind, &args.name, &pairs, false).await {
+        Ok(report) => report,
+        Err(Error::MissingContainers { errors, applied }) => {
+            if applied {
+                println!("{target} image updated");
+            }
+            for error in errors {
+                eprintln!("error: {error}");
+            }
+            return Ok(false);
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    if report.applied {
+        println!("{target} image updated");
+    }
+    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
+    let mut print = |line: &str| print!("{line}");
+    match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
+        WaitOutcome::RolledOut(_) => return Ok(true),
+        WaitOutcome::TimedOut(_) => eprintln!("error: timed out waiting for the condition"),
+        WaitOutcome::Failed(reason) => eprintln!("error: {reason}"),
+    }
+    if args.rollback_on_failure && report.applied {
+        let previous: Vec<ImagePair> = report
+            .plan
+            .changes
+            .iter()
+            .map(|(container, old, _)| ImagePair { container: container.clone(), image: old.clone() })
+            .collect();
+        deployer.set_image(args.kind, &args.name, &previous, false).await.map_err(|e| e.to_string())?;
+        println!("{target} rolled back to its previous images");
+        match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
+            WaitOutcome::RolledOut(_) => {}
+            WaitOutcome::TimedOut(_) => eprintln!("error: the rollback timed out waiting for the condition"),
+            WaitOutcome::Failed(reason) => eprintln!("error: the rollback failed: {reason}"),
+        }
+    }
+    Ok(false)
+}
