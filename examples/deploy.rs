@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, env = "PLUGIN_IMAGE")]
     image: Option<String>,
     /// How long to wait for the rollout (0 = forever, as kubectl)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = cli::parse_duration)]
     timeout: Duration,
     /// When the rollout fails, put the previous images back and wait for that rollout
     #[arg(long, env = "PLUGIN_ROLLBACK_ON_FAILURE")]
@@ -47,19 +47,6 @@ struct Args {
     /// Print the patch and change nothing
     #[arg(long)]
     dry_run: bool,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 300s, 5m"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("invalid duration {text:?}: units are s, m, h")),
-    }
 }
 
 fn main() -> ExitCode {

@@ -42,28 +42,14 @@ struct Args {
     #[arg(long, env = "PLUGIN_WAIT", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     wait: Option<bool>,
     /// How long to wait (e.g. 300s, 5m)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = cli::parse_duration)]
     timeout: Duration,
     /// The first pause between two status polls (it grows to 10 s)
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = cli::parse_duration)]
     poll: Duration,
     /// Woodpecker personal access token
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
     token: String,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 300s, 5m, 500ms"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("invalid duration {text:?}: units are ms, s, m, h")),
-    }
 }
 
 fn main() -> ExitCode {
