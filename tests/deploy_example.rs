@@ -1,32 +1,22 @@
 //! The `deploy` example against a real API server: kubectl's lines, exit codes, plugin settings,
 //! rollback to the previous images. Nobody plays the kubelet, so pods never become ready.
 
+mod example_run;
 #[path = "../crates/deployer/tests/support/mod.rs"]
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
+use example_run::{run_example, text};
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
 use offinfra::deployer::kube::api::{Api, PostParams};
 use support::Cluster;
 
 fn run(kubeconfig: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("deploy");
-    let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", "/nonexistent-home");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let mut all = vec![("KUBECONFIG", kubeconfig)];
+    all.extend_from_slice(env);
+    run_example("deploy", None, args, &all)
 }
 
 fn deployment(name: &str, replicas: i32, deadline: i32) -> Deployment {

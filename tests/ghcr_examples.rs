@@ -1,12 +1,15 @@
 //! The ghcr examples run as CI steps: `push-image` and `registry-check` against a real registry on
 //! loopback, `prune-versions` against a wiremock GitHub API and a real registry.
 
+mod example_run;
 #[path = "../crates/ghcr-client/tests/support/mod.rs"]
 mod support;
 
+use example_run::{run_example, text};
+
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
 use serde_json::json;
@@ -20,24 +23,8 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
-    assert!(bin.exists(), "{} is missing: run through `cargo test`", bin.display());
-    bin
-}
-
 fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(example(name));
-    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap()).env("HOME", "/nonexistent-home");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    run_example(name, None, args, env)
 }
 
 /// A buildx-style tar: one amd64 image plus its attestation, in an index.

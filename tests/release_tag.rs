@@ -2,32 +2,19 @@
 
 #[path = "../crates/svu/tests/common/mod.rs"]
 mod common;
+mod example_run;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::TestRepo;
+use example_run::{run_example, text};
 use wiremock::{
     matchers::{body_json, header, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
 fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("release-tag");
-    let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", "/nonexistent-home");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    run_example("release-tag", Some(dir), args, env)
 }
 
 fn tag_json(name: &str, sha: &str) -> serde_json::Value {

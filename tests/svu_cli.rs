@@ -2,30 +2,18 @@
 
 #[path = "../crates/svu/tests/common/mod.rs"]
 mod common;
+mod example_run;
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use std::{path::Path, process::Output};
 
 use common::TestRepo;
-
-fn svu_bin() -> PathBuf {
-    // cargo builds the examples of this package before it runs its integration tests.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("svu");
-    assert!(bin.exists(), "{} is missing: run through `cargo test`", bin.display());
-    bin
-}
+use example_run::run_example;
 
 fn svu_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = dir.join(".test-home-that-does-not-exist");
-    let mut cmd = Command::new(svu_bin());
-    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap()).env("HOME", &home);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    let mut all = vec![("HOME", home.to_str().unwrap())];
+    all.extend_from_slice(env);
+    run_example("svu", Some(dir), args, &all)
 }
 
 fn svu(dir: &Path, args: &[&str]) -> Output {

@@ -1,6 +1,10 @@
 //! `trigger-deploy` end to end against a wiremock Woodpecker, as flags and as a plugin.
 
-use std::process::{Command, Output};
+mod example_run;
+
+use std::process::Output;
+
+use example_run::{run_example, text};
 
 use wiremock::{
     matchers::{body_json, method, path},
@@ -17,18 +21,7 @@ fn fixture(name: &str) -> serde_json::Value {
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("trigger-deploy");
-    let mut cmd = Command::new(bin);
-    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    run_example("trigger-deploy", None, args, env)
 }
 
 async fn woodpecker(final_state: &str) -> MockServer {
