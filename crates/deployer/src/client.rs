@@ -98,6 +98,9 @@ pub enum Error {
     /// The object was deleted while we waited.
     #[error("object has been deleted")]
     Deleted,
+    /// `rollout undo` cannot proceed (kubectl's texts: no history, unknown revision, paused).
+    #[error("{0}")]
+    Undo(String),
     /// The API server's answer or the connection.
     #[error(transparent)]
     Kube(#[from] kube::Error),
@@ -132,6 +135,31 @@ pub enum WaitOutcome {
     /// The deadline passed; the last status line.
     TimedOut(String),
 }
+
+/// What [`Deployer::undo`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoOutcome {
+    /// The Deployment's template (and annotations) went back to this revision.
+    RolledBack {
+        /// The revision restored.
+        revision: i64,
+    },
+    /// The template already matched that revision: nothing sent (kubectl: "skipped rollback").
+    Skipped {
+        /// The revision that matched.
+        revision: i64,
+    },
+}
+
+/// Annotations a rollback keeps from the Deployment rather than taking from the ReplicaSet.
+const UNDO_SKIPPED_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+];
 
 /// A Kubernetes client bound to one namespace.
 #[derive(Clone)]
@@ -242,6 +270,91 @@ impl Deployer {
                 (self.api::<Pod>().get(name).await.map_err(not_found)?.spec.unwrap_or_default(), PodSpecAt::Pod)
             }
         })
+    }
+
+    /// kubectl's `rollout undo` for a Deployment: back to `to_revision`, or (0) the revision before the
+    /// current one, found among the ReplicaSets the Deployment controls; a JSON patch replaces the
+    /// template (without `pod-template-hash`) and the annotations. Wait afterwards to see it roll out.
+    pub async fn undo(&self, name: &str, to_revision: i64) -> Result<UndoOutcome, Error> {
+        use k8s_openapi::api::apps::v1::ReplicaSet;
+        use kube::api::ListParams;
+
+        let deployments = self.api::<Deployment>();
+        let deployment = deployments.get(name).await.map_err(not_found)?;
+        let spec = deployment.spec.clone().unwrap_or_default();
+        if spec.paused == Some(true) {
+            return Err(Error::Undo(
+                "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+                    .into(),
+            ));
+        }
+        let selector = spec
+            .selector
+            .match_labels
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let uid = deployment.metadata.uid.clone().unwrap_or_default();
+        let sets = self.api::<ReplicaSet>().list(&ListParams::default().labels(&selector)).await?;
+        let revision_of = |rs: &ReplicaSet| {
+            rs.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(crate::rollout::REVISION_ANNOTATION))
+                .and_then(|r| r.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let mut owned: Vec<ReplicaSet> = sets
+            .items
+            .into_iter()
+            .filter(|rs| {
+                rs.metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|r| r.controller == Some(true) && r.uid == uid))
+            })
+            .collect();
+        owned.sort_by_key(|rs| std::cmp::Reverse(revision_of(rs)));
+        let target = if to_revision == 0 {
+            owned.get(1).ok_or_else(|| Error::Undo(format!("no rollout history found for deployment {name:?}")))?
+        } else {
+            owned
+                .iter()
+                .find(|rs| revision_of(rs) == to_revision)
+                .ok_or_else(|| Error::Undo(format!("unable to find specified revision {to_revision} in history")))?
+        };
+        let revision = revision_of(target);
+        let mut template = target.spec.clone().and_then(|s| s.template).unwrap_or_default();
+        if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+            labels.remove("pod-template-hash");
+        }
+        let value_of = |t: &k8s_openapi::api::core::v1::PodTemplateSpec| serde_json::to_value(t).unwrap_or_default();
+        if value_of(&template) == value_of(&spec.template) {
+            return Ok(UndoOutcome::Skipped { revision });
+        }
+        let mut annotations: std::collections::BTreeMap<String, String> = target
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| !UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()))
+            .collect();
+        for (k, v) in deployment.metadata.annotations.clone().unwrap_or_default() {
+            if UNDO_SKIPPED_ANNOTATIONS.contains(&k.as_str()) {
+                annotations.insert(k, v);
+            }
+        }
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+            {"op": "replace", "path": "/spec/template", "value": template},
+            {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+        ]))
+        .map_err(|e| Error::Undo(format!("cannot build the rollback patch: {e}")))?;
+        let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+        deployments.patch(name, &params, &Patch::Json::<()>(patch)).await.map_err(not_found)?;
+        Ok(UndoOutcome::RolledBack { revision })
     }
 
     /// kubectl's `rollout status` once (no waiting).

@@ -24,5 +24,5 @@ mod client;
 pub mod rollout;
 pub mod set_image;
 
-pub use client::{Deployer, Error, Kind, SetImageReport, WaitOutcome, FIELD_MANAGER};
+pub use client::{Deployer, Error, Kind, SetImageReport, UndoOutcome, WaitOutcome, FIELD_MANAGER};
 pub use kube;
