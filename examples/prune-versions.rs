@@ -11,6 +11,7 @@ mod cli;
 use std::{collections::HashMap, process::ExitCode, time::Duration};
 
 use clap::{Parser, ValueEnum};
+use cli::Format;
 use offinfra::ghcr_client::{
     packages::{Owner, Packages, VersionState, DEFAULT_API_URL},
     prune::{plan, roots_to_read, ManifestInfo, PruneOptions},
@@ -69,12 +70,6 @@ enum OwnerType {
     Auto,
     User,
     Org,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 fn main() -> ExitCode {

@@ -12,6 +12,7 @@ mod cli;
 use std::{collections::HashMap, io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, ValueEnum};
+use cli::Format;
 use offinfra::ghcr_client::{
     layout::{Layout, PlatformSpec, Selector},
     registry::{BlobOutcome, Credentials, Progress, Registry, RegistryOptions, RepositoryRef, UploadMode},
@@ -82,12 +83,6 @@ enum Upload {
     Auto,
     Chunked,
     Monolithic,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
-    Human,
-    Json,
 }
 
 fn main() -> ExitCode {

@@ -10,7 +10,8 @@ mod cli;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use cli::Format;
 use offinfra::ghcr_client::registry::{Credentials, Registry, RegistryOptions};
 
 #[derive(Parser, Debug)]
@@ -44,12 +45,6 @@ struct Args {
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
-    Human,
-    Json,
 }
 
 fn main() -> ExitCode {

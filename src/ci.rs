@@ -53,12 +53,6 @@ pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), String>
     file.write_all(line.as_bytes()).map_err(|e| format!("cannot write $GITHUB_OUTPUT ({}): {e}", path.display()))
 }
 
-/// The `::add-mask::` line that hides `secret` in GitHub Actions logs (print it before anything could
-/// show the secret; only inside Actions).
-pub fn mask_command(secret: &str) -> String {
-    format!("::add-mask::{secret}")
-}
-
 fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

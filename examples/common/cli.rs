@@ -28,3 +28,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => Err(format!("invalid duration {text:?}: units are ms, s, m, h")),
     }
 }
+
+/// `--format`: text for people, or JSON for tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Human,
+    /// JSON for tools.
+    Json,
+}

@@ -1,26 +1,18 @@
 //! Webhooks and repository edits against wiremock: the fields a hook PATCH would reset are sent back,
 //! and a default-branch change that Forgejo silently skipped is an error.
 
-use forgejo_client::{Error, Forgejo, Hooks};
+mod support;
+
+use forgejo_client::{Error, Hooks};
 use offinfra_contract::Spec;
-use offinfra_http::{Auth, Client};
+use support::{fixture, forgejo};
 use wiremock::{
     matchers::{body_json, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
-
 async fn server() -> MockServer {
     offinfra_contract::strict_server().await
-}
-
-fn forgejo(server: &MockServer) -> Forgejo {
-    Forgejo::with_client(
-        Client::builder(format!("{}/api/v1", server.uri())).auth(Auth::Token("tok".into())).build().unwrap(),
-    )
 }
 
 #[tokio::test]

@@ -1,25 +1,17 @@
 //! Push mirrors and contents against wiremock, bodies and fixtures checked against the spec.
 
-use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, Error, FileChange, Forgejo};
+mod support;
+
+use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, Error, FileChange};
 use offinfra_contract::Spec;
-use offinfra_http::{Auth, Client};
+use support::{fixture, forgejo};
 use wiremock::{
     matchers::{method, path, query_param},
     Mock, MockServer, ResponseTemplate,
 };
 
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
-
 async fn server() -> MockServer {
     offinfra_contract::strict_server().await
-}
-
-fn forgejo(server: &MockServer) -> Forgejo {
-    Forgejo::with_client(
-        Client::builder(format!("{}/api/v1", server.uri())).auth(Auth::Token("tok".into())).build().unwrap(),
-    )
 }
 
 fn mirror(address: &str, interval: &str) -> CreatePushMirror {

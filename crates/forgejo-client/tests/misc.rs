@@ -1,8 +1,10 @@
 //! Branches, statuses and packages against wiremock.
 
-use forgejo_client::{CreateStatus, Forgejo, StatusState};
+mod support;
+
+use forgejo_client::{CreateStatus, StatusState};
 use offinfra_contract::Spec;
-use offinfra_http::{Auth, Client};
+use support::forgejo;
 use wiremock::{
     matchers::{body_json, method, path, query_param},
     Mock, ResponseTemplate,
@@ -58,9 +60,7 @@ async fn branches_statuses_and_packages() {
         )
         .mount(&server)
         .await;
-    let f = Forgejo::with_client(
-        Client::builder(format!("{}/api/v1", server.uri())).auth(Auth::Token("t".into())).build().unwrap(),
-    );
+    let f = forgejo(&server);
     let repo = f.repo("owner", "app");
     assert_eq!(
         repo.branch("release/v1").await.unwrap().unwrap().sha(),

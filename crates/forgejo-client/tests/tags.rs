@@ -1,8 +1,10 @@
 //! Tags and version against wiremock, with fixtures shaped like the Forgejo v15 definitions. A
 //! catch-all mock fails the test on any route nobody expected.
 
-use forgejo_client::{CreateTag, Error, Forgejo, TagOutcome};
-use offinfra_http::{Auth, Client, RetryPolicy};
+mod support;
+
+use forgejo_client::{CreateTag, Error, TagOutcome};
+use support::forgejo;
 use wiremock::{
     matchers::{body_json, header, method, path},
     Mock, MockServer, ResponseTemplate,
@@ -16,17 +18,6 @@ fn fixture() -> serde_json::Value {
 
 async fn server() -> MockServer {
     offinfra_contract::strict_server().await
-}
-
-fn forgejo(server: &MockServer) -> Forgejo {
-    let retry =
-        RetryPolicy { max_attempts: 3, initial_backoff: std::time::Duration::from_millis(5), ..RetryPolicy::default() };
-    let http = Client::builder(format!("{}/api/v1", server.uri()))
-        .auth(Auth::Token("tok".into()))
-        .retry(retry)
-        .build()
-        .unwrap();
-    Forgejo::with_client(http)
 }
 
 fn wanted() -> CreateTag {

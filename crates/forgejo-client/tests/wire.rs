@@ -1,15 +1,12 @@
 //! Exact wire form of the endpoints the other tests do not drive: method, path, query, auth header.
 
-use forgejo_client::Forgejo;
-use offinfra_http::{Auth, Client};
+mod support;
+
+use support::{fixture, forgejo};
 use wiremock::{
     matchers::{header, method, path, query_param},
     Mock, ResponseTemplate,
 };
-
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
 
 #[tokio::test]
 async fn each_endpoint_sends_what_the_api_documents() {
@@ -18,7 +15,7 @@ async fn each_endpoint_sends_what_the_api_documents() {
         .and(path("/api/v1/repos/owner/app/hooks"))
         .and(query_param("page", "1"))
         .and(query_param("limit", "50"))
-        .and(header("authorization", "token t"))
+        .and(header("authorization", "token tok"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(serde_json::json!([fixture("hook.json")]))
@@ -29,14 +26,12 @@ async fn each_endpoint_sends_what_the_api_documents() {
         .await;
     Mock::given(method("DELETE"))
         .and(path("/api/v1/repos/owner/app/push_mirrors/remote_mirror_8pk2sJ"))
-        .and(header("authorization", "token t"))
+        .and(header("authorization", "token tok"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&server)
         .await;
-    let f = Forgejo::with_client(
-        Client::builder(format!("{}/api/v1", server.uri())).auth(Auth::Token("t".into())).build().unwrap(),
-    );
+    let f = forgejo(&server);
     let repo = f.repo("owner", "app");
     let hooks = repo.hooks().list().await.unwrap();
     assert_eq!(hooks[0].id, 12);

@@ -17,7 +17,7 @@ use oci_spec::image::Descriptor;
 use offinfra_http::{
     base64, base64_decode,
     header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, LOCATION, WWW_AUTHENTICATE},
-    ApiError, Client, ExposeSecret, Request, Response, RetryPolicy, SecretString, StatusCode,
+    Client, ExposeSecret, Request, Response, RetryPolicy, SecretString, StatusCode,
 };
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -507,13 +507,7 @@ impl Registry {
         if response.status.is_success() {
             Ok(response)
         } else {
-            Err(offinfra_http::Error::from(ApiError::new(
-                &method,
-                response.url.as_str(),
-                response.status.as_u16(),
-                &response.body,
-            ))
-            .into())
+            Err(response.to_error(&method).into())
         }
     }
 
@@ -543,13 +537,7 @@ impl Registry {
                 .map(str::to_owned)
                 .or_else(|| reference.starts_with("sha").then(|| reference.to_owned()))),
             StatusCode::NOT_FOUND => Ok(None),
-            s => Err(offinfra_http::Error::from(ApiError::new(
-                "HEAD",
-                response.url.as_str(),
-                s.as_u16(),
-                &response.body,
-            ))
-            .into()),
+            _ => Err(response.to_error("HEAD").into()),
         }
     }
 
@@ -631,13 +619,7 @@ impl Registry {
         // A HEAD settles authentication (and finds a missing blob) before the streamed GET.
         let head = self.send(Request::head(target.as_str()), &scopes).await?;
         if !head.status.is_success() {
-            return Err(offinfra_http::Error::from(ApiError::new(
-                "HEAD",
-                head.url.as_str(),
-                head.status.as_u16(),
-                &head.body,
-            ))
-            .into());
+            return Err(head.to_error("HEAD").into());
         }
         let mut request = Request::get(target.as_str());
         if let Some(value) = self.auth_header(&scopes.join(" "))? {
@@ -671,13 +653,7 @@ impl Registry {
         match response.status {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            s => Err(offinfra_http::Error::from(ApiError::new(
-                "HEAD",
-                response.url.as_str(),
-                s.as_u16(),
-                &response.body,
-            ))
-            .into()),
+            _ => Err(response.to_error("HEAD").into()),
         }
     }
 

@@ -285,6 +285,12 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| decode_error(e.to_string()))
     }
 
+    /// This answer as an [`Error::Api`] (for a status the caller does not accept): status, the server's
+    /// message and the bounded body, the URL without credentials.
+    pub fn to_error(&self, method: &str) -> Error {
+        Error::Api(Box::new(ApiError::new(method, &redact(&self.url), self.status.as_u16(), &self.body)))
+    }
+
     /// `X-Total-Count`, when the server sends it.
     pub fn total_count(&self) -> Option<usize> {
         self.header("x-total-count").and_then(|v| v.trim().parse().ok())
@@ -524,12 +530,7 @@ impl Client {
         if response.status.is_success() {
             Ok(response)
         } else {
-            Err(Error::Api(Box::new(ApiError::new(
-                request.method.as_str(),
-                &redact(&response.url),
-                response.status.as_u16(),
-                &response.body,
-            ))))
+            Err(response.to_error(request.method.as_str()))
         }
     }
 

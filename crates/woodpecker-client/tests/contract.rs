@@ -1,12 +1,11 @@
 //! Contract: what we send and the fixtures we decode match the Woodpecker v3.17 spec (with its
 //! documented corrections).
 
-use offinfra_contract::Spec;
-use woodpecker_client::Pipeline;
+mod support;
 
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
+use offinfra_contract::Spec;
+use support::fixture;
+use woodpecker_client::Pipeline;
 
 #[test]
 fn bodies_and_fixtures_follow_the_spec() {

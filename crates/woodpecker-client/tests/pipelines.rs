@@ -1,29 +1,19 @@
 //! The Woodpecker client against wiremock, with fixtures shaped like the v3.17 definitions and a
 //! catch-all mock that fails the test on any route nobody expected.
 
+mod support;
+
 use std::{collections::BTreeMap, time::Duration};
 
-use offinfra_http::{Auth, Client, RetryPolicy};
+use support::{fixture, woodpecker};
 use wiremock::{
     matchers::{body_json, header, method, path},
     Mock, MockServer, ResponseTemplate,
 };
-use woodpecker_client::{Error, Status, Woodpecker};
-
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
+use woodpecker_client::{Error, Status};
 
 async fn server() -> MockServer {
     offinfra_contract::strict_server().await
-}
-
-fn woodpecker(server: &MockServer) -> Woodpecker {
-    let retry = RetryPolicy { max_attempts: 2, initial_backoff: Duration::from_millis(5), ..RetryPolicy::default() };
-    let api =
-        Client::builder(format!("{}/api", server.uri())).auth(Auth::Bearer("wp".into())).retry(retry).build().unwrap();
-    let root = Client::builder(server.uri()).auth(Auth::Bearer("wp".into())).retry(retry).build().unwrap();
-    Woodpecker::with_clients(api, root)
 }
 
 fn vars() -> BTreeMap<String, String> {

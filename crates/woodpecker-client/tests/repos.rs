@@ -1,22 +1,14 @@
 //! Activation, repair, crons and org lookup against wiremock.
 
+mod support;
+
 use offinfra_contract::Spec;
-use offinfra_http::{Auth, Client};
+use support::{fixture, woodpecker};
 use wiremock::{
     matchers::{body_json, method, path, query_param},
-    Mock, MockServer, ResponseTemplate,
+    Mock, ResponseTemplate,
 };
-use woodpecker_client::{Cron, Woodpecker};
-
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
-
-fn woodpecker(server: &MockServer) -> Woodpecker {
-    let api = Client::builder(format!("{}/api", server.uri())).auth(Auth::Bearer("wp".into())).build().unwrap();
-    let root = Client::builder(server.uri()).build().unwrap();
-    Woodpecker::with_clients(api, root)
-}
+use woodpecker_client::Cron;
 
 #[tokio::test]
 async fn activation_is_idempotent_and_crons_are_enabled_explicitly() {

@@ -1,22 +1,14 @@
 //! Secrets against wiremock: upsert without the duplicate-name 500, values never printed.
 
-use std::time::Duration;
+mod support;
 
 use offinfra_contract::Spec;
-use offinfra_http::{Auth, Client, RetryPolicy};
+use support::woodpecker;
 use wiremock::{
     matchers::{body_partial_json, method, path},
-    Mock, MockServer, ResponseTemplate,
+    Mock, ResponseTemplate,
 };
-use woodpecker_client::{SecretScope, SecretSpec, Upserted, Woodpecker};
-
-fn woodpecker(server: &MockServer) -> Woodpecker {
-    let retry = RetryPolicy { max_attempts: 2, initial_backoff: Duration::from_millis(5), ..RetryPolicy::default() };
-    let api =
-        Client::builder(format!("{}/api", server.uri())).auth(Auth::Bearer("wp".into())).retry(retry).build().unwrap();
-    let root = Client::builder(server.uri()).retry(retry).build().unwrap();
-    Woodpecker::with_clients(api, root)
-}
+use woodpecker_client::{SecretScope, SecretSpec, Upserted};
 
 fn spec(name: &str) -> SecretSpec {
     SecretSpec {

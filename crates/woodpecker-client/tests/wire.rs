@@ -1,15 +1,13 @@
 //! Exact wire form of the endpoints the other tests do not drive: method, path, query, auth header.
 
-use offinfra_http::{Auth, Client};
+mod support;
+
+use support::{fixture, woodpecker};
 use wiremock::{
     matchers::{body_json, header, method, path, query_param},
     Mock, ResponseTemplate,
 };
-use woodpecker_client::{SecretScope, SecretSpec, Woodpecker};
-
-fn fixture(name: &str) -> serde_json::Value {
-    offinfra_contract::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
+use woodpecker_client::{SecretScope, SecretSpec};
 
 #[tokio::test]
 async fn each_endpoint_sends_what_the_api_documents() {
@@ -48,8 +46,7 @@ async fn each_endpoint_sends_what_the_api_documents() {
         .mount(&server)
         .await;
 
-    let api = Client::builder(format!("{}/api", server.uri())).auth(Auth::Bearer("wp".into())).build().unwrap();
-    let ci = Woodpecker::with_clients(api.clone(), api);
+    let ci = woodpecker(&server);
     let repo = ci.repo(42);
     assert_eq!(repo.get().await.unwrap().id, 42);
     assert_eq!(repo.pipelines().list(None).await.unwrap().len(), 1, "a short page ends the listing");
