@@ -1,5 +1,5 @@
 //! `deploy`: `kubectl set image` then `kubectl rollout status --timeout`, printing kubectl's lines, with
-//! an optional rollback to the previous images when the rollout fails. Exit 0 only when rolled out.
+//! an optional rollback (`kubectl rollout undo` for a Deployment) when the rollout fails. Exit 0 only when rolled out.
 //!
 //! ```text
 //! deploy --namespace prod --name web --container app=ghcr.io/owner/app:0123abcd --timeout 300s
@@ -14,7 +14,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::Parser;
 use offinfra::deployer::{
     set_image::{parse_pairs, ImagePair},
-    Deployer, Error, Kind, WaitOutcome,
+    Deployer, Error, Kind, UndoOutcome, WaitOutcome,
 };
 
 #[derive(Parser, Debug)]
@@ -41,7 +41,8 @@ struct Args {
     /// How long to wait for the rollout (0 = forever, as kubectl)
     #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = cli::parse_duration)]
     timeout: Duration,
-    /// When the rollout fails, put the previous images back and wait for that rollout
+    /// When the rollout fails, roll back (a Deployment to its previous revision, other kinds to their
+    /// previous images) and wait for that rollout
     #[arg(long, env = "PLUGIN_ROLLBACK_ON_FAILURE")]
     rollback_on_failure: bool,
     /// Print the patch and change nothing
@@ -102,14 +103,7 @@ async fn run(args: Args) -> Result<bool, String> {
         WaitOutcome::Failed(reason) => eprintln!("error: {reason}"),
     }
     if args.rollback_on_failure && report.applied {
-        let previous: Vec<ImagePair> = report
-            .plan
-            .changes
-            .iter()
-            .map(|(container, old, _)| ImagePair { container: container.clone(), image: old.clone() })
-            .collect();
-        deployer.set_image(args.kind, &args.name, &previous, false).await.map_err(|e| e.to_string())?;
-        println!("{target} rolled back to its previous images");
+        rollback(&deployer, &args, &report.plan.changes).await?;
         match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
             WaitOutcome::RolledOut(_) => {}
             WaitOutcome::TimedOut(_) => eprintln!("error: the rollback timed out waiting for the condition"),
@@ -117,4 +111,26 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     Ok(false)
+}
+
+/// A Deployment goes back to its previous revision as `kubectl rollout undo` does; the other kinds keep
+/// no history, so their containers get the images they had before.
+async fn rollback(deployer: &Deployer, args: &Args, changes: &[(String, String, String)]) -> Result<(), String> {
+    let target = format!("{}/{}", args.kind.resource(), args.name);
+    if args.kind == Kind::Deployment {
+        match deployer.undo(&args.name, 0).await.map_err(|e| e.to_string())? {
+            UndoOutcome::RolledBack { .. } => println!("{target} rolled back"),
+            UndoOutcome::Skipped { revision } => {
+                println!("{target} skipped rollback (current template already matches revision {revision})")
+            }
+        }
+        return Ok(());
+    }
+    let previous: Vec<ImagePair> = changes
+        .iter()
+        .map(|(container, old, _)| ImagePair { container: container.clone(), image: old.clone() })
+        .collect();
+    deployer.set_image(args.kind, &args.name, &previous, false).await.map_err(|e| e.to_string())?;
+    println!("{target} rolled back");
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! The `deploy` example against a real API server: kubectl's lines, exit codes, plugin settings,
-//! rollback to the previous images. Nobody plays the kubelet, so pods never become ready.
+//! The `deploy` example against a real API server: kubectl's lines, exit codes, plugin settings, and a
+//! failed release rolled back to the previous revision (the test plays the kubelet).
 
 mod example_run;
 #[path = "../crates/deployer/tests/support/mod.rs"]
@@ -10,7 +10,7 @@ use std::process::Output;
 use example_run::{run_example, text};
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
 use offinfra::deployer::kube::api::{Api, PostParams};
-use support::Cluster;
+use support::{Cluster, Kubelet, BROKEN};
 
 fn run(kubeconfig: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let kubeconfig = kubeconfig.to_str().unwrap();
@@ -39,7 +39,7 @@ async fn deploy_prints_kubectls_lines_and_rolls_back() {
         .await
         .unwrap();
     let api: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    for d in [deployment("zero", 0, 600), deployment("stuck", 1, 2)] {
+    for d in [deployment("zero", 0, 600), deployment("web", 3, 10)] {
         api.create(&PostParams::default(), &d).await.unwrap();
     }
     let kc = cluster.kubeconfig.clone();
@@ -71,35 +71,30 @@ async fn deploy_prints_kubectls_lines_and_rolls_back() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr), "error: unable to find container named \"nosuch\"\n");
 
-    // A rollout that cannot progress: kubectl's error, then the previous image is put back.
-    let out = run(
-        &kc,
-        &[
-            "-n",
-            &ns,
-            "--name",
-            "stuck",
-            "--container",
-            "app=registry.invalid/app:2",
-            "--timeout",
-            "60s",
-            "--rollback-on-failure",
-        ],
-        &[],
-    );
+    // With pods that become ready (the test plays the kubelet), a three-replica rollout completes and
+    // prints kubectl's progress lines on the way.
+    let _kubelet = Kubelet::start(client.clone(), &ns).await;
+    let out = run(&kc, &["-n", &ns, "--name", "web", "--container", "app=registry.invalid/app:2"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("deployment.apps/web image updated\n"), "{stdout}");
+    assert!(stdout.contains("\nWaiting for deployment \"web\" rollout to finish: "), "{stdout}");
+    assert!(stdout.ends_with("deployment \"web\" successfully rolled out\n"), "{stdout}");
+
+    // A release that never becomes ready: kubectl's error, then the previous revision comes back and
+    // completes; the exit status still says the deploy failed.
+    let broken = format!("app=registry.invalid/app{BROKEN}");
+    let args = ["-n", &ns, "--name", "web", "--container", &broken, "--timeout", "120s", "--rollback-on-failure"];
+    let out = run(&kc, &args, &[]);
     assert_eq!(out.status.code(), Some(1), "exit 0 only when rolled out");
-    assert!(
-        text(&out.stderr).starts_with("error: deployment \"stuck\" exceeded its progress deadline\n"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).contains("deployment.apps/stuck rolled back to its previous images"),
-        "{}",
-        text(&out.stdout)
-    );
-    let image = api.get("stuck").await.unwrap().spec.unwrap().template.spec.unwrap().containers[0].image.clone();
-    assert_eq!(image.as_deref(), Some("registry.invalid/app:1"));
+    assert_eq!(text(&out.stderr), "error: deployment \"web\" exceeded its progress deadline\n");
+    let stdout = text(&out.stdout);
+    let (before, after) = stdout.split_once("deployment.apps/web rolled back\n").expect(&stdout);
+    assert!(before.starts_with("deployment.apps/web image updated\n"), "{stdout}");
+    assert!(after.ends_with("deployment \"web\" successfully rolled out\n"), "{stdout}");
+    let web = api.get("web").await.unwrap();
+    assert_eq!(web.spec.unwrap().template.spec.unwrap().containers[0].image.as_deref(), Some("registry.invalid/app:2"));
+    assert_eq!(web.status.unwrap().available_replicas, Some(3));
 
     namespaces.delete(&ns, &Default::default()).await.unwrap();
 }

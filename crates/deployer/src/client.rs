@@ -1,6 +1,6 @@
 //! The kube-rs side: set image, rollout status and the watch-based wait, against a real API server.
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::{
@@ -161,6 +161,41 @@ const UNDO_SKIPPED_ANNOTATIONS: &[&str] = &[
     "deprecated.deployment.rollback.to",
 ];
 
+/// Where a pod's service-account credentials (`token`, `ca.crt`, `namespace`) are mounted.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// kube's in-cluster configuration, from any directory: a one-context kubeconfig naming the token and CA
+/// files (so the token is re-read as it rotates) and the namespace the file holds.
+async fn service_account_config(dir: &Path, host: &str, port: u16) -> Result<kube::Config, Error> {
+    let file = |name: &str| {
+        let path = dir.join(name);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(path.to_string_lossy().into_owned()),
+            Ok(_) => Err(Error::Config(format!("service account {name} {}: not a file", path.display()))),
+            Err(e) => Err(Error::Config(format!("service account {name} {}: {e}", path.display()))),
+        }
+    };
+    let token = file("token")?;
+    let ca = file("ca.crt")?;
+    let namespace = std::fs::read_to_string(file("namespace")?)
+        .map_err(|e| Error::Config(format!("service account namespace in {}: {e}", dir.display())))?;
+    // IPv6 hosts are bracketed; 443 is implied.
+    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
+    let server = if port == 443 { format!("https://{host}") } else { format!("https://{host}:{port}") };
+    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "in-cluster", "cluster": {"server": server, "certificate-authority": ca}}],
+        "users": [{"name": "service-account", "user": {"tokenFile": token}}],
+        "contexts": [{"name": "in-cluster", "context": {"cluster": "in-cluster", "user": "service-account", "namespace": namespace.trim()}}],
+        "current-context": "in-cluster"
+    }))
+    .map_err(|e| Error::Config(format!("in-cluster configuration for {server}: {e}")))?;
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::Config(format!("in-cluster configuration for {server} from {}: {e}", dir.display())))
+}
+
 /// A Kubernetes client bound to one namespace.
 #[derive(Clone)]
 pub struct Deployer {
@@ -175,10 +210,40 @@ impl std::fmt::Debug for Deployer {
 }
 
 impl Deployer {
-    /// A client from the kubeconfig (then the in-cluster service account), in `namespace`, else the
-    /// context's namespace, else the in-cluster namespace file (kube's `Config::infer`).
+    /// A client from the kubeconfig (`$KUBECONFIG`, else `~/.kube/config`), else the in-cluster service
+    /// account ([`SERVICE_ACCOUNT_DIR`] and `KUBERNETES_SERVICE_HOST`/`_PORT`), as kubectl and kube's
+    /// `Config::infer` order them. The namespace is `namespace`, else the context's, else the service
+    /// account's namespace file.
     pub async fn infer(namespace: Option<&str>) -> Result<Self, Error> {
-        let config = kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?;
+        let config = match kube::Config::from_kubeconfig(&kube::config::KubeConfigOptions::default()).await {
+            Ok(config) => config,
+            Err(kubeconfig) => {
+                let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
+                let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
+                if host.is_empty() || port.is_empty() {
+                    return Err(Error::Config(format!(
+                        "no usable kubeconfig ({kubeconfig}) and not in a cluster \
+                         (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)"
+                    )));
+                }
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| Error::Config(format!("KUBERNETES_SERVICE_PORT {port:?} is not a port number")))?;
+                service_account_config(Path::new(SERVICE_ACCOUNT_DIR), &host, port).await?
+            }
+        };
+        Self::from_config(config, namespace)
+    }
+
+    /// A client that authenticates as the service account whose token, `ca.crt` and `namespace` files are
+    /// in `dir` (a pod mounts them at [`SERVICE_ACCOUNT_DIR`]), talking to the API server at `host:port`.
+    /// The token file is re-read as it rotates.
+    pub async fn in_cluster(dir: &Path, host: &str, port: u16, namespace: Option<&str>) -> Result<Self, Error> {
+        Self::from_config(service_account_config(dir, host, port).await?, namespace)
+    }
+
+    fn from_config(mut config: kube::Config, namespace: Option<&str>) -> Result<Self, Error> {
+        config.apply_debug_overrides();
         let namespace = namespace.map(str::to_owned).unwrap_or_else(|| config.default_namespace.clone());
         let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self { client, namespace })

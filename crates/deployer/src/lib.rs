@@ -1,10 +1,28 @@
 //! `kubectl set image` and `kubectl rollout status` as a library, with kubectl's exact rules and
 //! messages (users grep their logs for them).
 //!
-//! This first part is the pure core: [`rollout`] decides, from a fetched object, what `kubectl rollout
-//! status` would print and whether the rollout is done; [`set_image`] plans the strategic merge patch
-//! `kubectl set image` sends (nothing when nothing changes). The client side (fetch, patch, watch,
-//! undo) and the `deploy` example build on them.
+//! The pure core: [`rollout`] decides, from a fetched object, what `kubectl rollout status` would print
+//! and whether the rollout is done; [`set_image`] plans the strategic merge patch `kubectl set image`
+//! sends (nothing when nothing changes). [`Deployer`] does the I/O on kube-rs: set image, status, a
+//! watch-based wait with a typed [`WaitOutcome`], and `rollout undo` for Deployments.
+//!
+//! ```no_run
+//! # async fn deploy() -> Result<(), deployer::Error> {
+//! use deployer::{set_image::parse_pairs, Deployer, Kind, WaitOutcome};
+//! use std::time::Duration;
+//!
+//! let deployer = Deployer::infer(Some("prod")).await?; // kubeconfig, else the service account
+//! let pairs = parse_pairs(&["app=ghcr.io/owner/app:0123abcd".to_string()]).expect("NAME=IMAGE");
+//! deployer.set_image(Kind::Deployment, "web", &pairs, false).await?;
+//! let timeout = Some(Duration::from_secs(300));
+//! match deployer.wait(Kind::Deployment, "web", timeout, &mut |line| print!("{line}")).await? {
+//!     WaitOutcome::RolledOut(_) => {}
+//!     WaitOutcome::Failed(_) | WaitOutcome::TimedOut(_) => {
+//!         deployer.undo("web", 0).await?;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! ```
 //! use deployer::rollout::deployment_status;
@@ -24,5 +42,5 @@ mod client;
 pub mod rollout;
 pub mod set_image;
 
-pub use client::{Deployer, Error, Kind, SetImageReport, UndoOutcome, WaitOutcome, FIELD_MANAGER};
+pub use client::{Deployer, Error, Kind, SetImageReport, UndoOutcome, WaitOutcome, FIELD_MANAGER, SERVICE_ACCOUNT_DIR};
 pub use kube;
