@@ -8,14 +8,17 @@
 #[path = "common/cli.rs"]
 mod cli;
 
-use std::{collections::HashMap, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, ValueEnum};
 use cli::Format;
-use offinfra::ghcr_client::{
-    packages::{Owner, Packages, VersionState, DEFAULT_API_URL},
-    prune::{plan, roots_to_read, ManifestInfo, PruneOptions},
-    registry::{Credentials, Registry, RegistryOptions},
+use offinfra::{
+    ghcr_client::{
+        packages::{Packages, DEFAULT_API_URL},
+        prune::PruneOptions,
+        registry::{Credentials, Registry, RegistryOptions},
+    },
+    prune::{list_versions, plan_from_registry, OwnerKind},
 };
 
 #[derive(Parser, Debug)]
@@ -94,35 +97,13 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .pause_between_deletes(Duration::from_secs_f64(args.pause));
 
-    let (owner, versions) = match args.owner_type {
-        OwnerType::User => {
-            let owner = Owner::User(args.owner.clone());
-            let versions =
-                packages.list_versions(&owner, &args.package, VersionState::Active).await.map_err(|e| e.to_string())?;
-            (owner, versions)
-        }
-        OwnerType::Org => {
-            let owner = Owner::Org(args.owner.clone());
-            let versions =
-                packages.list_versions(&owner, &args.package, VersionState::Active).await.map_err(|e| e.to_string())?;
-            (owner, versions)
-        }
-        OwnerType::Auto => {
-            let org = Owner::Org(args.owner.clone());
-            match packages.list_versions(&org, &args.package, VersionState::Active).await {
-                Ok(versions) => (org, versions),
-                Err(offinfra::ghcr_client::Error::Http(e)) if e.is_not_found() => {
-                    let user = Owner::User(args.owner.clone());
-                    let versions = packages
-                        .list_versions(&user, &args.package, VersionState::Active)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    (user, versions)
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        }
+    let kind = match args.owner_type {
+        OwnerType::Auto => OwnerKind::Auto,
+        OwnerType::User => OwnerKind::User,
+        OwnerType::Org => OwnerKind::Org,
     };
+    let (owner, versions) =
+        list_versions(&packages, &args.owner, kind, &args.package).await.map_err(|e| e.to_string())?;
 
     // Read each kept root from the registry to learn what it references.
     let repository = format!("{}/{}", args.owner.to_ascii_lowercase(), args.package.to_ascii_lowercase());
@@ -133,31 +114,7 @@ async fn run(args: Args) -> Result<(), String> {
         RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() },
     )
     .map_err(|e| e.to_string())?;
-    let mut manifests = HashMap::new();
-    let mut stack = roots_to_read(&versions, &options);
-    while let Some(digest) = stack.pop() {
-        if manifests.contains_key(&digest) {
-            continue;
-        }
-        let fetched = registry
-            .manifest(&repository, &digest)
-            .await
-            .map_err(|e| format!("reading kept manifest {digest} of {}/{repository}: {e}", args.registry))?
-            .ok_or_else(|| {
-                format!("kept manifest {digest} is missing from {}/{repository}: refusing to prune", args.registry)
-            })?;
-        let info = match fetched.children() {
-            Some(children) => {
-                // A child that is itself an index is read too.
-                stack.extend(children.iter().filter(|c| versions.iter().any(|v| &v.name == *c)).cloned());
-                ManifestInfo::Index { children }
-            }
-            None => ManifestInfo::Image,
-        };
-        manifests.insert(digest, info);
-    }
-    // Children that were read as images but are not indexes need no entry beyond Image.
-    let plan = plan(&versions, &manifests, &options).map_err(|e| e.to_string())?;
+    let plan = plan_from_registry(&versions, &registry, &repository, &options).await?;
 
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&plan).map_err(|e| e.to_string())?),

@@ -1,4 +1,4 @@
-//! CI-step conventions shared by the example binaries: GitHub Actions outputs and masks, and the exit
+//! CI-step conventions shared by the example binaries: GitHub Actions outputs and step summaries, and the exit
 //! codes (0 success, 1 failure, 2 usage).
 
 use std::{future::Future, io::Write, path::Path, process::ExitCode};
@@ -51,6 +51,17 @@ pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), String>
         format!("{name}={value}\n")
     };
     file.write_all(line.as_bytes()).map_err(|e| format!("cannot write $GITHUB_OUTPUT ({}): {e}", path.display()))
+}
+
+/// Appends Markdown to the `$GITHUB_STEP_SUMMARY` file at `path`.
+pub fn append_summary(path: &Path, markdown: &str) -> Result<(), String> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot open $GITHUB_STEP_SUMMARY ({}): {e}", path.display()))?;
+    let text = if markdown.ends_with('\n') { markdown.to_owned() } else { format!("{markdown}\n") };
+    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write $GITHUB_STEP_SUMMARY ({}): {e}", path.display()))
 }
 
 fn random_u64() -> u64 {

@@ -17,6 +17,8 @@
 //! ```
 
 pub mod ci;
+pub mod flow;
+pub mod prune;
 
 pub use deployer;
 pub use forgejo_client;

@@ -1,0 +1,307 @@
+//! `flow`: the GitHub Actions build-and-deploy job in one command: the next version from conventional
+//! commits, the tag on Forgejo, the image pushed as `:<sha8>` and `:latest`, the package pruned, the
+//! Woodpecker deploy triggered (and optionally waited for). Each step can be skipped; the results go to
+//! `$GITHUB_OUTPUT` and a Markdown table to `$GITHUB_STEP_SUMMARY`.
+//!
+//! ```text
+//! flow --dry-run                       # in any git checkout: the plan, no credentials, no servers
+//! flow --layout image.tar --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com
+//! ```
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::Parser;
+use cli::Format;
+use offinfra::{
+    flow::{
+        self,
+        backends::{ForgejoTags, GhcrPrune, LayoutPush, WoodpeckerDeploy},
+        Backends, Plan, PlanInputs, StepStatus, Steps, VersionPlan,
+    },
+    forgejo_client::Forgejo,
+    ghcr_client::{
+        layout::{Layout, PlatformSpec, Selector},
+        packages::{Packages, DEFAULT_API_URL},
+        prune::PruneOptions,
+        registry::{Credentials, Registry, RegistryOptions},
+    },
+    prune::OwnerKind,
+    svu::{
+        config::{self, Settings},
+        Action, Repository,
+    },
+    woodpecker_client::Woodpecker,
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "flow", version, about = "Version, tag, push, prune and deploy in one CI step")]
+struct Args {
+    /// The repository as owner/name (default: the checkout's origin remote)
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    repo: Option<String>,
+    /// The built commit (default: HEAD)
+    #[arg(long, env = "GITHUB_SHA", value_name = "SHA")]
+    sha: Option<String>,
+    /// The image repository (default: ghcr.io/<owner>/<name>, lower case)
+    #[arg(long, env = "IMAGE_NAME", value_name = "REGISTRY/OWNER/NAME")]
+    image: Option<String>,
+    /// Tags pushed besides <sha8> (repeat)
+    #[arg(long = "tag", default_value = "latest", value_name = "TAG")]
+    tags: Vec<String>,
+
+    /// Skip creating the version tag
+    #[arg(long)]
+    skip_tag: bool,
+    /// Skip pushing the image
+    #[arg(long)]
+    skip_push: bool,
+    /// Skip pruning the package
+    #[arg(long)]
+    skip_prune: bool,
+    /// Skip triggering the deploy
+    #[arg(long)]
+    skip_deploy: bool,
+    /// Print the plan and contact nothing (needs no credentials)
+    #[arg(long)]
+    dry_run: bool,
+    /// Output format of the plan or report
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+
+    /// svu config file
+    #[arg(long, default_value = ".svu.yml", value_name = "FILE")]
+    config: PathBuf,
+    /// The version tag's prefix
+    #[arg(long = "tag.prefix", value_name = "PREFIX")]
+    tag_prefix: Option<String>,
+    /// Only commits that changed these directories count (repeat or comma-separate)
+    #[arg(long = "log.directory", value_delimiter = ',', value_name = "DIR")]
+    log_directory: Vec<String>,
+    /// Classify commits by the Conventional Commits grammar
+    #[arg(long)]
+    strict: bool,
+
+    /// Forgejo web address
+    #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
+    forgejo_url: Option<String>,
+    /// Forgejo token with write:repository
+    #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
+    forgejo_token: Option<String>,
+
+    /// The OCI layout docker buildx wrote (directory or tar)
+    #[arg(long, env = "PLUGIN_LAYOUT", value_name = "DIR|TAR")]
+    layout: Option<PathBuf>,
+    /// The platform to push from a multi-platform layout
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    platform: PlatformSpec,
+    /// Registry user (ghcr.io: any user, e.g. $GITHUB_ACTOR)
+    #[arg(long, env = "GITHUB_ACTOR", value_name = "USER")]
+    registry_username: Option<String>,
+    /// Speak plain HTTP even to a non-loopback registry
+    #[arg(long)]
+    plain_http: bool,
+    /// GitHub token: registry password and Packages API (write:packages, delete:packages)
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    github_token: Option<String>,
+    /// GitHub API base URL
+    #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_API_URL)]
+    github_api_url: String,
+    /// Images kept by the prune
+    #[arg(long, default_value_t = 10)]
+    keep: usize,
+    /// Never prune versions with a tag matching this regular expression
+    #[arg(long, value_name = "REGEX")]
+    protect_tags: Option<String>,
+
+    /// Woodpecker web address
+    #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
+    woodpecker_url: Option<String>,
+    /// Woodpecker token
+    #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
+    woodpecker_token: Option<String>,
+    /// The repository's Woodpecker id (default: looked up by owner/name)
+    #[arg(long, env = "WOODPECKER_REPO_ID")]
+    woodpecker_repo_id: Option<i64>,
+    /// The branch the deploy pipeline runs on
+    #[arg(long, default_value = "master")]
+    deploy_branch: String,
+    /// Wait for the deploy pipeline's result
+    #[arg(long)]
+    wait: bool,
+    /// How long to wait for it
+    #[arg(long, default_value = "300s", value_parser = cli::parse_duration)]
+    timeout: Duration,
+}
+
+fn main() -> ExitCode {
+    cli::run_main(run)
+}
+
+/// `owner/name` from a remote URL (`https://host/owner/name.git`, `git@host:owner/name.git`).
+fn repo_from_url(url: &str) -> Option<String> {
+    let path = url.trim_end_matches('/').trim_end_matches(".git");
+    let mut parts = path.rsplit(['/', ':']);
+    let name = parts.next().filter(|s| !s.is_empty())?;
+    let owner = parts.next().filter(|s| !s.is_empty())?;
+    Some(format!("{owner}/{name}"))
+}
+
+fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, String> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| format!("{what} (or skip the step)"))
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let repo = Repository::discover(&cwd).map_err(|e| e.to_string())?;
+    let flags = Settings {
+        tag_prefix: args.tag_prefix.clone(),
+        strict: args.strict.then_some(true),
+        directories: (!args.log_directory.is_empty()).then(|| args.log_directory.clone()),
+        ..Settings::default()
+    };
+    let settings =
+        config::layered(flags, &args.config, &cwd, repo.workdir().map(PathBuf::from), |n| std::env::var(n).ok())
+            .map_err(|e| e.to_string())?;
+    let opts = settings.to_options(Action::Next).map_err(|e| e.to_string())?;
+    let outcome = repo.compute(&opts).map_err(|e| e.to_string())?;
+
+    let full_name = match args.repo.clone().filter(|r| !r.is_empty()) {
+        Some(name) => name,
+        None => {
+            let url = repo.gix().config_snapshot().string("remote.origin.url").map(|u| u.to_string());
+            match url.as_deref().and_then(repo_from_url) {
+                Some(name) => name,
+                // A dry run still shows a plan; a real run needs to know where to tag and deploy.
+                None if args.dry_run => {
+                    let dir = repo.workdir().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned());
+                    let name = format!("local/{}", dir.unwrap_or_else(|| "repo".into()));
+                    eprintln!("note: no origin remote and no --repo: planning for {name}");
+                    name
+                }
+                None => return Err("cannot tell the repository: give --repo owner/name (GITHUB_REPOSITORY)".into()),
+            }
+        }
+    };
+    let sha = match &args.sha {
+        Some(sha) => sha.clone(),
+        None => repo.head().map_err(|e| e.to_string())?.to_string(),
+    };
+    let image = args.image.clone().unwrap_or_else(|| format!("ghcr.io/{}", full_name.to_ascii_lowercase()));
+    let steps =
+        Steps { tag: !args.skip_tag, push: !args.skip_push, prune: !args.skip_prune, deploy: !args.skip_deploy };
+    let plan = Plan::new(PlanInputs {
+        repo: full_name,
+        sha,
+        version: VersionPlan::from_outcome(&outcome, &opts.tag_prefix),
+        image,
+        extra_tags: args.tags.clone(),
+        keep: args.keep,
+        deploy_branch: args.deploy_branch.clone(),
+        steps,
+    })
+    .map_err(|e| e.to_string())?;
+
+    if args.dry_run {
+        match args.format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?),
+            Format::Human => print!("dry run: nothing is contacted\n{}", plan.describe()),
+        }
+        return Ok(true);
+    }
+
+    let forge = match &plan.tag {
+        Some(_) => Some(ForgejoTags {
+            forgejo: Forgejo::new(
+                required(&args.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)")?,
+                required(&args.forgejo_token, "tagging needs FORGEJO_TOKEN")?.to_owned().into(),
+            )
+            .map_err(|e| e.to_string())?,
+            message: None,
+        }),
+        None => None,
+    };
+    let host = plan.image.split_once('/').map(|(h, _)| h).unwrap_or_default().to_owned();
+    let registry = |token: Option<&String>| -> Result<Registry, String> {
+        let credentials = match token.filter(|t| !t.is_empty()) {
+            Some(token) => Credentials::Basic {
+                username: args.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
+                password: token.clone().into(),
+            },
+            None => Credentials::Anonymous,
+        };
+        let options = RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() };
+        Registry::new(&host, credentials, options).map_err(|e| e.to_string())
+    };
+    let images = if steps.push {
+        let path = args.layout.as_ref().ok_or("pushing needs --layout (or skip the step with --skip-push)")?;
+        let layout = Layout::open(path).map_err(|e| e.to_string())?;
+        let selector = Selector { reference: None, platform: args.platform.clone(), keep_index: false };
+        let image = layout.select(&selector).map_err(|e| e.to_string())?;
+        Some(LayoutPush { registry: registry(args.github_token.as_ref())?, layout, image })
+    } else {
+        None
+    };
+    let packages = if steps.prune {
+        let token = required(&args.github_token, "pruning needs GITHUB_TOKEN")?;
+        let protect_tags = match &args.protect_tags {
+            Some(pattern) => Some(PruneOptions::protect(pattern).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Some(GhcrPrune {
+            packages: Packages::new(&args.github_api_url, token.to_owned().into()).map_err(|e| e.to_string())?,
+            registry: registry(args.github_token.as_ref())?,
+            owner_kind: OwnerKind::Auto,
+            options: PruneOptions { protect_tags, ..PruneOptions::default() },
+        })
+    } else {
+        None
+    };
+    let deploy = if steps.deploy {
+        Some(WoodpeckerDeploy {
+            ci: Woodpecker::new(
+                required(&args.woodpecker_url, "deploying needs --woodpecker-url (WOODPECKER_URL)")?,
+                required(&args.woodpecker_token, "deploying needs WOODPECKER_TOKEN")?.to_owned().into(),
+            )
+            .map_err(|e| e.to_string())?,
+            repo_id: args.woodpecker_repo_id,
+            wait: args.wait.then_some((args.timeout, Duration::from_secs(2))),
+        })
+    } else {
+        None
+    };
+    let backends = Backends {
+        forge: forge.as_ref().map(|f| f as _),
+        images: images.as_ref().map(|i| i as _),
+        packages: packages.as_ref().map(|p| p as _),
+        deploy: deploy.as_ref().map(|d| d as _),
+    };
+
+    let human = args.format == Format::Human;
+    let report = flow::run(&plan, &backends, &mut |record| {
+        if human {
+            let status = match record.status {
+                StepStatus::Done => "done",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Failed => "FAILED",
+            };
+            eprintln!("{:<7} {status}: {}", record.step.as_str(), record.detail);
+        }
+    })
+    .await;
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        for (name, value) in report.outputs() {
+            offinfra::ci::append_output(std::path::Path::new(&path), &name, &value)?;
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        offinfra::ci::append_summary(std::path::Path::new(&path), &report.summary_markdown())?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+        Format::Human => println!("{}", report.plan.version.tag),
+    }
+    Ok(report.success())
+}

@@ -1,0 +1,697 @@
+//! The build-tag-push-deploy flow of a GitHub Actions job, as one typed plan and one runner:
+//! next version (svu) → tag on the canonical forge → push the image as `:<sha8>` and `:latest` → prune the
+//! package → trigger the deploy pipeline (and optionally wait for it).
+//!
+//! [`Plan::new`] is pure: it decides every name, reference and request body from the inputs, so a dry run
+//! prints exactly what a real run does. [`run`] executes a plan against four seams ([`Forge`],
+//! [`ImageTarget`], [`PackageStore`], [`DeployTarget`]); [`backends`] holds the implementations over
+//! our clients, and tests or other forges plug in their own.
+//!
+//! ```
+//! use offinfra::flow::{Plan, PlanInputs, Steps, VersionPlan};
+//!
+//! let plan = Plan::new(PlanInputs {
+//!     repo: "acme/app".into(),
+//!     sha: "0123abcd4567ef890123abcd4567ef8901234567".into(),
+//!     version: VersionPlan { version: "1.3.0".into(), tag: "v1.3.0".into(), current_tag: Some("v1.2.0".into()), release: true },
+//!     image: "ghcr.io/acme/app".into(),
+//!     extra_tags: vec!["latest".into()],
+//!     keep: 10,
+//!     deploy_branch: "master".into(),
+//!     steps: Steps::default(),
+//! })
+//! .unwrap();
+//! assert_eq!(plan.tag.as_deref(), Some("v1.3.0"));
+//! assert_eq!(plan.image_refs, ["ghcr.io/acme/app:0123abcd", "ghcr.io/acme/app:latest"]);
+//! assert_eq!(plan.deploy.unwrap().variables["IMAGE_TAG"], "0123abcd");
+//! ```
+
+use std::{collections::BTreeMap, fmt};
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+
+pub mod backends;
+
+/// What a backend's failure carries.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The flow's steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// Create the version tag on the forge.
+    Tag,
+    /// Push the image under its tags.
+    Push,
+    /// Prune the package to its newest versions.
+    Prune,
+    /// Trigger the deploy pipeline.
+    Deploy,
+}
+
+impl Step {
+    /// The lower-case name used in outputs and flags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Tag => "tag",
+            Step::Push => "push",
+            Step::Prune => "prune",
+            Step::Deploy => "deploy",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which steps run (all by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Steps {
+    /// Create the tag.
+    pub tag: bool,
+    /// Push the image.
+    pub push: bool,
+    /// Prune the package.
+    pub prune: bool,
+    /// Trigger the deploy.
+    pub deploy: bool,
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Self { tag: true, push: true, prune: true, deploy: true }
+    }
+}
+
+/// The version the svu engine computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionPlan {
+    /// The next version, without prefix (`1.3.0`).
+    pub version: String,
+    /// The tag for it, with prefix (`v1.3.0`).
+    pub tag: String,
+    /// The tag the current version comes from; `None` in a repository without tags.
+    pub current_tag: Option<String>,
+    /// Whether the commits since the current tag ask for a new version.
+    pub release: bool,
+}
+
+impl VersionPlan {
+    /// From the svu engine's outcome.
+    pub fn from_outcome(outcome: &svu::Outcome, tag_prefix: &str) -> Self {
+        Self {
+            version: outcome.version.to_string(),
+            tag: format!("{tag_prefix}{}", outcome.version),
+            current_tag: outcome.tag.as_ref().map(|t| t.name.clone()),
+            release: outcome.version != outcome.current,
+        }
+    }
+}
+
+/// What [`Plan::new`] decides from.
+#[derive(Debug, Clone)]
+pub struct PlanInputs {
+    /// The repository as `owner/name` on the forge and in the CI.
+    pub repo: String,
+    /// The built commit (full id).
+    pub sha: String,
+    /// The computed version.
+    pub version: VersionPlan,
+    /// The image repository, `registry/owner/name` (e.g. `ghcr.io/acme/app`).
+    pub image: String,
+    /// Tags pushed besides `<sha8>` (usually `latest`).
+    pub extra_tags: Vec<String>,
+    /// Package versions the prune keeps.
+    pub keep: usize,
+    /// The branch the deploy pipeline runs on.
+    pub deploy_branch: String,
+    /// Which steps run.
+    pub steps: Steps,
+}
+
+/// The body of Woodpecker's `POST /api/repos/{id}/pipelines`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployRequest {
+    /// The branch to run on.
+    pub branch: String,
+    /// The pipeline variables: `IMAGE_NAME` and `IMAGE_TAG`.
+    pub variables: BTreeMap<String, String>,
+}
+
+/// Everything a run will do, decided up front.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// `owner/name`.
+    pub repo: String,
+    /// The built commit.
+    pub sha: String,
+    /// The computed version.
+    pub version: VersionPlan,
+    /// The tag to create on `sha`; `None` when no release is due or the step is off.
+    pub tag: Option<String>,
+    /// The image repository.
+    pub image: String,
+    /// The tags pushed: `<sha8>` first.
+    pub image_tags: Vec<String>,
+    /// `image:tag` for each tag.
+    pub image_refs: Vec<String>,
+    /// Versions kept by the prune; `None` when the step is off.
+    pub keep: Option<usize>,
+    /// The deploy request; `None` when the step is off.
+    pub deploy: Option<DeployRequest>,
+    /// The steps that run.
+    pub steps: Steps,
+}
+
+/// A plan that cannot be made, naming the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// `repo` is not `owner/name`.
+    #[error("repository {0:?}: expected owner/name")]
+    Repo(String),
+    /// `sha` is not a commit id.
+    #[error("commit {0:?}: expected a git commit id (at least 8 hex digits)")]
+    Sha(String),
+    /// The image repository is not `registry/namespace/name`.
+    #[error("image {0:?}: expected registry/owner/name in lower case, e.g. ghcr.io/acme/app")]
+    Image(String),
+    /// A tag is not a valid OCI tag.
+    #[error("image tag {0:?}: a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")]
+    ImageTag(String),
+}
+
+/// Splits `owner/name`.
+pub fn split_repo(repo: &str) -> Option<(&str, &str)> {
+    repo.split_once('/').filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+}
+
+/// Whether `tag` is a valid OCI tag.
+pub fn is_valid_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+impl Plan {
+    /// Decides the run from its inputs; nothing is contacted.
+    pub fn new(inputs: PlanInputs) -> Result<Self, PlanError> {
+        split_repo(&inputs.repo).ok_or_else(|| PlanError::Repo(inputs.repo.clone()))?;
+        let sha = inputs.sha.to_ascii_lowercase();
+        if sha.len() < 8 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(PlanError::Sha(inputs.sha));
+        }
+        // registry host (a port is fine), then at least owner/name: lower case, no tag or digest.
+        let image_ok = inputs.image.split_once('/').is_some_and(|(host, path)| {
+            !host.is_empty()
+                && path.split('/').count() >= 2
+                && path.split('/').all(|s| !s.is_empty())
+                && !path.contains([':', '@'])
+                && path == path.to_ascii_lowercase()
+        });
+        if !image_ok {
+            return Err(PlanError::Image(inputs.image));
+        }
+        let mut image_tags = vec![sha[..8].to_owned()];
+        for tag in &inputs.extra_tags {
+            if !is_valid_tag(tag) {
+                return Err(PlanError::ImageTag(tag.clone()));
+            }
+            if !image_tags.contains(tag) {
+                image_tags.push(tag.clone());
+            }
+        }
+        let image_refs = image_tags.iter().map(|t| format!("{}:{t}", inputs.image)).collect();
+        let steps = inputs.steps;
+        let deploy = steps.deploy.then(|| DeployRequest {
+            branch: inputs.deploy_branch.clone(),
+            variables: BTreeMap::from([
+                ("IMAGE_NAME".to_owned(), inputs.image.clone()),
+                ("IMAGE_TAG".to_owned(), image_tags[0].clone()),
+            ]),
+        });
+        Ok(Self {
+            repo: inputs.repo,
+            tag: (steps.tag && inputs.version.release).then(|| inputs.version.tag.clone()),
+            version: inputs.version,
+            sha,
+            image: inputs.image,
+            image_tags,
+            image_refs,
+            keep: steps.prune.then_some(inputs.keep),
+            deploy,
+            steps,
+        })
+    }
+
+    /// The plan as lines for people.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let current = self.version.current_tag.as_deref().unwrap_or("none");
+        out += &format!("version  {} (current tag: {current})\n", self.version.version);
+        out += &match (&self.tag, self.steps.tag) {
+            (Some(tag), _) => format!("tag      create {tag} on {} at {}\n", self.repo, self.sha),
+            (None, true) => format!("tag      none: no commit since {current} asks for a new version\n"),
+            (None, false) => "tag      skipped\n".to_owned(),
+        };
+        out += &if self.steps.push {
+            format!("push     {}\n", self.image_refs.join(", "))
+        } else {
+            "push     skipped\n".to_owned()
+        };
+        out += &match self.keep {
+            Some(keep) => format!("prune    keep the newest {keep} images of {}\n", self.image),
+            None => "prune    skipped\n".to_owned(),
+        };
+        out += &match &self.deploy {
+            Some(request) => format!(
+                "deploy   POST /api/repos/<id of {}>/pipelines {}\n",
+                self.repo,
+                serde_json::to_string(request).unwrap_or_default()
+            ),
+            None => "deploy   skipped\n".to_owned(),
+        };
+        out
+    }
+}
+
+/// The forge that receives the release tag.
+pub trait Forge: Send + Sync {
+    /// Creates `tag` on `sha` in `repo` (`owner/name`); `Ok(false)` when it already points there.
+    fn create_tag<'a>(&'a self, repo: &'a str, tag: &'a str, sha: &'a str) -> BoxFuture<'a, Result<bool, BoxError>>;
+}
+
+/// The registry that receives the image.
+pub trait ImageTarget: Send + Sync {
+    /// Pushes the built image to `image` (a repository) under `tags`; returns the manifest digest.
+    fn push<'a>(&'a self, image: &'a str, tags: &'a [String]) -> BoxFuture<'a, Result<String, BoxError>>;
+}
+
+/// The package store that is pruned.
+pub trait PackageStore: Send + Sync {
+    /// Keeps the newest `keep` images of `image`; returns the ids of the deleted versions.
+    fn prune<'a>(&'a self, image: &'a str, keep: usize) -> BoxFuture<'a, Result<Vec<u64>, BoxError>>;
+}
+
+/// What a deploy trigger reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployed {
+    /// The pipeline number.
+    pub number: i64,
+    /// The pipeline's web address.
+    pub url: String,
+    /// The final status when waited for (`success`, `failure`, …).
+    pub status: Option<String>,
+}
+
+/// The CI that runs the deploy pipeline.
+pub trait DeployTarget: Send + Sync {
+    /// Starts the deploy pipeline of `repo` with `request`, waiting for it if so configured.
+    fn deploy<'a>(&'a self, repo: &'a str, request: &'a DeployRequest) -> BoxFuture<'a, Result<Deployed, BoxError>>;
+}
+
+/// The backends a run uses; a step whose backend is `None` is skipped (and the plan should say so).
+#[derive(Default)]
+pub struct Backends<'a> {
+    /// For the tag step.
+    pub forge: Option<&'a dyn Forge>,
+    /// For the push step.
+    pub images: Option<&'a dyn ImageTarget>,
+    /// For the prune step.
+    pub packages: Option<&'a dyn PackageStore>,
+    /// For the deploy step.
+    pub deploy: Option<&'a dyn DeployTarget>,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// It ran and succeeded.
+    Done,
+    /// It did not run (turned off, nothing to do, or an earlier step failed).
+    Skipped,
+    /// It failed; the flow stopped.
+    Failed,
+}
+
+/// One step's line in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepRecord {
+    /// The step.
+    pub step: Step,
+    /// How it ended.
+    pub status: StepStatus,
+    /// What it did, or why not.
+    pub detail: String,
+}
+
+/// What a run did, step by step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The plan that was run.
+    pub plan: Plan,
+    /// One record per step, in order.
+    pub steps: Vec<StepRecord>,
+    /// Whether the tag step created the tag.
+    pub tag_created: Option<bool>,
+    /// The pushed manifest digest.
+    pub digest: Option<String>,
+    /// The deleted package version ids.
+    pub pruned: Option<Vec<u64>>,
+    /// The deploy pipeline.
+    pub deployed: Option<Deployed>,
+}
+
+impl Report {
+    /// Whether every step that ran succeeded.
+    pub fn success(&self) -> bool {
+        self.steps.iter().all(|s| s.status != StepStatus::Failed)
+    }
+
+    /// The `$GITHUB_OUTPUT` pairs: `version`, `tag`, `tag_created`, `image`, `image_tag`, `digest`,
+    /// `pruned`, `pipeline`, `pipeline_url`, `deploy_status`, and `step_<step>` = done/skipped/failed.
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("version".to_owned(), self.plan.version.version.clone()),
+            ("tag".to_owned(), self.plan.tag.clone().unwrap_or_else(|| self.plan.version.tag.clone())),
+            ("tag_created".to_owned(), self.tag_created.unwrap_or(false).to_string()),
+            ("image".to_owned(), self.plan.image.clone()),
+            ("image_tag".to_owned(), self.plan.image_tags[0].clone()),
+        ];
+        if let Some(digest) = &self.digest {
+            out.push(("digest".into(), digest.clone()));
+        }
+        if let Some(pruned) = &self.pruned {
+            out.push(("pruned".into(), pruned.len().to_string()));
+        }
+        if let Some(deployed) = &self.deployed {
+            out.push(("pipeline".into(), deployed.number.to_string()));
+            out.push(("pipeline_url".into(), deployed.url.clone()));
+            if let Some(status) = &deployed.status {
+                out.push(("deploy_status".into(), status.clone()));
+            }
+        }
+        for record in &self.steps {
+            let status = match record.status {
+                StepStatus::Done => "done",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Failed => "failed",
+            };
+            out.push((format!("step_{}", record.step), status.to_owned()));
+        }
+        out
+    }
+
+    /// A Markdown table for `$GITHUB_STEP_SUMMARY`.
+    pub fn summary_markdown(&self) -> String {
+        let mut out = format!(
+            "### offinfra flow: {} {}\n\n| Step | Result | Details |\n|---|---|---|\n",
+            self.plan.repo, self.plan.version.tag
+        );
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        out += &format!(
+            "| version | {} | current tag: {} |\n",
+            self.plan.version.version,
+            self.plan.version.current_tag.as_deref().unwrap_or("none")
+        );
+        for record in &self.steps {
+            let mark = match record.status {
+                StepStatus::Done => "✅ done",
+                StepStatus::Skipped => "⏭️ skipped",
+                StepStatus::Failed => "❌ failed",
+            };
+            out += &format!("| {} | {mark} | {} |\n", record.step, cell(&record.detail));
+        }
+        out
+    }
+}
+
+/// Runs `plan` on `backends`, step by step; the first failure stops the run and the rest are skipped.
+/// `on_step` sees each record as it is made (for progress lines).
+pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(&StepRecord) + Send)) -> Report {
+    let mut report =
+        Report { plan: plan.clone(), steps: Vec::new(), tag_created: None, digest: None, pruned: None, deployed: None };
+    let mut failed = false;
+    let mut record = |report: &mut Report, step, status, detail: String| {
+        let record = StepRecord { step, status, detail };
+        on_step(&record);
+        report.steps.push(record);
+    };
+
+    // Tag.
+    match (&plan.tag, backends.forge) {
+        _ if !plan.steps.tag => record(&mut report, Step::Tag, StepStatus::Skipped, "turned off".into()),
+        (None, _) => {
+            let current = plan.version.current_tag.as_deref().unwrap_or("the start");
+            let detail = format!("nothing to release: no commit since {current} asks for a new version");
+            record(&mut report, Step::Tag, StepStatus::Skipped, detail)
+        }
+        (Some(_), None) => record(&mut report, Step::Tag, StepStatus::Skipped, "no forge configured".into()),
+        (Some(tag), Some(forge)) => match forge.create_tag(&plan.repo, tag, &plan.sha).await {
+            Ok(created) => {
+                report.tag_created = Some(created);
+                let detail = if created {
+                    format!("created {tag} at {}", &plan.sha[..8])
+                } else {
+                    format!("{tag} already at {}", &plan.sha[..8])
+                };
+                record(&mut report, Step::Tag, StepStatus::Done, detail)
+            }
+            Err(e) => {
+                failed = true;
+                record(&mut report, Step::Tag, StepStatus::Failed, format!("creating {tag}: {e}"))
+            }
+        },
+    }
+
+    // Push.
+    match backends.images {
+        _ if failed => record(&mut report, Step::Push, StepStatus::Skipped, "an earlier step failed".into()),
+        _ if !plan.steps.push => record(&mut report, Step::Push, StepStatus::Skipped, "turned off".into()),
+        None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
+        Some(images) => match images.push(&plan.image, &plan.image_tags).await {
+            Ok(digest) => {
+                let detail = format!("{}@{digest} as {}", plan.image, plan.image_tags.join(", "));
+                report.digest = Some(digest);
+                record(&mut report, Step::Push, StepStatus::Done, detail)
+            }
+            Err(e) => {
+                failed = true;
+                record(&mut report, Step::Push, StepStatus::Failed, format!("pushing {}: {e}", plan.image))
+            }
+        },
+    }
+
+    // Prune.
+    match (plan.keep, backends.packages) {
+        _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
+        (None, _) => record(&mut report, Step::Prune, StepStatus::Skipped, "turned off".into()),
+        (Some(_), None) => record(&mut report, Step::Prune, StepStatus::Skipped, "no package API configured".into()),
+        (Some(keep), Some(packages)) => match packages.prune(&plan.image, keep).await {
+            Ok(deleted) => {
+                let detail = format!("deleted {} version(s), kept the newest {keep} images", deleted.len());
+                report.pruned = Some(deleted);
+                record(&mut report, Step::Prune, StepStatus::Done, detail)
+            }
+            Err(e) => {
+                failed = true;
+                record(&mut report, Step::Prune, StepStatus::Failed, format!("pruning {}: {e}", plan.image))
+            }
+        },
+    }
+
+    // Deploy.
+    match (&plan.deploy, backends.deploy) {
+        _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
+        (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
+        (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
+        (Some(request), Some(target)) => match target.deploy(&plan.repo, request).await {
+            Ok(deployed) => {
+                let ok = deployed.status.as_deref().is_none_or(|s| s == "success");
+                let detail = match &deployed.status {
+                    Some(status) => format!("pipeline #{} {status}: {}", deployed.number, deployed.url),
+                    None => format!("pipeline #{} started: {}", deployed.number, deployed.url),
+                };
+                report.deployed = Some(deployed);
+                record(&mut report, Step::Deploy, if ok { StepStatus::Done } else { StepStatus::Failed }, detail)
+            }
+            Err(e) => record(&mut report, Step::Deploy, StepStatus::Failed, format!("triggering the deploy: {e}")),
+        },
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn inputs(release: bool) -> PlanInputs {
+        PlanInputs {
+            repo: "acme/app".into(),
+            sha: "0123ABCD4567ef890123abcd4567ef8901234567".into(),
+            version: VersionPlan {
+                version: if release { "1.3.0" } else { "1.2.0" }.into(),
+                tag: if release { "v1.3.0" } else { "v1.2.0" }.into(),
+                current_tag: Some("v1.2.0".into()),
+                release,
+            },
+            image: "ghcr.io/acme/app".into(),
+            extra_tags: vec!["latest".into()],
+            keep: 10,
+            deploy_branch: "master".into(),
+            steps: Steps::default(),
+        }
+    }
+
+    #[test]
+    fn plans_name_everything_up_front() {
+        let plan = Plan::new(inputs(true)).unwrap();
+        assert_eq!(plan.sha, "0123abcd4567ef890123abcd4567ef8901234567", "commit ids are lower-cased");
+        assert_eq!(plan.image_tags, ["0123abcd", "latest"]);
+        let body = serde_json::to_value(plan.deploy.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"branch": "master", "variables": {"IMAGE_NAME": "ghcr.io/acme/app", "IMAGE_TAG": "0123abcd"}})
+        );
+        assert!(plan.describe().contains("tag      create v1.3.0 on acme/app at 0123abcd4567"));
+
+        let quiet = Plan::new(inputs(false)).unwrap();
+        assert_eq!(quiet.tag, None, "no release, no tag");
+        assert!(quiet.describe().contains("tag      none: no commit since v1.2.0 asks for a new version"));
+
+        let off =
+            Plan::new(PlanInputs { steps: Steps { prune: false, deploy: false, ..Steps::default() }, ..inputs(true) })
+                .unwrap();
+        assert_eq!((off.keep, off.deploy), (None, None));
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let bad = |f: fn(&mut PlanInputs)| {
+            let mut i = inputs(true);
+            f(&mut i);
+            Plan::new(i).unwrap_err().to_string()
+        };
+        assert_eq!(bad(|i| i.repo = "app".into()), "repository \"app\": expected owner/name");
+        assert!(bad(|i| i.sha = "xyz".into()).starts_with("commit \"xyz\""));
+        assert!(bad(|i| i.image = "ghcr.io/Acme/app".into()).starts_with("image \"ghcr.io/Acme/app\""));
+        assert!(bad(|i| i.image = "ghcr.io/app".into()).starts_with("image "));
+        assert!(bad(|i| i.image = "ghcr.io/acme/app:1".into()).starts_with("image "));
+        assert!(bad(|i| i.extra_tags = vec!["-x".into()]).starts_with("image tag \"-x\""));
+        let mut i = inputs(true);
+        i.image = "127.0.0.1:5000/acme/app".into();
+        assert!(Plan::new(i).is_ok(), "a registry port is fine");
+    }
+
+    struct Fake {
+        calls: Mutex<Vec<String>>,
+        fail: Option<Step>,
+        status: Option<String>,
+    }
+
+    impl Fake {
+        fn new(fail: Option<Step>, status: Option<&str>) -> Self {
+            Self { calls: Mutex::default(), fail, status: status.map(str::to_owned) }
+        }
+        fn call(&self, step: Step, what: String) -> Result<(), BoxError> {
+            self.calls.lock().unwrap().push(what);
+            if self.fail == Some(step) {
+                return Err(format!("{step} broke").into());
+            }
+            Ok(())
+        }
+    }
+
+    impl Forge for Fake {
+        fn create_tag<'a>(
+            &'a self,
+            repo: &'a str,
+            tag: &'a str,
+            sha: &'a str,
+        ) -> BoxFuture<'a, Result<bool, BoxError>> {
+            Box::pin(async move { self.call(Step::Tag, format!("tag {repo} {tag} {sha}")).map(|()| true) })
+        }
+    }
+    impl ImageTarget for Fake {
+        fn push<'a>(&'a self, image: &'a str, tags: &'a [String]) -> BoxFuture<'a, Result<String, BoxError>> {
+            Box::pin(async move { self.call(Step::Push, format!("push {image} {tags:?}")).map(|()| "sha256:d".into()) })
+        }
+    }
+    impl PackageStore for Fake {
+        fn prune<'a>(&'a self, image: &'a str, keep: usize) -> BoxFuture<'a, Result<Vec<u64>, BoxError>> {
+            Box::pin(async move { self.call(Step::Prune, format!("prune {image} {keep}")).map(|()| vec![3, 4]) })
+        }
+    }
+    impl DeployTarget for Fake {
+        fn deploy<'a>(&'a self, repo: &'a str, r: &'a DeployRequest) -> BoxFuture<'a, Result<Deployed, BoxError>> {
+            Box::pin(async move {
+                self.call(Step::Deploy, format!("deploy {repo} {}", r.variables["IMAGE_TAG"]))?;
+                Ok(Deployed { number: 7, url: "http://ci/7".into(), status: self.status.clone() })
+            })
+        }
+    }
+
+    async fn run_with(plan: &Plan, fake: &Fake) -> Report {
+        let backends = Backends { forge: Some(fake), images: Some(fake), packages: Some(fake), deploy: Some(fake) };
+        let mut seen = Vec::new();
+        let report = run(plan, &backends, &mut |r| seen.push(r.step)).await;
+        assert_eq!(seen, [Step::Tag, Step::Push, Step::Prune, Step::Deploy], "every step is reported, in order");
+        report
+    }
+
+    fn statuses(report: &Report) -> Vec<StepStatus> {
+        report.steps.iter().map(|s| s.status.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn runs_every_step_in_order() {
+        let plan = Plan::new(inputs(true)).unwrap();
+        let fake = Fake::new(None, Some("success"));
+        let report = run_with(&plan, &fake).await;
+        assert!(report.success());
+        assert_eq!(
+            *fake.calls.lock().unwrap(),
+            [
+                "tag acme/app v1.3.0 0123abcd4567ef890123abcd4567ef8901234567",
+                "push ghcr.io/acme/app [\"0123abcd\", \"latest\"]",
+                "prune ghcr.io/acme/app 10",
+                "deploy acme/app 0123abcd",
+            ]
+        );
+        let outputs: BTreeMap<String, String> = report.outputs().into_iter().collect();
+        assert_eq!(outputs["pruned"], "2");
+        assert_eq!(outputs["deploy_status"], "success");
+        assert!(report.summary_markdown().contains("| deploy | ✅ done | pipeline #7 success: http://ci/7 |"));
+    }
+
+    #[tokio::test]
+    async fn a_failure_stops_the_later_steps() {
+        let plan = Plan::new(inputs(true)).unwrap();
+        let fake = Fake::new(Some(Step::Push), None);
+        let report = run_with(&plan, &fake).await;
+        assert!(!report.success());
+        assert_eq!(statuses(&report), [StepStatus::Done, StepStatus::Failed, StepStatus::Skipped, StepStatus::Skipped]);
+        assert_eq!(report.steps[1].detail, "pushing ghcr.io/acme/app: push broke");
+        assert_eq!(fake.calls.lock().unwrap().len(), 2, "nothing after the failed push ran");
+        assert!(report.summary_markdown().contains("| push | ❌ failed | pushing ghcr.io/acme/app: push broke |"));
+    }
+
+    #[tokio::test]
+    async fn no_release_skips_the_tag_and_a_failed_pipeline_fails_the_run() {
+        let plan = Plan::new(inputs(false)).unwrap();
+        let fake = Fake::new(None, Some("failure"));
+        let report = run_with(&plan, &fake).await;
+        assert_eq!(statuses(&report), [StepStatus::Skipped, StepStatus::Done, StepStatus::Done, StepStatus::Failed]);
+        assert!(!report.success());
+        let outputs: BTreeMap<String, String> = report.outputs().into_iter().collect();
+        assert_eq!((outputs["tag"].as_str(), outputs["tag_created"].as_str()), ("v1.2.0", "false"));
+        assert_eq!(outputs["step_deploy"], "failed");
+    }
+}
