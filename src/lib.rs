@@ -19,6 +19,7 @@
 pub mod ci;
 pub mod flow;
 pub mod prune;
+pub mod secrets;
 
 pub use deployer;
 pub use forgejo_client;

@@ -1,0 +1,113 @@
+//! `sync-secrets`: the 6-hourly CronJob that copies a Vault KV v2 secret into Woodpecker global (or
+//! organisation) secrets, one Woodpecker secret per key. Unchanged secrets are not written; `--prune`
+//! removes secrets this sync made that left the source. Values are never printed.
+//!
+//! ```text
+//! VAULT_TOKEN=… WOODPECKER_TOKEN=… sync-secrets --vault-url https://vault.example.com --path ci/global \
+//!   --woodpecker-url https://ci.example.com --prune --dry-run
+//! ```
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::Format;
+use offinfra::{
+    secrets::{apply, plan_sync, read_vault, DEFAULT_EVENTS},
+    woodpecker_client::{SecretScope, Woodpecker},
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "sync-secrets", version, about = "Sync a Vault KV v2 secret into Woodpecker secrets")]
+struct Args {
+    /// Vault address
+    #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
+    vault_url: String,
+    /// Vault token
+    #[arg(long, env = "VAULT_TOKEN", hide_env_values = true)]
+    vault_token: String,
+    /// The KV v2 mount
+    #[arg(long, env = "VAULT_MOUNT", default_value = "secret")]
+    mount: String,
+    /// The secret's path in the mount; each of its keys becomes a Woodpecker secret
+    #[arg(long, env = "VAULT_PATH")]
+    path: String,
+    /// Woodpecker web address
+    #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
+    woodpecker_url: String,
+    /// Woodpecker token (an admin's for global secrets)
+    #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
+    woodpecker_token: String,
+    /// Write organisation secrets of this org instead of global ones
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+    /// Events the secrets are available to
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_EVENTS.iter().map(|e| e.to_string()))]
+    events: Vec<String>,
+    /// Delete secrets this sync made whose key left the Vault secret
+    #[arg(long)]
+    prune: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+fn main() -> ExitCode {
+    cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let source = read_vault(&args.vault_url, &args.vault_token.clone().into(), &args.mount, &args.path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ci = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into()).map_err(|e| e.to_string())?;
+    let (scope, target) = match &args.org {
+        Some(org) => {
+            let found = ci.lookup_org(org).await.map_err(|e| format!("looking up org {org}: {e}"))?;
+            (SecretScope::Org(found.id), format!("org {org}"))
+        }
+        None => (SecretScope::Global, "global".to_owned()),
+    };
+    let secrets = ci.secrets(scope);
+    let existing = secrets.list().await.map_err(|e| format!("listing {target} secrets: {e}"))?;
+    let plan = plan_sync(&source, &existing, &args.events, args.prune);
+    if args.format == Format::Human {
+        let line = |verb: &str, names: &[String]| {
+            if !names.is_empty() {
+                eprintln!("{verb:<9} {}", names.join(", "));
+            }
+        };
+        eprintln!("{} v{} -> {target} secrets", source.origin, source.version);
+        line("create", &plan.create);
+        line("update", &plan.update);
+        line("unchanged", &plan.unchanged);
+        line("delete", &plan.delete);
+        line("unmanaged", &plan.unmanaged);
+    }
+    if args.dry_run || plan.is_noop() {
+        if args.format == Format::Json {
+            println!("{}", serde_json::json!({"plan": plan, "dry_run": args.dry_run}));
+        } else if plan.is_noop() {
+            eprintln!("nothing to change");
+        } else {
+            eprintln!("dry run: nothing written");
+        }
+        return Ok(());
+    }
+    let report = apply(&secrets, &plan, &source, &args.events).await.map_err(|e| e.to_string())?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::json!({"plan": plan, "report": report})),
+        Format::Human => eprintln!(
+            "created {}, updated {}, deleted {}",
+            report.created.len(),
+            report.updated.len(),
+            report.deleted.len()
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! Woodpecker secrets kept in step with a Vault KV v2 secret: each key of the Vault secret becomes a
+//! Woodpecker secret (global or of one organisation) of that name.
+//!
+//! Woodpecker never returns secret values, so "unchanged" cannot be decided by comparing them. Instead
+//! every secret this sync writes carries a note naming its source and the KV version it came from
+//! (`managed by offinfra sync-secrets: vault secret/ci/global v7`): when Vault's version and the events
+//! are what the note and the secret say, nothing is sent. Only secrets with such a note are ever pruned;
+//! secrets made by hand are left alone and reported.
+//!
+//! ```
+//! use offinfra::secrets::{plan_sync, SourceSecrets};
+//! use offinfra::woodpecker_client::Secret;
+//!
+//! let source = SourceSecrets::new("vault secret/ci/global", 7, [("registry_token".to_string(), "s3cret".into())]);
+//! let existing: Vec<Secret> = vec![];
+//! let plan = plan_sync(&source, &existing, &["push".to_string(), "manual".to_string()], false);
+//! assert_eq!(plan.create, ["registry_token"]);
+//! ```
+
+use std::collections::BTreeMap;
+
+use offinfra_http::SecretString;
+use serde::Serialize;
+use woodpecker_client::{Secret, SecretSpec, Secrets, Upserted};
+
+/// The note prefix that marks a secret as written by this sync.
+pub const MANAGED_NOTE: &str = "managed by offinfra sync-secrets: ";
+
+/// The events a synced secret is available to unless told otherwise (manual included: deploy pipelines
+/// are manual).
+pub const DEFAULT_EVENTS: &[&str] = &["push", "tag", "release", "deployment", "cron", "manual"];
+
+/// The source's secrets. `Debug` shows names only.
+#[derive(Clone)]
+pub struct SourceSecrets {
+    /// Where they come from, e.g. `vault secret/ci/global`.
+    pub origin: String,
+    /// The source's version (Vault KV v2's secret version).
+    pub version: u64,
+    /// Name → value.
+    pub values: BTreeMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for SourceSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceSecrets")
+            .field("origin", &self.origin)
+            .field("version", &self.version)
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SourceSecrets {
+    /// From names and values.
+    pub fn new(origin: &str, version: u64, values: impl IntoIterator<Item = (String, SecretString)>) -> Self {
+        Self { origin: origin.to_owned(), version, values: values.into_iter().collect() }
+    }
+
+    /// The note a secret synced from this source carries.
+    pub fn note(&self) -> String {
+        format!("{MANAGED_NOTE}{} v{}", self.origin, self.version)
+    }
+}
+
+/// What a sync will do, by secret name (values never appear).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncPlan {
+    /// In the source, not in Woodpecker.
+    pub create: Vec<String>,
+    /// In both, but the source's version or the events differ (or it was made by hand).
+    pub update: Vec<String>,
+    /// In both, already from this version with these events.
+    pub unchanged: Vec<String>,
+    /// Managed by this sync, gone from the source, and `prune` asked for.
+    pub delete: Vec<String>,
+    /// Not in the source and not managed by this sync: never touched.
+    pub unmanaged: Vec<String>,
+}
+
+impl SyncPlan {
+    /// Whether the plan writes anything.
+    pub fn is_noop(&self) -> bool {
+        self.create.is_empty() && self.update.is_empty() && self.delete.is_empty()
+    }
+}
+
+fn sorted(events: &[String]) -> Vec<String> {
+    let mut events = events.to_vec();
+    events.sort();
+    events.dedup();
+    events
+}
+
+/// Decides the sync of `source` into the `existing` secrets of one scope.
+pub fn plan_sync(source: &SourceSecrets, existing: &[Secret], events: &[String], prune: bool) -> SyncPlan {
+    let note = source.note();
+    let events = sorted(events);
+    let mut plan = SyncPlan::default();
+    for name in source.values.keys() {
+        match existing.iter().find(|s| &s.name == name) {
+            None => plan.create.push(name.clone()),
+            Some(s)
+                if s.note.as_deref() == Some(note.as_str()) && sorted(&s.events) == events && s.images.is_empty() =>
+            {
+                plan.unchanged.push(name.clone())
+            }
+            Some(_) => plan.update.push(name.clone()),
+        }
+    }
+    for secret in existing.iter().filter(|s| !source.values.contains_key(&s.name)) {
+        let managed = secret.note.as_deref().is_some_and(|n| n.starts_with(MANAGED_NOTE));
+        match (managed, prune) {
+            (true, true) => plan.delete.push(secret.name.clone()),
+            (true, false) => {}
+            (false, _) => plan.unmanaged.push(secret.name.clone()),
+        }
+    }
+    plan
+}
+
+/// Everything that can go wrong in a sync.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Vault could not be read.
+    #[error("reading vault {mount}/{path}: {message}")]
+    Vault {
+        /// The KV v2 mount.
+        mount: String,
+        /// The secret's path.
+        path: String,
+        /// Vault's answer or the connection's error.
+        message: String,
+    },
+    /// A value in Vault is not a string.
+    #[error("{origin}: key {key:?} is not a string (Woodpecker secrets are strings)")]
+    NotAString {
+        /// The source.
+        origin: String,
+        /// The key.
+        key: String,
+    },
+    /// A Woodpecker call failed; `done` says what was already written.
+    #[error("woodpecker secret {name:?}: {source}")]
+    Woodpecker {
+        /// The secret.
+        name: String,
+        /// The error.
+        source: woodpecker_client::Error,
+    },
+}
+
+/// Reads the current version of the KV v2 secret at `mount`/`path` from the Vault at `address` with
+/// `token`. Every value must be a string.
+pub async fn read_vault(
+    address: &str,
+    token: &SecretString,
+    mount: &str,
+    path: &str,
+) -> Result<SourceSecrets, SyncError> {
+    use offinfra_http::ExposeSecret;
+    use vaultrs::{
+        api::kv2::requests::ReadSecretRequest,
+        client::{VaultClient, VaultClientSettingsBuilder},
+    };
+    let vault_error = |message: String| SyncError::Vault { mount: mount.to_owned(), path: path.to_owned(), message };
+    // The client panics on an address it cannot parse: check first.
+    match url::Url::parse(address) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+        _ => return Err(vault_error(format!("vault address {address:?}: expected an http(s) URL"))),
+    }
+    let settings = VaultClientSettingsBuilder::default()
+        .address(address)
+        .token(token.expose_secret())
+        .build()
+        .map_err(|e| vault_error(format!("vault address {address:?}: {e}")))?;
+    let client = VaultClient::new(settings).map_err(|e| vault_error(e.to_string()))?;
+    let request =
+        ReadSecretRequest::builder().mount(mount).path(path).build().map_err(|e| vault_error(e.to_string()))?;
+    let response = vaultrs::api::exec_with_result(&client, request).await.map_err(|e| vault_error(error_chain(&e)))?;
+    let origin = format!("vault {mount}/{path}");
+    let object = response.data.as_object().cloned().unwrap_or_default();
+    let mut values = BTreeMap::new();
+    for (key, value) in object {
+        match value {
+            serde_json::Value::String(s) => {
+                values.insert(key, SecretString::from(s));
+            }
+            _ => return Err(SyncError::NotAString { origin, key }),
+        }
+    }
+    Ok(SourceSecrets { origin, version: response.metadata.version, values })
+}
+
+/// An error and its causes, `: `-separated (the client's own text is often only "an error occurred").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// What [`apply`] did, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Created.
+    pub created: Vec<String>,
+    /// Updated.
+    pub updated: Vec<String>,
+    /// Deleted.
+    pub deleted: Vec<String>,
+}
+
+/// Carries out `plan` (and only it) in `secrets`, stopping at the first failure.
+pub async fn apply(
+    secrets: &Secrets<'_>,
+    plan: &SyncPlan,
+    source: &SourceSecrets,
+    events: &[String],
+) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    let note = source.note();
+    for name in plan.create.iter().chain(&plan.update) {
+        let Some(value) = source.values.get(name) else { continue };
+        let spec = SecretSpec {
+            name: name.clone(),
+            value: value.clone(),
+            events: events.to_vec(),
+            images: Vec::new(),
+            note: Some(note.clone()),
+        };
+        match secrets.upsert(&spec).await {
+            Ok(Upserted::Created) => report.created.push(name.clone()),
+            Ok(Upserted::Updated) => report.updated.push(name.clone()),
+            Err(source) => return Err(SyncError::Woodpecker { name: name.clone(), source }),
+        }
+    }
+    for name in &plan.delete {
+        secrets.delete(name).await.map_err(|source| SyncError::Woodpecker { name: name.clone(), source })?;
+        report.deleted.push(name.clone());
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(name: &str, events: &[&str], note: Option<&str>) -> Secret {
+        Secret {
+            id: 1,
+            name: name.into(),
+            events: events.iter().map(|e| e.to_string()).collect(),
+            images: vec![],
+            note: note.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn plans_by_version_note_and_events() {
+        let source = SourceSecrets::new(
+            "vault secret/ci",
+            7,
+            ["a", "b", "c", "d"].map(|n| (n.to_string(), SecretString::from(format!("value-{n}")))),
+        );
+        let events = vec!["push".to_string(), "manual".to_string()];
+        let existing = vec![
+            secret("a", &["manual", "push"], Some("managed by offinfra sync-secrets: vault secret/ci v7")),
+            secret("b", &["push", "manual"], Some("managed by offinfra sync-secrets: vault secret/ci v6")),
+            secret("c", &["push"], Some("managed by offinfra sync-secrets: vault secret/ci v7")),
+            secret("gone", &["push"], Some("managed by offinfra sync-secrets: vault secret/ci v6")),
+            secret("by-hand", &["push"], None),
+        ];
+        let plan = plan_sync(&source, &existing, &events, true);
+        assert_eq!(plan.unchanged, ["a"]);
+        assert_eq!(plan.update, ["b", "c"], "an older version, other events");
+        assert_eq!(plan.create, ["d"]);
+        assert_eq!(plan.delete, ["gone"]);
+        assert_eq!(plan.unmanaged, ["by-hand"]);
+        let keep = plan_sync(&source, &existing, &events, false);
+        assert!(keep.delete.is_empty(), "nothing is deleted without prune");
+        assert!(!format!("{source:?}").contains("value-"), "Debug shows no value");
+    }
+}
