@@ -18,6 +18,7 @@
 
 pub mod ci;
 pub mod flow;
+pub mod onboard;
 pub mod prune;
 pub mod secrets;
 

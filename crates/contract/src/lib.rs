@@ -104,14 +104,19 @@ pub fn fixture(manifest_dir: &str, name: &str) -> Value {
 /// nobody mounted is called.
 pub async fn strict_server() -> wiremock::MockServer {
     let server = wiremock::MockServer::start().await;
+    forbid_unmounted(&server).await;
+    server
+}
+
+/// Mounts [`strict_server`]'s catch-all on `server` (again, after a `reset`).
+pub async fn forbid_unmounted(server: &wiremock::MockServer) {
     wiremock::Mock::given(wiremock::matchers::any())
         .respond_with(wiremock::ResponseTemplate::new(599))
         .with_priority(u8::MAX)
         .expect(0)
         .named("a route nobody expected")
-        .mount(&server)
+        .mount(server)
         .await;
-    server
 }
 
 #[cfg(test)]

@@ -1,0 +1,349 @@
+//! Onboarding a Forgejo repository onto the pipeline: a push mirror to GitHub that syncs on commit, the
+//! GitHub Actions build workflow and the Woodpecker deploy pipeline committed (old pipeline files removed)
+//! in one commit, the repository activated in Woodpecker, and the default branch flipped and verified.
+//!
+//! [`inspect`] reads the current state and returns a [`OnboardPlan`] of only what differs; [`apply`]
+//! carries out that plan and nothing else. Run again, the plan is empty and nothing is written.
+
+use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, FileChange, Forgejo};
+use offinfra_http::SecretString;
+use serde::Serialize;
+use woodpecker_client::Woodpecker;
+
+/// The GitHub Actions workflow template (`@@key@@` placeholders).
+pub const BUILD_TEMPLATE: &str = include_str!("templates/build.yml");
+/// The Woodpecker deploy pipeline template.
+pub const DEPLOY_TEMPLATE: &str = include_str!("templates/deploy.yml");
+/// Where the workflow goes.
+pub const BUILD_PATH: &str = ".github/workflows/build.yml";
+/// Where the deploy pipeline goes.
+pub const DEPLOY_PATH: &str = ".woodpecker/deploy.yml";
+
+/// Everything the templates and the steps need.
+#[derive(Debug, Clone)]
+pub struct OnboardConfig {
+    /// The Forgejo owner.
+    pub owner: String,
+    /// The repository name.
+    pub name: String,
+    /// The branch that becomes the default and that the workflow builds.
+    pub branch: String,
+    /// The GitHub repository the mirror pushes to, `https://github.com/<owner>/<name>.git`.
+    pub github_remote: String,
+    /// The GitHub user for the mirror.
+    pub github_user: String,
+    /// The GitHub token for the mirror (contents: write).
+    pub github_token: SecretString,
+    /// Values for the templates' other placeholders: `forgejo_url`, `woodpecker_url`, `image`,
+    /// `offinfra_git`, `deploy_image`, `namespace`, `deployment`, `container`, `service_account`.
+    pub values: Vec<(String, String)>,
+}
+
+/// Renders `template`: `@@owner@@`, `@@name@@`, `@@branch@@` and each of `values`. A placeholder left
+/// unfilled is an error naming it.
+pub fn render(template: &str, config: &OnboardConfig) -> Result<String, String> {
+    let mut text = template
+        .replace("@@owner@@", &config.owner)
+        .replace("@@name@@", &config.name)
+        .replace("@@branch@@", &config.branch);
+    for (key, value) in &config.values {
+        text = text.replace(&format!("@@{key}@@"), value);
+    }
+    if let Some(start) = text.find("@@") {
+        let rest = &text[start + 2..];
+        let key = rest.split("@@").next().unwrap_or(rest);
+        return Err(format!("template placeholder @@{key}@@ has no value"));
+    }
+    Ok(text)
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Change {
+    /// Create the push mirror.
+    CreateMirror {
+        /// Its target.
+        remote: String,
+    },
+    /// Commit these file changes in one commit.
+    CommitFiles {
+        /// Paths created.
+        create: Vec<String>,
+        /// Paths updated.
+        update: Vec<String>,
+        /// Old pipeline files deleted.
+        delete: Vec<String>,
+    },
+    /// Activate the repository in Woodpecker.
+    Activate {
+        /// Forgejo's id of the repository.
+        forge_remote_id: String,
+    },
+    /// Make `branch` the default.
+    SetDefaultBranch {
+        /// The current default.
+        from: String,
+        /// The new default.
+        to: String,
+    },
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::CreateMirror { remote } => write!(f, "create a push mirror to {remote} (sync on commit)"),
+            Change::CommitFiles { create, update, delete } => {
+                let mut parts = Vec::new();
+                for (verb, paths) in [("create", create), ("update", update), ("delete", delete)] {
+                    if !paths.is_empty() {
+                        parts.push(format!("{verb} {}", paths.join(", ")));
+                    }
+                }
+                write!(f, "commit: {}", parts.join("; "))
+            }
+            Change::Activate { forge_remote_id } => {
+                write!(f, "activate in Woodpecker (forge id {forge_remote_id})")
+            }
+            Change::SetDefaultBranch { from, to } => write!(f, "default branch {from} -> {to}"),
+        }
+    }
+}
+
+/// What onboarding still has to do; empty when the repository is fully onboarded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OnboardPlan {
+    /// The changes, in the order they are made.
+    pub changes: Vec<Change>,
+    /// What is already in place (for the report).
+    pub in_place: Vec<String>,
+    /// The file changes behind [`Change::CommitFiles`] (contents and blob ids).
+    #[serde(skip)]
+    files: Vec<FileChange>,
+}
+
+impl OnboardPlan {
+    /// Whether nothing is to be done.
+    pub fn is_noop(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Old pipeline files: every YAML file in `.woodpecker/` except the deploy pipeline, and a top-level
+/// `.woodpecker.yml`/`.woodpecker.yaml`.
+fn is_old_pipeline(path: &str) -> bool {
+    let yaml = path.ends_with(".yml") || path.ends_with(".yaml");
+    (path.starts_with(".woodpecker/") && yaml && path != DEPLOY_PATH)
+        || path == ".woodpecker.yml"
+        || path == ".woodpecker.yaml"
+}
+
+/// Reads Forgejo and Woodpecker and decides what onboarding `config` still needs.
+pub async fn inspect(
+    forgejo: &Forgejo,
+    woodpecker: &Woodpecker,
+    config: &OnboardConfig,
+) -> Result<OnboardPlan, String> {
+    let full = format!("{}/{}", config.owner, config.name);
+    let repo = forgejo.repo(&config.owner, &config.name);
+    let info = repo.get().await.map_err(|e| format!("reading {full} on Forgejo: {e}"))?;
+    if repo
+        .branch(&config.branch)
+        .await
+        .map_err(|e| format!("reading branch {} of {full}: {e}", config.branch))?
+        .is_none()
+    {
+        return Err(format!("{full} has no branch {:?}: push it first", config.branch));
+    }
+    let mut plan = OnboardPlan::default();
+
+    // The push mirror.
+    let mirrors = repo.push_mirrors().list().await.map_err(|e| format!("listing push mirrors of {full}: {e}"))?;
+    let norm = |s: &str| s.trim_end_matches('/').trim_end_matches(".git").to_ascii_lowercase();
+    match mirrors.iter().find(|m| norm(&m.remote_address) == norm(&config.github_remote)) {
+        Some(m) if m.sync_on_commit => {
+            plan.in_place.push(format!("push mirror to {} (sync on commit)", m.remote_address))
+        }
+        Some(m) => plan.in_place.push(format!(
+            "push mirror to {} exists but does not sync on commit: delete it in Forgejo to have it recreated",
+            m.remote_address
+        )),
+        None => plan.changes.push(Change::CreateMirror { remote: config.github_remote.clone() }),
+    }
+
+    // The pipeline files, on the branch being onboarded.
+    let contents = repo.contents();
+    let wanted = [(BUILD_PATH, render(BUILD_TEMPLATE, config)?), (DEPLOY_PATH, render(DEPLOY_TEMPLATE, config)?)];
+    let (mut create, mut update, mut delete) = (Vec::new(), Vec::new(), Vec::new());
+    for (path, text) in &wanted {
+        let entry =
+            contents.get(path, Some(&config.branch)).await.map_err(|e| format!("reading {path} in {full}: {e}"))?;
+        match entry {
+            None => {
+                create.push(path.to_string());
+                plan.files.push(FileChange::Create { path: path.to_string(), content: text.as_bytes().to_vec() });
+            }
+            Some(Entry::File(file)) if file.bytes().as_deref() == Some(text.as_bytes()) => {
+                plan.in_place.push(format!("{path} up to date"))
+            }
+            Some(Entry::File(file)) => {
+                update.push(path.to_string());
+                plan.files.push(FileChange::Update {
+                    path: path.to_string(),
+                    content: text.as_bytes().to_vec(),
+                    sha: file.sha,
+                });
+            }
+            Some(Entry::Dir(_)) => return Err(format!("{path} in {full} is a directory")),
+        }
+    }
+    let mut old = Vec::new();
+    for path in [".woodpecker.yml", ".woodpecker.yaml"] {
+        if let Some(Entry::File(file)) =
+            contents.get(path, Some(&config.branch)).await.map_err(|e| format!("reading {path} in {full}: {e}"))?
+        {
+            old.push(file);
+        }
+    }
+    if let Some(Entry::Dir(entries)) = contents
+        .get(".woodpecker", Some(&config.branch))
+        .await
+        .map_err(|e| format!("reading .woodpecker/ in {full}: {e}"))?
+    {
+        old.extend(entries.into_iter().filter(|e| e.kind == "file"));
+    }
+    for file in old.into_iter().filter(|f| is_old_pipeline(&f.path)) {
+        delete.push(file.path.clone());
+        plan.files.push(FileChange::Delete { path: file.path, sha: file.sha });
+    }
+    if plan.files.is_empty() {
+        plan.in_place.push("no old pipeline files".into());
+    } else {
+        plan.changes.push(Change::CommitFiles { create, update, delete });
+    }
+
+    // Woodpecker.
+    match woodpecker.lookup(&config.owner, &config.name).await {
+        Ok(found) if found.active => plan.in_place.push(format!("active in Woodpecker as repo {}", found.id)),
+        Ok(_) => plan.changes.push(Change::Activate { forge_remote_id: info.id.to_string() }),
+        Err(woodpecker_client::Error::Http(e)) if e.is_not_found() => {
+            plan.changes.push(Change::Activate { forge_remote_id: info.id.to_string() })
+        }
+        Err(e) => return Err(format!("looking up {full} in Woodpecker: {e}")),
+    }
+
+    // The default branch.
+    if info.default_branch == config.branch {
+        plan.in_place.push(format!("default branch {}", config.branch));
+    } else {
+        plan.changes.push(Change::SetDefaultBranch { from: info.default_branch, to: config.branch.clone() });
+    }
+    Ok(plan)
+}
+
+/// Carries out `plan` in order; returns a line per change made. Stops at the first failure, naming it.
+pub async fn apply(
+    forgejo: &Forgejo,
+    woodpecker: &Woodpecker,
+    config: &OnboardConfig,
+    plan: &OnboardPlan,
+) -> Result<Vec<String>, String> {
+    let full = format!("{}/{}", config.owner, config.name);
+    let repo = forgejo.repo(&config.owner, &config.name);
+    let mut done = Vec::new();
+    for change in &plan.changes {
+        match change {
+            Change::CreateMirror { remote } => {
+                let mirror = CreatePushMirror {
+                    remote_address: remote.clone(),
+                    remote_username: config.github_user.clone(),
+                    remote_password: config.github_token.clone(),
+                    interval: "0s".into(),
+                    sync_on_commit: true,
+                };
+                repo.push_mirrors()
+                    .ensure(&mirror)
+                    .await
+                    .map_err(|e| format!("creating the push mirror of {full}: {e}"))?;
+            }
+            Change::CommitFiles { .. } => {
+                let commit = ChangeFiles {
+                    files: plan.files.clone(),
+                    message: Some(
+                        "ci: build on GitHub Actions, deploy in-cluster with Woodpecker (offinfra onboard)".into(),
+                    ),
+                    branch: Some(config.branch.clone()),
+                };
+                let sha = repo.contents().change(&commit).await.map_err(|e| format!("committing to {full}: {e}"))?;
+                done.push(format!("committed {}", &sha[..sha.len().min(12)]));
+                continue;
+            }
+            Change::Activate { forge_remote_id } => {
+                let (found, _) = woodpecker
+                    .activate(forge_remote_id, &config.owner, &config.name)
+                    .await
+                    .map_err(|e| format!("activating {full} in Woodpecker: {e}"))?;
+                done.push(format!("activated in Woodpecker as repo {}", found.id));
+                continue;
+            }
+            Change::SetDefaultBranch { to, .. } => {
+                repo.set_default_branch(to).await.map_err(|e| format!("setting the default branch of {full}: {e}"))?;
+            }
+        }
+        done.push(change.to_string());
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> OnboardConfig {
+        let values = [
+            ("forgejo_url", "https://git.example.com"),
+            ("woodpecker_url", "https://ci.example.com"),
+            ("image", "ghcr.io/acme/app"),
+            ("offinfra_git", "https://git.example.com/acme/offinfra"),
+            ("deploy_image", "ghcr.io/acme/offinfra-deploy:latest"),
+            ("namespace", "prod"),
+            ("deployment", "app"),
+            ("container", "app"),
+            ("service_account", "deployer"),
+        ];
+        OnboardConfig {
+            owner: "acme".into(),
+            name: "app".into(),
+            branch: "master".into(),
+            github_remote: "https://github.com/acme/app.git".into(),
+            github_user: "acme-bot".into(),
+            github_token: "t".into(),
+            values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn templates_encode_the_lessons() {
+        let deploy = render(DEPLOY_TEMPLATE, &config()).unwrap();
+        assert!(deploy.contains("when:\n  - event: manual\n"), "deploy only on manual events");
+        assert!(deploy.contains(
+            "- 'deploy --namespace prod --name app --container \"app=${IMAGE_NAME}:${IMAGE_TAG}\" --timeout 300s --rollback-on-failure'"
+        ));
+        let build = render(BUILD_TEMPLATE, &config()).unwrap();
+        assert!(build.contains("--provenance=false"));
+        assert!(build.contains("flow --repo acme/app --image ghcr.io/acme/app --layout image.tar"));
+        assert!(build.contains("FORGEJO_TOKEN: ${{ secrets.FORGEJO_TOKEN }}"), "GitHub expressions survive");
+
+        let mut missing = config();
+        missing.values.retain(|(k, _)| k != "namespace");
+        assert_eq!(render(DEPLOY_TEMPLATE, &missing).unwrap_err(), "template placeholder @@namespace@@ has no value");
+    }
+
+    #[test]
+    fn old_pipelines() {
+        assert!(is_old_pipeline(".woodpecker/build.yml"));
+        assert!(is_old_pipeline(".woodpecker.yml"));
+        assert!(!is_old_pipeline(DEPLOY_PATH));
+        assert!(!is_old_pipeline(".woodpecker/README.md"));
+    }
+}
