@@ -17,6 +17,7 @@
 //! ```
 
 pub mod ci;
+pub mod doctor;
 pub mod flow;
 pub mod onboard;
 pub mod prune;

@@ -2,6 +2,7 @@
 //! pruned and hand-made secrets; a second run with nothing new writes nothing; values never printed.
 
 mod example_run;
+mod vault;
 
 use example_run::{run_example, text};
 use offinfra_contract::Spec;
@@ -10,16 +11,6 @@ use wiremock::{
     matchers::{body_partial_json, header, method, path, query_param},
     Mock, MockServer, ResponseTemplate,
 };
-
-/// Vault's answer to `GET /v1/<mount>/data/<path>` (KV v2 read-secret-version).
-fn vault_read(data: Value, version: u64) -> Value {
-    json!({
-        "request_id": "0b0a0c0d-1111-2222-3333-444455556666", "lease_id": "", "renewable": false, "lease_duration": 0,
-        "data": {"data": data, "metadata": {"created_time": "2026-11-27T06:00:00.000000Z", "custom_metadata": null,
-                                            "deletion_time": "", "destroyed": false, "version": version}},
-        "wrap_info": null, "warnings": null, "auth": null, "mount_type": "kv"
-    })
-}
 
 fn secret(id: i64, name: &str, events: &[&str], note: Option<&str>) -> Value {
     let mut s = json!({"id": id, "org_id": 0, "repo_id": 0, "name": name, "images": [], "events": events});
@@ -40,7 +31,7 @@ async fn vault(version: u64) -> MockServer {
     Mock::given(method("GET"))
         .and(path("/v1/secret/data/ci/global"))
         .and(header("x-vault-token", "vault-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(vault_read(data, version)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(vault::read_secret(data, version)))
         .mount(&server)
         .await;
     server
@@ -178,7 +169,7 @@ async fn vault_errors_name_the_path() {
     let vault = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/secret/data/ci/global"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(vault_read(json!({"port": 5432}), 3)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(vault::read_secret(json!({"port": 5432}), 3)))
         .mount(&vault)
         .await;
     let out = run(&vault, &woodpecker, &[]);

@@ -303,6 +303,18 @@ impl Deployer {
         Ok(SetImageReport { plan, applied })
     }
 
+    /// The images a workload runs, as `(container, image)`: init containers first, then containers.
+    pub async fn images(&self, kind: Kind, name: &str) -> Result<Vec<(String, String)>, Error> {
+        let (spec, _) = self.pod_spec(kind, name).await?;
+        Ok(spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(spec.containers.iter())
+            .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+            .collect())
+    }
+
     async fn pod_spec(&self, kind: Kind, name: &str) -> Result<(PodSpec, PodSpecAt), Error> {
         let template =
             |t: Option<k8s_openapi::api::core::v1::PodTemplateSpec>| t.and_then(|t| t.spec).unwrap_or_default();

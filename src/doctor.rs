@@ -1,0 +1,494 @@
+//! Health checks of a pipeline's moving parts, each a [`Finding`] with pass/warn/fail and the evidence,
+//! some with a safe fix:
+//!
+//! - [`webhook`]: the Forgejo webhook Woodpecker uses points at the in-cluster Woodpecker URL (Woodpecker's
+//!   "repair" rewrites it to the public one); the fix re-points it, keeping every other hook field and the
+//!   `access_token` query.
+//! - [`secret_parity`]: two Woodpecker registrations of one repository hold secrets of the same names and
+//!   events; values are write-only, so the fix takes them from a source such as Vault.
+//! - [`orphans`] and [`cache`]: image indexes whose children are gone; a pull-through cache that answers.
+//! - [`deployment_images`]: the images a Deployment runs exist in their registry.
+//! - [`lint_pipeline`]: the Woodpecker YAML gotchas the pipeline has been bitten by.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Healthy.
+    Pass,
+    /// Worth a look; not a failure.
+    Warn,
+    /// Broken.
+    Fail,
+}
+
+impl Status {
+    /// `pass`, `warn` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The check, e.g. `webhook acme/app`.
+    pub check: String,
+    /// The outcome (after a fix, if one was made).
+    pub status: Status,
+    /// What was seen.
+    pub evidence: String,
+    /// What the fix did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+}
+
+impl Finding {
+    fn new(check: impl Into<String>, status: Status, evidence: impl Into<String>) -> Self {
+        Self { check: check.into(), status, evidence: evidence.into(), fixed: None }
+    }
+}
+
+/// The findings as an aligned table.
+pub fn table(findings: &[Finding]) -> String {
+    let width = findings.iter().map(|f| f.check.len()).max().unwrap_or(5).max(5);
+    let mut out = format!("{:<6} {:<width$} EVIDENCE\n", "STATUS", "CHECK");
+    for f in findings {
+        let evidence = match &f.fixed {
+            Some(fixed) => format!("{} (fixed: {fixed})", f.evidence),
+            None => f.evidence.clone(),
+        };
+        out += &format!("{:<6} {:<width$} {evidence}\n", f.status.as_str(), f.check);
+    }
+    out
+}
+
+/// A webhook URL with its query's values hidden (the `access_token` is a credential).
+pub fn redact_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let keys: Vec<String> =
+                query.split('&').map(|kv| format!("{}=…", kv.split('=').next().unwrap_or(""))).collect();
+            format!("{base}?{}", keys.join("&"))
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Whether a hook delivers to Woodpecker (its endpoint is `/api/hook`).
+fn is_woodpecker_hook(url: &str) -> bool {
+    url.split('?').next().unwrap_or(url).trim_end_matches('/').ends_with("/api/hook")
+}
+
+/// Checks that the Woodpecker webhooks of `owner/name` point at `expected` (the in-cluster Woodpecker
+/// base URL, e.g. `http://woodpecker-server.woodpecker.svc:8000`); with `fix`, re-points them.
+pub async fn webhook(
+    forgejo: &forgejo_client::Forgejo,
+    owner: &str,
+    name: &str,
+    expected: &str,
+    fix: bool,
+) -> Result<Vec<Finding>, String> {
+    let check = format!("webhook {owner}/{name}");
+    let hooks = forgejo.repo(owner, name).hooks();
+    let all = hooks.list().await.map_err(|e| format!("listing the webhooks of {owner}/{name}: {e}"))?;
+    let expected = expected.trim_end_matches('/');
+    let mut findings = Vec::new();
+    for hook in all.iter().filter(|h| h.target().is_some_and(is_woodpecker_hook)) {
+        let url = hook.target().unwrap_or_default();
+        let base = url.split('?').next().unwrap_or(url).trim_end_matches('/').trim_end_matches("/api/hook");
+        if base == expected {
+            findings.push(Finding::new(&check, Status::Pass, format!("hook {} -> {}", hook.id, redact_url(url))));
+            continue;
+        }
+        let mut finding = Finding::new(
+            &check,
+            Status::Fail,
+            format!("hook {} -> {}, expected {expected}/api/hook", hook.id, redact_url(url)),
+        );
+        if fix {
+            let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            let target = format!("{expected}/api/hook{query}");
+            hooks
+                .retarget(hook.id, &target)
+                .await
+                .map_err(|e| format!("re-pointing hook {} of {owner}/{name}: {e}", hook.id))?;
+            finding.status = Status::Pass;
+            finding.fixed = Some(format!("re-pointed to {}", redact_url(&target)));
+        }
+        findings.push(finding);
+    }
+    if findings.is_empty() {
+        findings.push(Finding::new(
+            &check,
+            Status::Fail,
+            format!("no Woodpecker webhook among {} hook(s): activate the repository in Woodpecker", all.len()),
+        ));
+    }
+    Ok(findings)
+}
+
+/// Checks that Woodpecker repositories `a` and `b` (two registrations of one repository) hold secrets of
+/// the same names and events. With `source`, missing or different secrets are written from it (events:
+/// the union of both sides').
+pub async fn secret_parity(
+    woodpecker: &woodpecker_client::Woodpecker,
+    a: i64,
+    b: i64,
+    source: Option<&crate::secrets::SourceSecrets>,
+) -> Result<Vec<Finding>, String> {
+    use woodpecker_client::{SecretScope, SecretSpec};
+    let list = |id: i64| async move {
+        let secrets = woodpecker.secrets(SecretScope::Repo(id)).list().await;
+        secrets.map_err(|e| format!("listing the secrets of Woodpecker repo {id}: {e}"))
+    };
+    let (left, right) = (list(a).await?, list(b).await?);
+    let events = |s: &woodpecker_client::Secret| s.events.iter().cloned().collect::<BTreeSet<_>>();
+    let names: BTreeSet<&str> = left.iter().chain(&right).map(|s| s.name.as_str()).collect();
+    let mut findings = Vec::new();
+    for name in names {
+        let check = format!("secret {name} on repos {a} and {b}");
+        let (l, r) = (left.iter().find(|s| s.name == name), right.iter().find(|s| s.name == name));
+        let (problem, targets, wanted): (String, Vec<i64>, BTreeSet<String>) = match (l, r) {
+            (Some(l), Some(r)) if events(l) == events(r) => {
+                findings.push(Finding::new(check, Status::Pass, format!("events {}", join(&events(l)))));
+                continue;
+            }
+            (Some(l), Some(r)) => (
+                format!("events differ: repo {a} {}, repo {b} {}", join(&events(l)), join(&events(r))),
+                vec![a, b],
+                events(l).union(&events(r)).cloned().collect(),
+            ),
+            (Some(l), None) => (format!("missing on repo {b}"), vec![b], events(l)),
+            (None, Some(r)) => (format!("missing on repo {a}"), vec![a], events(r)),
+            (None, None) => continue,
+        };
+        let mut finding = Finding::new(check, Status::Fail, problem);
+        if let Some(source) = source {
+            match source.values.get(name) {
+                Some(value) => {
+                    for id in &targets {
+                        let spec = SecretSpec {
+                            name: name.to_owned(),
+                            value: value.clone(),
+                            events: wanted.iter().cloned().collect(),
+                            images: Vec::new(),
+                            note: Some(source.note()),
+                        };
+                        woodpecker
+                            .secrets(SecretScope::Repo(*id))
+                            .upsert(&spec)
+                            .await
+                            .map_err(|e| format!("writing secret {name} to Woodpecker repo {id}: {e}"))?;
+                    }
+                    finding.status = Status::Pass;
+                    finding.fixed = Some(format!(
+                        "written from {} to repo {} with events {}",
+                        source.origin,
+                        targets.iter().map(i64::to_string).collect::<Vec<_>>().join(" and "),
+                        join(&wanted)
+                    ));
+                }
+                None => finding.evidence += &format!(" (no value for it in {})", source.origin),
+            }
+        }
+        findings.push(finding);
+    }
+    Ok(findings)
+}
+
+fn join(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(",")
+}
+
+/// Checks `repositories` (all in the catalog when empty) of `registry` for image indexes whose
+/// children are gone.
+pub async fn orphans(
+    registry: &ghcr_client::registry::Registry,
+    repositories: &[String],
+) -> Result<Vec<Finding>, String> {
+    let host = registry.host().to_owned();
+    let repositories = if repositories.is_empty() {
+        registry.catalog().await.map_err(|e| format!("reading the catalog of {host}: {e}"))?
+    } else {
+        repositories.to_vec()
+    };
+    let mut findings = Vec::new();
+    for repository in &repositories {
+        let found = registry.find_orphans(repository, None).await.map_err(|e| format!("{host}/{repository}: {e}"))?;
+        let check = format!("orphans {host}/{repository}");
+        if found.is_empty() {
+            findings.push(Finding::new(&check, Status::Pass, "every index's children are present"));
+        }
+        for o in found {
+            findings.push(Finding::new(
+                &check,
+                Status::Fail,
+                format!("{}:{} -> index {} is missing {}", repository, o.tag, o.index, o.missing_child),
+            ));
+        }
+    }
+    Ok(findings)
+}
+
+/// Checks that the pull-through cache `registry` answers `/v2/` and `/v2/_catalog`.
+pub async fn cache(registry: &ghcr_client::registry::Registry) -> Finding {
+    let check = format!("cache {}", registry.host());
+    match registry.check_cache().await {
+        Ok(h) => Finding::new(
+            check,
+            Status::Pass,
+            format!(
+                "/v2/ in {} ms, /v2/_catalog ({} repositories) in {} ms",
+                h.ping_ms,
+                h.repositories.len(),
+                h.catalog_ms
+            ),
+        ),
+        Err(e) => Finding::new(check, Status::Fail, e.to_string()),
+    }
+}
+
+/// An image reference's registry host, repository and tag or digest (Docker Hub names expanded).
+pub fn parse_image(image: &str) -> (String, String, String) {
+    let (name, reference) = match image.split_once('@') {
+        Some((name, digest)) => (name, digest.to_owned()),
+        None => match image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+            Some((name, tag)) => (name, tag.to_owned()),
+            None => (image, "latest".to_owned()),
+        },
+    };
+    let (host, path) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first.to_owned(), rest.to_owned())
+        }
+        _ => (
+            "registry-1.docker.io".to_owned(),
+            if name.contains('/') { name.to_owned() } else { format!("library/{name}") },
+        ),
+    };
+    (host, path, reference)
+}
+
+/// Checks that every image the Deployment `name` runs exists in its registry; `registry_for` gives the
+/// client for a host.
+pub async fn deployment_images(
+    deployer: &deployer::Deployer,
+    name: &str,
+    registry_for: &(dyn Fn(&str) -> Result<ghcr_client::registry::Registry, String> + Sync),
+) -> Result<Vec<Finding>, String> {
+    let images = deployer
+        .images(deployer::Kind::Deployment, name)
+        .await
+        .map_err(|e| format!("reading deployment {}/{name}: {e}", deployer.namespace()))?;
+    let mut findings = Vec::new();
+    for (container, image) in images {
+        let check = format!("image {}/{name}/{container}", deployer.namespace());
+        let (host, repository, reference) = parse_image(&image);
+        let registry = registry_for(&host)?;
+        findings.push(match registry.manifest_digest(&repository, &reference).await {
+            Ok(Some(digest)) => Finding::new(check, Status::Pass, format!("{image} is {digest}")),
+            Ok(None) => Finding::new(check, Status::Fail, format!("{image} is not in {host}")),
+            Err(e) => Finding::new(check, Status::Fail, format!("{image}: {e}")),
+        });
+    }
+    Ok(findings)
+}
+
+/// Lints one Woodpecker pipeline file (`path` is for the evidence). `global_secrets`, when given,
+/// enables the check that secrets a manual pipeline uses are available to manual events.
+pub fn lint_pipeline(path: &str, text: &str, global_secrets: Option<&[woodpecker_client::Secret]>) -> Vec<Finding> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let mut findings = Vec::new();
+    let check = |what: &str| format!("lint {path} {what}");
+
+    // 1. Unquoted commands with `${A}:${B}`: seen on the raw lines, with their numbers.
+    let mut unquoted = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let item = line.trim_start();
+        if let Some(command) = item.strip_prefix("- ") {
+            let command = command.trim_start();
+            if !command.starts_with(['\'', '"']) && VARIABLE_PAIR.is_match(command) {
+                unquoted.push(format!("line {}: {}", n + 1, command));
+            }
+        }
+    }
+    findings.push(if unquoted.is_empty() {
+        Finding::new(check("quoting"), Status::Pass, "no unquoted ${A}:${B} command")
+    } else {
+        Finding::new(check("quoting"), Status::Fail, format!("quote these commands whole: {}", unquoted.join("; ")))
+    });
+
+    let docs = match YamlLoader::load_from_str(text) {
+        Ok(docs) => docs,
+        Err(e) => {
+            findings.push(Finding::new(check("yaml"), Status::Fail, e.to_string()));
+            return findings;
+        }
+    };
+    let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
+
+    // 2. A deploy pipeline must run on manual events only.
+    let events = when_events(&doc["when"]);
+    let is_manual_only = events.as_ref().is_some_and(|e| !e.is_empty() && e.iter().all(|e| e == "manual"));
+    let deploys = text.contains("set image")
+        || text.contains("deploy ")
+        || path.rsplit('/').next().is_some_and(|f| f.starts_with("deploy"));
+    if deploys {
+        findings.push(if is_manual_only {
+            Finding::new(check("events"), Status::Pass, "a deploy pipeline limited to event: manual")
+        } else {
+            let seen = match &events {
+                None => "no when/event filter".to_owned(),
+                Some(e) => format!("events {}", e.iter().cloned().collect::<Vec<_>>().join(",")),
+            };
+            Finding::new(
+                check("events"),
+                Status::Fail,
+                format!("a deploy pipeline not limited to event: manual ({seen})"),
+            )
+        });
+    }
+
+    // 3. Global secrets a manual pipeline uses must allow the manual event.
+    let runs_manual = events.as_ref().is_none_or(|e| e.contains("manual"));
+    if let (Some(globals), true) = (global_secrets, runs_manual) {
+        let mut used = BTreeSet::new();
+        collect_from_secret(&doc, &mut used);
+        let lacking: Vec<String> = used
+            .iter()
+            .filter_map(|name| globals.iter().find(|s| &s.name == name))
+            .filter(|s| !s.events.iter().any(|e| e == "manual"))
+            .map(|s| format!("{} (events {})", s.name, s.events.join(",")))
+            .collect();
+        findings.push(if lacking.is_empty() {
+            Finding::new(
+                check("secrets"),
+                Status::Pass,
+                format!("{} secret(s) used, all available to manual events", used.len()),
+            )
+        } else {
+            Finding::new(
+                check("secrets"),
+                Status::Fail,
+                format!("global secrets used by a manual pipeline without the manual event: {}", lacking.join(", ")),
+            )
+        });
+    }
+    findings
+}
+
+/// `${A}:${B}`: a variable, a colon, a variable.
+static VARIABLE_PAIR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}:\$\{[A-Za-z_][A-Za-z0-9_]*\}").expect("valid")
+});
+
+/// The events a `when` allows: `None` when there is no event filter at all.
+fn when_events(when: &yaml_rust2::Yaml) -> Option<BTreeSet<String>> {
+    use yaml_rust2::Yaml;
+    let clauses: Vec<&Yaml> = match when {
+        Yaml::Array(items) => items.iter().collect(),
+        Yaml::Hash(_) => vec![when],
+        _ => return None,
+    };
+    let mut events = BTreeSet::new();
+    for clause in clauses {
+        match &clause["event"] {
+            Yaml::String(e) => {
+                events.insert(e.clone());
+            }
+            Yaml::Array(list) => events.extend(list.iter().filter_map(|e| e.as_str().map(str::to_owned))),
+            // A clause without an event filter lets every event through.
+            _ => return None,
+        }
+    }
+    Some(events)
+}
+
+fn collect_from_secret(yaml: &yaml_rust2::Yaml, out: &mut BTreeSet<String>) {
+    use yaml_rust2::Yaml;
+    match yaml {
+        Yaml::Hash(map) => {
+            for (k, v) in map {
+                if k.as_str() == Some("from_secret") {
+                    if let Some(name) = v.as_str() {
+                        out.insert(name.to_owned());
+                    }
+                } else {
+                    collect_from_secret(v, out);
+                }
+            }
+        }
+        Yaml::Array(items) => items.iter().for_each(|i| collect_from_secret(i, out)),
+        _ => {}
+    }
+}
+
+/// Counts by status.
+pub fn counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.status.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_parse_like_docker() {
+        assert_eq!(parse_image("nginx"), ("registry-1.docker.io".into(), "library/nginx".into(), "latest".into()));
+        assert_eq!(parse_image("acme/app:1"), ("registry-1.docker.io".into(), "acme/app".into(), "1".into()));
+        assert_eq!(
+            parse_image("127.0.0.1:5000/acme/app:0123abcd"),
+            ("127.0.0.1:5000".into(), "acme/app".into(), "0123abcd".into())
+        );
+        assert_eq!(
+            parse_image("ghcr.io/acme/app@sha256:ab"),
+            ("ghcr.io".into(), "acme/app".into(), "sha256:ab".into())
+        );
+        assert_eq!(parse_image("localhost:5000/app"), ("localhost:5000".into(), "app".into(), "latest".into()));
+    }
+
+    #[test]
+    fn lints_the_known_gotchas() {
+        let broken = "when:\n  - event: [push, manual]\nsteps:\n  - name: deploy\n    image: x\n    environment:\n      KUBE: {from_secret: kubeconfig}\n    commands:\n      - deploy --container app=${IMAGE_NAME}:${IMAGE_TAG}\n";
+        let globals = vec![woodpecker_client::Secret {
+            id: 1,
+            name: "kubeconfig".into(),
+            events: vec!["push".into(), "tag".into()],
+            images: vec![],
+            note: None,
+        }];
+        let findings = lint_pipeline(".woodpecker/deploy.yml", broken, Some(&globals));
+        let status: Vec<(String, Status)> = findings.iter().map(|f| (f.check.clone(), f.status)).collect();
+        assert_eq!(
+            status,
+            [
+                ("lint .woodpecker/deploy.yml quoting".to_string(), Status::Fail),
+                ("lint .woodpecker/deploy.yml events".into(), Status::Fail),
+                ("lint .woodpecker/deploy.yml secrets".into(), Status::Fail),
+            ]
+        );
+        assert_eq!(
+            findings[0].evidence,
+            "quote these commands whole: line 9: deploy --container app=${IMAGE_NAME}:${IMAGE_TAG}"
+        );
+        assert_eq!(findings[1].evidence, "a deploy pipeline not limited to event: manual (events manual,push)");
+        assert!(findings[2].evidence.ends_with("kubeconfig (events push,tag)"), "{}", findings[2].evidence);
+
+        let good = "when:\n  - event: manual\nsteps:\n  - name: deploy\n    image: x\n    commands:\n      - 'deploy --container \"app=${IMAGE_NAME}:${IMAGE_TAG}\"'\n";
+        assert!(lint_pipeline(".woodpecker/deploy.yml", good, Some(&[])).iter().all(|f| f.status == Status::Pass));
+        assert_eq!(redact_url("http://ci/api/hook?access_token=abc&x=1"), "http://ci/api/hook?access_token=…&x=…");
+    }
+}
