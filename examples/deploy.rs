@@ -48,6 +48,9 @@ struct Args {
     /// Print the patch and change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Post the result to this Slack incoming webhook
+    #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
+    slack_webhook: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -70,8 +73,8 @@ fn pairs(args: &Args) -> Result<Vec<ImagePair>, String> {
 async fn run(args: Args) -> Result<bool, String> {
     let pairs = pairs(&args)?;
     let deployer = Deployer::infer(args.namespace.as_deref()).await.map_err(|e| e.to_string())?;
-    let target = format!("{}/{}", args.kind.resource(), args.name);
     if args.dry_run {
+        let target = format!("{}/{}", args.kind.resource(), args.name);
         let report = deployer.set_image(args.kind, &args.name, &pairs, true).await.map_err(|e| e.to_string())?;
         match &report.plan.patch {
             Some(patch) => println!("{patch}"),
@@ -79,16 +82,40 @@ async fn run(args: Args) -> Result<bool, String> {
         }
         return Ok(true);
     }
-    let report = match deployer.set_image(args.kind, &args.name, &pairs, false).await {
+    let result = deploy(&args, &deployer, &pairs).await;
+    if let Some(webhook) = args.slack_webhook.clone().filter(|w| !w.is_empty()) {
+        let images = pairs.iter().map(|p| format!("{}={}", p.container, p.image)).collect::<Vec<_>>().join(", ");
+        let target = format!("{}/{} in {}", args.kind.resource(), args.name, deployer.namespace());
+        let text = match &result {
+            Ok(Outcome { rolled_out: true, .. }) => format!(":white_check_mark: {target} rolled out {images}"),
+            Ok(Outcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
+            Err(e) => format!(":x: {target} failed ({images}): {e}"),
+        };
+        if let Err(e) = offinfra::notify::slack(&webhook.into(), &text).await {
+            eprintln!("warning: {e}");
+        }
+    }
+    result.map(|outcome| outcome.rolled_out)
+}
+
+/// How a deploy ended, for the exit code and the notification.
+struct Outcome {
+    rolled_out: bool,
+    reason: String,
+}
+
+async fn deploy(args: &Args, deployer: &Deployer, pairs: &[ImagePair]) -> Result<Outcome, String> {
+    let target = format!("{}/{}", args.kind.resource(), args.name);
+    let report = match deployer.set_image(args.kind, &args.name, pairs, false).await {
         Ok(report) => report,
         Err(Error::MissingContainers { errors, applied }) => {
             if applied {
                 println!("{target} image updated");
             }
-            for error in errors {
+            for error in &errors {
                 eprintln!("error: {error}");
             }
-            return Ok(false);
+            return Ok(Outcome { rolled_out: false, reason: errors.join("; ") });
         }
         Err(e) => return Err(e.to_string()),
     };
@@ -97,20 +124,27 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
     let mut print = |line: &str| print!("{line}");
-    match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
-        WaitOutcome::RolledOut(_) => return Ok(true),
-        WaitOutcome::TimedOut(_) => eprintln!("error: timed out waiting for the condition"),
-        WaitOutcome::Failed(reason) => eprintln!("error: {reason}"),
-    }
+    let mut reason = match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
+        WaitOutcome::RolledOut(_) => return Ok(Outcome { rolled_out: true, reason: String::new() }),
+        WaitOutcome::TimedOut(_) => "timed out waiting for the condition".to_owned(),
+        WaitOutcome::Failed(reason) => reason,
+    };
+    eprintln!("error: {reason}");
     if args.rollback_on_failure && report.applied {
-        rollback(&deployer, &args, &report.plan.changes).await?;
-        match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
-            WaitOutcome::RolledOut(_) => {}
-            WaitOutcome::TimedOut(_) => eprintln!("error: the rollback timed out waiting for the condition"),
-            WaitOutcome::Failed(reason) => eprintln!("error: the rollback failed: {reason}"),
-        }
+        rollback(deployer, args, &report.plan.changes).await?;
+        reason += match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
+            WaitOutcome::RolledOut(_) => "; rolled back",
+            WaitOutcome::TimedOut(_) => {
+                eprintln!("error: the rollback timed out waiting for the condition");
+                "; the rollback timed out"
+            }
+            WaitOutcome::Failed(failed) => {
+                eprintln!("error: the rollback failed: {failed}");
+                "; the rollback failed"
+            }
+        };
     }
-    Ok(false)
+    Ok(Outcome { rolled_out: false, reason })
 }
 
 /// A Deployment goes back to its previous revision as `kubectl rollout undo` does; the other kinds keep

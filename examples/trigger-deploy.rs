@@ -50,6 +50,9 @@ struct Args {
     /// Woodpecker personal access token
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
     token: String,
+    /// Post the result to this Slack incoming webhook
+    #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
+    slack_webhook: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -85,11 +88,25 @@ async fn run(args: Args) -> Result<bool, String> {
     let url = ci.pipeline_url(repo_id, pipeline.number);
     println!("{}", pipeline.number);
     println!("{url}");
+    let repo = args.repo.clone().unwrap_or_else(|| format!("repo {repo_id}"));
+    let image = match (variables.get("IMAGE_NAME"), variables.get("IMAGE_TAG")) {
+        (Some(name), Some(tag)) => format!(" {name}:{tag}"),
+        _ => String::new(),
+    };
     if !args.wait.unwrap_or(false) {
+        notify(&args, &format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", pipeline.number)).await;
         return Ok(true);
     }
-    let done = pipelines.wait_polling(pipeline.number, args.timeout, args.poll).await.map_err(|e| e.to_string())?;
+    let done = match pipelines.wait_polling(pipeline.number, args.timeout, args.poll).await {
+        Ok(done) => done,
+        Err(e) => {
+            notify(&args, &format!(":x: deploy of {repo}{image}: pipeline #{} {url}: {e}", pipeline.number)).await;
+            return Err(e.to_string());
+        }
+    };
     eprintln!("pipeline #{} finished: {}", done.number, done.status);
+    let mark = if done.status == Status::Success { ":white_check_mark:" } else { ":x:" };
+    notify(&args, &format!("{mark} deploy of {repo}{image}: pipeline #{} {}: {url}", done.number, done.status)).await;
     if done.status == Status::Success {
         return Ok(true);
     }
@@ -106,4 +123,13 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     Ok(false)
+}
+
+/// Posts to Slack when a webhook is configured; a failed post is a warning, not a failed deploy.
+async fn notify(args: &Args, text: &str) {
+    if let Some(webhook) = args.slack_webhook.clone().filter(|w| !w.is_empty()) {
+        if let Err(e) = offinfra::notify::slack(&webhook.into(), text).await {
+            eprintln!("warning: {e}");
+        }
+    }
 }

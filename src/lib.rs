@@ -19,6 +19,7 @@
 pub mod ci;
 pub mod doctor;
 pub mod flow;
+pub mod notify;
 pub mod onboard;
 pub mod prune;
 pub mod secrets;

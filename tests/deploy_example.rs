@@ -84,8 +84,21 @@ async fn deploy_prints_kubectls_lines_and_rolls_back() {
     // A release that never becomes ready: kubectl's error, then the previous revision comes back and
     // completes; the exit status still says the deploy failed.
     let broken = format!("app=registry.invalid/app{BROKEN}");
+    let slack = wiremock::MockServer::start().await;
+    let text_sent = format!(
+        ":x: deployment.apps/web in {ns} failed (app=registry.invalid/app{BROKEN}): deployment \"web\" exceeded its progress deadline; rolled back"
+    );
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/services/T0/B0/x"))
+        .and(wiremock::matchers::body_json(serde_json::json!({ "text": text_sent })))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    let webhook = format!("{}/services/T0/B0/x", slack.uri());
     let args = ["-n", &ns, "--name", "web", "--container", &broken, "--timeout", "120s", "--rollback-on-failure"];
-    let out = run(&kc, &args, &[]);
+    let out = run(&kc, &args, &[("SLACK_WEBHOOK", &webhook)]);
+    slack.verify().await;
     assert_eq!(out.status.code(), Some(1), "exit 0 only when rolled out");
     assert_eq!(text(&out.stderr), "error: deployment \"web\" exceeded its progress deadline\n");
     let stdout = text(&out.stdout);

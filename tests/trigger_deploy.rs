@@ -71,6 +71,20 @@ async fn flags_wait_for_success() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("7\n{}/repos/42/pipeline/7\n", server.uri()));
+
+    // A Slack webhook that fails is a warning that does not show the webhook; the deploy still succeeded.
+    let slack = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(404)).mount(&slack).await;
+    let webhook = format!("{}/services/T000/B000/secretpart", slack.uri());
+    let env = [("WOODPECKER_TOKEN", "wp"), ("SLACK_WEBHOOK", webhook.as_str())];
+    let vars = ["--var", "IMAGE_TAG=0123abcd", "--var", "IMAGE_NAME=ghcr.io/owner/app"];
+    let uri = server.uri();
+    let mut args = vec!["--woodpecker-url", uri.as_str(), "--repo", "owner/app", "--wait", "--poll", "10ms"];
+    args.extend(vars);
+    let out = run(&args, &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with("warning: posting to Slack: HTTP 404\n"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("secretpart"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,8 +98,21 @@ async fn plugin_settings_and_a_failed_pipeline() {
         ("IMAGE_TAG", "0123abcd"),
         ("IMAGE_NAME", "ghcr.io/owner/app"),
     ];
-    let out = run(&["--poll", "10ms"], &env);
+    // The result goes to Slack too.
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T000/B000/secretpart"))
+        .and(body_json(serde_json::json!({"text": format!(
+            ":x: deploy of owner/app ghcr.io/owner/app:0123abcd: pipeline #7 failure: {}/repos/42/pipeline/7", server.uri()
+        )})))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    let webhook = format!("{}/services/T000/B000/secretpart", slack.uri());
+    let out = run(&["--poll", "10ms", "--slack-webhook", &webhook], &env);
     assert_eq!(out.status.code(), Some(1), "the exit code mirrors the pipeline");
+    slack.verify().await;
     let stderr = text(&out.stderr);
     assert!(stderr.contains("pipeline #7 finished: failure"), "{stderr}");
     assert!(
