@@ -6,8 +6,16 @@
 //! - [`forgejo_client`]: the Forgejo REST API (version, repos, tags, hooks, push mirrors, contents, …).
 //! - [`woodpecker_client`]: the Woodpecker CI API (lookup, activation, pipelines, logs, secrets, crons).
 //! - [`ghcr_client`]: OCI image layouts, registry push and reads, GitHub Packages versions, prune plans.
-//! - [`deployer`]: kubectl's rollout-status rules and set-image planning.
+//! - [`deployer`]: kubectl's set image, rollout status and rollout undo on kube-rs.
 //! - [`http`]: the HTTP plumbing the clients share.
+//!
+//! and composes them into the pipeline's jobs, which the example binaries run as CI steps:
+//!
+//! - [`flow`]: version, tag, push, prune and deploy as one typed plan and a runner over swappable seams.
+//! - [`onboard`]: put a repository on the pipeline (mirror, pipeline files, activation, default branch).
+//! - [`doctor`]: health checks with evidence and safe fixes.
+//! - [`secrets`]: Woodpecker secrets kept in step with Vault KV v2.
+//! - [`prune`], [`notify`], [`ci`]: prune planning from live data, Slack results, GitHub Actions outputs.
 //!
 //! ```no_run
 //! let repo = offinfra::svu::Repository::discover(".")?;

@@ -1,5 +1,5 @@
 //! The GitHub Packages REST API for container packages (API version 2022-11-28): list, delete and
-//! restore versions, and execute a prune [`Plan`](crate::prune::Plan).
+//! restore versions, and execute a prune [`Plan`].
 
 use std::time::Duration;
 
