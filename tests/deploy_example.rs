@@ -10,22 +10,13 @@ use std::process::Output;
 use example_run::{run_example, text};
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
 use offinfra::deployer::kube::api::{Api, PostParams};
-use support::{Cluster, Kubelet, BROKEN};
+use support::{deployment, Cluster, Kubelet, BROKEN};
 
 fn run(kubeconfig: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let kubeconfig = kubeconfig.to_str().unwrap();
     let mut all = vec![("KUBECONFIG", kubeconfig)];
     all.extend_from_slice(env);
     run_example("deploy", None, args, &all)
-}
-
-fn deployment(name: &str, replicas: i32, deadline: i32) -> Deployment {
-    serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name},
-        "spec": {"replicas": replicas, "progressDeadlineSeconds": deadline, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}
-    }))
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

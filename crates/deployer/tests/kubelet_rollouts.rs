@@ -17,16 +17,7 @@ use k8s_openapi::api::{
     core::v1::{Secret, ServiceAccount},
     rbac::v1::{Role, RoleBinding},
 };
-use support::{Cluster, Kubelet, BROKEN};
-
-fn deployment(name: &str, replicas: i32, deadline: i32) -> Deployment {
-    serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name},
-        "spec": {"replicas": replicas, "progressDeadlineSeconds": deadline, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}
-    }))
-    .unwrap()
-}
+use support::{deployment, Cluster, Kubelet, BROKEN};
 
 fn image(d: &Deployment) -> String {
     d.spec.clone().unwrap().template.spec.unwrap().containers[0].image.clone().unwrap()

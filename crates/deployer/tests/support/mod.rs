@@ -183,3 +183,14 @@ pub async fn delete_namespace(client: &Client, name: &str) {
         deployer::kube::api::Api::all(client.clone());
     namespaces.delete(name, &Default::default()).await.unwrap();
 }
+
+/// A Deployment `name` of `replicas` pods running one container `app` (`registry.invalid/app:1`), with
+/// `progressDeadlineSeconds` = `deadline`.
+pub fn deployment(name: &str, replicas: i32, deadline: i32) -> k8s_openapi::api::apps::v1::Deployment {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "progressDeadlineSeconds": deadline, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}
+    }))
+    .unwrap()
+}
