@@ -110,6 +110,14 @@ impl VersionPlan {
             release: outcome.version != outcome.current,
         }
     }
+
+    /// Why no tag is due, for people.
+    pub fn no_release_reason(&self) -> String {
+        match &self.current_tag {
+            Some(tag) => format!("no commit since {tag} asks for a new version"),
+            None => "no commit in the history asks for a version yet".to_owned(),
+        }
+    }
 }
 
 /// What [`Plan::new`] decides from.
@@ -255,7 +263,7 @@ impl Plan {
         out += &format!("version  {} (current tag: {current})\n", self.version.version);
         out += &match (&self.tag, self.steps.tag) {
             (Some(tag), _) => format!("tag      create {tag} on {} at {}\n", self.repo, self.sha),
-            (None, true) => format!("tag      none: no commit since {current} asks for a new version\n"),
+            (None, true) => format!("tag      none: {}\n", self.version.no_release_reason()),
             (None, false) => "tag      skipped\n".to_owned(),
         };
         out += &if self.steps.push {
@@ -447,8 +455,7 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
     match (&plan.tag, backends.forge) {
         _ if !plan.steps.tag => record(&mut report, Step::Tag, StepStatus::Skipped, "turned off".into()),
         (None, _) => {
-            let current = plan.version.current_tag.as_deref().unwrap_or("the start");
-            let detail = format!("nothing to release: no commit since {current} asks for a new version");
+            let detail = format!("nothing to release: {}", plan.version.no_release_reason());
             record(&mut report, Step::Tag, StepStatus::Skipped, detail)
         }
         (Some(_), None) => record(&mut report, Step::Tag, StepStatus::Skipped, "no forge configured".into()),
