@@ -83,18 +83,14 @@ async fn run(args: Args) -> Result<bool, String> {
         return Ok(true);
     }
     let result = deploy(&args, &deployer, &pairs).await;
-    if let Some(webhook) = args.slack_webhook.clone().filter(|w| !w.is_empty()) {
-        let images = pairs.iter().map(|p| format!("{}={}", p.container, p.image)).collect::<Vec<_>>().join(", ");
-        let target = format!("{}/{} in {}", args.kind.resource(), args.name, deployer.namespace());
-        let text = match &result {
-            Ok(Outcome { rolled_out: true, .. }) => format!(":white_check_mark: {target} rolled out {images}"),
-            Ok(Outcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
-            Err(e) => format!(":x: {target} failed ({images}): {e}"),
-        };
-        if let Err(e) = offinfra::notify::slack(&webhook.into(), &text).await {
-            eprintln!("warning: {e}");
-        }
-    }
+    let images = pairs.iter().map(|p| format!("{}={}", p.container, p.image)).collect::<Vec<_>>().join(", ");
+    let target = format!("{}/{} in {}", args.kind.resource(), args.name, deployer.namespace());
+    let text = match &result {
+        Ok(Outcome { rolled_out: true, .. }) => format!(":white_check_mark: {target} rolled out {images}"),
+        Ok(Outcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
+        Err(e) => format!(":x: {target} failed ({images}): {e}"),
+    };
+    cli::notify_slack(args.slack_webhook.as_deref(), &text).await;
     result.map(|outcome| outcome.rolled_out)
 }
 

@@ -15,9 +15,9 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::Parser;
 use cli::Format;
 use offinfra::{
+    ci::repo_arg,
     deployer::Deployer,
     doctor::{self, Finding, Status},
-    flow::split_repo,
     forgejo_client::Forgejo,
     ghcr_client::registry::{Credentials, Registry, RegistryOptions},
     secrets::read_vault,
@@ -134,7 +134,7 @@ async fn run(args: Args) -> Result<bool, String> {
 
     if let Some(internal) = &args.woodpecker_internal_url {
         let repo = args.repo.as_deref().ok_or("the webhook check needs --repo owner/name")?;
-        let (owner, name) = split_repo(repo).ok_or_else(|| format!("--repo {repo:?}: expected owner/name"))?;
+        let (owner, name) = repo_arg("--repo", repo)?;
         let (Some(url), Some(token)) = (&args.forgejo_url, &args.forgejo_token) else {
             return Err("the webhook check needs --forgejo-url and FORGEJO_TOKEN".into());
         };

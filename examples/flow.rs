@@ -224,23 +224,22 @@ async fn run(args: Args) -> Result<bool, String> {
         None => None,
     };
     let host = plan.image.split_once('/').map(|(h, _)| h).unwrap_or_default().to_owned();
-    let registry = |token: Option<&String>| -> Result<Registry, String> {
-        let credentials = match token.filter(|t| !t.is_empty()) {
-            Some(token) => Credentials::Basic {
-                username: args.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
-                password: token.clone().into(),
-            },
-            None => Credentials::Anonymous,
-        };
-        let options = RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() };
-        Registry::new(&host, credentials, options).map_err(|e| e.to_string())
+    // One client for the push and the prune's reads: one token exchange with the registry.
+    let credentials = match args.github_token.as_ref().filter(|t| !t.is_empty()) {
+        Some(token) => Credentials::Basic {
+            username: args.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
+            password: token.clone().into(),
+        },
+        None => Credentials::Anonymous,
     };
+    let options = RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() };
+    let registry = Registry::new(&host, credentials, options).map_err(|e| e.to_string())?;
     let images = if steps.push {
         let path = args.layout.as_ref().ok_or("pushing needs --layout (or skip the step with --skip-push)")?;
         let layout = Layout::open(path).map_err(|e| e.to_string())?;
         let selector = Selector { reference: None, platform: args.platform.clone(), keep_index: false };
         let image = layout.select(&selector).map_err(|e| e.to_string())?;
-        Some(LayoutPush { registry: registry(args.github_token.as_ref())?, layout, image })
+        Some(LayoutPush { registry: registry.clone(), layout, image })
     } else {
         None
     };
@@ -252,7 +251,7 @@ async fn run(args: Args) -> Result<bool, String> {
         };
         Some(GhcrPrune {
             packages: Packages::new(&args.github_api_url, token.to_owned().into()).map_err(|e| e.to_string())?,
-            registry: registry(args.github_token.as_ref())?,
+            registry,
             owner_kind: OwnerKind::Auto,
             options: PruneOptions { protect_tags, ..PruneOptions::default() },
         })
@@ -283,9 +282,8 @@ async fn run(args: Args) -> Result<bool, String> {
     let report = flow::run(&plan, &backends, &mut |record| {
         if human {
             let status = match record.status {
-                StepStatus::Done => "done",
-                StepStatus::Skipped => "skipped",
                 StepStatus::Failed => "FAILED",
+                other => other.as_str(),
             };
             eprintln!("{:<7} {status}: {}", record.step.as_str(), record.detail);
         }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::Format;
 use offinfra::{
-    flow::split_repo,
+    ci::repo_arg,
     forgejo_client::Forgejo,
     onboard::{apply, inspect, OnboardConfig},
     woodpecker_client::Woodpecker,
@@ -89,10 +89,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let (owner, name) = split_repo(&args.repo).ok_or_else(|| format!("--repo {:?}: expected owner/name", args.repo))?;
+    let (owner, name) = repo_arg("--repo", &args.repo)?;
     let github = args.github_repo.clone().unwrap_or_else(|| args.repo.clone());
-    let (gh_owner, gh_name) =
-        split_repo(&github).ok_or_else(|| format!("--github-repo {github:?}: expected owner/name"))?;
+    let (gh_owner, gh_name) = repo_arg("--github-repo", &github)?;
     let lower = |s: &str| s.to_ascii_lowercase();
     let values = [
         ("forgejo_url", args.forgejo_url.trim_end_matches('/').to_owned()),

@@ -15,7 +15,9 @@ use clap::{Parser, ValueEnum};
 use cli::Format;
 use offinfra::ghcr_client::{
     layout::{Layout, PlatformSpec, Selector},
-    registry::{BlobOutcome, Credentials, Progress, Registry, RegistryOptions, RepositoryRef, UploadMode},
+    registry::{
+        is_valid_tag, BlobOutcome, Credentials, Progress, Registry, RegistryOptions, RepositoryRef, UploadMode,
+    },
 };
 
 #[derive(Parser, Debug)]
@@ -102,10 +104,7 @@ async fn run(args: Args) -> Result<(), String> {
         return Err("nothing to tag: give --tag and/or --sha (GITHUB_SHA)".into());
     }
     for tag in &tags {
-        let valid = tag.len() <= 128
-            && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        if !valid {
+        if !is_valid_tag(tag) {
             return Err(format!("--tag {tag:?}: a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"));
         }
     }

@@ -60,11 +60,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let (owner, name) = args
-        .repo
-        .split_once('/')
-        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
-        .ok_or_else(|| format!("--repo {:?}: expected owner/name", args.repo))?;
+    let (owner, name) = offinfra::ci::repo_arg("--repo", &args.repo)?;
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let repo = Repository::discover(&cwd).map_err(|e| e.to_string())?;
     let flags = Settings {

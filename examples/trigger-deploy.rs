@@ -78,7 +78,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let repo_id = match (args.repo_id, &args.repo) {
         (Some(id), _) => id,
         (None, Some(full)) => {
-            let (owner, name) = full.split_once('/').ok_or_else(|| format!("--repo {full:?}: expected owner/name"))?;
+            let (owner, name) = offinfra::ci::repo_arg("--repo", full)?;
             ci.lookup(owner, name).await.map_err(|e| format!("looking up {full}: {e}"))?.id
         }
         (None, None) => return Err("give --repo-id or --repo".into()),
@@ -94,19 +94,31 @@ async fn run(args: Args) -> Result<bool, String> {
         _ => String::new(),
     };
     if !args.wait.unwrap_or(false) {
-        notify(&args, &format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", pipeline.number)).await;
+        cli::notify_slack(
+            args.slack_webhook.as_deref(),
+            &format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", pipeline.number),
+        )
+        .await;
         return Ok(true);
     }
     let done = match pipelines.wait_polling(pipeline.number, args.timeout, args.poll).await {
         Ok(done) => done,
         Err(e) => {
-            notify(&args, &format!(":x: deploy of {repo}{image}: pipeline #{} {url}: {e}", pipeline.number)).await;
+            cli::notify_slack(
+                args.slack_webhook.as_deref(),
+                &format!(":x: deploy of {repo}{image}: pipeline #{} {url}: {e}", pipeline.number),
+            )
+            .await;
             return Err(e.to_string());
         }
     };
     eprintln!("pipeline #{} finished: {}", done.number, done.status);
     let mark = if done.status == Status::Success { ":white_check_mark:" } else { ":x:" };
-    notify(&args, &format!("{mark} deploy of {repo}{image}: pipeline #{} {}: {url}", done.number, done.status)).await;
+    cli::notify_slack(
+        args.slack_webhook.as_deref(),
+        &format!("{mark} deploy of {repo}{image}: pipeline #{} {}: {url}", done.number, done.status),
+    )
+    .await;
     if done.status == Status::Success {
         return Ok(true);
     }
@@ -123,13 +135,4 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     Ok(false)
-}
-
-/// Posts to Slack when a webhook is configured; a failed post is a warning, not a failed deploy.
-async fn notify(args: &Args, text: &str) {
-    if let Some(webhook) = args.slack_webhook.clone().filter(|w| !w.is_empty()) {
-        if let Err(e) = offinfra::notify::slack(&webhook.into(), text).await {
-            eprintln!("warning: {e}");
-        }
-    }
 }

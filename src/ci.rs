@@ -33,6 +33,16 @@ pub fn usage_exit(is_error: bool) -> ExitCode {
     }
 }
 
+/// Splits `owner/name` (both non-empty, one slash).
+pub fn split_repo(repo: &str) -> Option<(&str, &str)> {
+    repo.split_once('/').filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+}
+
+/// [`split_repo`], or the error naming the input: `<what> "<repo>": expected owner/name`.
+pub fn repo_arg<'a>(what: &str, repo: &'a str) -> Result<(&'a str, &'a str), String> {
+    split_repo(repo).ok_or_else(|| format!("{what} {repo:?}: expected owner/name"))
+}
+
 /// Appends `name=value` to the `$GITHUB_OUTPUT` file at `path` (multi-line values use a random
 /// heredoc delimiter, as GitHub documents).
 pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), String> {

@@ -193,22 +193,10 @@ pub enum PlanError {
     ImageTag(String),
 }
 
-/// Splits `owner/name`.
-pub fn split_repo(repo: &str) -> Option<(&str, &str)> {
-    repo.split_once('/').filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
-}
-
-/// Whether `tag` is a valid OCI tag.
-pub fn is_valid_tag(tag: &str) -> bool {
-    tag.len() <= 128
-        && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
 impl Plan {
     /// Decides the run from its inputs; nothing is contacted.
     pub fn new(inputs: PlanInputs) -> Result<Self, PlanError> {
-        split_repo(&inputs.repo).ok_or_else(|| PlanError::Repo(inputs.repo.clone()))?;
+        crate::ci::split_repo(&inputs.repo).ok_or_else(|| PlanError::Repo(inputs.repo.clone()))?;
         let sha = inputs.sha.to_ascii_lowercase();
         if sha.len() < 8 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(PlanError::Sha(inputs.sha));
@@ -226,7 +214,7 @@ impl Plan {
         }
         let mut image_tags = vec![sha[..8].to_owned()];
         for tag in &inputs.extra_tags {
-            if !is_valid_tag(tag) {
+            if !ghcr_client::registry::is_valid_tag(tag) {
                 return Err(PlanError::ImageTag(tag.clone()));
             }
             if !image_tags.contains(tag) {
@@ -336,7 +324,7 @@ pub struct Backends<'a> {
 }
 
 /// How a step ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// It ran and succeeded.
@@ -345,6 +333,17 @@ pub enum StepStatus {
     Skipped,
     /// It failed; the flow stopped.
     Failed,
+}
+
+impl StepStatus {
+    /// `done`, `skipped` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "failed",
+        }
+    }
 }
 
 /// One step's line in the report.
@@ -405,12 +404,7 @@ impl Report {
             }
         }
         for record in &self.steps {
-            let status = match record.status {
-                StepStatus::Done => "done",
-                StepStatus::Skipped => "skipped",
-                StepStatus::Failed => "failed",
-            };
-            out.push((format!("step_{}", record.step), status.to_owned()));
+            out.push((format!("step_{}", record.step), record.status.as_str().to_owned()));
         }
         out
     }
@@ -654,7 +648,7 @@ mod tests {
     }
 
     fn statuses(report: &Report) -> Vec<StepStatus> {
-        report.steps.iter().map(|s| s.status.clone()).collect()
+        report.steps.iter().map(|s| s.status).collect()
     }
 
     #[tokio::test]

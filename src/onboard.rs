@@ -159,8 +159,7 @@ pub async fn inspect(
 
     // The push mirror.
     let mirrors = repo.push_mirrors().list().await.map_err(|e| format!("listing push mirrors of {full}: {e}"))?;
-    let norm = |s: &str| s.trim_end_matches('/').trim_end_matches(".git").to_ascii_lowercase();
-    match mirrors.iter().find(|m| norm(&m.remote_address) == norm(&config.github_remote)) {
+    match mirrors.iter().find(|m| forgejo_client::same_remote(&m.remote_address, &config.github_remote)) {
         Some(m) if m.sync_on_commit => {
             plan.in_place.push(format!("push mirror to {} (sync on commit)", m.remote_address))
         }

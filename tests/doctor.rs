@@ -5,9 +5,9 @@
 #[path = "../crates/deployer/tests/support/mod.rs"]
 mod cluster;
 mod example_run;
+mod fixtures;
 #[path = "../crates/ghcr-client/tests/support/mod.rs"]
 mod oci;
-mod vault;
 
 use example_run::{run_example, text};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -90,9 +90,7 @@ async fn webhook_rewritten_by_repair_is_found_and_re_pointed() {
 }
 
 fn secret(name: &str, events: &[&str]) -> Value {
-    let s = json!({"id": 1, "org_id": 0, "repo_id": 42, "name": name, "images": [], "events": events});
-    Spec::woodpecker().assert("Secret", &s);
-    s
+    fixtures::woodpecker_secret(1, name, events, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,8 +123,10 @@ async fn secrets_of_two_registrations_are_compared_and_filled_from_vault() {
     Mock::given(method("GET"))
         .and(path("/v1/secret/data/ci/app"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(vault::read_secret(json!({"kubeconfig": "KUBE-VALUE", "slack": "SLACK-VALUE"}), 3)),
+            ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(
+                json!({"kubeconfig": "KUBE-VALUE", "slack": "SLACK-VALUE"}),
+                3,
+            )),
         )
         .mount(&vault)
         .await;
@@ -134,7 +134,12 @@ async fn secrets_of_two_registrations_are_compared_and_filled_from_vault() {
         Mock::given(method("PATCH"))
             .and(path(format!("/api/repos/{id}/secrets/kubeconfig")))
             .and(body_partial_json(json!({"value": "KUBE-VALUE", "events": ["manual", "push"]})))
-            .respond_with(ResponseTemplate::new(200).set_body_json(secret("kubeconfig", &["manual", "push"])))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
+                1,
+                "kubeconfig",
+                &["manual", "push"],
+                None,
+            )))
             .expect(1)
             .mount(&woodpecker)
             .await;
@@ -148,7 +153,12 @@ async fn secrets_of_two_registrations_are_compared_and_filled_from_vault() {
     Mock::given(method("POST"))
         .and(path("/api/repos/57/secrets"))
         .and(body_partial_json(json!({"name": "slack", "value": "SLACK-VALUE", "events": ["push"]})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(secret("slack", &["push"])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
+            1,
+            "slack",
+            &["push"],
+            None,
+        )))
         .expect(1)
         .mount(&woodpecker)
         .await;
@@ -183,7 +193,12 @@ async fn pipeline_gotchas_are_linted() {
     let woodpecker = offinfra_contract::strict_server().await;
     Mock::given(method("GET"))
         .and(path("/api/secrets"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([secret("kubeconfig", &["push", "tag"])])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixtures::woodpecker_secret(
+            1,
+            "kubeconfig",
+            &["push", "tag"],
+            None
+        )])))
         .mount(&woodpecker)
         .await;
     let uri = woodpecker.uri();
@@ -252,7 +267,9 @@ async fn registry_orphans_cache_and_deployment_images() {
         healthy.1
     );
 
-    let status = delete(&format!("{}/v2/acme/app/manifests/{}", reg.url(), arm64["digest"].as_str().unwrap())).await;
+    let status =
+        oci::registry::delete(&format!("{}/v2/acme/app/manifests/{}", reg.url(), arm64["digest"].as_str().unwrap()))
+            .await;
     assert_eq!(status, 202);
     let args =
         ["--registry", &host, "--cache", "127.0.0.1:9", "-n", &namespace, "--deployment", "app", "--format", "json"];
@@ -278,9 +295,4 @@ async fn registry_orphans_cache_and_deployment_images() {
     assert_eq!(images[1].0, "pass");
     assert!(images[1].1.starts_with(&format!("{repo}:v1 is sha256:")), "{images:?}");
     cluster::delete_namespace(&client, &namespace).await;
-}
-
-async fn delete(url: &str) -> u16 {
-    let client = offinfra_http::Client::builder(url).build().unwrap();
-    client.send(&offinfra_http::Request::delete(url)).await.unwrap().status.as_u16()
 }

@@ -9,6 +9,7 @@ mod cluster;
 #[path = "../crates/svu/tests/common/mod.rs"]
 mod common;
 mod example_run;
+mod fixtures;
 #[path = "../crates/ghcr-client/tests/support/mod.rs"]
 mod oci;
 
@@ -28,11 +29,6 @@ use wiremock::{
     matchers::{body_json, header, method, path},
     Mock, ResponseTemplate,
 };
-
-fn woodpecker_fixture(name: &str) -> serde_json::Value {
-    let file = format!("{}/crates/woodpecker-client/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
-}
 
 fn outputs(file: &std::path::Path) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(file).unwrap();
@@ -105,7 +101,7 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     let woodpecker = offinfra_contract::strict_server().await;
     Mock::given(method("GET"))
         .and(path("/api/repos/lookup/owner/app"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(woodpecker_fixture("repo.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("repo.json")))
         .mount(&woodpecker)
         .await;
     let request = json!({"branch": "master", "variables": {"IMAGE_NAME": image, "IMAGE_TAG": sha8}});
@@ -113,13 +109,13 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
         .and(path("/api/repos/42/pipelines"))
         .and(header("authorization", "Bearer wp-token"))
         .and(body_json(&request))
-        .respond_with(ResponseTemplate::new(200).set_body_json(woodpecker_fixture("pipeline_running.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("pipeline_running.json")))
         .expect(1)
         .mount(&woodpecker)
         .await;
     Mock::given(method("GET"))
         .and(path("/api/repos/42/pipelines/7"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(woodpecker_fixture("pipeline_success.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("pipeline_success.json")))
         .mount(&woodpecker)
         .await;
 

@@ -100,19 +100,18 @@ async fn registry_check_reports_orphans_and_cache_health() {
     assert_eq!(report["healthy"], true);
     assert_eq!(report["cache"]["repositories"], json!(["multi/app"]));
 
-    let status =
-        reqwest_delete(&format!("{}/v2/multi/app/manifests/{}", reg.url(), arm64["digest"].as_str().unwrap())).await;
+    let status = support::registry::delete(&format!(
+        "{}/v2/multi/app/manifests/{}",
+        reg.url(),
+        arm64["digest"].as_str().unwrap()
+    ))
+    .await;
     assert_eq!(status, 202);
     let broken = run("registry-check", &["--registry", &host, "--format", "json"], &[]);
     assert_eq!(broken.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&broken.stdout).unwrap();
     assert_eq!(report["registry"]["orphans"][0]["missing_child"], arm64["digest"]);
     assert_eq!(report["registry"]["orphans"][0]["tag"], "v1");
-}
-
-async fn reqwest_delete(url: &str) -> u16 {
-    let client = offinfra_http::Client::builder(url).build().unwrap();
-    client.send(&offinfra_http::Request::delete(url)).await.unwrap().status.as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

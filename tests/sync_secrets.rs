@@ -2,7 +2,7 @@
 //! pruned and hand-made secrets; a second run with nothing new writes nothing; values never printed.
 
 mod example_run;
-mod vault;
+mod fixtures;
 
 use example_run::{run_example, text};
 use offinfra_contract::Spec;
@@ -11,15 +11,6 @@ use wiremock::{
     matchers::{body_partial_json, header, method, path, query_param},
     Mock, MockServer, ResponseTemplate,
 };
-
-fn secret(id: i64, name: &str, events: &[&str], note: Option<&str>) -> Value {
-    let mut s = json!({"id": id, "org_id": 0, "repo_id": 0, "name": name, "images": [], "events": events});
-    if let Some(note) = note {
-        s["note"] = note.into();
-    }
-    Spec::woodpecker().assert("Secret", &s);
-    s
-}
 
 const EVENTS: [&str; 6] = ["push", "tag", "release", "deployment", "cron", "manual"];
 const NOTE_V7: &str = "managed by offinfra sync-secrets: vault secret/ci/global v7";
@@ -31,7 +22,7 @@ async fn vault(version: u64) -> MockServer {
     Mock::given(method("GET"))
         .and(path("/v1/secret/data/ci/global"))
         .and(header("x-vault-token", "vault-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(vault::read_secret(data, version)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(data, version)))
         .mount(&server)
         .await;
     server
@@ -52,10 +43,10 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
     let vault = vault(7).await;
     let woodpecker = offinfra_contract::strict_server().await;
     let existing = json!([
-        secret(1, "registry_token", &EVENTS, Some(NOTE_V7)),
-        secret(2, "slack_webhook", &EVENTS, Some(NOTE_V6)),
-        secret(3, "retired", &["push"], Some(NOTE_V6)),
-        secret(4, "by_hand", &["push"], None),
+        fixtures::woodpecker_secret(1, "registry_token", &EVENTS, Some(NOTE_V7)),
+        fixtures::woodpecker_secret(2, "slack_webhook", &EVENTS, Some(NOTE_V6)),
+        fixtures::woodpecker_secret(3, "retired", &["push"], Some(NOTE_V6)),
+        fixtures::woodpecker_secret(4, "by_hand", &["push"], None),
     ]);
     Mock::given(method("GET"))
         .and(path("/api/secrets"))
@@ -70,7 +61,12 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
         .and(body_partial_json(
             json!({"name": "slack_webhook", "value": "slack-VALUE", "events": EVENTS, "note": NOTE_V7}),
         ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(secret(2, "slack_webhook", &EVENTS, Some(NOTE_V7))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
+            2,
+            "slack_webhook",
+            &EVENTS,
+            Some(NOTE_V7),
+        )))
         .expect(1)
         .mount(&woodpecker)
         .await;
@@ -84,7 +80,12 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
     Mock::given(method("POST"))
         .and(path("/api/secrets"))
         .and(body_partial_json(json!({"name": "new_one", "value": "new-VALUE", "note": NOTE_V7})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(secret(5, "new_one", &EVENTS, Some(NOTE_V7))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
+            5,
+            "new_one",
+            &EVENTS,
+            Some(NOTE_V7),
+        )))
         .expect(1)
         .mount(&woodpecker)
         .await;
@@ -132,7 +133,7 @@ async fn an_unchanged_source_writes_nothing() {
     let existing = json!(["registry_token", "slack_webhook", "new_one"]
         .iter()
         .enumerate()
-        .map(|(i, n)| secret(i as i64 + 1, n, &EVENTS, Some(NOTE_V7)))
+        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(NOTE_V7)))
         .collect::<Vec<_>>());
     Mock::given(method("GET"))
         .and(path("/api/secrets"))
@@ -169,7 +170,7 @@ async fn vault_errors_name_the_path() {
     let vault = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/secret/data/ci/global"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(vault::read_secret(json!({"port": 5432}), 3)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(json!({"port": 5432}), 3)))
         .mount(&vault)
         .await;
     let out = run(&vault, &woodpecker, &[]);

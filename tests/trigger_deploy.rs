@@ -1,6 +1,7 @@
 //! `trigger-deploy` end to end against a wiremock Woodpecker, as flags and as a plugin.
 
 mod example_run;
+mod fixtures;
 
 use std::process::Output;
 
@@ -11,15 +12,6 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/crates/woodpecker-client/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     run_example("trigger-deploy", None, args, env)
 }
@@ -28,18 +20,18 @@ async fn woodpecker(final_state: &str) -> MockServer {
     let server = offinfra_contract::strict_server().await;
     Mock::given(method("GET"))
         .and(path("/api/repos/lookup/owner/app"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("repo.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("repo.json")))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/api/repos/42/pipelines"))
         .and(body_json(serde_json::json!({"branch": "master", "variables": {"IMAGE_TAG": "0123abcd", "IMAGE_NAME": "ghcr.io/owner/app"}})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("pipeline_running.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("pipeline_running.json")))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/api/repos/42/pipelines/7"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture(final_state)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker(final_state)))
         .mount(&server)
         .await;
     Mock::given(method("GET"))

@@ -29,6 +29,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Posts `text` to the Slack webhook when one is configured; a failed post is a warning on stderr, not a
+/// failed step.
+pub async fn notify_slack(webhook: Option<&str>, text: &str) {
+    if let Some(webhook) = webhook.filter(|w| !w.is_empty()) {
+        if let Err(e) = offinfra::notify::slack(&webhook.to_owned().into(), text).await {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
 /// `--format`: text for people, or JSON for tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -11,11 +11,11 @@ use ghcr_client::{
     registry::Registry,
 };
 
-use super::{split_repo, BoxError, DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore};
+use super::{BoxError, DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore};
 use crate::prune::{list_versions, plan_from_registry, OwnerKind};
 
 fn repo_parts(repo: &str) -> Result<(&str, &str), BoxError> {
-    split_repo(repo).ok_or_else(|| format!("repository {repo:?}: expected owner/name").into())
+    Ok(crate::ci::repo_arg("repository", repo)?)
 }
 
 /// `registry/path` → the path inside the registry.

@@ -36,7 +36,7 @@ mod tags;
 pub use contents::{ChangeFiles, Contents, ContentsApi, Entry, FileChange};
 pub use error::Error;
 pub use hooks::{EditHook, Hook, Hooks};
-pub use mirrors::{check_go_duration, CreatePushMirror, PushMirror, PushMirrors};
+pub use mirrors::{check_go_duration, same_remote, CreatePushMirror, PushMirror, PushMirrors};
 pub use misc::{Branch, CreateStatus, Package, StatusState};
 pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
 pub use offinfra_http::SecretString;

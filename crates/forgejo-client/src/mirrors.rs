@@ -105,8 +105,9 @@ pub struct PushMirrors<'a> {
     pub(crate) sync: String,
 }
 
-/// `https://github.com/o/r.git` and `https://github.com/o/r` name the same remote.
-fn same_remote(a: &str, b: &str) -> bool {
+/// Whether two remote addresses name the same remote: `https://github.com/o/r.git` and
+/// `https://github.com/o/R/` do.
+pub fn same_remote(a: &str, b: &str) -> bool {
     let norm = |s: &str| s.trim_end_matches('/').trim_end_matches(".git").to_ascii_lowercase();
     norm(a) == norm(b)
 }

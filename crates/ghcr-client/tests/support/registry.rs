@@ -118,3 +118,9 @@ pub fn skopeo_pull(image: &str, creds: Option<&str>, dest: &std::path::Path) {
         cmd.arg(format!("docker://{image}")).arg(format!("oci:{}:copy", dest.display())).output().expect("skopeo runs");
     assert!(out.status.success(), "skopeo copy {image}: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `DELETE url` (e.g. a manifest, to break an index on purpose); the status.
+pub async fn delete(url: &str) -> u16 {
+    let client = offinfra_http::Client::builder(url).build().unwrap();
+    client.send(&offinfra_http::Request::delete(url)).await.unwrap().status.as_u16()
+}
