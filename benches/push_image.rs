@@ -8,17 +8,15 @@
 //! The layout is generated once, deterministically (target/bench-layouts/): one gzip layer of
 //! `PUSH_BENCH_MIB` MiB of pseudo-random data, 20 gzip layers of 64 KiB, a config, a manifest and an
 //! `index.json` naming the image `bench`. Each run starts a fresh anonymous registry on loopback
-//! (shared/scripts/registry-up.sh), pushes `:tag1` (every blob uploaded), then `:tag2` (every blob
+//! (testenv/registry-up.sh), pushes `:tag1` (every blob uploaded), then `:tag2` (every blob
 //! already present), for ours and for skopeo (with its blob-info cache removed first), alternating
 //! which goes first. Wall time is the median; peak memory the largest max RSS (`/usr/bin/time`).
 
 mod common;
-#[path = "../crates/ghcr-client/tests/support/registry.rs"]
-mod registry;
 
 use std::{io::Write, path::Path, process::Command};
 
-use registry::{Auth, LocalRegistry};
+use offinfra_test_support::oci::{Auth, LocalRegistry};
 use sha2::{Digest, Sha256};
 
 fn main() {

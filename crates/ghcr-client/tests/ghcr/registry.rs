@@ -1,0 +1,206 @@
+//! Pushes to and reads from a real Distribution registry on loopback (anonymous, htpasswd and token
+//! auth), with skopeo reading back what we pushed.
+
+use ghcr_client::{
+    layout::{Layout, Selector},
+    registry::{BlobOutcome, Credentials, Registry, RegistryOptions, UploadMode},
+};
+use offinfra_test_support::oci::{
+    platform, skopeo_digest, skopeo_pull, with, Auth, Builder, LocalRegistry, PASSWORD, USER,
+};
+use serde_json::json;
+
+fn creds() -> Credentials {
+    Credentials::Basic { username: USER.into(), password: PASSWORD.into() }
+}
+
+fn single_image(dir: &std::path::Path) -> Layout {
+    let b = Builder::new(dir);
+    let image = b.image("app", 3);
+    b.write_index(vec![image]);
+    Layout::open(dir).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_push_repush_mount_and_read_back() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    layout.verify(&image).unwrap();
+    let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+
+    let tags = vec!["abc12345".to_string(), "latest".to_string()];
+    let report = registry.push(&layout, &image, "team/app", &tags, None).await.unwrap();
+    assert_eq!(report.digest, image.digest());
+    assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
+    assert_eq!(report.bytes_uploaded, image.blob_bytes());
+    for tag in &tags {
+        assert_eq!(
+            skopeo_digest(&format!("{}/team/app:{tag}", reg.host()), None),
+            image.digest(),
+            "skopeo agrees on {tag}"
+        );
+    }
+    let pulled = tempfile::tempdir().unwrap();
+    skopeo_pull(&format!("{}/team/app:latest", reg.host()), None, &pulled.path().join("oci"));
+
+    // Again: nothing is uploaded.
+    let again = registry.push(&layout, &image, "team/app", &tags, None).await.unwrap();
+    assert!(again.blobs.iter().all(|(_, o)| *o == BlobOutcome::Present), "{:?}", again.blobs);
+    assert_eq!(again.bytes_uploaded, 0);
+
+    // Another repository of the same registry: blobs are mounted, not uploaded.
+    let mounted =
+        registry.push_from(&layout, &image, "team/other", &["v1".into()], Some("team/app"), None).await.unwrap();
+    assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{:?}", mounted.blobs);
+
+    // Reads.
+    let layer = image.blobs.last().unwrap();
+    let mut pulled_layer = Vec::new();
+    let n = registry.pull_blob("team/app", layer.digest().as_ref(), &mut pulled_layer).await.unwrap();
+    let (path, _, _) = layout.blob_location(layer).unwrap();
+    assert_eq!((n, pulled_layer), (layer.size(), std::fs::read(path).unwrap()));
+    let fetched = registry.manifest("team/app", "latest").await.unwrap().unwrap();
+    assert_eq!(fetched.bytes, image.root().bytes, "pushed byte for byte");
+    assert_eq!(registry.manifest_digest("team/app", "abc12345").await.unwrap(), Some(image.digest()));
+    assert_eq!(registry.manifest_digest("team/app", "nope").await.unwrap(), None);
+    let mut listed = registry.tags("team/app").await.unwrap();
+    listed.sort();
+    assert_eq!(listed, tags);
+    let mut catalog = registry.catalog().await.unwrap();
+    catalog.sort();
+    assert_eq!(catalog, ["team/app", "team/other"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_uploads_to_a_real_registry() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    // Small chunks, so that every layer takes several PATCH requests.
+    let opts = RegistryOptions { upload: UploadMode::Chunked, chunk_size: 4096, ..RegistryOptions::default() };
+    let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
+    let report = registry.push(&layout, &image, "chunked/app", &["t".into()], None).await.unwrap();
+    assert_eq!(skopeo_digest(&format!("{}/chunked/app:t", reg.host()), None), report.digest);
+    let pulled = tempfile::tempdir().unwrap();
+    skopeo_pull(&format!("{}/chunked/app:t", reg.host()), None, &pulled.path().join("oci"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_and_token_auth() {
+    for mode in [Auth::Basic, Auth::Token] {
+        let reg = LocalRegistry::start(mode);
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = single_image(tmp.path());
+        let image = layout.select(&Selector::default()).unwrap();
+
+        let anonymous = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+        let err = anonymous.push(&layout, &image, "secure/app", &["v1".into()], None).await.unwrap_err();
+        assert!(err.to_string().contains("401"), "{mode:?}: {err}");
+
+        let wrong = Credentials::Basic { username: USER.into(), password: "wrong".into() };
+        let err = Registry::new(&reg.host(), wrong, RegistryOptions::default()).unwrap().ping().await.unwrap_err();
+        assert!(err.to_string().contains("401"), "{mode:?}: {err}");
+        assert!(!err.to_string().contains(PASSWORD) && !err.to_string().contains("wrong"), "{err}");
+
+        let registry = Registry::new(&reg.host(), creds(), RegistryOptions::default()).unwrap();
+        let report = registry.push(&layout, &image, "secure/app", &["v1".into()], None).await.unwrap();
+        let user_creds = format!("{USER}:{PASSWORD}");
+        assert_eq!(skopeo_digest(&format!("{}/secure/app:v1", reg.host()), Some(&user_creds)), report.digest);
+        assert!(!format!("{registry:?}").contains(PASSWORD));
+        // A mount needs pull on the source repository too: the token asks for both scopes.
+        let mounted = registry
+            .push_from(&layout, &image, "secure/other", &["v1".into()], Some("secure/app"), None)
+            .await
+            .unwrap();
+        assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{mode:?}: {:?}", mounted.blobs);
+
+        if mode == Auth::Token {
+            // Anonymous clients get pull-only tokens, as on ghcr for a public package.
+            assert_eq!(anonymous.manifest_digest("secure/app", "v1").await.unwrap(), Some(report.digest.clone()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaned_index_children_are_found() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    let amd64 = with(b.image("amd64", 1), "platform", platform("linux", "amd64"));
+    let arm64 = with(b.image("arm64", 1), "platform", json!({"os": "linux", "architecture": "arm64"}));
+    b.write_index(vec![b.index_blob(vec![amd64.clone(), arm64.clone()])]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector { keep_index: true, ..Selector::default() }).unwrap();
+    let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    registry.push(&layout, &image, "multi/app", &["v2".into(), "latest".into()], None).await.unwrap();
+    assert_eq!(skopeo_digest(&format!("{}/multi/app:v2", reg.host()), None), image.digest());
+    assert!(registry.find_orphans("multi/app", None).await.unwrap().is_empty());
+
+    let child = arm64["digest"].as_str().unwrap();
+    registry.delete_manifest("multi/app", child).await.unwrap();
+    let orphans = registry.find_orphans("multi/app", None).await.unwrap();
+    assert_eq!(orphans.len(), 2, "both tags lead to the broken index: {orphans:?}");
+    assert!(orphans.iter().all(|o| o.missing_child == child && o.index == image.digest()));
+    let only_v2 = registry.find_orphans("multi/app", Some(&["v2".into()])).await.unwrap();
+    assert_eq!(only_v2.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_through_cache_check() {
+    let upstream = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    Registry::new(&upstream.host(), Credentials::Anonymous, RegistryOptions::default())
+        .unwrap()
+        .push(&layout, &image, "lib/app", &["1".into()], None)
+        .await
+        .unwrap();
+    let cache = LocalRegistry::start_with(Auth::Anonymous, Some(&upstream.url()));
+    let registry = Registry::new(&cache.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    assert!(registry.check_cache().await.unwrap().repositories.is_empty(), "nothing pulled through yet");
+    assert_eq!(registry.manifest("lib/app", "1").await.unwrap().unwrap().digest, image.digest());
+    // The cache lists a repository once blobs were pulled through it.
+    let config = &image.blobs[0];
+    let mut bytes = Vec::new();
+    let n = registry.pull_blob("lib/app", config.digest().as_ref(), &mut bytes).await.unwrap();
+    assert_eq!(n, config.size());
+    // The proxy stores what it fetched in the background: give it a moment.
+    let mut health = registry.check_cache().await.unwrap();
+    for _ in 0..50 {
+        if !health.repositories.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        health = registry.check_cache().await.unwrap();
+    }
+    assert_eq!(health.repositories, ["lib/app"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    let layer = image.blobs.last().unwrap().clone();
+    let (path, offset, size) = layout.blob_location(&layer).unwrap();
+    assert_eq!(offset, 0);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[size as usize / 2] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+    for mode in [UploadMode::Monolithic, UploadMode::Chunked] {
+        let opts = RegistryOptions { upload: mode, chunk_size: 4096, ..RegistryOptions::default() };
+        let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
+        let err = registry.push(&layout, &image, "corrupt/app", &["v1".into()], None).await.unwrap_err();
+        assert!(
+            err.to_string().contains(&layer.digest().to_string()) && err.to_string().contains("corrupt"),
+            "{mode:?}: {err}"
+        );
+        assert_eq!(registry.manifest_digest("corrupt/app", "v1").await.unwrap(), None, "no tag after a corrupt blob");
+        assert_eq!(registry.manifest_digest("corrupt/app", &image.digest()).await.unwrap(), None, "no manifest either");
+    }
+}

@@ -1,0 +1,223 @@
+//! Registry faults: a failing chunk, a stale token, a dropped connection.
+
+use std::sync::{
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    Arc,
+};
+
+use ghcr_client::{
+    layout::{Layout, Selector},
+    registry::{BlobOutcome, Credentials, Registry, RegistryOptions, UploadMode},
+};
+use offinfra_http::RetryPolicy;
+use offinfra_test_support::fast_retry;
+use offinfra_test_support::oci::{Auth, Builder, LocalRegistry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wiremock::{
+    matchers::{header, method, path, path_regex},
+    Mock, MockServer, ResponseTemplate,
+};
+
+#[tokio::test]
+async fn a_failed_chunk_is_sent_again() {
+    let server = MockServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 1)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+
+    Mock::given(method("HEAD"))
+        .and(path_regex("^/v2/r/blobs/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/r/blobs/uploads/"))
+        .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/upload/1"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/upload/1"))
+        .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT")).and(path("/upload/1")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("PUT"))
+        .and(path("/v2/r/manifests/t"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+
+    let host = server.address().to_string();
+    let opts = RegistryOptions {
+        upload: UploadMode::Chunked,
+        chunk_size: 4096,
+        retry: fast_retry(),
+        concurrency: 1,
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::new(&host, Credentials::Anonymous, opts).unwrap();
+    let report = registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap();
+    assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
+    let requests = server.received_requests().await.unwrap();
+    let patches: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .map(|r| r.headers.get("content-range").unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(patches[0], patches[1], "the failed chunk went again, same range");
+    let expected_chunks: u64 = image.blobs.iter().map(|b| b.size().div_ceil(4096)).sum();
+    assert_eq!(patches.len() as u64, expected_chunks + 1);
+}
+
+#[tokio::test]
+async fn a_stale_token_is_replaced() {
+    let server = MockServer::start().await;
+    let challenge = format!("Bearer realm=\"{}/token\",service=\"test\"", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(header("authorization", "Basic dTpw"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"token": "t1"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "t2"})))
+        .mount(&server)
+        .await;
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+    // t1 expires after one use.
+    Mock::given(method("GET"))
+        .and(path("/v2/r/manifests/t"))
+        .and(header("authorization", "Bearer t1"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(manifest.to_vec()))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/r/manifests/t"))
+        .and(header("authorization", "Bearer t2"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(manifest.to_vec()))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/r/manifests/t"))
+        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", challenge.as_str()))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+
+    let creds = Credentials::Basic { username: "u".into(), password: "p".into() };
+    let registry = Registry::new(
+        &server.address().to_string(),
+        creds,
+        RegistryOptions { retry: fast_retry(), ..RegistryOptions::default() },
+    )
+    .unwrap();
+    assert!(registry.manifest("r", "t").await.unwrap().is_some(), "first token");
+    assert!(registry.manifest("r", "t").await.unwrap().is_some(), "t1 went stale: a new token, same call");
+    let token_calls = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/token").count();
+    assert_eq!(token_calls, 2);
+}
+
+/// Forwards loopback TCP to `upstream`, cutting the first connection that carries more than `limit`
+/// bytes towards the registry.
+async fn cutting_proxy(upstream: String, limit: u64) -> (String, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_flag = cut.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            let upstream = upstream.clone();
+            let cut = cut_flag.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let sent = AtomicU64::new(0);
+                let up = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = cr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+                        if total > limit && !cut.swap(true, Ordering::SeqCst) {
+                            return; // drop both halves mid-upload
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::select! { _ = up => {}, _ = down => {} }
+            });
+        }
+    });
+    (addr, cut)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_a_clear_error_and_a_rerun_finishes() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    // Four layers of about 11 KiB: a cut after 20 KiB leaves some sent and some not.
+    let image = b.image("app", 4);
+    b.write_index(vec![image]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    let (proxy, cut) = cutting_proxy(reg.host(), 20 * 1024).await;
+
+    let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
+    let registry = Registry::new(&proxy, Credentials::Anonymous, once.clone()).unwrap();
+    let err = registry.push(&layout, &image, "cut/app", &["v1".into()], None).await.unwrap_err();
+    assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
+    assert!(err.to_string().contains(&proxy), "the error names the request: {err}");
+
+    let direct = Registry::new(&reg.host(), Credentials::Anonymous, once).unwrap();
+    assert_eq!(direct.manifest_digest("cut/app", "v1").await.unwrap(), None, "no tag after the failure");
+    let rerun = direct.push(&layout, &image, "cut/app", &["v1".into()], None).await.unwrap();
+    let present = rerun.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
+    assert!(present >= 1, "blobs sent before the cut are not sent again: {:?}", rerun.blobs);
+    assert!(rerun.bytes_uploaded < image.blob_bytes());
+    assert_eq!(direct.manifest_digest("cut/app", "v1").await.unwrap(), Some(image.digest()));
+}
+
+#[tokio::test]
+async fn a_blob_that_does_not_match_its_digest_is_refused() {
+    let server = MockServer::start().await;
+    let digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; // "hello"
+    Mock::given(method("HEAD"))
+        .and(path(format!("/v2/r/blobs/{digest}")))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/r/blobs/{digest}")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"jello".to_vec()))
+        .mount(&server)
+        .await;
+    let registry =
+        Registry::new(&server.address().to_string(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    let mut out = Vec::new();
+    let err = registry.pull_blob("r", digest, &mut out).await.unwrap_err();
+    assert!(matches!(err, ghcr_client::Error::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(digest), "{err}");
+}

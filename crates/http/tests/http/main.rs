@@ -1,0 +1,199 @@
+//! The shared client against wiremock: retries, rate limits, pagination, errors.
+
+use std::time::Duration;
+
+use offinfra_http::{Auth, Client, Error, Request, RetryPolicy};
+use wiremock::{
+    matchers::{header, method, path, query_param},
+    Mock, MockServer, ResponseTemplate,
+};
+
+async fn client(server: &MockServer) -> Client {
+    Client::builder(server.uri())
+        .auth(Auth::Bearer("t0ken".into()))
+        .retry(offinfra_test_support::fast_retry())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn idempotent_requests_retry_server_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/flaky"))
+        .and(header("authorization", "Bearer t0ken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let value: serde_json::Value = client(&server).await.json(&Request::get("/flaky")).await.unwrap();
+    assert_eq!(value["ok"], true);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn posts_are_not_repeated_after_a_server_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/create"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"))
+        .mount(&server)
+        .await;
+    let err = client(&server).await.execute(&Request::post("/create")).await.unwrap_err();
+    let Error::Api(api) = &err else { panic!("{err}") };
+    assert_eq!((api.status, api.body.as_str(), api.message.as_deref()), (502, "<html>bad gateway</html>", None));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limits_wait_for_the_server() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path("/slow")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    let started = std::time::Instant::now();
+    client(&server).await.execute(&Request::post("/slow")).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2, "a 429 was not acted upon: safe to repeat");
+
+    // GitHub's exhausted limit: 403 with x-ratelimit-remaining 0 and a reset in the past.
+    Mock::given(method("GET"))
+        .and(path("/limited"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", "1000")
+                .set_body_json(serde_json::json!({"message": "API rate limit exceeded"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/limited"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+    let v: Vec<u8> = client(&server).await.json(&Request::get("/limited")).await.unwrap();
+    assert!(v.is_empty());
+
+    // A permission 403 is final, with the server's message.
+    Mock::given(method("GET"))
+        .and(path("/forbidden"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(serde_json::json!({"message": "Must have admin rights"})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server).await.execute(&Request::get("/forbidden")).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert!(err.to_string().ends_with("HTTP 403: Must have admin rights"), "{err}");
+}
+
+#[tokio::test]
+async fn pagination_follows_the_servers_links() {
+    let server = MockServer::start().await;
+    let next = format!(
+        "<{}/items?page=2&per_page=2>; rel=\"next\", <{}/items?page=2&per_page=2>; rel=\"last\"",
+        server.uri(),
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/items"))
+        .and(query_param("per_page", "2"))
+        .and(wiremock::matchers::query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!([1, 2])).insert_header("link", next.as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/items"))
+        .and(query_param("page", "2"))
+        .and(header("authorization", "Bearer t0ken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([3])))
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    let all: Vec<u32> = c.all_pages(Request::get("/items").query("per_page", "2"), None).await.unwrap();
+    assert_eq!(all, [1, 2, 3]);
+    let two: Vec<u32> = c.all_pages(Request::get("/items").query("per_page", "2"), Some(2)).await.unwrap();
+    assert_eq!(two, [1, 2]);
+}
+
+#[tokio::test]
+async fn transport_errors_name_the_request() {
+    // Nothing listens on this port once the listener is dropped.
+    let uri = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let c = Client::builder(&uri).retry(RetryPolicy::none()).build().unwrap();
+    let err = c.execute(&Request::get("/x")).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err}");
+    assert!(err.to_string().starts_with(&format!("GET {uri}/x")), "{err}");
+}
+
+#[tokio::test]
+async fn html_where_json_was_expected_is_named() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/lookup/a/b"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<!doctype html><html>woodpecker</html>", "text/html; charset=utf-8"),
+        )
+        .mount(&server)
+        .await;
+    let err =
+        client(&server).await.json::<serde_json::Value>(&Request::get("/api/repos/lookup/a/b")).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("expected JSON, got text/html"), "{err}");
+}
+
+#[tokio::test]
+async fn page_numbers_stop_at_the_total_or_a_short_page() {
+    use futures_util::TryStreamExt;
+    use offinfra_http::PageNumbers;
+    let server = MockServer::start().await;
+    for (page, items) in
+        [("1", serde_json::json!([1, 2])), ("2", serde_json::json!([3, 4])), ("3", serde_json::json!([5]))]
+    {
+        Mock::given(method("GET"))
+            .and(path("/tags"))
+            .and(query_param("page", page))
+            .and(query_param("limit", "2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items).insert_header("x-total-count", "5"))
+            .mount(&server)
+            .await;
+    }
+    // Woodpecker-style: no total, a short page ends it.
+    for (page, items) in [("1", serde_json::json!([1, 2])), ("2", serde_json::json!([3]))] {
+        Mock::given(method("GET"))
+            .and(path("/pipelines"))
+            .and(query_param("page", page))
+            .and(query_param("perPage", "2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items))
+            .mount(&server)
+            .await;
+    }
+    let c = client(&server).await;
+    let forgejo = PageNumbers { size: 2, ..PageNumbers::FORGEJO };
+    let all: Vec<u32> = c.collect_pages(&Request::get("/tags"), &forgejo, None).await.unwrap();
+    assert_eq!(all, [1, 2, 3, 4, 5]);
+    let three: Vec<u32> = c.collect_pages(&Request::get("/tags"), &forgejo, Some(3)).await.unwrap();
+    assert_eq!(three, [1, 2, 3]);
+    let woodpecker = PageNumbers { size: 2, ..PageNumbers::WOODPECKER };
+    let streamed: Vec<u32> = c.page_stream::<u32>(Request::get("/pipelines"), woodpecker).try_collect().await.unwrap();
+    assert_eq!(streamed, [1, 2, 3]);
+    let pages_asked = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/tags").count();
+    assert_eq!(pages_asked, 3 + 2, "no page past the total, none past the limit");
+}

@@ -1,0 +1,56 @@
+//! `flow --dry-run` in a plain git checkout: the plan, with no credentials and no servers (the README's
+//! first command), and clear errors when a real run lacks what a step needs.
+
+use offinfra_test_support::examples::{run_example, text};
+use offinfra_test_support::git::TestRepo;
+
+fn checkout() -> (TestRepo, String) {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: init");
+    repo.tag("v0.4.1");
+    repo.commit("fix: a bug");
+    let head = repo.commit("feat!: a breaking change");
+    repo.git(&["remote", "add", "origin", "git@git.example.com:Acme/App.git"]);
+    (repo, head)
+}
+
+#[test]
+fn dry_run_prints_the_plan_without_credentials() {
+    let (repo, head) = checkout();
+    let out = run_example("flow", Some(repo.path()), &["--dry-run"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sha8 = &head[..8];
+    let expected = format!(
+        "dry run: nothing is contacted\n\
+         version  1.0.0 (current tag: v0.4.1)\n\
+         tag      create v1.0.0 on Acme/App at {head}\n\
+         push     ghcr.io/acme/app:{sha8}, ghcr.io/acme/app:latest\n\
+         prune    keep the newest 10 images of ghcr.io/acme/app\n\
+         deploy   POST /api/repos/<id of Acme/App>/pipelines {{\"branch\":\"master\",\"variables\":{{\"IMAGE_NAME\":\"ghcr.io/acme/app\",\"IMAGE_TAG\":\"{sha8}\"}}}}\n"
+    );
+    assert_eq!(text(&out.stdout), expected);
+
+    // JSON for tools; skipped steps and flags show in the plan.
+    let args = ["--dry-run", "--format", "json", "--skip-prune", "--tag", "stable", "--repo", "acme/app"];
+    let out = run_example("flow", Some(repo.path()), &args, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["tag"], "v1.0.0");
+    assert_eq!(plan["keep"], serde_json::Value::Null);
+    assert_eq!(plan["image_tags"], serde_json::json!([sha8, "stable"]));
+    assert_eq!(plan["deploy"]["variables"]["IMAGE_TAG"], sha8);
+}
+
+#[test]
+fn a_real_run_names_what_a_step_lacks() {
+    let (repo, _) = checkout();
+    let out = run_example("flow", Some(repo.path()), &[], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "error: tagging needs --forgejo-url (FORGEJO_URL) (or skip the step)\n");
+    let out = run_example("flow", Some(repo.path()), &["--skip-tag"], &[]);
+    assert_eq!(text(&out.stderr), "error: pushing needs --layout (or skip the step with --skip-push)\n");
+    let out = run_example("flow", Some(repo.path()), &["--skip-tag", "--skip-push", "--skip-prune"], &[]);
+    assert_eq!(text(&out.stderr), "error: deploying needs --woodpecker-url (WOODPECKER_URL) (or skip the step)\n");
+    let out = run_example("flow", Some(repo.path()), &["--dry-run", "--sha", "nothex"], &[]);
+    assert_eq!(text(&out.stderr), "error: commit \"nothex\": expected a git commit id (at least 8 hex digits)\n");
+}

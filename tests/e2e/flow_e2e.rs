@@ -1,0 +1,205 @@
+//! The whole pipeline end to end, as CI runs it: `flow` in a real git repository with conventional
+//! commits tags on a wiremock Forgejo, pushes a buildx layout to a real registry (read back with skopeo),
+//! prunes through a wiremock GitHub Packages API, triggers a wiremock Woodpecker and waits for it; then the
+//! deploy leg the Woodpecker pipeline runs (`deploy` with the variables it was given) rolls the image out
+//! on a real kube-apiserver, the test playing the kubelet.
+
+use crate::fixtures;
+use offinfra_test_support::cluster;
+use offinfra_test_support::oci;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use oci::{platform, skopeo_digest, tar_of, with, Auth, Builder, LocalRegistry};
+use offinfra::deployer::kube::api::{Api, PostParams};
+use offinfra_test_support::examples::{run_example, text};
+use offinfra_test_support::git::TestRepo;
+use serde_json::json;
+use wiremock::{
+    matchers::{body_json, header, method, path},
+    Mock, ResponseTemplate,
+};
+
+fn outputs(file: &std::path::Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn version_tag_push_prune_trigger_and_roll_out() {
+    // A released repository with a feature since: the next version is v1.3.0.
+    let mut repo = TestRepo::new();
+    repo.commit("chore: init");
+    repo.tag("v1.2.3");
+    let head = repo.commit("feat: something new");
+    let sha8 = head[..8].to_owned();
+
+    // What docker buildx wrote: an index with the amd64 image and its attestation.
+    let src = tempfile::tempdir().unwrap();
+    let b = Builder::new(src.path());
+    let amd64 = with(b.image("amd64", 2), "platform", platform("linux", "amd64"));
+    let attestation = oci::attestation(&b, &amd64);
+    let index = b.index_blob(vec![amd64.clone(), attestation]);
+    b.write_index(vec![with(index, "annotations", json!({"org.opencontainers.image.ref.name": "latest"}))]);
+    let (_keep, tar) = tar_of(src.path());
+    let digest = amd64["digest"].as_str().unwrap().to_owned();
+
+    let registry = LocalRegistry::start(Auth::Anonymous);
+    let image = format!("{}/owner/app", registry.host());
+
+    // Forgejo: exactly one tag, on the built commit.
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let tag = json!({"name": "v1.3.0", "message": "", "id": head, "commit": {"sha": head, "url": "u", "created": "2026-11-27T10:00:00Z"}, "zipball_url": "z", "tarball_url": "t"});
+    Mock::given(method("POST"))
+        .and(path("/api/v1/repos/owner/app/tags"))
+        .and(header("authorization", "token fj-token"))
+        .and(body_json(json!({"tag_name": "v1.3.0", "target": head})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(tag))
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+
+    // GitHub Packages: the image just pushed is the newest version; the three older ones go.
+    let github = offinfra_test_support::contract::strict_server().await;
+    let version = |id: u64, name: &str, day: u32, tags: &[&str]| {
+        json!({"id": id, "name": name, "created_at": format!("2026-11-{day:02}T00:00:00Z"), "updated_at": format!("2026-11-{day:02}T00:00:00Z"),
+               "metadata": {"package_type": "container", "container": {"tags": tags}}})
+    };
+    let old = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let versions = json!([
+        version(100, &digest, 27, &[&sha8, "latest"]),
+        version(90, &old('1'), 20, &["aaaaaaaa"]),
+        version(80, &old('2'), 19, &["bbbbbbbb"]),
+        version(70, &old('3'), 18, &[]),
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/orgs/owner/packages/container/app/versions"))
+        .and(header("authorization", "Bearer gh-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(versions))
+        .mount(&github)
+        .await;
+    for id in [70, 80, 90] {
+        Mock::given(method("DELETE"))
+            .and(path(format!("/orgs/owner/packages/container/app/versions/{id}")))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(1)
+            .mount(&github)
+            .await;
+    }
+
+    // Woodpecker: the deploy pipeline gets the image's name and tag, then reports success.
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/lookup/owner/app"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("repo.json")))
+        .mount(&woodpecker)
+        .await;
+    let request = json!({"branch": "master", "variables": {"IMAGE_NAME": image, "IMAGE_TAG": sha8}});
+    Mock::given(method("POST"))
+        .and(path("/api/repos/42/pipelines"))
+        .and(header("authorization", "Bearer wp-token"))
+        .and(body_json(&request))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("pipeline_running.json")))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/42/pipelines/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("pipeline_success.json")))
+        .mount(&woodpecker)
+        .await;
+
+    let gh = tempfile::tempdir().unwrap();
+    let (output, summary) = (gh.path().join("output"), gh.path().join("summary"));
+    let forgejo_url = forgejo.uri();
+    let github_url = github.uri();
+    let woodpecker_url = woodpecker.uri();
+    let env = [
+        ("GITHUB_REPOSITORY", "owner/app"),
+        ("GITHUB_SHA", head.as_str()),
+        ("GITHUB_OUTPUT", output.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ("GITHUB_TOKEN", "gh-token"),
+        ("GITHUB_API_URL", github_url.as_str()),
+        ("FORGEJO_URL", forgejo_url.as_str()),
+        ("FORGEJO_TOKEN", "fj-token"),
+        ("WOODPECKER_URL", woodpecker_url.as_str()),
+        ("WOODPECKER_TOKEN", "wp-token"),
+    ];
+    let args = ["--image", &image, "--layout", tar.to_str().unwrap(), "--keep", "1", "--wait", "--timeout", "30s"];
+    let out = run_example("flow", Some(repo.path()), &args, &env);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(text(&out.stdout), "v1.3.0\n");
+    for secret in ["fj-token", "gh-token", "wp-token"] {
+        assert!(!stderr.contains(secret), "{secret} printed: {stderr}");
+    }
+
+    // The image is in the registry under both tags, as one manifest.
+    for tag in [sha8.as_str(), "latest"] {
+        assert_eq!(skopeo_digest(&format!("{image}:{tag}"), None), digest, "{tag}");
+    }
+    let outputs = outputs(&output);
+    let expected = [
+        ("version", "1.3.0"),
+        ("tag", "v1.3.0"),
+        ("tag_created", "true"),
+        ("image", image.as_str()),
+        ("image_tag", sha8.as_str()),
+        ("digest", digest.as_str()),
+        ("pruned", "3"),
+        ("pipeline", "7"),
+        ("deploy_status", "success"),
+        ("step_tag", "done"),
+        ("step_push", "done"),
+        ("step_prune", "done"),
+        ("step_deploy", "done"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(outputs.get(name).map(String::as_str), Some(value), "{name} in {outputs:?}");
+    }
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("| Step | Result | Details |"), "{summary}");
+    for step in ["tag", "push", "prune", "deploy"] {
+        assert!(summary.contains(&format!("| {step} | ✅ done |")), "{step}: {summary}");
+    }
+    forgejo.verify().await;
+    github.verify().await;
+    woodpecker.verify().await;
+
+    // The deploy leg: what the Woodpecker pipeline runs, with the variables the flow sent.
+    let sent = woodpecker.received_requests().await.unwrap();
+    let trigger = sent.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&trigger.body).unwrap();
+    let (image_name, image_tag) =
+        (body["variables"]["IMAGE_NAME"].as_str().unwrap(), body["variables"]["IMAGE_TAG"].as_str().unwrap());
+    let k8s = cluster::Cluster::get();
+    let client = k8s.client().await;
+    let namespace = k8s.namespace(&client, "flow-e2e").await;
+    let _kubelet = cluster::Kubelet::start(client.clone(), &namespace).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    let app = serde_json::from_value(json!({
+        "metadata": {"name": "app"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "app"}},
+                 "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": format!("{image}:previous")}]}}}
+    }))
+    .unwrap();
+    deployments.create(&PostParams::default(), &app).await.unwrap();
+    let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("PLUGIN_NAMESPACE", namespace.as_str()),
+        ("PLUGIN_NAME", "app"),
+        ("PLUGIN_CONTAINER", "app"),
+        ("IMAGE_NAME", image_name),
+        ("IMAGE_TAG", image_tag),
+    ];
+    let out = run_example("deploy", None, &["--timeout", "120s"], &env);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).ends_with("deployment \"app\" successfully rolled out\n"), "{}", text(&out.stdout));
+    let running =
+        deployments.get("app").await.unwrap().spec.unwrap().template.spec.unwrap().containers[0].image.clone();
+    assert_eq!(running, Some(format!("{image}:{sha8}")));
+    cluster::delete_namespace(&client, &namespace).await;
+}

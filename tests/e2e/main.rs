@@ -1,0 +1,14 @@
+//! The example binaries end to end, in one test binary: real git repositories, real registries, a real
+//! control plane, and wiremock Forgejo, Woodpecker, GitHub and Vault servers (`offinfra_test_support`).
+
+mod deploy_example;
+mod doctor;
+mod fixtures;
+mod flow_dry_run;
+mod flow_e2e;
+mod ghcr_examples;
+mod onboard;
+mod release_tag;
+mod svu_cli;
+mod sync_secrets;
+mod trigger_deploy;

@@ -1,0 +1,193 @@
+//! `onboard` twice against a wiremock Forgejo and Woodpecker: the first run creates the mirror, commits
+//! the two pipeline files and deletes the old one in one commit, activates the repository and flips the
+//! default branch; the second run, against the state the first one left, makes no write call.
+
+use offinfra_test_support::contract::{forbid_unmounted, Spec};
+use offinfra_test_support::examples::{run_example, text};
+use serde_json::{json, Value};
+use wiremock::{
+    matchers::{body_partial_json, method, path, query_param},
+    Mock, MockServer, ResponseTemplate,
+};
+
+const REPO: &str = "/api/v1/repos/acme/app";
+
+fn repo(default_branch: &str) -> Value {
+    let r = json!({"id": 17, "name": "app", "full_name": "acme/app", "default_branch": default_branch, "empty": false,
+                   "archived": false, "private": true, "mirror": false, "clone_url": "https://git.example.com/acme/app.git",
+                   "html_url": "https://git.example.com/acme/app"});
+    Spec::forgejo().assert("Repository", &r);
+    r
+}
+
+fn file(path: &str, sha: &str, content: Option<&str>) -> Value {
+    let name = path.rsplit('/').next().unwrap();
+    let mut f = json!({"name": name, "path": path, "sha": sha, "type": "file", "size": 10});
+    if let Some(content) = content {
+        f["encoding"] = "base64".into();
+        f["content"] = content.into();
+    }
+    Spec::forgejo().assert("ContentsResponse", &f);
+    f
+}
+
+fn mirror(sync_on_commit: bool) -> Value {
+    let m = json!({"repo_name": "app", "remote_name": "remote_mirror_x1", "remote_address": "https://github.com/acme/app.git",
+                   "created": "2026-11-27T10:00:00Z", "last_update": "2026-11-27T10:00:00Z", "last_error": "",
+                   "interval": "0s", "sync_on_commit": sync_on_commit});
+    Spec::forgejo().assert("PushMirror", &m);
+    m
+}
+
+fn woodpecker_repo(active: bool) -> Value {
+    let r = json!({"id": 42, "forge_remote_id": "17", "owner": "acme", "name": "app", "full_name": "acme/app",
+                   "default_branch": "master", "active": active});
+    Spec::woodpecker().assert("Repo", &r);
+    r
+}
+
+async fn get(server: &MockServer, route: &str, response: ResponseTemplate) {
+    Mock::given(method("GET")).and(path(route)).respond_with(response).mount(server).await;
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn not_found() -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({"message": "The target couldn't be found.", "url": "u"}))
+}
+
+async fn reads(forgejo: &MockServer) {
+    get(forgejo, &format!("{REPO}/branches/master"), ok(json!({"name": "master", "commit": {"id": "c0ffee"}}))).await;
+    for missing in [".woodpecker.yml", ".woodpecker.yaml"] {
+        get(forgejo, &format!("{REPO}/contents/{missing}"), not_found()).await;
+    }
+}
+
+fn run(forgejo: &MockServer, woodpecker: &MockServer) -> std::process::Output {
+    let args = [
+        "--repo",
+        "acme/app",
+        "--forgejo-url",
+        &forgejo.uri(),
+        "--woodpecker-url",
+        &woodpecker.uri(),
+        "--namespace",
+        "prod",
+        "--offinfra-git",
+        "https://git.example.com/platform/offinfra",
+    ];
+    let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp"), ("GITHUB_MIRROR_TOKEN", "gh-mirror-token")];
+    run_example("onboard", None, &args, &env)
+}
+
+fn writes(requests: &[wiremock::Request]) -> Vec<String> {
+    requests.iter().filter(|r| r.method.as_str() != "GET").map(|r| format!("{} {}", r.method, r.url.path())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboards_once_then_changes_nothing() {
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+
+    // A repository still built by an old Woodpecker pipeline, default branch main, no mirror.
+    get(&forgejo, REPO, ok(repo("main"))).await;
+    reads(&forgejo).await;
+    get(&forgejo, &format!("{REPO}/push_mirrors"), ok(json!([]))).await;
+    for path in [".github/workflows/build.yml", ".woodpecker/deploy.yml"] {
+        get(&forgejo, &format!("{REPO}/contents/{path}"), not_found()).await;
+    }
+    get(&forgejo, &format!("{REPO}/contents/.woodpecker"), ok(json!([file(".woodpecker/build.yml", "0ld", None)])))
+        .await;
+    get(&woodpecker, "/api/repos/lookup/acme/app", ResponseTemplate::new(404).set_body_string("Not Found")).await;
+
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/push_mirrors")))
+        .and(body_partial_json(
+            json!({"remote_address": "https://github.com/acme/app.git", "remote_username": "x-access-token",
+                                      "remote_password": "gh-mirror-token", "interval": "0s", "sync_on_commit": true}),
+        ))
+        .respond_with(ok(mirror(true)))
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/contents")))
+        .and(body_partial_json(json!({"branch": "master"})))
+        .respond_with(ok(json!({"commit": {"sha": "5eed5eed5eed5eed"}, "files": []})))
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/repos"))
+        .and(query_param("forge_remote_id", "17"))
+        .respond_with(ok(woodpecker_repo(true)))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(REPO))
+        .and(body_partial_json(json!({"default_branch": "master"})))
+        .respond_with(ok(repo("master")))
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+
+    let out = run(&forgejo, &woodpecker);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("gh-mirror-token"));
+    assert!(stderr.contains("done     committed 5eed5eed5eed\n"), "{stderr}");
+    assert!(stderr.contains("done     activated in Woodpecker as repo 42\n"), "{stderr}");
+    assert!(stderr.contains("done     default branch main -> master\n"), "{stderr}");
+    forgejo.verify().await;
+    woodpecker.verify().await;
+
+    // One commit: both files created, the old pipeline deleted; the body is the spec's.
+    let requests = forgejo.received_requests().await.unwrap();
+    let commit = requests.iter().find(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/contents")).unwrap();
+    let body: Value = serde_json::from_slice(&commit.body).unwrap();
+    Spec::forgejo().assert("ChangeFilesOptions", &body);
+    let files = body["files"].as_array().unwrap();
+    let ops: Vec<(String, String)> =
+        files.iter().map(|f| (f["operation"].as_str().unwrap().into(), f["path"].as_str().unwrap().into())).collect();
+    assert_eq!(
+        ops,
+        [
+            ("create".to_string(), ".github/workflows/build.yml".to_string()),
+            ("create".into(), ".woodpecker/deploy.yml".into()),
+            ("delete".into(), ".woodpecker/build.yml".into()),
+        ]
+    );
+    assert_eq!(files[2]["sha"], "0ld");
+    let committed = |i: usize| files[i]["content"].as_str().unwrap().to_owned();
+    let deploy = String::from_utf8(offinfra::http::base64_decode(&committed(1)).unwrap()).unwrap();
+    assert!(deploy.contains("  - event: manual\n"));
+    assert!(deploy.contains("--namespace prod --name app --container \"app=${IMAGE_NAME}:${IMAGE_TAG}\""), "{deploy}");
+
+    // The second run sees what the first left: nothing to do, and no write call.
+    forgejo.reset().await;
+    woodpecker.reset().await;
+    forbid_unmounted(&forgejo).await;
+    forbid_unmounted(&woodpecker).await;
+    get(&forgejo, REPO, ok(repo("master"))).await;
+    reads(&forgejo).await;
+    get(&forgejo, &format!("{REPO}/push_mirrors"), ok(json!([mirror(true)]))).await;
+    let build = file(".github/workflows/build.yml", "b1", Some(&committed(0)));
+    let deploy = file(".woodpecker/deploy.yml", "d1", Some(&committed(1)));
+    get(&forgejo, &format!("{REPO}/contents/.github/workflows/build.yml"), ok(build)).await;
+    get(&forgejo, &format!("{REPO}/contents/.woodpecker/deploy.yml"), ok(deploy)).await;
+    get(&forgejo, &format!("{REPO}/contents/.woodpecker"), ok(json!([file(".woodpecker/deploy.yml", "d1", None)])))
+        .await;
+    get(&woodpecker, "/api/repos/lookup/acme/app", ok(woodpecker_repo(true))).await;
+
+    let out = run(&forgejo, &woodpecker);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.ends_with("acme/app is onboarded: nothing to change\n"), "{stderr}");
+    assert_eq!(writes(&forgejo.received_requests().await.unwrap()), Vec::<String>::new());
+    assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), Vec::<String>::new());
+    forgejo.verify().await;
+    woodpecker.verify().await;
+}

@@ -1,0 +1,180 @@
+//! `sync-secrets` against a wiremock Vault (KV v2) and a wiremock Woodpecker: new, changed, unchanged,
+//! pruned and hand-made secrets; a second run with nothing new writes nothing; values never printed.
+
+use crate::fixtures;
+
+use offinfra_test_support::contract::Spec;
+use offinfra_test_support::examples::{run_example, text};
+use serde_json::{json, Value};
+use wiremock::{
+    matchers::{body_partial_json, header, method, path, query_param},
+    Mock, MockServer, ResponseTemplate,
+};
+
+const EVENTS: [&str; 6] = ["push", "tag", "release", "deployment", "cron", "manual"];
+const NOTE_V7: &str = "managed by offinfra sync-secrets: vault secret/ci/global v7";
+const NOTE_V6: &str = "managed by offinfra sync-secrets: vault secret/ci/global v6";
+
+async fn vault(version: u64) -> MockServer {
+    let server = MockServer::start().await;
+    let data = json!({"registry_token": "reg-VALUE", "slack_webhook": "slack-VALUE", "new_one": "new-VALUE"});
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/ci/global"))
+        .and(header("x-vault-token", "vault-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(data, version)))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn run(vault: &MockServer, woodpecker: &MockServer, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--vault-url", &vault.uri(), "--path", "ci/global", "--woodpecker-url", &woodpecker.uri()]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_example("sync-secrets", None, &args, &[("VAULT_TOKEN", "vault-token"), ("WOODPECKER_TOKEN", "wp-token")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_updates_prunes_and_leaves_the_rest() {
+    let vault = vault(7).await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let existing = json!([
+        fixtures::woodpecker_secret(1, "registry_token", &EVENTS, Some(NOTE_V7)),
+        fixtures::woodpecker_secret(2, "slack_webhook", &EVENTS, Some(NOTE_V6)),
+        fixtures::woodpecker_secret(3, "retired", &["push"], Some(NOTE_V6)),
+        fixtures::woodpecker_secret(4, "by_hand", &["push"], None),
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+        .mount(&woodpecker)
+        .await;
+    // slack_webhook came from an older Vault version: replaced with v7's value, events and note.
+    Mock::given(method("PATCH"))
+        .and(path("/api/secrets/slack_webhook"))
+        .and(header("authorization", "Bearer wp-token"))
+        .and(body_partial_json(
+            json!({"name": "slack_webhook", "value": "slack-VALUE", "events": EVENTS, "note": NOTE_V7}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
+            2,
+            "slack_webhook",
+            &EVENTS,
+            Some(NOTE_V7),
+        )))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+    // new_one is new: the PATCH finds nothing, a POST creates it.
+    Mock::given(method("PATCH"))
+        .and(path("/api/secrets/new_one"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("secret not found"))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/secrets"))
+        .and(body_partial_json(json!({"name": "new_one", "value": "new-VALUE", "note": NOTE_V7})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
+            5,
+            "new_one",
+            &EVENTS,
+            Some(NOTE_V7),
+        )))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+    // retired was ours and left Vault: pruned. by_hand was never ours: untouched.
+    Mock::given(method("DELETE"))
+        .and(path("/api/secrets/retired"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+
+    // The dry run writes nothing (the strict server fails on any unplanned call).
+    let out = run(&vault, &woodpecker, &["--prune", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "vault secret/ci/global v7 -> global secrets\n\
+         create    new_one\n\
+         update    slack_webhook\n\
+         unchanged registry_token\n\
+         delete    retired\n\
+         unmanaged by_hand\n\
+         dry run: nothing written\n"
+    );
+    let writes = |requests: &[wiremock::Request]| requests.iter().filter(|r| r.method.as_str() != "GET").count();
+    assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), 0);
+
+    let out = run(&vault, &woodpecker, &["--prune", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["report"], json!({"created": ["new_one"], "updated": ["slack_webhook"], "deleted": ["retired"]}));
+    for output in [&out.stdout, &out.stderr] {
+        assert!(!text(output).contains("-VALUE"), "a value was printed");
+    }
+    woodpecker.verify().await;
+    for request in woodpecker.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST") {
+        Spec::woodpecker().assert("Secret", &serde_json::from_slice(&request.body).unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_source_writes_nothing() {
+    let vault = vault(7).await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let existing = json!(["registry_token", "slack_webhook", "new_one"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(NOTE_V7)))
+        .collect::<Vec<_>>());
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+        .mount(&woodpecker)
+        .await;
+    let out = run(&vault, &woodpecker, &["--prune"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with("unchanged new_one, registry_token, slack_webhook\nnothing to change\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_errors_name_the_path() {
+    let vault = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/ci/global"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"errors": ["permission denied"]})))
+        .mount(&vault)
+        .await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let out = run(&vault, &woodpecker, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: reading vault secret/ci/global: "), "{stderr}");
+    assert!(stderr.contains("403") || stderr.contains("permission denied"), "{stderr}");
+
+    let args = ["--vault-url", "vault.example.com", "--path", "ci/global", "--woodpecker-url", "http://127.0.0.1:9"];
+    let out = run_example("sync-secrets", None, &args, &[("VAULT_TOKEN", "t"), ("WOODPECKER_TOKEN", "t")]);
+    assert_eq!(
+        text(&out.stderr),
+        "error: reading vault secret/ci/global: vault address \"vault.example.com\": expected an http(s) URL\n"
+    );
+
+    let vault = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/ci/global"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(json!({"port": 5432}), 3)))
+        .mount(&vault)
+        .await;
+    let out = run(&vault, &woodpecker, &[]);
+    assert_eq!(
+        text(&out.stderr),
+        "error: vault secret/ci/global: key \"port\" is not a string (Woodpecker secrets are strings)\n"
+    );
+}
