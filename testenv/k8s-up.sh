@@ -157,8 +157,8 @@
 #   A rolling update of a 2-replica Deployment (maxSurge 25% -> 1,
 #   maxUnavailable 25% -> 0) creates the new pods one at a time, so steps
 #   2-3 are repeated (poll every 0.5 s) until "kubectl rollout status"
-#   returns; k8s-smoke.sh does this in a loop (a 2-replica update completes
-#   in 1-2 s).
+#   returns; offinfra_test_support::cluster::Kubelet does this in a loop (a
+#   2-replica update completes in 1-2 s).
 #   The same with curl: -H "Authorization: Bearer $(cat DIR/token)"
 #   --cacert DIR/pki/ca.crt; binding = POST .../pods/POD/binding with
 #   Content-Type: application/json; status = PATCH .../pods/POD/status with

@@ -100,7 +100,7 @@ fn main() -> ExitCode {
             println!("tests find it there; stop it with: cargo xtask test-env down");
             ExitCode::SUCCESS
         }),
-        Task::Down => down(&env).map(|()| ExitCode::SUCCESS),
+        Task::Down => down(&env, false).map(|()| ExitCode::SUCCESS),
         Task::Status => status(&env),
     };
     result.unwrap_or_else(|e| {
@@ -209,22 +209,30 @@ fn up(env: &Paths) -> Result<bool, String> {
     Ok(true)
 }
 
-fn down(env: &Paths) -> Result<(), String> {
+/// Stops the control plane in the state dir. `quiet`: the recipe's messages only when it fails, so that
+/// the test run's own summary stays the last thing printed.
+fn down(env: &Paths, quiet: bool) -> Result<(), String> {
     let dir = env.k8s_dir();
     if !dir.exists() {
         eprintln!("xtask: nothing to stop in {}", dir.display());
         return Ok(());
     }
-    let status = Command::new("sh")
+    let out = Command::new("sh")
         .arg(env.recipe("k8s-down.sh"))
         .arg(&dir)
         .stdin(Stdio::null())
-        .status()
+        .stderr(if quiet { Stdio::piped() } else { Stdio::inherit() })
+        .output()
         .map_err(|e| format!("sh {}: {e}", env.recipe("k8s-down.sh").display()))?;
-    if status.success() {
+    if out.status.success() {
         Ok(())
     } else {
-        Err(format!("k8s-down.sh {} failed ({status})", dir.display()))
+        Err(format!(
+            "k8s-down.sh {} failed ({}): {}",
+            dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ))
     }
 }
 
@@ -262,7 +270,7 @@ fn test(env: &Paths, extra: &[String]) -> Result<ExitCode, String> {
     let started = up(env)?;
     let outcome = if signals.load(Ordering::SeqCst) > 0 { Ok(None) } else { run_suite(env, extra, &signals) };
     if started {
-        if let Err(e) = down(env) {
+        if let Err(e) = down(env, true) {
             eprintln!("xtask: warning: {e}");
         }
     }
