@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, env = "PLUGIN_IMAGE")]
     image: Option<String>,
     /// How long to wait for the rollout (0 = forever, as kubectl)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = cli::parse_duration)]
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = offinfra::ci::parse_duration)]
     timeout: Duration,
     /// When the rollout fails, roll back (a Deployment to its previous revision, other kinds to their
     /// previous images) and wait for that rollout

@@ -16,6 +16,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::Parser;
 use cli::Format;
 use offinfra::{
+    ci::Outputs,
     flow::{
         self,
         backends::{ForgejoTags, GhcrPrune, LayoutPush, WoodpeckerDeploy},
@@ -31,7 +32,7 @@ use offinfra::{
     prune::OwnerKind,
     svu::{
         config::{self, Settings},
-        Action, Repository,
+        Action,
     },
     woodpecker_client::Woodpecker,
 };
@@ -132,7 +133,7 @@ struct Args {
     #[arg(long)]
     wait: bool,
     /// How long to wait for it
-    #[arg(long, default_value = "300s", value_parser = cli::parse_duration)]
+    #[arg(long, default_value = "300s", value_parser = offinfra::ci::parse_duration)]
     timeout: Duration,
 }
 
@@ -155,18 +156,15 @@ fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, String
 
 async fn run(args: Args) -> Result<bool, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let repo = Repository::discover(&cwd).map_err(|e| e.to_string())?;
     let flags = Settings {
         tag_prefix: args.tag_prefix.clone(),
         strict: args.strict.then_some(true),
         directories: (!args.log_directory.is_empty()).then(|| args.log_directory.clone()),
         ..Settings::default()
     };
-    let settings =
-        config::layered(flags, &args.config, &cwd, repo.workdir().map(PathBuf::from), |n| std::env::var(n).ok())
-            .map_err(|e| e.to_string())?;
-    let opts = settings.to_options(Action::Next).map_err(|e| e.to_string())?;
-    let outcome = repo.compute(&opts).map_err(|e| e.to_string())?;
+    let computed = config::compute(&cwd, &args.config, flags, Action::Next, |n| std::env::var(n).ok())
+        .map_err(|e| e.to_string())?;
+    let repo = &computed.repo;
 
     let full_name = match args.repo.clone().filter(|r| !r.is_empty()) {
         Some(name) => name,
@@ -195,7 +193,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let plan = Plan::new(PlanInputs {
         repo: full_name,
         sha,
-        version: VersionPlan::from_outcome(&outcome, &opts.tag_prefix),
+        version: VersionPlan::from_outcome(&computed.outcome, &computed.options.tag_prefix),
         image,
         extra_tags: args.tags.clone(),
         keep: args.keep,
@@ -289,14 +287,9 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     })
     .await;
-    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-        for (name, value) in report.outputs() {
-            offinfra::ci::append_output(std::path::Path::new(&path), &name, &value)?;
-        }
-    }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        offinfra::ci::append_summary(std::path::Path::new(&path), &report.summary_markdown())?;
-    }
+    let outputs = Outputs::from_env();
+    outputs.set_all(report.outputs())?;
+    outputs.summary(&report.summary_markdown())?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
         Format::Human => println!("{}", report.plan.version.tag),

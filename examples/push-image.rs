@@ -197,9 +197,7 @@ async fn run(args: Args) -> Result<(), String> {
             println!("{}", report.digest);
         }
     }
-    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-        offinfra::ci::append_output(std::path::Path::new(&path), "digest", &report.digest)?;
-    }
+    offinfra::ci::Outputs::from_env().set("digest", &report.digest)?;
     Ok(())
 }
 

@@ -16,10 +16,11 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
+    ci::Outputs,
     forgejo_client::{CreateTag, Forgejo},
     svu::{
         config::{self, Settings},
-        Action, Repository,
+        Action,
     },
 };
 use svu_args::{go_bool, non_empty, NextArgs};
@@ -62,37 +63,29 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let (owner, name) = offinfra::ci::repo_arg("--repo", &args.repo)?;
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let repo = Repository::discover(&cwd).map_err(|e| e.to_string())?;
     let flags = Settings {
         directories: non_empty(&args.svu.log_directory),
         always: args.svu.always,
         v0: args.svu.v0,
         ..args.svu.common.settings(args.verbose)
     };
-    let settings =
-        config::layered(flags, &args.config, &cwd, repo.workdir().map(PathBuf::from), |n| std::env::var(n).ok())
-            .map_err(|e| e.to_string())?;
-    let opts = settings.to_options(Action::Next).map_err(|e| e.to_string())?;
-    let outcome = repo.compute(&opts).map_err(|e| e.to_string())?;
-    if settings.verbose.unwrap_or(false) {
-        if let Some(line) = outcome.explain(&opts) {
-            eprintln!("{line}");
-        }
+    let computed = config::compute(&cwd, &args.config, flags, Action::Next, |n| std::env::var(n).ok())
+        .map_err(|e| e.to_string())?;
+    if let Some(line) = computed.verbose_line() {
+        eprintln!("{line}");
     }
-    let version = outcome.version.to_string();
-    let tag = format!("{}{version}", opts.tag_prefix);
-    let outputs = |created: bool, tag: &str| -> Result<(), String> {
-        if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            let path = std::path::Path::new(&path);
-            offinfra::ci::append_output(path, "version", &version)?;
-            offinfra::ci::append_output(path, "tag", tag)?;
-            offinfra::ci::append_output(path, "created", if created { "true" } else { "false" })?;
-        }
-        Ok(())
+    let version = computed.outcome.version.to_string();
+    let tag = computed.tag();
+    let outputs = |created: bool, tag: &str| {
+        Outputs::from_env().set_all([
+            ("version", version.as_str()),
+            ("tag", tag),
+            ("created", if created { "true" } else { "false" }),
+        ])
     };
 
-    if outcome.version == outcome.current {
-        let current = outcome.tag.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| tag.clone());
+    if !computed.is_new() {
+        let current = computed.outcome.tag.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| tag.clone());
         eprintln!("nothing to release: no commit since {current} asks for a new version");
         println!("{current}");
         return outputs(false, &current);
@@ -100,7 +93,7 @@ async fn run(args: Args) -> Result<(), String> {
     let sha = match &args.sha {
         Some(sha) if sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit()) => sha.to_ascii_lowercase(),
         Some(sha) => return Err(format!("--sha {sha:?}: expected a commit id")),
-        None => repo.head().map_err(|e| e.to_string())?.to_string(),
+        None => computed.repo.head().map_err(|e| e.to_string())?.to_string(),
     };
     if args.dry_run {
         eprintln!("dry run: would create {tag} on {owner}/{name} at {sha}");

@@ -18,7 +18,7 @@ mod svu_args;
 
 use offinfra::svu::{
     config::{self, Settings},
-    Action, Repository, VersionInfo,
+    Action, VersionInfo,
 };
 use svu_args::{go_bool, non_empty, NextArgs, PrereleaseArgs, VersionArgs};
 
@@ -74,6 +74,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    offinfra::ci::init_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -128,34 +129,31 @@ fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Current(a)) => (Action::Current, a, a.settings(cli.verbose)),
     };
 
-    let repo = Repository::discover(&cwd);
-    let git_root = repo.as_ref().ok().and_then(|r| r.workdir().map(PathBuf::from));
-    let settings = config::layered(flags, &cli.config, &cwd, git_root, |name| std::env::var(name).ok())
+    let computed = config::compute(&cwd, &cli.config, flags, action, |name| std::env::var(name).ok())
         .map_err(|e| e.to_string())?;
-    let opts = settings.to_options(action).map_err(|e| e.to_string())?;
-    let repo = repo.map_err(|e| e.to_string())?;
-    let outcome = repo.compute(&opts).map_err(|e| e.to_string())?;
-    if settings.verbose.unwrap_or(false) {
-        if let Some(line) = outcome.explain(&opts) {
-            eprintln!("{line}");
-        }
+    if let Some(line) = computed.verbose_line() {
+        eprintln!("{line}");
     }
 
-    let prefix = settings.output_prefix();
-    let printed = format!("{prefix}{}", outcome.version);
+    let printed = computed.printed();
     if let Some(name) = &common.github_output {
         append_github_output(name, &printed)?;
     }
-    let line =
-        if settings.json.unwrap_or(false) { VersionInfo::new(&outcome.version, prefix).to_json() } else { printed };
+    let line = if computed.settings.json.unwrap_or(false) {
+        VersionInfo::new(&computed.outcome.version, computed.settings.output_prefix()).to_json()
+    } else {
+        printed
+    };
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(|e| format!("cannot write to stdout: {e}"))
 }
 
 fn append_github_output(name: &str, value: &str) -> Result<(), String> {
-    let path = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()).ok_or_else(|| {
-        format!("--github-output {name}: $GITHUB_OUTPUT is not set (it is set inside GitHub Actions jobs)")
-    })?;
-    offinfra::ci::append_output(std::path::Path::new(&path), name, value)
-        .map_err(|e| format!("--github-output {name}: {e}"))
+    let outputs = offinfra::ci::Outputs::from_env();
+    if !outputs.in_actions() {
+        return Err(format!(
+            "--github-output {name}: $GITHUB_OUTPUT is not set (it is set inside GitHub Actions jobs)"
+        ));
+    }
+    outputs.set(name, value).map_err(|e| format!("--github-output {name}: {e}"))
 }

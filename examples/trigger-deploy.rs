@@ -42,10 +42,10 @@ struct Args {
     #[arg(long, env = "PLUGIN_WAIT", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     wait: Option<bool>,
     /// How long to wait (e.g. 300s, 5m)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = cli::parse_duration)]
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = offinfra::ci::parse_duration)]
     timeout: Duration,
     /// The first pause between two status polls (it grows to 10 s)
-    #[arg(long, default_value = "2s", value_parser = cli::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = offinfra::ci::parse_duration)]
     poll: Duration,
     /// Woodpecker personal access token
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]

@@ -1,7 +1,13 @@
 //! CI-step conventions shared by the example binaries: GitHub Actions outputs and step summaries, and the exit
 //! codes (0 success, 1 failure, 2 usage).
 
-use std::{future::Future, io::Write, path::Path, process::ExitCode};
+use std::{
+    future::Future,
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 /// Runs an example's async body on a multi-thread runtime and maps the result to the exit code:
 /// `Ok(true)` 0, `Ok(false)` (problems found, already reported) 1, `Err` printed as `error: …` and 1.
@@ -23,6 +29,57 @@ pub fn run_async<F: Future<Output = Result<bool, String>>>(body: F) -> ExitCode 
     }
 }
 
+/// What the log shows without `RUST_LOG`: warnings of our crates only. Other crates (kube, vaultrs, …)
+/// log their view of failures we already report as errors, so they speak only when asked.
+pub const DEFAULT_LOG_FILTER: &str =
+    "off,offinfra=warn,offinfra_http=warn,svu=warn,ghcr_client=warn,forgejo_client=warn,woodpecker_client=warn,deployer=warn";
+
+/// Starts the examples' log: tracing events as compact lines on stderr, chosen by `RUST_LOG` (default
+/// [`DEFAULT_LOG_FILTER`]; e.g. `RUST_LOG=offinfra_http=debug` shows every request and retry, `RUST_LOG=kube=debug`
+/// the Kubernetes client's). The log never carries what tools read: data goes to stdout, and the lines
+/// people and tests grep (svu's output, kubectl's rollout lines, summaries) are printed directly. An invalid
+/// `RUST_LOG` is reported once and the default used. Calling it again does nothing.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: RUST_LOG={spec:?} is not a valid filter ({e}); using the default");
+            EnvFilter::new(DEFAULT_LOG_FILTER)
+        }),
+        _ => EnvFilter::new(DEFAULT_LOG_FILTER),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .compact()
+        .try_init();
+}
+
+/// A duration flag (`--timeout`, `--poll`): `300s`, `5m`, `1h30m`, `500ms` (jiff's friendly format), or
+/// a bare number of seconds. Too large or negative is an error naming the input, never an overflow.
+///
+/// ```
+/// use std::time::Duration;
+/// use offinfra::ci::parse_duration;
+///
+/// assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+/// assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+/// assert!(parse_duration("five minutes please").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let expected = "expected e.g. 300s, 5m, 1h30m, 500ms or a number of seconds";
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = text.parse().map_err(|_| format!("invalid duration {text:?}: too large"))?;
+        return Ok(Duration::from_secs(secs));
+    }
+    let span: jiff::SignedDuration =
+        text.parse().map_err(|e| format!("invalid duration {text:?}: {expected} ({e})"))?;
+    Duration::try_from(span).map_err(|_| format!("invalid duration {text:?}: must not be negative"))
+}
+
 /// The exit code after a command-line parse failure was printed: help and version are successes (0),
 /// usage errors 2.
 pub fn usage_exit(is_error: bool) -> ExitCode {
@@ -41,6 +98,64 @@ pub fn split_repo(repo: &str) -> Option<(&str, &str)> {
 /// [`split_repo`], or the error naming the input: `<what> "<repo>": expected owner/name`.
 pub fn repo_arg<'a>(what: &str, repo: &'a str) -> Result<(&'a str, &'a str), String> {
     split_repo(repo).ok_or_else(|| format!("{what} {repo:?}: expected owner/name"))
+}
+
+/// Where a GitHub Actions step leaves its results: the `$GITHUB_OUTPUT` file (`name=value` pairs that
+/// later steps read as `steps.<id>.outputs.<name>`) and the `$GITHUB_STEP_SUMMARY` file (Markdown shown on
+/// the run's page). Outside Actions neither is set and writing is a no-op.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let outputs = offinfra::ci::Outputs::new(Some(dir.path().join("out")), None);
+/// outputs.set_all([("version", "1.3.0"), ("tag", "v1.3.0")])?;
+/// outputs.summary("| step | result |")?; // no summary file: nothing written
+/// assert_eq!(std::fs::read_to_string(dir.path().join("out"))?, "version=1.3.0\ntag=v1.3.0\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    output: Option<PathBuf>,
+    summary: Option<PathBuf>,
+}
+
+impl Outputs {
+    /// Outputs to these files (`None`: that kind is not written).
+    pub fn new(output: Option<PathBuf>, summary: Option<PathBuf>) -> Self {
+        Self { output, summary }
+    }
+
+    /// The files GitHub Actions names in `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY` (empty values count as
+    /// unset).
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        Self::new(var("GITHUB_OUTPUT"), var("GITHUB_STEP_SUMMARY"))
+    }
+
+    /// Whether there is an output file to write to (inside an Actions job, there is).
+    pub fn in_actions(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// Appends `name=value` to the output file, if there is one ([`append_output`]).
+    pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
+        match &self.output {
+            Some(path) => append_output(path, name, value),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Self::set`] for each pair, in order; stops at the first error.
+    pub fn set_all<N: AsRef<str>, V: AsRef<str>>(&self, pairs: impl IntoIterator<Item = (N, V)>) -> Result<(), String> {
+        pairs.into_iter().try_for_each(|(name, value)| self.set(name.as_ref(), value.as_ref()))
+    }
+
+    /// Appends Markdown to the step summary, if there is one ([`append_summary`]).
+    pub fn summary(&self, markdown: &str) -> Result<(), String> {
+        match &self.summary {
+            Some(path) => append_summary(path, markdown),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Appends `name=value` to the `$GITHUB_OUTPUT` file at `path` (multi-line values use a random
@@ -98,5 +213,45 @@ mod tests {
         let delimiter = open.strip_prefix("notes<<").unwrap();
         assert_eq!((lines.next(), lines.next(), lines.next()), (Some("a"), Some("b"), Some(delimiter)));
         assert!(append_output(&path, "a=b", "x").is_err());
+    }
+
+    #[test]
+    fn durations_parse_in_every_unit_and_never_overflow() {
+        for (text, want) in [
+            ("300s", Duration::from_secs(300)),
+            ("5m", Duration::from_secs(300)),
+            ("1h", Duration::from_secs(3600)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("500ms", Duration::from_millis(500)),
+            ("0", Duration::ZERO),
+            (" 42 ", Duration::from_secs(42)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for bad in ["", "5x", "m", "-5s", "99999999999999999999", "18446744073709551615h", "1.5.5s"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains(&format!("{:?}", bad.trim())), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn outputs_write_only_where_actions_gave_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, summary) = (dir.path().join("out"), dir.path().join("summary"));
+        let none = Outputs::default();
+        assert!(!none.in_actions());
+        none.set("digest", "sha256:abc").unwrap();
+        none.summary("# nothing").unwrap();
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "outside Actions nothing is written");
+
+        let both = Outputs::new(Some(out.clone()), Some(summary.clone()));
+        assert!(both.in_actions());
+        both.set_all([("tag", "v1.0.0"), ("created", "true")]).unwrap();
+        both.summary("| a |").unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "tag=v1.0.0\ncreated=true\n");
+        assert_eq!(std::fs::read_to_string(&summary).unwrap(), "| a |\n");
+        let err = both.set_all([("ok", "1"), ("bad=name", "2"), ("never", "3")]).unwrap_err();
+        assert!(err.contains("bad=name"), "{err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "tag=v1.0.0\ncreated=true\nok=1\n", "stops at the error");
     }
 }

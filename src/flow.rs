@@ -28,7 +28,6 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 pub mod backends;
@@ -276,21 +275,24 @@ impl Plan {
 }
 
 /// The forge that receives the release tag.
+#[async_trait::async_trait]
 pub trait Forge: Send + Sync {
     /// Creates `tag` on `sha` in `repo` (`owner/name`); `Ok(false)` when it already points there.
-    fn create_tag<'a>(&'a self, repo: &'a str, tag: &'a str, sha: &'a str) -> BoxFuture<'a, Result<bool, BoxError>>;
+    async fn create_tag(&self, repo: &str, tag: &str, sha: &str) -> Result<bool, BoxError>;
 }
 
 /// The registry that receives the image.
+#[async_trait::async_trait]
 pub trait ImageTarget: Send + Sync {
     /// Pushes the built image to `image` (a repository) under `tags`; returns the manifest digest.
-    fn push<'a>(&'a self, image: &'a str, tags: &'a [String]) -> BoxFuture<'a, Result<String, BoxError>>;
+    async fn push(&self, image: &str, tags: &[String]) -> Result<String, BoxError>;
 }
 
 /// The package store that is pruned.
+#[async_trait::async_trait]
 pub trait PackageStore: Send + Sync {
     /// Keeps the newest `keep` images of `image`; returns the ids of the deleted versions.
-    fn prune<'a>(&'a self, image: &'a str, keep: usize) -> BoxFuture<'a, Result<Vec<u64>, BoxError>>;
+    async fn prune(&self, image: &str, keep: usize) -> Result<Vec<u64>, BoxError>;
 }
 
 /// What a deploy trigger reports.
@@ -305,9 +307,10 @@ pub struct Deployed {
 }
 
 /// The CI that runs the deploy pipeline.
+#[async_trait::async_trait]
 pub trait DeployTarget: Send + Sync {
     /// Starts the deploy pipeline of `repo` with `request`, waiting for it if so configured.
-    fn deploy<'a>(&'a self, repo: &'a str, request: &'a DeployRequest) -> BoxFuture<'a, Result<Deployed, BoxError>>;
+    async fn deploy(&self, repo: &str, request: &DeployRequest) -> Result<Deployed, BoxError>;
 }
 
 /// The backends a run uses; a step whose backend is `None` is skipped (and the plan should say so).
@@ -610,32 +613,29 @@ mod tests {
         }
     }
 
+    #[async_trait::async_trait]
     impl Forge for Fake {
-        fn create_tag<'a>(
-            &'a self,
-            repo: &'a str,
-            tag: &'a str,
-            sha: &'a str,
-        ) -> BoxFuture<'a, Result<bool, BoxError>> {
-            Box::pin(async move { self.call(Step::Tag, format!("tag {repo} {tag} {sha}")).map(|()| true) })
+        async fn create_tag(&self, repo: &str, tag: &str, sha: &str) -> Result<bool, BoxError> {
+            self.call(Step::Tag, format!("tag {repo} {tag} {sha}")).map(|()| true)
         }
     }
+    #[async_trait::async_trait]
     impl ImageTarget for Fake {
-        fn push<'a>(&'a self, image: &'a str, tags: &'a [String]) -> BoxFuture<'a, Result<String, BoxError>> {
-            Box::pin(async move { self.call(Step::Push, format!("push {image} {tags:?}")).map(|()| "sha256:d".into()) })
+        async fn push(&self, image: &str, tags: &[String]) -> Result<String, BoxError> {
+            self.call(Step::Push, format!("push {image} {tags:?}")).map(|()| "sha256:d".into())
         }
     }
+    #[async_trait::async_trait]
     impl PackageStore for Fake {
-        fn prune<'a>(&'a self, image: &'a str, keep: usize) -> BoxFuture<'a, Result<Vec<u64>, BoxError>> {
-            Box::pin(async move { self.call(Step::Prune, format!("prune {image} {keep}")).map(|()| vec![3, 4]) })
+        async fn prune(&self, image: &str, keep: usize) -> Result<Vec<u64>, BoxError> {
+            self.call(Step::Prune, format!("prune {image} {keep}")).map(|()| vec![3, 4])
         }
     }
+    #[async_trait::async_trait]
     impl DeployTarget for Fake {
-        fn deploy<'a>(&'a self, repo: &'a str, r: &'a DeployRequest) -> BoxFuture<'a, Result<Deployed, BoxError>> {
-            Box::pin(async move {
-                self.call(Step::Deploy, format!("deploy {repo} {}", r.variables["IMAGE_TAG"]))?;
-                Ok(Deployed { number: 7, url: "http://ci/7".into(), status: self.status.clone() })
-            })
+        async fn deploy(&self, repo: &str, r: &DeployRequest) -> Result<Deployed, BoxError> {
+            self.call(Step::Deploy, format!("deploy {repo} {}", r.variables["IMAGE_TAG"]))?;
+            Ok(Deployed { number: 7, url: "http://ci/7".into(), status: self.status.clone() })
         }
     }
 

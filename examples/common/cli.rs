@@ -2,30 +2,16 @@
 //! a multi-thread runtime (`Ok(true)` exits 0, `Ok(false)` 1, an error prints `error: …` and exits 1).
 #![allow(dead_code)]
 
-use std::{future::Future, process::ExitCode, time::Duration};
+use std::{future::Future, process::ExitCode};
 
 pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, String>>>(run: impl FnOnce(A) -> F) -> ExitCode {
+    offinfra::ci::init_logging();
     match A::try_parse() {
         Ok(args) => offinfra::ci::run_async(run(args)),
         Err(e) => {
             let _ = e.print();
             offinfra::ci::usage_exit(e.use_stderr())
         }
-    }
-}
-
-/// A duration flag: `300s`, `5m`, `1h`, `500ms`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 300s, 5m, 500ms"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("invalid duration {text:?}: units are ms, s, m, h")),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use ghcr_client::{
     layout::{Layout, SelectedImage},
     packages::Packages,
@@ -35,17 +34,16 @@ pub struct ForgejoTags {
     pub message: Option<String>,
 }
 
+#[async_trait::async_trait]
 impl Forge for ForgejoTags {
-    fn create_tag<'a>(&'a self, repo: &'a str, tag: &'a str, sha: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let (owner, name) = repo_parts(repo)?;
-            let request = forgejo_client::CreateTag {
-                tag_name: tag.to_owned(),
-                target: Some(sha.to_owned()),
-                message: self.message.clone(),
-            };
-            Ok(self.forgejo.repo(owner, name).tags().create(&request).await?.created())
-        })
+    async fn create_tag(&self, repo: &str, tag: &str, sha: &str) -> Result<bool, BoxError> {
+        let (owner, name) = repo_parts(repo)?;
+        let request = forgejo_client::CreateTag {
+            tag_name: tag.to_owned(),
+            target: Some(sha.to_owned()),
+            message: self.message.clone(),
+        };
+        Ok(self.forgejo.repo(owner, name).tags().create(&request).await?.created())
     }
 }
 
@@ -60,13 +58,12 @@ pub struct LayoutPush {
     pub image: SelectedImage,
 }
 
+#[async_trait::async_trait]
 impl ImageTarget for LayoutPush {
-    fn push<'a>(&'a self, image: &'a str, tags: &'a [String]) -> BoxFuture<'a, Result<String, BoxError>> {
-        Box::pin(async move {
-            let path = image_path(image)?;
-            let report = self.registry.push(&self.layout, &self.image, path, tags, None).await?;
-            Ok(report.digest)
-        })
+    async fn push(&self, image: &str, tags: &[String]) -> Result<String, BoxError> {
+        let path = image_path(image)?;
+        let report = self.registry.push(&self.layout, &self.image, path, tags, None).await?;
+        Ok(report.digest)
     }
 }
 
@@ -84,17 +81,16 @@ pub struct GhcrPrune {
     pub options: PruneOptions,
 }
 
+#[async_trait::async_trait]
 impl PackageStore for GhcrPrune {
-    fn prune<'a>(&'a self, image: &'a str, keep: usize) -> BoxFuture<'a, Result<Vec<u64>, BoxError>> {
-        Box::pin(async move {
-            let path = image_path(image)?;
-            let (owner, package) =
-                path.split_once('/').ok_or_else(|| format!("image {image:?}: expected registry/owner/name"))?;
-            let (owner, versions) = list_versions(&self.packages, owner, self.owner_kind, package).await?;
-            let options = PruneOptions { keep, ..self.options.clone() };
-            let plan = plan_from_registry(&versions, &self.registry, path, &options).await?;
-            Ok(self.packages.execute(&owner, package, &plan).await?)
-        })
+    async fn prune(&self, image: &str, keep: usize) -> Result<Vec<u64>, BoxError> {
+        let path = image_path(image)?;
+        let (owner, package) =
+            path.split_once('/').ok_or_else(|| format!("image {image:?}: expected registry/owner/name"))?;
+        let (owner, versions) = list_versions(&self.packages, owner, self.owner_kind, package).await?;
+        let options = PruneOptions { keep, ..self.options.clone() };
+        let plan = plan_from_registry(&versions, &self.registry, path, &options).await?;
+        Ok(self.packages.execute(&owner, package, &plan).await?)
     }
 }
 
@@ -109,26 +105,25 @@ pub struct WoodpeckerDeploy {
     pub wait: Option<(Duration, Duration)>,
 }
 
+#[async_trait::async_trait]
 impl DeployTarget for WoodpeckerDeploy {
-    fn deploy<'a>(&'a self, repo: &'a str, request: &'a DeployRequest) -> BoxFuture<'a, Result<Deployed, BoxError>> {
-        Box::pin(async move {
-            let id = match self.repo_id {
-                Some(id) => id,
-                None => {
-                    let (owner, name) = repo_parts(repo)?;
-                    self.ci.lookup(owner, name).await.map_err(|e| format!("looking up {repo}: {e}"))?.id
-                }
-            };
-            let pipelines = self.ci.repo(id).pipelines();
-            let pipeline = pipelines.create(&request.branch, &request.variables).await?;
-            let url = self.ci.pipeline_url(id, pipeline.number);
-            let status = match self.wait {
-                Some((timeout, poll)) => {
-                    Some(pipelines.wait_polling(pipeline.number, timeout, poll).await?.status.as_str().to_owned())
-                }
-                None => None,
-            };
-            Ok(Deployed { number: pipeline.number, url, status })
-        })
+    async fn deploy(&self, repo: &str, request: &DeployRequest) -> Result<Deployed, BoxError> {
+        let id = match self.repo_id {
+            Some(id) => id,
+            None => {
+                let (owner, name) = repo_parts(repo)?;
+                self.ci.lookup(owner, name).await.map_err(|e| format!("looking up {repo}: {e}"))?.id
+            }
+        };
+        let pipelines = self.ci.repo(id).pipelines();
+        let pipeline = pipelines.create(&request.branch, &request.variables).await?;
+        let url = self.ci.pipeline_url(id, pipeline.number);
+        let status = match self.wait {
+            Some((timeout, poll)) => {
+                Some(pipelines.wait_polling(pipeline.number, timeout, poll).await?.status.as_str().to_owned())
+            }
+            None => None,
+        };
+        Ok(Deployed { number: pipeline.number, url, status })
     }
 }

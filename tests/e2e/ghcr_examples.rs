@@ -186,3 +186,38 @@ async fn prune_versions_keeps_whole_images() {
         ["/orgs/acme/packages/container/app/versions/4", "/orgs/acme/packages/container/app/versions/5"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_shows_each_request_and_nothing_without_it() {
+    use offinfra_test_support::oci::{PASSWORD, USER};
+
+    let reg = LocalRegistry::start(Auth::Token);
+    let src = tempfile::tempdir().unwrap();
+    let (_keep, tar, amd64) = buildx_tar(src.path());
+    let repo = format!("{}/acme/logged", reg.host());
+    let push = |tag: &str, rust_log: Option<&str>| {
+        let mut env = vec![("REGISTRY_USERNAME", USER), ("REGISTRY_PASSWORD", PASSWORD)];
+        env.extend(rust_log.map(|filter| ("RUST_LOG", filter)));
+        run("push-image", &["--layout", tar.to_str().unwrap(), "--repository", &repo, "--tag", tag], &env)
+    };
+
+    let quiet = push("one", None);
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert_eq!(text(&quiet.stdout), format!("{amd64}\n"));
+    assert!(!text(&quiet.stderr).contains("offinfra_http"), "no log without RUST_LOG:\n{}", text(&quiet.stderr));
+
+    let logged = push("two", Some("offinfra_http=debug"));
+    assert!(logged.status.success(), "{}", text(&logged.stderr));
+    assert_eq!(text(&logged.stdout), text(&quiet.stdout), "stdout does not change with the log");
+    let log = text(&logged.stderr);
+    let is_request = |l: &&str, method: &str, path: &str| {
+        l.contains("offinfra_http") && l.contains("request") && l.contains(method) && l.contains(path)
+    };
+    assert!(
+        log.lines().any(|l| is_request(&l, "PUT", "/v2/acme/logged/manifests/two")),
+        "the tag's manifest PUT is logged:\n{log}"
+    );
+    assert!(log.lines().any(|l| is_request(&l, "GET", "/token")), "the token exchange is logged:\n{log}");
+    assert!(log.lines().any(|l| l.contains("answer") && l.contains("status=201")), "answers are logged:\n{log}");
+    assert!(!log.contains(PASSWORD), "no credential in the log:\n{log}");
+}

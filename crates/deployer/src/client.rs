@@ -499,8 +499,12 @@ impl Deployer {
             match next {
                 None => return Err(Error::Deleted),
                 // The watcher recovers by itself (re-list on 410, backoff on errors): keep reading.
-                Some(Err(_)) => continue,
+                Some(Err(e)) => {
+                    tracing::debug!(name, error = %e, "watch error; the watcher recovers");
+                    continue;
+                }
                 Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => {
+                    tracing::debug!(name, version = ?object.meta().resource_version, "watch event");
                     if let Some(outcome) = judge(&rule(&object), &mut last, on_message) {
                         return Ok(outcome);
                     }

@@ -7,33 +7,29 @@ use crate::Error;
 
 /// `PushMirror`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PushMirror {
     /// The repository.
-    #[serde(default)]
     pub repo_name: String,
     /// The server-made name (`remote_mirror_…`): the id for get and delete.
-    #[serde(default)]
     pub remote_name: String,
     /// The target, credentials stripped.
-    #[serde(default)]
     pub remote_address: String,
     /// When it was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// The last sync.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_update: Option<String>,
     /// The last sync's error: the only sign of a failing mirror (e.g. a token without `workflow` scope).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Go duration, e.g. `8h0m0s`, `0s` (sync on commit only).
-    #[serde(default)]
     pub interval: String,
     /// Whether every push syncs it.
-    #[serde(default)]
     pub sync_on_commit: bool,
     /// Branches mirrored (v13+; empty: all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub branch_filter: Option<String>,
 }
 

@@ -86,6 +86,10 @@ pub enum Error {
     /// The prune plan cannot be made safely.
     #[error("cannot plan the prune safely: {0}")]
     UnsafePlan(String),
+    /// The registry credentials given cannot be used (a user without a password, a password without a
+    /// user, characters no HTTP header allows). The text never contains the secret.
+    #[error("registry credentials: {0}")]
+    Credentials(String),
     /// An HTTP request failed (the status and body are kept in [`offinfra_http::ApiError`]).
     #[error(transparent)]
     Http(#[from] offinfra_http::Error),

@@ -202,17 +202,17 @@ pub struct VersionMetadata {
 
 /// `metadata.container`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ContainerMetadata {
     /// Tags pointing at this digest; empty for an untagged version.
-    #[serde(default)]
     pub tags: Vec<String>,
 }
 
 /// `metadata.docker` (legacy docker.pkg.github.com packages).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DockerMetadata {
     /// Tags.
-    #[serde(default)]
     pub tag: Vec<String>,
 }
 

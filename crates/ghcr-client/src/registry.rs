@@ -15,9 +15,9 @@ use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use oci_spec::image::Descriptor;
 use offinfra_http::{
-    base64, base64_decode,
+    base64_decode,
     header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, LOCATION, WWW_AUTHENTICATE},
-    Client, ExposeSecret, Request, Response, RetryPolicy, SecretString, StatusCode,
+    Auth, Client, Request, Response, RetryPolicy, SecretString, StatusCode,
 };
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -70,11 +70,11 @@ impl Credentials {
     ) -> Result<Credentials, Error> {
         match (username, password) {
             (Some(username), Some(password)) => Ok(Credentials::Basic { username: username.to_owned(), password }),
-            (Some(username), None) => Err(Error::UnsafePlan(format!(
+            (Some(username), None) => Err(Error::Credentials(format!(
                 "a user name ({username}) needs a password or token: --password-stdin or REGISTRY_PASSWORD"
             ))),
             (None, Some(_)) => {
-                Err(Error::UnsafePlan("a password or token needs a user name: --username or REGISTRY_USERNAME".into()))
+                Err(Error::Credentials("a password or token needs a user name: --username or REGISTRY_USERNAME".into()))
             }
             (None, None) => match docker_config_dir {
                 Some(dir) => Ok(docker_config_credentials(dir, registry)?.unwrap_or_default()),
@@ -330,6 +330,8 @@ struct BlobUpload<'a> {
     offset: u64,
     length: u64,
     progress: &'a Option<ProgressFn>,
+    /// No retry of any kind for this blob starts after this instant.
+    deadline: Instant,
 }
 
 fn emit(progress: &Option<ProgressFn>, event: Progress) {
@@ -434,18 +436,13 @@ impl Registry {
 
     fn auth_header(&self, scope_key: &str) -> Result<Option<HeaderValue>, Error> {
         let state = self.auth.lock().expect("auth state lock");
-        let value = match (&self.credentials, state.tokens.get(scope_key)) {
-            (_, Some(token)) => format!("Bearer {}", token.expose_secret()),
-            (Credentials::Bearer(token), None) => format!("Bearer {}", token.expose_secret()),
-            (Credentials::Basic { username, password }, None) if state.basic => {
-                format!("Basic {}", base64(format!("{username}:{}", password.expose_secret()).as_bytes()))
-            }
+        let auth = match (&self.credentials, state.tokens.get(scope_key)) {
+            (_, Some(token)) => Auth::Bearer(token.clone()),
+            (Credentials::Bearer(token), None) => Auth::Bearer(token.clone()),
+            (Credentials::Basic { .. }, None) if state.basic => basic_auth(&self.credentials)?,
             _ => return Ok(None),
         };
-        let mut value = HeaderValue::from_str(&value)
-            .map_err(|_| Error::UnsafePlan("credentials are not a valid header value".into()))?;
-        value.set_sensitive(true);
-        Ok(Some(value))
+        Ok(Some(header_value(&auth)?))
     }
 
     /// Sends `request` with the credentials `scopes` need, answering a 401 challenge once (which also
@@ -479,6 +476,7 @@ impl Registry {
     }
 
     async fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String]) -> Result<SecretString, Error> {
+        tracing::debug!(realm, service, scope = %scopes.join(" "), "token exchange");
         let mut request = Request::get(realm);
         if let Some(service) = service {
             request = request.query("service", service);
@@ -486,14 +484,8 @@ impl Registry {
         for scope in scopes {
             request = request.query("scope", scope.as_str());
         }
-        if let Credentials::Basic { username, password } = &self.credentials {
-            let mut value = HeaderValue::from_str(&format!(
-                "Basic {}",
-                base64(format!("{username}:{}", password.expose_secret()).as_bytes())
-            ))
-            .map_err(|_| Error::UnsafePlan("credentials are not a valid header value".into()))?;
-            value.set_sensitive(true);
-            request = request.header(AUTHORIZATION, value);
+        if let Credentials::Basic { .. } = &self.credentials {
+            request = request.header(AUTHORIZATION, header_value(&basic_auth(&self.credentials)?)?);
         }
         let response = self.http.execute(&request).await?;
         let body: serde_json::Value = response.json(request.method())?;
@@ -692,7 +684,13 @@ impl Registry {
         let outcomes: Vec<(String, BlobOutcome, u64)> = stream::iter(image.blobs.iter().cloned())
             .map(|descriptor| {
                 let progress = progress.clone();
-                async move { self.push_blob(layout, &descriptor, repository, mount_from, progress).await }
+                async move {
+                    let pushed = self.push_blob(layout, &descriptor, repository, mount_from, progress).await;
+                    if let Ok((digest, outcome, sent)) = &pushed {
+                        tracing::debug!(repository, digest = %digest, size = descriptor.size(), ?outcome, sent, "blob");
+                    }
+                    pushed
+                }
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect()
@@ -784,36 +782,37 @@ impl Registry {
             }
         }
         let (file, offset, length) = layout.blob_location(descriptor)?;
-        let retries = self.options.retry.max_attempts.max(1);
-        let mut last_error = None;
-        for attempt in 0..retries {
-            if attempt > 0 {
-                tokio::time::sleep(self.options.retry.backoff(attempt - 1, 0.5)).await;
-            }
-            let location = match session.take() {
-                Some(location) => location,
-                None => match self.start_upload(repository).await {
-                    Ok(location) => location,
-                    Err(e) => {
-                        last_error = Some(e);
-                        continue;
+        // One deadline for the whole blob: the shared client retries each request, the chunk loop
+        // resumes a session, and this loop opens a new session, but none of them starts after it.
+        let policy = &self.options.retry;
+        let deadline = Instant::now() + policy.deadline;
+        let mut attempt = 0u32;
+        let last_error = loop {
+            attempt += 1;
+            let started = match session.take() {
+                Some(location) => Ok(location),
+                None => self.start_upload(repository).await,
+            };
+            let result = match started {
+                Ok(location) => {
+                    let upload = BlobUpload {
+                        repository,
+                        location: &location,
+                        digest: &digest,
+                        file: &file,
+                        offset,
+                        length,
+                        progress: &progress,
+                        deadline,
+                    };
+                    match self.upload_mode() {
+                        UploadMode::Chunked => self.upload_chunked(&upload).await,
+                        _ => self.upload_monolithic(&upload).await,
                     }
-                },
+                }
+                Err(e) => Err(e),
             };
-            let upload = BlobUpload {
-                repository,
-                location: &location,
-                digest: &digest,
-                file: &file,
-                offset,
-                length,
-                progress: &progress,
-            };
-            let result = match self.upload_mode() {
-                UploadMode::Chunked => self.upload_chunked(&upload).await,
-                _ => self.upload_monolithic(&upload).await,
-            };
-            match result {
+            let error = match result {
                 Ok(()) => {
                     notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
                     return Ok((digest, BlobOutcome::Uploaded, size));
@@ -822,10 +821,16 @@ impl Registry {
                 Err(e @ (Error::DigestMismatch { .. } | Error::Io { .. } | Error::MissingBlob { .. })) => {
                     return Err(e)
                 }
-                Err(e) => last_error = Some(e),
+                Err(e) => e,
+            };
+            let delay = policy.backoff(attempt - 1, 0.5);
+            if attempt >= policy.max_attempts.max(1) || Instant::now() + delay > deadline {
+                break error;
             }
-        }
-        Err(last_error.expect("at least one attempt"))
+            tracing::info!(repository, digest = %digest, attempt, error = %error, "uploading the blob again");
+            tokio::time::sleep(delay).await;
+        };
+        Err(last_error)
     }
 
     async fn start_upload(&self, repository: &str) -> Result<String, Error> {
@@ -844,7 +849,7 @@ impl Registry {
 
     /// One streamed `PUT` of the whole blob, hashed on the way out.
     async fn upload_monolithic(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
-        let BlobUpload { repository, location, digest, file, offset, length, progress } = *upload;
+        let BlobUpload { repository, location, digest, file, offset, length, progress, .. } = *upload;
         let file_path = file.to_owned();
         let file = file.to_owned();
         let progress = progress.clone();
@@ -918,7 +923,7 @@ impl Registry {
 
     /// `PATCH` chunks of at most the chunk size, each retried, resuming where the registry stands.
     async fn upload_chunked(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
-        let BlobUpload { repository, location, digest, file, offset, length, progress } = *upload;
+        let BlobUpload { repository, location, digest, file, offset, length, progress, deadline } = *upload;
         let scopes = Self::push_scope(repository);
         let chunk = self.options.chunk_size.max(1) as u64;
         let mut handle = tokio::fs::File::open(file).await.map_err(|e| Error::io(file, e))?;
@@ -955,7 +960,7 @@ impl Registry {
                 }
                 Err(e) => {
                     failures += 1;
-                    if failures >= self.options.retry.max_attempts.max(1) {
+                    if failures >= self.options.retry.max_attempts.max(1) || Instant::now() >= deadline {
                         return Err(e);
                     }
                     // Ask where the upload stands and resume from there, or give up on this session.
@@ -1053,8 +1058,27 @@ impl Registry {
     }
 }
 
+/// The Basic [`Auth`] of `credentials` (which must be [`Credentials::Basic`]).
+fn basic_auth(credentials: &Credentials) -> Result<Auth, Error> {
+    match credentials {
+        Credentials::Basic { username, password } => {
+            Ok(Auth::Basic { username: username.clone(), password: password.clone() })
+        }
+        _ => Err(Error::Credentials("Basic authentication needs a user name and a password".into())),
+    }
+}
+
+/// The sensitive `Authorization` value of `auth`, built once by the shared plumbing.
+fn header_value(auth: &Auth) -> Result<HeaderValue, Error> {
+    auth.header()
+        .map(|(_, value)| value)
+        .map_err(|_| Error::Credentials("they contain characters not allowed in an HTTP header".into()))
+}
+
 #[cfg(test)]
 mod tests {
+    use offinfra_http::ExposeSecret;
+
     use super::*;
 
     #[test]

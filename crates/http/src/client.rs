@@ -68,21 +68,16 @@ impl Auth {
 
 /// Standard base64 with padding (for Basic auth and docker `config.json`).
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
+
+/// The standard alphabet, accepting text with or without its `=` padding.
+const BASE64_LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
 
 /// Makes a fresh streaming body for each attempt (a stream cannot be replayed).
 pub type BodyFactory = std::sync::Arc<dyn Fn() -> reqwest::Body + Send + Sync>;
@@ -102,44 +97,21 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters), so that a
 /// name with `/`, `:` or `+` stays one segment.
 pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(segment, NOT_UNRESERVED).to_string()
 }
 
-/// Decodes standard base64 (padding optional); `None` if the text is not base64.
+/// Decodes standard base64 (padding optional, surrounding white space ignored); `None` if the text is
+/// not base64.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim().trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    BASE64_LENIENT.decode(text.trim()).ok()
 }
 
 /// One request, described as data so that it can be sent again on a retry.
@@ -430,10 +402,17 @@ impl Client {
     pub async fn send(&self, request: &Request) -> Result<Response, Error> {
         let url = self.url(&request.target)?;
         let shown = redact(&url);
+        // Logs never carry the query: it can hold a token (`?access_token=`).
+        let logged = {
+            let mut bare = url.clone();
+            bare.set_query(None);
+            redact(&bare)
+        };
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            tracing::debug!(method = %request.method, url = %logged, attempt, "request");
             let mut builder =
                 self.http.request(request.method.clone(), url.clone()).header(USER_AGENT, self.user_agent.clone());
             if !request.query.is_empty() {
@@ -474,8 +453,20 @@ impl Client {
                         SystemTime::now(),
                     );
                     match delay {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Ok(response),
+                        Some(delay) => {
+                            tracing::info!(
+                                method = %request.method, url = %logged, status = response.status.as_u16(), attempt,
+                                delay_ms = delay.as_millis() as u64, "retrying after the answer"
+                            );
+                            tokio::time::sleep(delay).await
+                        }
+                        None => {
+                            tracing::debug!(
+                                method = %request.method, url = %logged, status = response.status.as_u16(),
+                                elapsed_ms = start.elapsed().as_millis() as u64, "answer"
+                            );
+                            return Ok(response);
+                        }
                     }
                 }
                 Err(source) => {
@@ -487,8 +478,13 @@ impl Client {
                         && attempt < self.retry.max_attempts
                         && start.elapsed() + delay <= self.retry.deadline;
                     if !may_retry {
+                        tracing::debug!(method = %request.method, url = %logged, attempt, error = %source, "failed");
                         return Err(Error::Transport { method: request.method.to_string(), url: shown, source });
                     }
+                    tracing::info!(
+                        method = %request.method, url = %logged, attempt, error = %source,
+                        delay_ms = delay.as_millis() as u64, "retrying after a transport error"
+                    );
                     tokio::time::sleep(delay).await;
                 }
             }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::{Action, BumpOptions, Classifier, Error, Options};
+use crate::{Action, BumpOptions, Classifier, Error, Options, Outcome, Repository};
 
 /// The template `svu init` writes.
 pub const INIT_TEMPLATE: &str = "# svu configuration.\n#\n# https://github.com/caarlos0/svu\nverbose: false\ntag.pattern: \"\"\ntag.prefix: \"v\"\ntag.mode: all\nlog.directory:\n  - \".\"\nmetadata: \"\"\nalways: false\nv0: false\n";
@@ -218,6 +218,73 @@ pub fn layered(
         }
         None => Ok(flags),
     }
+}
+
+/// What the svu command line computed, with everything that decided it ([`compute`]).
+#[derive(Debug)]
+pub struct Computed {
+    /// The repository, discovered from the working directory.
+    pub repo: Repository,
+    /// The layered settings: flags over the `SVU_*` variables over the configuration file.
+    pub settings: Settings,
+    /// The options those settings give for the action.
+    pub options: Options,
+    /// The version and what decided it.
+    pub outcome: Outcome,
+}
+
+impl Computed {
+    /// svu's `--verbose` line: only when the settings ask for it and there is a bump to explain.
+    pub fn verbose_line(&self) -> Option<String> {
+        self.settings.verbose.unwrap_or(false).then(|| self.outcome.explain(&self.options)).flatten()
+    }
+
+    /// The tag of the computed version: `--tag.prefix` and the version (`v1.3.0`).
+    pub fn tag(&self) -> String {
+        format!("{}{}", self.options.tag_prefix, self.outcome.version)
+    }
+
+    /// The version as svu prints it: `--tag.output` (by default the tag prefix) and the version.
+    pub fn printed(&self) -> String {
+        format!("{}{}", self.settings.output_prefix(), self.outcome.version)
+    }
+
+    /// Whether the computed version is a new one (`next` found nothing to release when it is not).
+    pub fn is_new(&self) -> bool {
+        self.outcome.version != self.outcome.current
+    }
+}
+
+/// The svu command line's whole sequence, once: discovers the repository from `cwd`, layers `flags` over
+/// the `SVU_*` variables and the configuration file found from `config` ([`layered`], with `var` for the
+/// environment), and computes `action`. As in svu, a broken configuration is reported before a directory
+/// that is not a repository.
+///
+/// ```no_run
+/// use svu::{config::{self, Settings}, Action};
+///
+/// let cwd = std::env::current_dir()?;
+/// let flags = Settings { strict: Some(true), ..Settings::default() };
+/// let computed = config::compute(&cwd, ".svu.yml".as_ref(), flags, Action::Next, |n| std::env::var(n).ok())?;
+/// if computed.is_new() {
+///     println!("{}", computed.tag()); // v1.3.0
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn compute(
+    cwd: &Path,
+    config: &Path,
+    flags: Settings,
+    action: Action,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Computed, Error> {
+    let repo = Repository::discover(cwd);
+    let git_root = repo.as_ref().ok().and_then(|r| r.workdir().map(PathBuf::from));
+    let settings = layered(flags, config, cwd, git_root, var)?;
+    let options = settings.to_options(action)?;
+    let repo = repo?;
+    let outcome = repo.compute(&options)?;
+    Ok(Computed { repo, settings, options, outcome })
 }
 
 /// Reads the settings of configuration file `path`.

@@ -32,7 +32,7 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
-        .expect("git runs");
+        .unwrap_or_else(|e| panic!("git did not run ({e}): install the Debian package git, or run `cargo xtask test`"));
     assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
 }

@@ -55,6 +55,7 @@ impl Pipelines<'_> {
         let mut pause = first_pause;
         loop {
             let pipeline = self.get(number).await?;
+            tracing::debug!(repo_id = self.repo_id, number, status = %pipeline.status, "pipeline poll");
             if pipeline.status.is_terminal() {
                 return Ok(pipeline);
             }

@@ -221,3 +221,43 @@ async fn a_blob_that_does_not_match_its_digest_is_refused() {
     assert!(matches!(err, ghcr_client::Error::DigestMismatch { .. }), "{err}");
     assert!(err.to_string().contains(digest), "{err}");
 }
+
+#[tokio::test]
+async fn no_retry_of_a_blob_starts_after_its_deadline() {
+    let server = MockServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    let image = b.image("app", 1);
+    b.write_index(vec![image]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    Mock::given(method("HEAD")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v2/r/blobs/uploads/"))
+        .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+
+    // Five attempts allowed, but a deadline that has passed before the first retry could start.
+    let retry = RetryPolicy {
+        max_attempts: 5,
+        initial_backoff: std::time::Duration::from_millis(5),
+        max_backoff: std::time::Duration::from_millis(5),
+        deadline: std::time::Duration::from_millis(1),
+    };
+    let opts = RegistryOptions {
+        upload: UploadMode::Chunked,
+        chunk_size: 4096,
+        retry,
+        concurrency: 1,
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
+    let err = registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+    let requests = server.received_requests().await.unwrap();
+    let count = |m: &str| requests.iter().filter(|r| r.method.as_str() == m).count();
+    assert_eq!((count("POST"), count("PATCH")), (1, 1), "one session, one chunk: the deadline ends every retry layer");
+    assert_eq!(count("PUT"), 0, "no manifest for a failed push");
+}

@@ -197,3 +197,54 @@ async fn page_numbers_stop_at_the_total_or_a_short_page() {
     let pages_asked = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/tags").count();
     assert_eq!(pages_asked, 3 + 2, "no page past the total, none past the limit");
 }
+
+/// A log writer into a shared buffer, for asserting what the client logs.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_request_and_retry_is_logged_without_the_query_or_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/logged-flaky"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/logged-flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    // Global, because tracing caches per call site whether anyone listens, across the test threads; the
+    // other tests of this binary log into the buffer too, so only this test's path is counted.
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("offinfra_http=debug"))
+        .with_writer(move || writer.clone())
+        .without_time()
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only test that sets a subscriber");
+
+    let target = format!("{}/logged-flaky?access_token=SECRET-IN-QUERY", server.uri());
+    let _: serde_json::Value = client(&server).await.json(&Request::get(target)).await.unwrap();
+
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let ours: Vec<&str> = log.lines().filter(|l| l.contains("/logged-flaky")).collect();
+    assert_eq!(ours.iter().filter(|l| l.contains("request") && l.contains("GET")).count(), 2, "{log}");
+    let retry = ours.iter().find(|l| l.contains("retrying after the answer")).unwrap_or_else(|| panic!("{log}"));
+    assert!(retry.contains("status=503") && retry.contains("delay_ms="), "{retry}");
+    assert!(ours.iter().any(|l| l.contains("answer") && l.contains("status=200")), "{log}");
+    assert!(!log.contains("SECRET-IN-QUERY") && !log.contains("t0ken"), "{log}");
+}
