@@ -32,10 +32,12 @@ fn main() {
         generate(&layout, mib);
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status =
-        Command::new(cargo).args(["build", "--release", "--example", "push-image"]).status().expect("cargo runs");
+    let status = Command::new(cargo)
+        .args(["build", "--profile", "dist", "--example", "push-image"])
+        .status()
+        .expect("cargo runs");
     assert!(status.success(), "building push-image failed");
-    let ours = target_dir.join("release").join("examples").join("push-image");
+    let ours = target_dir.join("dist").join("examples").join("push-image");
 
     let mut results: Vec<(&str, Vec<f64>, Vec<f64>, u64)> =
         vec![("push-image (offinfra)", vec![], vec![], 0), ("skopeo copy", vec![], vec![], 0)];

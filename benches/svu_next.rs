@@ -7,7 +7,7 @@
 //!
 //! The repository (made with `git fast-import` under `target/bench-repos/`) has 200,001 commits and 1,000
 //! tags; the newest tag leaves 100,001 commits to scan. Messages are conventional (fix/chore/docs/refactor
-//! with bodies), none breaking, and HEAD is the only `feat:`. Our `svu next` (the release example binary) is
+//! with bodies), none breaking, and HEAD is the only `feat:`. Our `svu next` (the example built as we ship it, `--profile dist`) is
 //! timed against `git log --format=%H:%B <newest tag>..HEAD`, which is what git itself pays to read those
 //! commits. Wall time is the median of the runs; peak memory is the largest max RSS (`/usr/bin/time`).
 
@@ -37,9 +37,10 @@ fn main() {
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(["build", "--release", "--example", "svu"]).status().expect("cargo runs");
+    let status =
+        Command::new(cargo).args(["build", "--profile", "dist", "--example", "svu"]).status().expect("cargo runs");
     assert!(status.success(), "building the svu example failed");
-    let svu = target_dir.join("release").join("examples").join("svu");
+    let svu = target_dir.join("dist").join("examples").join("svu");
     let newest_tag = format!("v1.0.{TAGS}");
 
     // The same history as a clone receives it: `git pack-objects` order puts the commits together.
