@@ -122,15 +122,11 @@ async fn run(args: Args) -> Result<bool, String> {
     if done.status == Status::Success {
         return Ok(true);
     }
-    for step in done.failed_steps() {
+    for tail in pipelines.failed_step_tails(&done, 30).await {
+        let step = &tail.step;
         eprintln!("--- step {} ({}, exit code {}) ---", step.name, step.state, step.exit_code);
-        match pipelines.logs(done.number, step.id).await {
-            Ok(lines) => {
-                let tail = lines.len().saturating_sub(30);
-                for line in &lines[tail..] {
-                    eprintln!("{}", line.text.trim_end());
-                }
-            }
+        match tail.lines {
+            Ok(lines) => lines.iter().for_each(|line| eprintln!("{line}")),
             Err(e) => eprintln!("(no log: {e})"),
         }
     }

@@ -7,7 +7,16 @@ use std::{
 
 use offinfra_http::{base64_decode, Client, PageNumbers, Request};
 
-use crate::{models::RawLogEntry, Error, LogEntry, Pipeline};
+use crate::{models::RawLogEntry, Error, LogEntry, Pipeline, Step};
+
+/// The end of a failed step's log ([`Pipelines::failed_step_tails`]).
+#[derive(Debug)]
+pub struct StepTail {
+    /// The failed step.
+    pub step: Step,
+    /// Its last log lines, oldest first (line ends trimmed), or why the log could not be read.
+    pub lines: Result<Vec<String>, Error>,
+}
 
 /// The pipelines of one repository.
 #[derive(Debug, Clone)]
@@ -70,6 +79,33 @@ impl Pipelines<'_> {
             tokio::time::sleep(pause).await;
             pause = (pause * 3 / 2).min(Duration::from_secs(10).max(first_pause));
         }
+    }
+
+    /// The last `lines` log lines of each failed step of `pipeline`, in the pipeline's order: what to show
+    /// when a deploy failed. A log that cannot be read is kept as that step's error, not fatal.
+    ///
+    /// ```no_run
+    /// # async fn run(ci: woodpecker_client::Woodpecker) -> Result<(), woodpecker_client::Error> {
+    /// let pipelines = ci.repo(42).pipelines();
+    /// let done = pipelines.wait(7, std::time::Duration::from_secs(300)).await?;
+    /// for tail in pipelines.failed_step_tails(&done, 30).await {
+    ///     eprintln!("--- step {} ({}) ---", tail.step.name, tail.step.state);
+    ///     for line in tail.lines.unwrap_or_default() {
+    ///         eprintln!("{line}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn failed_step_tails(&self, pipeline: &Pipeline, lines: usize) -> Vec<StepTail> {
+        let mut tails = Vec::new();
+        for step in pipeline.failed_steps() {
+            let read = self.logs(pipeline.number, step.id).await.map(|entries| {
+                let skip = entries.len().saturating_sub(lines);
+                entries.into_iter().skip(skip).map(|e| e.text.trim_end().to_owned()).collect()
+            });
+            tails.push(StepTail { step: step.clone(), lines: read });
+        }
+        tails
     }
 
     /// The log of step `step_id` (`Step.id`, not its `pid`) of pipeline `number`, decoded.

@@ -138,3 +138,39 @@ async fn filtered_pipelines_html_answers_and_timeouts_are_errors() {
     let Error::Http(http) = &err else { panic!("{err}") };
     assert_eq!((http.status(), http.api().unwrap().body.as_str()), (Some(500), "could not fetch branch head"));
 }
+
+#[tokio::test]
+async fn failed_step_tails_keep_the_last_lines_and_an_unreadable_log_as_its_error() {
+    let server = server().await;
+    let mut failed = fixture("pipeline_failed.json");
+    let mut second = failed["workflows"][0]["children"][0].clone();
+    second["id"] = 12.into();
+    second["name"] = "rollout".into();
+    failed["workflows"][0]["children"].as_array_mut().unwrap().push(second);
+    offinfra_test_support::contract::Spec::woodpecker().assert("Pipeline", &failed);
+    let entries: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            let data = offinfra_http::base64(format!("line {i}\n").as_bytes());
+            serde_json::json!({"id": i, "step_id": 11, "time": i, "line": i, "type": 0, "data": data})
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/api/repos/42/logs/7/11"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(entries))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/repos/42/logs/7/12"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "log not found"})))
+        .mount(&server)
+        .await;
+
+    let pipeline: woodpecker_client::Pipeline = serde_json::from_value(failed).unwrap();
+    let tails = woodpecker(&server).repo(42).pipelines().failed_step_tails(&pipeline, 30).await;
+    assert_eq!(tails.iter().map(|t| t.step.name.as_str()).collect::<Vec<_>>(), ["set-image", "rollout"]);
+    let lines = tails[0].lines.as_ref().unwrap();
+    assert_eq!(lines.len(), 30);
+    assert_eq!((lines[0].as_str(), lines[29].as_str()), ("line 10", "line 39"), "the last 30, newline trimmed");
+    let err = tails[1].lines.as_ref().unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+}
