@@ -13,8 +13,9 @@ use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
 use offinfra::deployer::{
+    roll_out::{Line, OnFailure, RollOut, RollOutcome},
     set_image::{parse_pairs, ImagePair},
-    Deployer, Error, Kind, UndoOutcome, WaitOutcome,
+    Deployer, Kind,
 };
 
 #[derive(Parser, Debug)]
@@ -82,85 +83,26 @@ async fn run(args: Args) -> Result<bool, String> {
         }
         return Ok(true);
     }
-    let result = deploy(&args, &deployer, &pairs).await;
+    let spec = RollOut {
+        kind: args.kind,
+        name: &args.name,
+        images: &pairs,
+        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
+        on_failure: if args.rollback_on_failure { OnFailure::RollBack } else { OnFailure::Stop },
+    };
+    let result = deployer
+        .roll_out(&spec, &mut |line| match line {
+            Line::Out(text) => print!("{text}"),
+            Line::Err(text) => eprint!("{text}"),
+        })
+        .await;
     let images = pairs.iter().map(|p| format!("{}={}", p.container, p.image)).collect::<Vec<_>>().join(", ");
     let target = format!("{}/{} in {}", args.kind.resource(), args.name, deployer.namespace());
     let text = match &result {
-        Ok(Outcome { rolled_out: true, .. }) => format!(":white_check_mark: {target} rolled out {images}"),
-        Ok(Outcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
+        Ok(RollOutcome { rolled_out: true, .. }) => format!(":white_check_mark: {target} rolled out {images}"),
+        Ok(RollOutcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
         Err(e) => format!(":x: {target} failed ({images}): {e}"),
     };
     cli::notify_slack(args.slack_webhook.as_deref(), &text).await;
-    result.map(|outcome| outcome.rolled_out)
-}
-
-/// How a deploy ended, for the exit code and the notification.
-struct Outcome {
-    rolled_out: bool,
-    reason: String,
-}
-
-async fn deploy(args: &Args, deployer: &Deployer, pairs: &[ImagePair]) -> Result<Outcome, String> {
-    let target = format!("{}/{}", args.kind.resource(), args.name);
-    let report = match deployer.set_image(args.kind, &args.name, pairs, false).await {
-        Ok(report) => report,
-        Err(Error::MissingContainers { errors, applied }) => {
-            if applied {
-                println!("{target} image updated");
-            }
-            for error in &errors {
-                eprintln!("error: {error}");
-            }
-            return Ok(Outcome { rolled_out: false, reason: errors.join("; ") });
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    if report.applied {
-        println!("{target} image updated");
-    }
-    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
-    let mut print = |line: &str| print!("{line}");
-    let mut reason = match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
-        WaitOutcome::RolledOut(_) => return Ok(Outcome { rolled_out: true, reason: String::new() }),
-        WaitOutcome::TimedOut(_) => "timed out waiting for the condition".to_owned(),
-        WaitOutcome::Failed(reason) => reason,
-    };
-    eprintln!("error: {reason}");
-    if args.rollback_on_failure && report.applied {
-        rollback(deployer, args, &report.plan.changes).await?;
-        reason += match deployer.wait(args.kind, &args.name, timeout, &mut print).await.map_err(|e| e.to_string())? {
-            WaitOutcome::RolledOut(_) => "; rolled back",
-            WaitOutcome::TimedOut(_) => {
-                eprintln!("error: the rollback timed out waiting for the condition");
-                "; the rollback timed out"
-            }
-            WaitOutcome::Failed(failed) => {
-                eprintln!("error: the rollback failed: {failed}");
-                "; the rollback failed"
-            }
-        };
-    }
-    Ok(Outcome { rolled_out: false, reason })
-}
-
-/// A Deployment goes back to its previous revision as `kubectl rollout undo` does; the other kinds keep
-/// no history, so their containers get the images they had before.
-async fn rollback(deployer: &Deployer, args: &Args, changes: &[(String, String, String)]) -> Result<(), String> {
-    let target = format!("{}/{}", args.kind.resource(), args.name);
-    if args.kind == Kind::Deployment {
-        match deployer.undo(&args.name, 0).await.map_err(|e| e.to_string())? {
-            UndoOutcome::RolledBack { .. } => println!("{target} rolled back"),
-            UndoOutcome::Skipped { revision } => {
-                println!("{target} skipped rollback (current template already matches revision {revision})")
-            }
-        }
-        return Ok(());
-    }
-    let previous: Vec<ImagePair> = changes
-        .iter()
-        .map(|(container, old, _)| ImagePair { container: container.clone(), image: old.clone() })
-        .collect();
-    deployer.set_image(args.kind, &args.name, &previous, false).await.map_err(|e| e.to_string())?;
-    println!("{target} rolled back");
-    Ok(())
+    result.map(|outcome| outcome.rolled_out).map_err(|e| e.to_string())
 }

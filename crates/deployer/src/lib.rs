@@ -4,7 +4,8 @@
 //! The pure core: [`rollout`] decides, from a fetched object, what `kubectl rollout status` would print
 //! and whether the rollout is done; [`set_image`] plans the strategic merge patch `kubectl set image`
 //! sends (nothing when nothing changes). [`Deployer`] does the I/O on kube-rs: set image, status, a
-//! watch-based wait with a typed [`WaitOutcome`], and `rollout undo` for Deployments.
+//! watch-based wait with a typed [`WaitOutcome`], and `rollout undo` for Deployments. [`roll_out`] is the
+//! whole deploy as one call: set image, wait, and on failure (if asked) roll back and wait again.
 //!
 //! ```no_run
 //! # async fn deploy() -> Result<(), deployer::Error> {
@@ -39,6 +40,7 @@
 //! ```
 
 mod client;
+pub mod roll_out;
 pub mod rollout;
 pub mod set_image;
 
