@@ -17,24 +17,12 @@ use clap::Parser;
 use cli::Format;
 use offinfra::{
     ci::Outputs,
-    flow::{
-        self,
-        backends::{ForgejoTags, GhcrPrune, LayoutPush, WoodpeckerDeploy},
-        Backends, Plan, PlanInputs, StepStatus, Steps, VersionPlan,
-    },
-    forgejo_client::Forgejo,
-    ghcr_client::{
-        layout::{Layout, PlatformSpec, Selector},
-        packages::{Packages, DEFAULT_API_URL},
-        prune::PruneOptions,
-        registry::{Credentials, Registry, RegistryOptions},
-    },
-    prune::OwnerKind,
+    flow::{self, connect::Connect, Plan, PlanInputs, StepStatus, Steps, VersionPlan},
+    ghcr_client::{layout::PlatformSpec, packages::DEFAULT_API_URL},
     svu::{
         config::{self, Settings},
         Action,
     },
-    woodpecker_client::Woodpecker,
 };
 
 #[derive(Parser, Debug)]
@@ -150,10 +138,6 @@ fn repo_from_url(url: &str) -> Option<String> {
     Some(format!("{owner}/{name}"))
 }
 
-fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, String> {
-    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| format!("{what} (or skip the step)"))
-}
-
 async fn run(args: Args) -> Result<bool, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let flags = Settings {
@@ -210,71 +194,23 @@ async fn run(args: Args) -> Result<bool, String> {
         return Ok(true);
     }
 
-    let forge = match &plan.tag {
-        Some(_) => Some(ForgejoTags {
-            forgejo: Forgejo::new(
-                required(&args.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)")?,
-                required(&args.forgejo_token, "tagging needs FORGEJO_TOKEN")?.to_owned().into(),
-            )
-            .map_err(|e| e.to_string())?,
-            message: None,
-        }),
-        None => None,
+    let connect = Connect {
+        forgejo_url: args.forgejo_url.clone(),
+        forgejo_token: args.forgejo_token.clone().map(Into::into),
+        layout: args.layout.clone(),
+        platform: args.platform.clone(),
+        registry_username: args.registry_username.clone(),
+        plain_http: args.plain_http,
+        github_token: args.github_token.clone().map(Into::into),
+        github_api_url: args.github_api_url.clone(),
+        protect_tags: args.protect_tags.clone(),
+        woodpecker_url: args.woodpecker_url.clone(),
+        woodpecker_token: args.woodpecker_token.clone().map(Into::into),
+        woodpecker_repo_id: args.woodpecker_repo_id,
+        wait: args.wait.then_some(args.timeout),
     };
-    let host = plan.image.split_once('/').map(|(h, _)| h).unwrap_or_default().to_owned();
-    // One client for the push and the prune's reads: one token exchange with the registry.
-    let credentials = match args.github_token.as_ref().filter(|t| !t.is_empty()) {
-        Some(token) => Credentials::Basic {
-            username: args.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
-            password: token.clone().into(),
-        },
-        None => Credentials::Anonymous,
-    };
-    let options = RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() };
-    let registry = Registry::new(&host, credentials, options).map_err(|e| e.to_string())?;
-    let images = if steps.push {
-        let path = args.layout.as_ref().ok_or("pushing needs --layout (or skip the step with --skip-push)")?;
-        let layout = Layout::open(path).map_err(|e| e.to_string())?;
-        let selector = Selector { reference: None, platform: args.platform.clone(), keep_index: false };
-        let image = layout.select(&selector).map_err(|e| e.to_string())?;
-        Some(LayoutPush { registry: registry.clone(), layout, image })
-    } else {
-        None
-    };
-    let packages = if steps.prune {
-        let token = required(&args.github_token, "pruning needs GITHUB_TOKEN")?;
-        let protect_tags = match &args.protect_tags {
-            Some(pattern) => Some(PruneOptions::protect(pattern).map_err(|e| e.to_string())?),
-            None => None,
-        };
-        Some(GhcrPrune {
-            packages: Packages::new(&args.github_api_url, token.to_owned().into()).map_err(|e| e.to_string())?,
-            registry,
-            owner_kind: OwnerKind::Auto,
-            options: PruneOptions { protect_tags, ..PruneOptions::default() },
-        })
-    } else {
-        None
-    };
-    let deploy = if steps.deploy {
-        Some(WoodpeckerDeploy {
-            ci: Woodpecker::new(
-                required(&args.woodpecker_url, "deploying needs --woodpecker-url (WOODPECKER_URL)")?,
-                required(&args.woodpecker_token, "deploying needs WOODPECKER_TOKEN")?.to_owned().into(),
-            )
-            .map_err(|e| e.to_string())?,
-            repo_id: args.woodpecker_repo_id,
-            wait: args.wait.then_some((args.timeout, Duration::from_secs(2))),
-        })
-    } else {
-        None
-    };
-    let backends = Backends {
-        forge: forge.as_ref().map(|f| f as _),
-        images: images.as_ref().map(|i| i as _),
-        packages: packages.as_ref().map(|p| p as _),
-        deploy: deploy.as_ref().map(|d| d as _),
-    };
+    let connected = connect.connect(&plan)?;
+    let backends = connected.backends();
 
     let human = args.format == Format::Human;
     let report = flow::run(&plan, &backends, &mut |record| {

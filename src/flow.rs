@@ -31,6 +31,7 @@ use std::{collections::BTreeMap, fmt};
 use serde::Serialize;
 
 pub mod backends;
+pub mod connect;
 
 /// What a backend's failure carries.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

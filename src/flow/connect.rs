@@ -1,0 +1,193 @@
+//! Our backends for a plan, from settings: the Forgejo, registry, GitHub Packages and Woodpecker clients a
+//! real run needs, with their credentials, built only for the steps the plan runs.
+
+use std::{path::PathBuf, time::Duration};
+
+use forgejo_client::Forgejo;
+use ghcr_client::{
+    layout::{Layout, PlatformSpec, Selector},
+    packages::{Packages, DEFAULT_API_URL},
+    prune::PruneOptions,
+    registry::{Credentials, Registry, RegistryOptions},
+};
+use offinfra_http::{ExposeSecret, SecretString};
+use woodpecker_client::Woodpecker;
+
+use super::{
+    backends::{ForgejoTags, GhcrPrune, LayoutPush, WoodpeckerDeploy},
+    Backends, Plan,
+};
+use crate::prune::OwnerKind;
+
+/// What a real run connects to. Only the settings of the steps the plan runs are required; a missing
+/// one is an error naming the flag and variable that give it.
+///
+/// ```no_run
+/// # async fn run(plan: offinfra::flow::Plan) -> Result<(), String> {
+/// use offinfra::flow::{self, connect::Connect};
+///
+/// let connect = Connect {
+///     forgejo_url: Some("https://git.example.com".into()),
+///     forgejo_token: Some(std::env::var("FORGEJO_TOKEN").unwrap_or_default().into()),
+///     layout: Some("image.tar".into()),
+///     github_token: Some(std::env::var("GITHUB_TOKEN").unwrap_or_default().into()),
+///     woodpecker_url: Some("https://ci.example.com".into()),
+///     woodpecker_token: Some(std::env::var("WOODPECKER_TOKEN").unwrap_or_default().into()),
+///     ..Connect::default()
+/// };
+/// let connected = connect.connect(&plan)?;
+/// let report = flow::run(&plan, &connected.backends(), &mut |step| eprintln!("{}", step.detail)).await;
+/// assert!(report.success());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Connect {
+    /// Forgejo's web address (the tag step).
+    pub forgejo_url: Option<String>,
+    /// A Forgejo token with write:repository (the tag step).
+    pub forgejo_token: Option<SecretString>,
+    /// The OCI layout `docker buildx --output type=oci` wrote, a directory or a tar (the push step).
+    pub layout: Option<PathBuf>,
+    /// The platform pushed from a multi-platform layout.
+    pub platform: PlatformSpec,
+    /// The registry user (ghcr.io takes any, e.g. `$GITHUB_ACTOR`); `offinfra` when not given.
+    pub registry_username: Option<String>,
+    /// Speak plain HTTP even to a registry that is not on loopback.
+    pub plain_http: bool,
+    /// The GitHub token: the registry's password and the Packages API's token (the prune step).
+    pub github_token: Option<SecretString>,
+    /// The GitHub API's base URL.
+    pub github_api_url: String,
+    /// Versions with a tag matching this regular expression are never pruned.
+    pub protect_tags: Option<String>,
+    /// Woodpecker's web address (the deploy step).
+    pub woodpecker_url: Option<String>,
+    /// A Woodpecker token (the deploy step).
+    pub woodpecker_token: Option<SecretString>,
+    /// The repository's Woodpecker id; looked up by name when `None`.
+    pub woodpecker_repo_id: Option<i64>,
+    /// Wait for the deploy pipeline's result, at most this long.
+    pub wait: Option<Duration>,
+}
+
+impl Default for Connect {
+    fn default() -> Self {
+        Self {
+            forgejo_url: None,
+            forgejo_token: None,
+            layout: None,
+            platform: PlatformSpec { os: "linux".into(), architecture: "amd64".into(), variant: None },
+            registry_username: None,
+            plain_http: false,
+            github_token: None,
+            github_api_url: DEFAULT_API_URL.to_owned(),
+            protect_tags: None,
+            woodpecker_url: None,
+            woodpecker_token: None,
+            woodpecker_repo_id: None,
+            wait: None,
+        }
+    }
+}
+
+/// The backends [`Connect::connect`] built; [`Connected::backends`] lends them to [`super::run`].
+#[derive(Debug)]
+pub struct Connected {
+    /// For the tag step.
+    pub forge: Option<ForgejoTags>,
+    /// For the push step.
+    pub images: Option<LayoutPush>,
+    /// For the prune step.
+    pub packages: Option<GhcrPrune>,
+    /// For the deploy step.
+    pub deploy: Option<WoodpeckerDeploy>,
+}
+
+impl Connected {
+    /// The seams [`super::run`] takes.
+    pub fn backends(&self) -> Backends<'_> {
+        Backends {
+            forge: self.forge.as_ref().map(|f| f as _),
+            images: self.images.as_ref().map(|i| i as _),
+            packages: self.packages.as_ref().map(|p| p as _),
+            deploy: self.deploy.as_ref().map(|d| d as _),
+        }
+    }
+}
+
+fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, String> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| format!("{what} (or skip the step)"))
+}
+
+fn required_secret(value: &Option<SecretString>, what: &str) -> Result<SecretString, String> {
+    value.clone().filter(|v| !v.expose_secret().is_empty()).ok_or_else(|| format!("{what} (or skip the step)"))
+}
+
+impl Connect {
+    /// Builds the clients the plan's steps need: Forgejo for a due tag, one registry client for the push
+    /// and the prune's reads (one token exchange), the Packages API for the prune, Woodpecker for the
+    /// deploy. The layout is opened and its image selected here, so a bad layout fails before anything
+    /// is sent.
+    pub fn connect(&self, plan: &Plan) -> Result<Connected, String> {
+        let steps = plan.steps;
+        let forge = match &plan.tag {
+            Some(_) => Some(ForgejoTags {
+                forgejo: Forgejo::new(
+                    required(&self.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)")?,
+                    required_secret(&self.forgejo_token, "tagging needs FORGEJO_TOKEN")?,
+                )
+                .map_err(|e| e.to_string())?,
+                message: None,
+            }),
+            None => None,
+        };
+        let host = plan.image.split_once('/').map(|(h, _)| h).unwrap_or_default().to_owned();
+        let credentials = match self.github_token.as_ref().filter(|t| !t.expose_secret().is_empty()) {
+            Some(token) => Credentials::Basic {
+                username: self.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
+                password: token.clone(),
+            },
+            None => Credentials::Anonymous,
+        };
+        let options = RegistryOptions { plain_http: self.plain_http.then_some(true), ..RegistryOptions::default() };
+        let registry = Registry::new(&host, credentials, options).map_err(|e| e.to_string())?;
+        let images = if steps.push {
+            let path = self.layout.as_ref().ok_or("pushing needs --layout (or skip the step with --skip-push)")?;
+            let layout = Layout::open(path).map_err(|e| e.to_string())?;
+            let selector = Selector { reference: None, platform: self.platform.clone(), keep_index: false };
+            let image = layout.select(&selector).map_err(|e| e.to_string())?;
+            Some(LayoutPush { registry: registry.clone(), layout, image })
+        } else {
+            None
+        };
+        let packages = if steps.prune {
+            let token = required_secret(&self.github_token, "pruning needs GITHUB_TOKEN")?;
+            let protect_tags = match &self.protect_tags {
+                Some(pattern) => Some(PruneOptions::protect(pattern).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            Some(GhcrPrune {
+                packages: Packages::new(&self.github_api_url, token).map_err(|e| e.to_string())?,
+                registry,
+                owner_kind: OwnerKind::Auto,
+                options: PruneOptions { protect_tags, ..PruneOptions::default() },
+            })
+        } else {
+            None
+        };
+        let deploy = if steps.deploy {
+            Some(WoodpeckerDeploy {
+                ci: Woodpecker::new(
+                    required(&self.woodpecker_url, "deploying needs --woodpecker-url (WOODPECKER_URL)")?,
+                    required_secret(&self.woodpecker_token, "deploying needs WOODPECKER_TOKEN")?,
+                )
+                .map_err(|e| e.to_string())?,
+                repo_id: self.woodpecker_repo_id,
+                wait: self.wait.map(|timeout| (timeout, Duration::from_secs(2))),
+            })
+        } else {
+            None
+        };
+        Ok(Connected { forge, images, packages, deploy })
+    }
+}
