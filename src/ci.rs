@@ -170,7 +170,7 @@ pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), String>
         .open(path)
         .map_err(|e| format!("cannot open $GITHUB_OUTPUT ({}): {e}", path.display()))?;
     let line = if value.contains('\n') {
-        let delimiter = format!("ghadelimiter_{:016x}", random_u64());
+        let delimiter = format!("ghadelimiter_{:016x}", fastrand::u64(..));
         format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
     } else {
         format!("{name}={value}\n")
@@ -187,13 +187,6 @@ pub fn append_summary(path: &Path, markdown: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot open $GITHUB_STEP_SUMMARY ({}): {e}", path.display()))?;
     let text = if markdown.ends_with('\n') { markdown.to_owned() } else { format!("{markdown}\n") };
     file.write_all(text.as_bytes()).map_err(|e| format!("cannot write $GITHUB_STEP_SUMMARY ({}): {e}", path.display()))
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    h.finish()
 }
 
 #[cfg(test)]

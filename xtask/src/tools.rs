@@ -77,23 +77,19 @@ pub fn binaries_run(cache: &Path) -> bool {
     })
 }
 
-/// Permission to install with apt-get: Debian, root, and installs not turned off.
-pub struct Installer;
-
-impl Installer {
-    /// `Err` says why nothing can be installed here.
-    pub fn detect() -> Result<Self, String> {
-        if std::env::var_os("OFFINFRA_TESTENV_NO_INSTALL").is_some_and(|v| !v.is_empty() && v != "0") {
-            return Err("installing is turned off (OFFINFRA_TESTENV_NO_INSTALL)".to_owned());
-        }
-        if !Path::new("/etc/debian_version").exists() || !is_executable(Path::new("/usr/bin/apt-get")) {
-            return Err("this is not a Debian system with apt-get".to_owned());
-        }
-        if !is_root() {
-            return Err("installing needs root".to_owned());
-        }
-        Ok(Self)
+/// Whether installing with apt-get is allowed here (Debian, root, and installs not turned off); `Err` says
+/// why not.
+pub fn install_allowed() -> Result<(), String> {
+    if std::env::var_os("OFFINFRA_TESTENV_NO_INSTALL").is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err("installing is turned off (OFFINFRA_TESTENV_NO_INSTALL)".to_owned());
     }
+    if !Path::new("/etc/debian_version").exists() || !is_executable(Path::new("/usr/bin/apt-get")) {
+        return Err("this is not a Debian system with apt-get".to_owned());
+    }
+    if !is_root() {
+        return Err("installing needs root".to_owned());
+    }
+    Ok(())
 }
 
 /// The effective user id is 0 (read from /proc, so no unsafe call is needed).

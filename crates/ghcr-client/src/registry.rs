@@ -60,6 +60,16 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// The shared plumbing's Basic [`Auth`] when these are a user and a password.
+    fn basic(&self) -> Option<Auth> {
+        match self {
+            Credentials::Basic { username, password } => {
+                Some(Auth::Basic { username: username.clone(), password: password.clone() })
+            }
+            _ => None,
+        }
+    }
+
     /// The credentials a docker user expects for `registry`: the given user and password, else the
     /// entry in the docker config directory (`$DOCKER_CONFIG` or `~/.docker`, passed in), else none.
     pub fn resolve(
@@ -436,11 +446,13 @@ impl Registry {
 
     fn auth_header(&self, scope_key: &str) -> Result<Option<HeaderValue>, Error> {
         let state = self.auth.lock().expect("auth state lock");
-        let auth = match (&self.credentials, state.tokens.get(scope_key)) {
-            (_, Some(token)) => Auth::Bearer(token.clone()),
-            (Credentials::Bearer(token), None) => Auth::Bearer(token.clone()),
-            (Credentials::Basic { .. }, None) if state.basic => basic_auth(&self.credentials)?,
-            _ => return Ok(None),
+        let auth = match (state.tokens.get(scope_key), &self.credentials) {
+            (Some(token), _) => Auth::Bearer(token.clone()),
+            (None, Credentials::Bearer(token)) => Auth::Bearer(token.clone()),
+            (None, credentials) => match credentials.basic().filter(|_| state.basic) {
+                Some(basic) => basic,
+                None => return Ok(None),
+            },
         };
         Ok(Some(header_value(&auth)?))
     }
@@ -484,8 +496,8 @@ impl Registry {
         for scope in scopes {
             request = request.query("scope", scope.as_str());
         }
-        if let Credentials::Basic { .. } = &self.credentials {
-            request = request.header(AUTHORIZATION, header_value(&basic_auth(&self.credentials)?)?);
+        if let Some(basic) = self.credentials.basic() {
+            request = request.header(AUTHORIZATION, header_value(&basic)?);
         }
         let response = self.http.execute(&request).await?;
         let body: serde_json::Value = response.json(request.method())?;
@@ -1055,16 +1067,6 @@ impl Registry {
         let start = Instant::now();
         let repositories = self.catalog().await?;
         Ok(CacheHealth { ping_ms: ping.as_millis(), catalog_ms: start.elapsed().as_millis(), repositories })
-    }
-}
-
-/// The Basic [`Auth`] of `credentials` (which must be [`Credentials::Basic`]).
-fn basic_auth(credentials: &Credentials) -> Result<Auth, Error> {
-    match credentials {
-        Credentials::Basic { username, password } => {
-            Ok(Auth::Basic { username: username.clone(), password: password.clone() })
-        }
-        _ => Err(Error::Credentials("Basic authentication needs a user name and a password".into())),
     }
 }
 

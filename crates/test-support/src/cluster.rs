@@ -45,29 +45,12 @@ fn answers(kubeconfig: &Path) -> bool {
 /// process has exited. The watcher ignores SIGINT and SIGHUP, so a Ctrl-C that ends the tests does not
 /// leave the control plane running.
 fn start_own() -> PathBuf {
-    use std::os::unix::process::CommandExt;
-
     let dir = tempfile::Builder::new().prefix("offinfra-k8s-test.").tempdir().expect("a temp dir").keep();
     let recipes = crate::env::recipes();
-    // Watched before it starts, from a process group of its own: neither a Ctrl-C during the recipe nor
-    // the signal that ends the tests leaves a control plane behind.
-    let watcher = format!(
-        "trap '' INT HUP; while kill -0 {pid} 2>/dev/null; do sleep 1; done; sh \"$0\" \"$1\" >/dev/null 2>&1; rm -rf \"$1\"",
-        pid = std::process::id()
-    );
-    // Nobody waits for the watcher: it outlives this process on purpose (init reaps it).
-    #[allow(clippy::zombie_processes)]
-    let _watcher = Command::new("sh")
-        .process_group(0)
-        .arg("-c")
-        .arg(watcher)
-        .arg(recipes.join("k8s-down.sh"))
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh starts the control plane's watcher");
+    // Watched before it starts: neither a Ctrl-C during the recipe nor the end of the tests leaves a
+    // control plane behind.
+    let down = recipes.join("k8s-down.sh");
+    crate::env::watch(&dir, &["sh".as_ref(), down.as_os_str(), dir.as_os_str()]);
     let out = Command::new("sh")
         .arg(recipes.join("k8s-up.sh"))
         .arg(&dir)

@@ -175,7 +175,13 @@ impl LocalRegistry {
                 cmd.env("LOCAL_REGISTRY_PROXY_URL", upstream);
             }
             // Watched before it starts: a Ctrl-C during the recipe must not leave a registry behind.
-            watch(port, dir.path());
+            let down = crate::env::recipes().join("registry-down.sh");
+            let dir_var = format!("LOCAL_REGISTRY_DIR={}", dir.path().display());
+            let port_arg = port.to_string();
+            crate::env::watch(
+                dir.path(),
+                &["env".as_ref(), dir_var.as_ref(), "sh".as_ref(), down.as_os_str(), port_arg.as_ref()],
+            );
             let out = cmd.output().expect("sh runs testenv/registry-up.sh");
             if out.status.success() {
                 return Self { port, dir };
@@ -200,31 +206,6 @@ impl LocalRegistry {
     }
 }
 
-/// A watcher that stops the registry on `port` and deletes `dir` if this process ends without dropping
-/// it (a Ctrl-C, a killed test run); it ends by itself once `dir` is gone (a normal drop). It runs in a
-/// process group of its own, so the signal that ends the tests does not reach it.
-fn watch(port: u16, dir: &Path) {
-    use std::os::unix::process::CommandExt;
-
-    let script = format!(
-        "trap '' INT HUP; while kill -0 {pid} 2>/dev/null && [ -d \"$1\" ]; do sleep 1; done; \
-         [ -d \"$1\" ] || exit 0; LOCAL_REGISTRY_DIR=\"$1\" sh \"$0\" {port} >/dev/null 2>&1; rm -rf \"$1\"",
-        pid = std::process::id()
-    );
-    // Nobody waits for the watcher: it outlives its work or this process on purpose.
-    #[allow(clippy::zombie_processes)]
-    let _watcher = Command::new("sh")
-        .process_group(0)
-        .arg("-c")
-        .arg(script)
-        .arg(crate::env::recipes().join("registry-down.sh"))
-        .arg(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-}
-
 impl Drop for LocalRegistry {
     fn drop(&mut self) {
         let _ = Command::new("sh")
@@ -233,11 +214,6 @@ impl Drop for LocalRegistry {
             .env("LOCAL_REGISTRY_DIR", self.dir.path())
             .output();
     }
-}
-
-/// A `skopeo` command (Debian package skopeo).
-fn skopeo() -> Command {
-    Command::new("skopeo")
 }
 
 fn run_skopeo(mut cmd: Command, what: &str) -> Vec<u8> {
@@ -250,7 +226,7 @@ fn run_skopeo(mut cmd: Command, what: &str) -> Vec<u8> {
 
 /// `skopeo inspect` of `docker://<image>`: the manifest digest it reads.
 pub fn skopeo_digest(image: &str, creds: Option<&str>) -> String {
-    let mut cmd = skopeo();
+    let mut cmd = Command::new("skopeo");
     cmd.args(["inspect", "--tls-verify=false", "--raw"]);
     if let Some(creds) = creds {
         cmd.args(["--creds", creds]);
@@ -261,7 +237,7 @@ pub fn skopeo_digest(image: &str, creds: Option<&str>) -> String {
 
 /// `skopeo copy docker://<image> oci:<dir>:copy`, which verifies every blob it pulls.
 pub fn skopeo_pull(image: &str, creds: Option<&str>, dest: &Path) {
-    let mut cmd = skopeo();
+    let mut cmd = Command::new("skopeo");
     cmd.args(["copy", "--src-tls-verify=false", "--all"]);
     if let Some(creds) = creds {
         cmd.args(["--src-creds", creds]);
