@@ -17,6 +17,7 @@ use offinfra::deployer::{
     set_image::{parse_pairs, ImagePair},
     Deployer, Kind,
 };
+use offinfra::Error;
 
 #[derive(Parser, Debug)]
 #[command(name = "deploy", version, about = "Set the image of a workload and wait for its rollout")]
@@ -58,25 +59,28 @@ fn main() -> ExitCode {
     cli::run_main(run)
 }
 
-fn pairs(args: &Args) -> Result<Vec<ImagePair>, String> {
+fn pairs(args: &Args) -> Result<Vec<ImagePair>, Error> {
     let mut raw = args.containers.clone();
     if let Some(name) = &args.container_name {
         let image = match (&args.image, std::env::var("IMAGE_NAME"), std::env::var("IMAGE_TAG")) {
             (Some(image), _, _) => image.clone(),
             (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => format!("{name}:{tag}"),
-            _ => return Err(format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG")),
+            _ => {
+                let message = format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG");
+                return Err(Error::invalid(message));
+            }
         };
         raw.push(format!("{name}={image}"));
     }
-    parse_pairs(&raw).map_err(|e| format!("error: {e}"))
+    parse_pairs(&raw).map_err(|e| Error::invalid(e.to_string()))
 }
 
-async fn run(args: Args) -> Result<bool, String> {
+async fn run(args: Args) -> Result<bool, Error> {
     let pairs = pairs(&args)?;
-    let deployer = Deployer::infer(args.namespace.as_deref()).await.map_err(|e| e.to_string())?;
+    let deployer = Deployer::infer(args.namespace.as_deref()).await?;
     if args.dry_run {
         let target = format!("{}/{}", args.kind.resource(), args.name);
-        let report = deployer.set_image(args.kind, &args.name, &pairs, true).await.map_err(|e| e.to_string())?;
+        let report = deployer.set_image(args.kind, &args.name, &pairs, true).await?;
         match &report.plan.patch {
             Some(patch) => println!("{patch}"),
             None => eprintln!("{target}: nothing to change"),
@@ -104,5 +108,5 @@ async fn run(args: Args) -> Result<bool, String> {
         Err(e) => format!(":x: {target} failed ({images}): {e}"),
     };
     cli::notify_slack(args.slack_webhook.as_deref(), &text).await;
-    result.map(|outcome| outcome.rolled_out).map_err(|e| e.to_string())
+    Ok(result?.rolled_out)
 }

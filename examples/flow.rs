@@ -14,15 +14,12 @@ mod cli;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use cli::Format;
 use offinfra::{
     ci::Outputs,
-    flow::{self, connect::Connect, Plan, PlanInputs, StepStatus, Steps, VersionPlan},
+    flow::{self, connect::Connect, Config, StepStatus, Steps},
     ghcr_client::{layout::PlatformSpec, packages::DEFAULT_API_URL},
-    svu::{
-        config::{self, Settings},
-        Action,
-    },
+    svu::config::Settings,
+    types::{ImageName, RepoName, Tag},
 };
 
 #[derive(Parser, Debug)]
@@ -40,7 +37,6 @@ struct Args {
     /// Tags pushed besides <sha8> (repeat)
     #[arg(long = "tag", default_value = "latest", value_name = "TAG")]
     tags: Vec<String>,
-
     /// Skip creating the version tag
     #[arg(long)]
     skip_tag: bool,
@@ -53,13 +49,8 @@ struct Args {
     /// Skip triggering the deploy
     #[arg(long)]
     skip_deploy: bool,
-    /// Print the plan and contact nothing (needs no credentials)
-    #[arg(long)]
-    dry_run: bool,
-    /// Output format of the plan or report
-    #[arg(long, value_enum, default_value = "human")]
-    format: Format,
-
+    #[command(flatten)]
+    output: cli::Output,
     /// svu config file
     #[arg(long, default_value = ".svu.yml", value_name = "FILE")]
     config: PathBuf,
@@ -72,14 +63,8 @@ struct Args {
     /// Classify commits by the Conventional Commits grammar
     #[arg(long)]
     strict: bool,
-
-    /// Forgejo web address
-    #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
-    forgejo_url: Option<String>,
-    /// Forgejo token with write:repository
-    #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
-    forgejo_token: Option<String>,
-
+    #[command(flatten)]
+    forgejo: cli::ForgejoFlags,
     /// The OCI layout docker buildx wrote (directory or tar)
     #[arg(long, env = "PLUGIN_LAYOUT", value_name = "DIR|TAR")]
     layout: Option<PathBuf>,
@@ -104,13 +89,8 @@ struct Args {
     /// Never prune versions with a tag matching this regular expression
     #[arg(long, value_name = "REGEX")]
     protect_tags: Option<String>,
-
-    /// Woodpecker web address
-    #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
-    woodpecker_url: Option<String>,
-    /// Woodpecker token
-    #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
-    woodpecker_token: Option<String>,
+    #[command(flatten)]
+    woodpecker: cli::WoodpeckerFlags,
     /// The repository's Woodpecker id (default: looked up by owner/name)
     #[arg(long, env = "WOODPECKER_REPO_ID")]
     woodpecker_repo_id: Option<i64>,
@@ -129,74 +109,39 @@ fn main() -> ExitCode {
     cli::run_main(run)
 }
 
-/// `owner/name` from a remote URL (`https://host/owner/name.git`, `git@host:owner/name.git`).
-fn repo_from_url(url: &str) -> Option<String> {
-    let path = url.trim_end_matches('/').trim_end_matches(".git");
-    let mut parts = path.rsplit(['/', ':']);
-    let name = parts.next().filter(|s| !s.is_empty())?;
-    let owner = parts.next().filter(|s| !s.is_empty())?;
-    Some(format!("{owner}/{name}"))
-}
-
-async fn run(args: Args) -> Result<bool, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let flags = Settings {
-        tag_prefix: args.tag_prefix.clone(),
-        strict: args.strict.then_some(true),
-        directories: (!args.log_directory.is_empty()).then(|| args.log_directory.clone()),
-        ..Settings::default()
-    };
-    let computed = config::compute(&cwd, &args.config, flags, Action::Next, |n| std::env::var(n).ok())
-        .map_err(|e| e.to_string())?;
-    let repo = &computed.repo;
-
-    let full_name = match args.repo.clone().filter(|r| !r.is_empty()) {
-        Some(name) => name,
-        None => {
-            let url = repo.gix().config_snapshot().string("remote.origin.url").map(|u| u.to_string());
-            match url.as_deref().and_then(repo_from_url) {
-                Some(name) => name,
-                // A dry run still shows a plan; a real run needs to know where to tag and deploy.
-                None if args.dry_run => {
-                    let dir = repo.workdir().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned());
-                    let name = format!("local/{}", dir.unwrap_or_else(|| "repo".into()));
-                    eprintln!("note: no origin remote and no --repo: planning for {name}");
-                    name
-                }
-                None => return Err("cannot tell the repository: give --repo owner/name (GITHUB_REPOSITORY)".into()),
-            }
-        }
-    };
-    let sha = match &args.sha {
-        Some(sha) => sha.clone(),
-        None => repo.head().map_err(|e| e.to_string())?.to_string(),
-    };
-    let image = args.image.clone().unwrap_or_else(|| format!("ghcr.io/{}", full_name.to_ascii_lowercase()));
-    let steps =
-        Steps { tag: !args.skip_tag, push: !args.skip_push, prune: !args.skip_prune, deploy: !args.skip_deploy };
-    let plan = Plan::new(PlanInputs {
-        repo: full_name,
-        sha,
-        version: VersionPlan::from_outcome(&computed.outcome, &computed.options.tag_prefix),
-        image,
-        extra_tags: args.tags.clone(),
+async fn run(args: Args) -> Result<bool, offinfra::Error> {
+    let cwd = std::env::current_dir()
+        .map_err(|source| offinfra::Error::Io { what: "the current directory".into(), source })?;
+    let config = Config {
+        svu_config: args.config.clone(),
+        svu: Settings {
+            tag_prefix: args.tag_prefix.clone(),
+            strict: args.strict.then_some(true),
+            directories: (!args.log_directory.is_empty()).then(|| args.log_directory.clone()),
+            ..Settings::default()
+        },
+        repo: args.repo.as_deref().filter(|r| !r.is_empty()).map(RepoName::parse).transpose()?,
+        sha: args.sha.as_deref().map(str::parse).transpose()?,
+        image: args.image.as_deref().map(ImageName::parse).transpose()?,
+        extra_tags: args.tags.iter().map(|t| Tag::parse(t)).collect::<Result<_, _>>()?,
         keep: args.keep,
         deploy_branch: args.deploy_branch.clone(),
-        steps,
-    })
-    .map_err(|e| e.to_string())?;
-
-    if args.dry_run {
-        match args.format {
-            Format::Json => println!("{}", serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?),
-            Format::Human => print!("dry run: nothing is contacted\n{}", plan.describe()),
+        steps: Steps { tag: !args.skip_tag, push: !args.skip_push, prune: !args.skip_prune, deploy: !args.skip_deploy },
+        local_fallback: args.output.dry_run,
+        ..Config::new(cwd)
+    };
+    let plan = config.plan(|n| std::env::var(n).ok(), &mut |note| eprintln!("note: {note}"))?;
+    if args.output.dry_run {
+        if args.output.json() {
+            return cli::print_json(&plan).map(|()| true);
         }
+        print!("dry run: nothing is contacted\n{}", plan.describe());
         return Ok(true);
     }
 
-    let connect = Connect {
-        forgejo_url: args.forgejo_url.clone(),
-        forgejo_token: args.forgejo_token.clone().map(Into::into),
+    let connected = Connect {
+        forgejo_url: args.forgejo.forgejo_url.clone(),
+        forgejo_token: args.forgejo.forgejo_token.clone().map(Into::into),
         layout: args.layout.clone(),
         platform: args.platform.clone(),
         registry_username: args.registry_username.clone(),
@@ -204,21 +149,16 @@ async fn run(args: Args) -> Result<bool, String> {
         github_token: args.github_token.clone().map(Into::into),
         github_api_url: args.github_api_url.clone(),
         protect_tags: args.protect_tags.clone(),
-        woodpecker_url: args.woodpecker_url.clone(),
-        woodpecker_token: args.woodpecker_token.clone().map(Into::into),
+        woodpecker_url: args.woodpecker.woodpecker_url.clone(),
+        woodpecker_token: args.woodpecker.woodpecker_token.clone().map(Into::into),
         woodpecker_repo_id: args.woodpecker_repo_id,
         wait: args.wait.then_some(args.timeout),
-    };
-    let connected = connect.connect(&plan)?;
-    let backends = connected.backends();
-
-    let human = args.format == Format::Human;
-    let report = flow::run(&plan, &backends, &mut |record| {
+    }
+    .connect(&plan)?;
+    let human = !args.output.json();
+    let report = flow::run(&plan, &connected.backends(), &mut |record| {
         if human {
-            let status = match record.status {
-                StepStatus::Failed => "FAILED",
-                other => other.as_str(),
-            };
+            let status = if record.status == StepStatus::Failed { "FAILED" } else { record.status.as_str() };
             eprintln!("{:<7} {status}: {}", record.step.as_str(), record.detail);
         }
     })
@@ -226,9 +166,11 @@ async fn run(args: Args) -> Result<bool, String> {
     let outputs = Outputs::from_env();
     outputs.set_all(report.outputs())?;
     outputs.summary(&report.summary_markdown())?;
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
-        Format::Human => println!("{}", report.plan.version.tag),
+    if args.output.json() {
+        cli::print_json(&report)?;
+    } else {
+        report.deployed.iter().flat_map(|d| &d.failed_steps).for_each(|step| eprint!("{}", step.render()));
+        println!("{}", report.plan.version.tag);
     }
     Ok(report.success())
 }

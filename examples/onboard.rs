@@ -15,9 +15,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::Format;
 use offinfra::{
-    ci::repo_arg,
     forgejo_client::Forgejo,
     onboard::{apply, inspect, OnboardConfig},
+    types::RepoName,
     woodpecker_client::Woodpecker,
 };
 
@@ -88,10 +88,14 @@ fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let (owner, name) = repo_arg("--repo", &args.repo)?;
-    let github = args.github_repo.clone().unwrap_or_else(|| args.repo.clone());
-    let (gh_owner, gh_name) = repo_arg("--github-repo", &github)?;
+async fn run(args: Args) -> Result<(), offinfra::Error> {
+    let repo = RepoName::parse(&args.repo)?;
+    let (owner, name) = (repo.owner(), repo.name());
+    let github = match &args.github_repo {
+        Some(github) => RepoName::parse(github)?,
+        None => repo.clone(),
+    };
+    let (gh_owner, gh_name) = (github.owner(), github.name());
     let lower = |s: &str| s.to_ascii_lowercase();
     let values = [
         ("forgejo_url", args.forgejo_url.trim_end_matches('/').to_owned()),
@@ -116,9 +120,8 @@ async fn run(args: Args) -> Result<(), String> {
         github_token: args.github_token.clone().unwrap_or_default().into(),
         values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
     };
-    let forgejo = Forgejo::new(&args.forgejo_url, args.forgejo_token.clone().into()).map_err(|e| e.to_string())?;
-    let woodpecker =
-        Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into()).map_err(|e| e.to_string())?;
+    let forgejo = Forgejo::new(&args.forgejo_url, args.forgejo_token.clone().into())?;
+    let woodpecker = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into())?;
 
     let plan = inspect(&forgejo, &woodpecker, &config).await?;
     let human = args.format == Format::Human;
@@ -146,7 +149,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let needs_mirror = plan.changes.iter().any(|c| matches!(c, offinfra::onboard::Change::CreateMirror { .. }));
     if needs_mirror && args.github_token.as_deref().is_none_or(str::is_empty) {
-        return Err("the push mirror needs a GitHub token: set GITHUB_MIRROR_TOKEN or pass --github-token".into());
+        return Err(offinfra::Error::invalid(
+            "the push mirror needs a GitHub token: set GITHUB_MIRROR_TOKEN or pass --github-token",
+        ));
     }
     let done = apply(&forgejo, &woodpecker, &config, &plan).await?;
     match args.format {

@@ -18,7 +18,7 @@ use offinfra::{
         prune::PruneOptions,
         registry::{Credentials, Registry, RegistryOptions},
     },
-    prune::{list_versions, plan_from_registry, OwnerKind},
+    prune::{plan_package, OwnerKind},
 };
 
 #[derive(Parser, Debug)]
@@ -45,9 +45,6 @@ struct Args {
     /// Delete at most this many versions in this run (the oldest first)
     #[arg(long, value_name = "N")]
     max_deletions: Option<usize>,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    dry_run: bool,
     /// GitHub token with read:packages (and delete:packages to delete)
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     token: String,
@@ -63,9 +60,8 @@ struct Args {
     /// Seconds to wait between two deletions
     #[arg(long, default_value_t = 1.0)]
     pause: f64,
-    /// Output format
-    #[arg(long, value_enum, default_value = "human")]
-    format: Format,
+    #[command(flatten)]
+    output: cli::Output,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -79,52 +75,41 @@ fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(args: Args) -> Result<(), offinfra::Error> {
     if !args.pause.is_finite() || args.pause < 0.0 {
-        return Err(format!("--pause {}: expected a number of seconds, 0 or more", args.pause));
+        return Err(offinfra::Error::invalid(format!(
+            "--pause {}: expected a number of seconds, 0 or more",
+            args.pause
+        )));
     }
-    let protect_tags = match &args.protect_tags {
-        Some(pattern) => Some(PruneOptions::protect(pattern).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let protect_tags = args.protect_tags.as_deref().map(PruneOptions::protect).transpose()?;
     let options = PruneOptions {
         keep: args.keep,
         protect_tags,
         untagged_only: args.untagged_only,
         max_deletions: args.max_deletions,
     };
-    let packages = Packages::new(&args.api_url, args.token.clone().into())
-        .map_err(|e| e.to_string())?
+    let packages = Packages::new(&args.api_url, args.token.clone().into())?
         .pause_between_deletes(Duration::from_secs_f64(args.pause));
-
     let kind = match args.owner_type {
         OwnerType::Auto => OwnerKind::Auto,
         OwnerType::User => OwnerKind::User,
         OwnerType::Org => OwnerKind::Org,
     };
-    let (owner, versions) =
-        list_versions(&packages, &args.owner, kind, &args.package).await.map_err(|e| e.to_string())?;
-
-    // Read each kept root from the registry to learn what it references.
-    let repository = format!("{}/{}", args.owner.to_ascii_lowercase(), args.package.to_ascii_lowercase());
     let credentials = Credentials::Basic { username: args.owner.clone(), password: args.token.clone().into() };
-    let registry = Registry::new(
-        &args.registry,
-        credentials,
-        RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() },
-    )
-    .map_err(|e| e.to_string())?;
-    let plan = plan_from_registry(&versions, &registry, &repository, &options).await?;
+    let options_http = RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() };
+    let registry = Registry::builder(&args.registry).credentials(credentials).options(options_http).build()?;
+    let (owner, plan) = plan_package(&packages, &registry, &args.owner, kind, &args.package, &options).await?;
 
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&plan).map_err(|e| e.to_string())?),
+    match args.output.format {
+        Format::Json => println!("{}", serde_json::to_string(&plan).unwrap_or_default()),
         Format::Human => println!("{plan}"),
     }
-    if args.dry_run {
+    if args.output.dry_run {
         eprintln!("dry run: nothing deleted");
         return Ok(());
     }
-    let deleted = packages.execute(&owner, &args.package, &plan).await.map_err(|e| e.to_string())?;
+    let deleted = packages.execute(&owner, &args.package, &plan).await?;
     eprintln!("deleted {} version(s) of {}", deleted.len(), args.package);
     Ok(())
 }

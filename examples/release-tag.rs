@@ -22,6 +22,8 @@ use offinfra::{
         config::{self, Settings},
         Action,
     },
+    types::{CommitId, RepoName},
+    ResultExt,
 };
 use svu_args::{go_bool, non_empty, NextArgs};
 
@@ -60,17 +62,18 @@ fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let (owner, name) = offinfra::ci::repo_arg("--repo", &args.repo)?;
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+async fn run(args: Args) -> Result<(), offinfra::Error> {
+    let repo = RepoName::parse(&args.repo).context("--repo")?;
+    let (owner, name) = (repo.owner(), repo.name());
+    let cwd = std::env::current_dir()
+        .map_err(|source| offinfra::Error::Io { what: "cannot read the current directory".into(), source })?;
     let flags = Settings {
         directories: non_empty(&args.svu.log_directory),
         always: args.svu.always,
         v0: args.svu.v0,
         ..args.svu.common.settings(args.verbose)
     };
-    let computed = config::compute(&cwd, &args.config, flags, Action::Next, |n| std::env::var(n).ok())
-        .map_err(|e| e.to_string())?;
+    let computed = config::compute(&cwd, &args.config, flags, Action::Next, |n| std::env::var(n).ok())?;
     if let Some(line) = computed.verbose_line() {
         eprintln!("{line}");
     }
@@ -91,23 +94,20 @@ async fn run(args: Args) -> Result<(), String> {
         return outputs(false, &current);
     }
     let sha = match &args.sha {
-        Some(sha) if sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit()) => sha.to_ascii_lowercase(),
-        Some(sha) => return Err(format!("--sha {sha:?}: expected a commit id")),
-        None => computed.repo.head().map_err(|e| e.to_string())?.to_string(),
+        Some(sha) => CommitId::parse(sha).context("--sha")?,
+        None => CommitId::parse(&computed.repo.head()?.to_string())?,
     };
     if args.dry_run {
         eprintln!("dry run: would create {tag} on {owner}/{name} at {sha}");
         println!("{tag}");
         return outputs(false, &tag);
     }
-    let token = args
-        .token
-        .clone()
-        .filter(|t| !t.is_empty())
-        .ok_or("no Forgejo token: set FORGEJO_TOKEN (write:repository) or pass --token")?;
-    let forgejo = Forgejo::new(&args.forgejo_url, token.into()).map_err(|e| e.to_string())?;
-    let request = CreateTag { tag_name: tag.clone(), target: Some(sha.clone()), message: args.message.clone() };
-    let created = forgejo.repo(owner, name).tags().create(&request).await.map_err(|e| e.to_string())?;
+    let token = args.token.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
+        offinfra::Error::invalid("no Forgejo token: set FORGEJO_TOKEN (write:repository) or pass --token")
+    })?;
+    let forgejo = Forgejo::new(&args.forgejo_url, token.into())?;
+    let request = CreateTag { tag_name: tag.clone(), target: Some(sha.to_string()), message: args.message.clone() };
+    let created = forgejo.repo(owner, name).tags().create(&request).await?;
     if created.created() {
         eprintln!("created {tag} on {owner}/{name} at {sha}");
     } else {

@@ -17,6 +17,7 @@ use cli::Format;
 use offinfra::{
     secrets::{apply, plan_sync, read_vault, DEFAULT_EVENTS},
     woodpecker_client::{SecretScope, Woodpecker},
+    ResultExt,
 };
 
 #[derive(Parser, Debug)]
@@ -49,34 +50,28 @@ struct Args {
     /// Delete secrets this sync made whose key left the Vault secret
     #[arg(long)]
     prune: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    dry_run: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value = "human")]
-    format: Format,
+    #[command(flatten)]
+    output: cli::Output,
 }
 
 fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let source = read_vault(&args.vault_url, &args.vault_token.clone().into(), &args.mount, &args.path)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ci = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into()).map_err(|e| e.to_string())?;
+async fn run(args: Args) -> Result<(), offinfra::Error> {
+    let source = read_vault(&args.vault_url, &args.vault_token.clone().into(), &args.mount, &args.path).await?;
+    let ci = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into())?;
     let (scope, target) = match &args.org {
         Some(org) => {
-            let found = ci.lookup_org(org).await.map_err(|e| format!("looking up org {org}: {e}"))?;
+            let found = ci.lookup_org(org).await.with_context(|| format!("looking up org {org}"))?;
             (SecretScope::Org(found.id), format!("org {org}"))
         }
         None => (SecretScope::Global, "global".to_owned()),
     };
     let secrets = ci.secrets(scope);
-    let existing = secrets.list().await.map_err(|e| format!("listing {target} secrets: {e}"))?;
+    let existing = secrets.list().await.with_context(|| format!("listing {target} secrets"))?;
     let plan = plan_sync(&source, &existing, &args.events, args.prune);
-    if args.format == Format::Human {
+    if args.output.format == Format::Human {
         let line = |verb: &str, names: &[String]| {
             if !names.is_empty() {
                 eprintln!("{verb:<9} {}", names.join(", "));
@@ -89,9 +84,9 @@ async fn run(args: Args) -> Result<(), String> {
         line("delete", &plan.delete);
         line("unmanaged", &plan.unmanaged);
     }
-    if args.dry_run || plan.is_noop() {
-        if args.format == Format::Json {
-            println!("{}", serde_json::json!({"plan": plan, "dry_run": args.dry_run}));
+    if args.output.dry_run || plan.is_noop() {
+        if args.output.format == Format::Json {
+            println!("{}", serde_json::json!({"plan": plan, "dry_run": args.output.dry_run}));
         } else if plan.is_noop() {
             eprintln!("nothing to change");
         } else {
@@ -99,8 +94,8 @@ async fn run(args: Args) -> Result<(), String> {
         }
         return Ok(());
     }
-    let report = apply(&secrets, &plan, &source, &args.events).await.map_err(|e| e.to_string())?;
-    match args.format {
+    let report = apply(&secrets, &plan, &source, &args.events).await?;
+    match args.output.format {
         Format::Json => println!("{}", serde_json::json!({"plan": plan, "report": report})),
         Format::Human => eprintln!(
             "created {}, updated {}, deleted {}",

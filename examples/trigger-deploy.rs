@@ -12,7 +12,12 @@ mod cli;
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use offinfra::woodpecker_client::{Status, Woodpecker};
+use offinfra::{
+    flow::FailedStep,
+    types::RepoName,
+    woodpecker_client::{Wait, Woodpecker},
+    ResultExt,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "trigger-deploy", version, about = "Start a manual Woodpecker pipeline and wait for it")]
@@ -59,76 +64,60 @@ fn main() -> ExitCode {
     cli::run_main(run)
 }
 
-async fn run(args: Args) -> Result<bool, String> {
+async fn run(args: Args) -> Result<bool, offinfra::Error> {
     let mut variables = BTreeMap::new();
     for var in args.vars.iter().filter(|v| !v.is_empty()) {
         let (key, value) = var
             .split_once('=')
             .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| format!("--var {var:?}: expected KEY=VALUE"))?;
+            .ok_or_else(|| offinfra::Error::invalid(format!("--var {var:?}: expected KEY=VALUE")))?;
         variables.insert(key.to_owned(), value.to_owned());
     }
-    if let Some(tag) = &args.image_tag {
-        variables.insert("IMAGE_TAG".into(), tag.clone());
-    }
-    if let Some(name) = &args.image_name {
-        variables.insert("IMAGE_NAME".into(), name.clone());
-    }
-    let ci = Woodpecker::new(&args.woodpecker_url, args.token.clone().into()).map_err(|e| e.to_string())?;
+    variables.extend(args.image_tag.clone().map(|tag| ("IMAGE_TAG".to_owned(), tag)));
+    variables.extend(args.image_name.clone().map(|name| ("IMAGE_NAME".to_owned(), name)));
+    let ci = Woodpecker::new(&args.woodpecker_url, args.token.clone().into())?;
     let repo_id = match (args.repo_id, &args.repo) {
         (Some(id), _) => id,
         (None, Some(full)) => {
-            let (owner, name) = offinfra::ci::repo_arg("--repo", full)?;
-            ci.lookup(owner, name).await.map_err(|e| format!("looking up {full}: {e}"))?.id
+            let repo = RepoName::parse(full).context("--repo")?;
+            ci.lookup(repo.owner(), repo.name()).await.with_context(|| format!("looking up {full}"))?.id
         }
-        (None, None) => return Err("give --repo-id or --repo".into()),
+        (None, None) => return Err(offinfra::Error::invalid("give --repo-id or --repo")),
     };
-    let pipelines = ci.repo(repo_id).pipelines();
-    let pipeline = pipelines.create(&args.branch, &variables).await.map_err(|e| e.to_string())?;
-    let url = ci.pipeline_url(repo_id, pipeline.number);
-    println!("{}", pipeline.number);
-    println!("{url}");
     let repo = args.repo.clone().unwrap_or_else(|| format!("repo {repo_id}"));
     let image = match (variables.get("IMAGE_NAME"), variables.get("IMAGE_TAG")) {
         (Some(name), Some(tag)) => format!(" {name}:{tag}"),
         _ => String::new(),
     };
-    if !args.wait.unwrap_or(false) {
-        cli::notify_slack(
-            args.slack_webhook.as_deref(),
-            &format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", pipeline.number),
-        )
-        .await;
-        return Ok(true);
-    }
-    let done = match pipelines.wait_polling(pipeline.number, args.timeout, args.poll).await {
-        Ok(done) => done,
-        Err(e) => {
-            cli::notify_slack(
-                args.slack_webhook.as_deref(),
-                &format!(":x: deploy of {repo}{image}: pipeline #{} {url}: {e}", pipeline.number),
-            )
-            .await;
-            return Err(e.to_string());
+    let wait =
+        args.wait.unwrap_or(false).then_some(Wait { timeout: args.timeout, first_poll: args.poll, tail_lines: 30 });
+    let pipelines = ci.repo(repo_id).pipelines();
+    let started = |p: &offinfra::woodpecker_client::Pipeline| {
+        println!("{}\n{}", p.number, ci.pipeline_url(repo_id, p.number));
+    };
+    let slack = args.slack_webhook.as_deref();
+    let outcome = match pipelines.run(&args.branch, &variables, wait, started).await {
+        Ok(outcome) => outcome,
+        Err(e @ offinfra::woodpecker_client::Error::Timeout { number, .. }) => {
+            let url = ci.pipeline_url(repo_id, number);
+            cli::notify_slack(slack, &format!(":x: deploy of {repo}{image}: pipeline #{number} {url}: {e}")).await;
+            return Err(e.into());
         }
+        Err(e) => return Err(e.into()),
+    };
+    let url = ci.pipeline_url(repo_id, outcome.started.number);
+    let Some(done) = &outcome.finished else {
+        let text = format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", outcome.started.number);
+        cli::notify_slack(slack, &text).await;
+        return Ok(true);
     };
     eprintln!("pipeline #{} finished: {}", done.number, done.status);
-    let mark = if done.status == Status::Success { ":white_check_mark:" } else { ":x:" };
-    cli::notify_slack(
-        args.slack_webhook.as_deref(),
-        &format!("{mark} deploy of {repo}{image}: pipeline #{} {}: {url}", done.number, done.status),
-    )
-    .await;
-    if done.status == Status::Success {
-        return Ok(true);
+    let success = outcome.success() == Some(true);
+    let mark = if success { ":white_check_mark:" } else { ":x:" };
+    let text = format!("{mark} deploy of {repo}{image}: pipeline #{} {}: {url}", done.number, done.status);
+    cli::notify_slack(slack, &text).await;
+    for tail in outcome.failed_steps {
+        eprint!("{}", FailedStep::from(tail).render());
     }
-    for tail in pipelines.failed_step_tails(&done, 30).await {
-        let step = &tail.step;
-        eprintln!("--- step {} ({}, exit code {}) ---", step.name, step.state, step.exit_code);
-        match tail.lines {
-            Ok(lines) => lines.iter().for_each(|line| eprintln!("{line}")),
-            Err(e) => eprintln!("(no log: {e})"),
-        }
-    }
-    Ok(false)
+    Ok(success)
 }

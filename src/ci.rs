@@ -10,8 +10,9 @@ use std::{
 };
 
 /// Runs an example's async body on a multi-thread runtime and maps the result to the exit code:
-/// `Ok(true)` 0, `Ok(false)` (problems found, already reported) 1, `Err` printed as `error: …` and 1.
-pub fn run_async<F: Future<Output = Result<bool, String>>>(body: F) -> ExitCode {
+/// `Ok(true)` 0, `Ok(false)` (problems found, already reported) 1, `Err` printed with its causes
+/// ([`crate::error::render_chain`]) and 1.
+pub fn run_async<F: Future<Output = Result<bool, crate::Error>>>(body: F) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -23,7 +24,7 @@ pub fn run_async<F: Future<Output = Result<bool, String>>>(body: F) -> ExitCode 
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{}", crate::error::render_chain(&e));
             ExitCode::FAILURE
         }
     }
@@ -90,16 +91,6 @@ pub fn usage_exit(is_error: bool) -> ExitCode {
     }
 }
 
-/// Splits `owner/name` (both non-empty, one slash).
-pub fn split_repo(repo: &str) -> Option<(&str, &str)> {
-    repo.split_once('/').filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
-}
-
-/// [`split_repo`], or the error naming the input: `<what> "<repo>": expected owner/name`.
-pub fn repo_arg<'a>(what: &str, repo: &'a str) -> Result<(&'a str, &'a str), String> {
-    split_repo(repo).ok_or_else(|| format!("{what} {repo:?}: expected owner/name"))
-}
-
 /// Where a GitHub Actions step leaves its results: the `$GITHUB_OUTPUT` file (`name=value` pairs that
 /// later steps read as `steps.<id>.outputs.<name>`) and the `$GITHUB_STEP_SUMMARY` file (Markdown shown on
 /// the run's page). Outside Actions neither is set and writing is a no-op.
@@ -137,7 +128,7 @@ impl Outputs {
     }
 
     /// Appends `name=value` to the output file, if there is one ([`append_output`]).
-    pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
+    pub fn set(&self, name: &str, value: &str) -> Result<(), crate::Error> {
         match &self.output {
             Some(path) => append_output(path, name, value),
             None => Ok(()),
@@ -145,12 +136,15 @@ impl Outputs {
     }
 
     /// [`Self::set`] for each pair, in order; stops at the first error.
-    pub fn set_all<N: AsRef<str>, V: AsRef<str>>(&self, pairs: impl IntoIterator<Item = (N, V)>) -> Result<(), String> {
+    pub fn set_all<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Result<(), crate::Error> {
         pairs.into_iter().try_for_each(|(name, value)| self.set(name.as_ref(), value.as_ref()))
     }
 
     /// Appends Markdown to the step summary, if there is one ([`append_summary`]).
-    pub fn summary(&self, markdown: &str) -> Result<(), String> {
+    pub fn summary(&self, markdown: &str) -> Result<(), crate::Error> {
         match &self.summary {
             Some(path) => append_summary(path, markdown),
             None => Ok(()),
@@ -160,33 +154,37 @@ impl Outputs {
 
 /// Appends `name=value` to the `$GITHUB_OUTPUT` file at `path` (multi-line values use a random
 /// heredoc delimiter, as GitHub documents).
-pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), String> {
+pub fn append_output(path: &Path, name: &str, value: &str) -> Result<(), crate::Error> {
     if name.is_empty() || name.contains(['=', '\n', '\r']) {
-        return Err(format!("output name {name:?} must be non-empty, without '=' or newlines"));
+        return Err(crate::Error::invalid(format!("output name {name:?} must be non-empty, without '=' or newlines")));
     }
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| format!("cannot open $GITHUB_OUTPUT ({}): {e}", path.display()))?;
+        .map_err(|source| io_error("cannot open $GITHUB_OUTPUT", path, source))?;
     let line = if value.contains('\n') {
         let delimiter = format!("ghadelimiter_{:016x}", fastrand::u64(..));
         format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
     } else {
         format!("{name}={value}\n")
     };
-    file.write_all(line.as_bytes()).map_err(|e| format!("cannot write $GITHUB_OUTPUT ({}): {e}", path.display()))
+    file.write_all(line.as_bytes()).map_err(|source| io_error("cannot write $GITHUB_OUTPUT", path, source))
 }
 
 /// Appends Markdown to the `$GITHUB_STEP_SUMMARY` file at `path`.
-pub fn append_summary(path: &Path, markdown: &str) -> Result<(), String> {
+pub fn append_summary(path: &Path, markdown: &str) -> Result<(), crate::Error> {
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| format!("cannot open $GITHUB_STEP_SUMMARY ({}): {e}", path.display()))?;
+        .map_err(|source| io_error("cannot open $GITHUB_STEP_SUMMARY", path, source))?;
     let text = if markdown.ends_with('\n') { markdown.to_owned() } else { format!("{markdown}\n") };
-    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write $GITHUB_STEP_SUMMARY ({}): {e}", path.display()))
+    file.write_all(text.as_bytes()).map_err(|source| io_error("cannot write $GITHUB_STEP_SUMMARY", path, source))
+}
+
+fn io_error(what: &str, path: &Path, source: std::io::Error) -> crate::Error {
+    crate::Error::Io { what: format!("{what} ({})", path.display()), source }
 }
 
 #[cfg(test)]
@@ -244,7 +242,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "tag=v1.0.0\ncreated=true\n");
         assert_eq!(std::fs::read_to_string(&summary).unwrap(), "| a |\n");
         let err = both.set_all([("ok", "1"), ("bad=name", "2"), ("never", "3")]).unwrap_err();
-        assert!(err.contains("bad=name"), "{err}");
+        assert!(err.to_string().contains("bad=name"), "{err}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "tag=v1.0.0\ncreated=true\nok=1\n", "stops at the error");
     }
 }

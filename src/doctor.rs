@@ -9,10 +9,14 @@
 //! - [`orphans`] and [`cache`]: image indexes whose children are gone; a pull-through cache that answers.
 //! - [`deployment_images`]: the images a Deployment runs exist in their registry.
 //! - [`lint_pipeline`]: the Woodpecker YAML gotchas the pipeline has been bitten by.
+//!
+//! [`Checks`] runs each check whose inputs it is given, in that order, as the `doctor` example does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+
+use crate::ResultExt;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,10 +100,10 @@ pub async fn webhook(
     name: &str,
     expected: &str,
     fix: bool,
-) -> Result<Vec<Finding>, String> {
+) -> Result<Vec<Finding>, crate::Error> {
     let check = format!("webhook {owner}/{name}");
     let hooks = forgejo.repo(owner, name).hooks();
-    let all = hooks.list().await.map_err(|e| format!("listing the webhooks of {owner}/{name}: {e}"))?;
+    let all = hooks.list().await.with_context(|| format!("listing the webhooks of {owner}/{name}"))?;
     let expected = expected.trim_end_matches('/');
     let mut findings = Vec::new();
     for hook in all.iter().filter(|h| h.target().is_some_and(is_woodpecker_hook)) {
@@ -120,7 +124,7 @@ pub async fn webhook(
             hooks
                 .retarget(hook.id, &target)
                 .await
-                .map_err(|e| format!("re-pointing hook {} of {owner}/{name}: {e}", hook.id))?;
+                .with_context(|| format!("re-pointing hook {} of {owner}/{name}", hook.id))?;
             finding.status = Status::Pass;
             finding.fixed = Some(format!("re-pointed to {}", redact_url(&target)));
         }
@@ -144,11 +148,11 @@ pub async fn secret_parity(
     a: i64,
     b: i64,
     source: Option<&crate::secrets::SourceSecrets>,
-) -> Result<Vec<Finding>, String> {
+) -> Result<Vec<Finding>, crate::Error> {
     use woodpecker_client::{SecretScope, SecretSpec};
     let list = |id: i64| async move {
         let secrets = woodpecker.secrets(SecretScope::Repo(id)).list().await;
-        secrets.map_err(|e| format!("listing the secrets of Woodpecker repo {id}: {e}"))
+        secrets.with_context(|| format!("listing the secrets of Woodpecker repo {id}"))
     };
     let (left, right) = (list(a).await?, list(b).await?);
     let events = |s: &woodpecker_client::Secret| s.events.iter().cloned().collect::<BTreeSet<_>>();
@@ -187,7 +191,7 @@ pub async fn secret_parity(
                             .secrets(SecretScope::Repo(*id))
                             .upsert(&spec)
                             .await
-                            .map_err(|e| format!("writing secret {name} to Woodpecker repo {id}: {e}"))?;
+                            .with_context(|| format!("writing secret {name} to Woodpecker repo {id}"))?;
                     }
                     finding.status = Status::Pass;
                     finding.fixed = Some(format!(
@@ -214,17 +218,13 @@ fn join(set: &BTreeSet<String>) -> String {
 pub async fn orphans(
     registry: &ghcr_client::registry::Registry,
     repositories: &[String],
-) -> Result<Vec<Finding>, String> {
-    let host = registry.host().to_owned();
-    let repositories = if repositories.is_empty() {
-        registry.catalog().await.map_err(|e| format!("reading the catalog of {host}: {e}"))?
-    } else {
-        repositories.to_vec()
-    };
+) -> Result<Vec<Finding>, crate::Error> {
+    let report =
+        registry.orphan_report(repositories, None).await.with_context(|| format!("checking {}", registry.host()))?;
     let mut findings = Vec::new();
-    for repository in &repositories {
-        let found = registry.find_orphans(repository, None).await.map_err(|e| format!("{host}/{repository}: {e}"))?;
-        let check = format!("orphans {host}/{repository}");
+    for repository in &report.checked {
+        let check = format!("orphans {}/{repository}", report.host);
+        let found: Vec<_> = report.orphans.iter().filter(|o| &o.repository == repository).collect();
         if found.is_empty() {
             findings.push(Finding::new(&check, Status::Pass, "every index's children are present"));
         }
@@ -232,7 +232,7 @@ pub async fn orphans(
             findings.push(Finding::new(
                 &check,
                 Status::Fail,
-                format!("{}:{} -> index {} is missing {}", repository, o.tag, o.index, o.missing_child),
+                format!("{}:{} -> index {} is missing {}", o.repository, o.tag, o.index, o.missing_child),
             ));
         }
     }
@@ -257,25 +257,10 @@ pub async fn cache(registry: &ghcr_client::registry::Registry) -> Finding {
     }
 }
 
-/// An image reference's registry host, repository and tag or digest (Docker Hub names expanded).
-pub fn parse_image(image: &str) -> (String, String, String) {
-    let (name, reference) = match image.split_once('@') {
-        Some((name, digest)) => (name, digest.to_owned()),
-        None => match image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
-            Some((name, tag)) => (name, tag.to_owned()),
-            None => (image, "latest".to_owned()),
-        },
-    };
-    let (host, path) = match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-            (first.to_owned(), rest.to_owned())
-        }
-        _ => (
-            "registry-1.docker.io".to_owned(),
-            if name.contains('/') { name.to_owned() } else { format!("library/{name}") },
-        ),
-    };
-    (host, path, reference)
+/// Where an image reference is read from: the registry's API host, the repository and the tag or digest
+/// (a `name:tag@digest` is read by its digest; Docker Hub names are expanded as docker does).
+pub fn image_location(image: &offinfra_types::ImageRef) -> (&str, &str, &str) {
+    (image.api_host(), image.name().repository(), image.reference())
 }
 
 /// Checks that every image the Deployment `name` runs exists in its registry; `registry_for` gives the
@@ -283,18 +268,25 @@ pub fn parse_image(image: &str) -> (String, String, String) {
 pub async fn deployment_images(
     deployer: &deployer::Deployer,
     name: &str,
-    registry_for: &(dyn Fn(&str) -> Result<ghcr_client::registry::Registry, String> + Sync),
-) -> Result<Vec<Finding>, String> {
+    registry_for: &(dyn Fn(&str) -> Result<ghcr_client::registry::Registry, crate::Error> + Sync),
+) -> Result<Vec<Finding>, crate::Error> {
     let images = deployer
         .images(deployer::Kind::Deployment, name)
         .await
-        .map_err(|e| format!("reading deployment {}/{name}: {e}", deployer.namespace()))?;
+        .with_context(|| format!("reading deployment {}/{name}", deployer.namespace()))?;
     let mut findings = Vec::new();
     for (container, image) in images {
         let check = format!("image {}/{name}/{container}", deployer.namespace());
-        let (host, repository, reference) = parse_image(&image);
-        let registry = registry_for(&host)?;
-        findings.push(match registry.manifest_digest(&repository, &reference).await {
+        let parsed = match offinfra_types::ImageRef::parse(&image) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                findings.push(Finding::new(check, Status::Fail, e.to_string()));
+                continue;
+            }
+        };
+        let (host, repository, reference) = image_location(&parsed);
+        let registry = registry_for(host)?;
+        findings.push(match registry.manifest_digest(repository, reference).await {
             Ok(Some(digest)) => Finding::new(check, Status::Pass, format!("{image} is {digest}")),
             Ok(None) => Finding::new(check, Status::Fail, format!("{image} is not in {host}")),
             Err(e) => Finding::new(check, Status::Fail, format!("{image}: {e}")),
@@ -441,23 +433,166 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
     counts
 }
 
+/// Where `--fix` reads secret values: a Vault KV v2 secret.
+#[derive(Debug, Clone)]
+pub struct VaultSource {
+    /// Vault's address.
+    pub url: String,
+    /// A Vault token.
+    pub token: offinfra_http::SecretString,
+    /// The KV v2 mount (`secret`).
+    pub mount: String,
+    /// The secret's path.
+    pub path: String,
+}
+
+/// The checks to run: each runs when its inputs are set.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), offinfra::Error> {
+/// use offinfra::doctor::Checks;
+///
+/// let checks = Checks { cache: Some("cache.example:5000".into()), lint: vec![".woodpecker".into()], ..Checks::default() };
+/// let findings = checks.run().await?;
+/// print!("{}", offinfra::doctor::table(&findings));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct Checks {
+    /// Forgejo (the webhook check).
+    pub forgejo: Option<forgejo_client::Forgejo>,
+    /// Woodpecker (secret parity; global secrets for the lint).
+    pub woodpecker: Option<woodpecker_client::Woodpecker>,
+    /// The repository whose webhook must point at the in-cluster Woodpecker URL, and that URL.
+    pub webhook: Option<(offinfra_types::RepoName, String)>,
+    /// Two Woodpecker registrations of one repository, whose secrets must match.
+    pub secret_parity: Option<(i64, i64)>,
+    /// Where `fix` takes secret values from.
+    pub vault: Option<VaultSource>,
+    /// A registry to check for orphaned index children, and its repositories (default: the catalog).
+    pub registry: Option<String>,
+    /// The repositories of `registry` to check.
+    pub repositories: Vec<String>,
+    /// A pull-through cache that must answer.
+    pub cache: Option<String>,
+    /// Plain HTTP to registries that are not on loopback.
+    pub plain_http: bool,
+    /// A Deployment (and its namespace, default the kubeconfig context's) whose images must exist.
+    pub deployment: Option<(Option<String>, String)>,
+    /// Woodpecker pipeline files, or directories of them, to lint.
+    pub lint: Vec<std::path::PathBuf>,
+    /// Repair what is safe to.
+    pub fix: bool,
+}
+
+impl Checks {
+    /// Runs the checks that have their inputs; an input one of them lacks (a webhook check without
+    /// Forgejo, a fix without Vault) is an error naming it, and so is a run with nothing to check.
+    pub async fn run(&self) -> Result<Vec<Finding>, crate::Error> {
+        let invalid = crate::Error::invalid;
+        let mut findings = Vec::new();
+        if let Some((repo, internal)) = &self.webhook {
+            let forgejo = self
+                .forgejo
+                .as_ref()
+                .ok_or_else(|| invalid("the webhook check needs --forgejo-url and FORGEJO_TOKEN"))?;
+            findings.extend(webhook(forgejo, repo.owner(), repo.name(), internal, self.fix).await?);
+        }
+        if let Some((a, b)) = self.secret_parity {
+            let woodpecker = self
+                .woodpecker
+                .as_ref()
+                .ok_or_else(|| invalid("the secret check needs --woodpecker-url and WOODPECKER_TOKEN"))?;
+            let source = match &self.vault {
+                Some(v) if self.fix => Some(crate::secrets::read_vault(&v.url, &v.token, &v.mount, &v.path).await?),
+                _ if self.fix => {
+                    return Err(invalid("--fix of secrets needs --vault-url, VAULT_TOKEN and --vault-path"))
+                }
+                _ => None,
+            };
+            findings.extend(secret_parity(woodpecker, a, b, source.as_ref()).await?);
+        }
+        let registry = |host: &str| {
+            let options = ghcr_client::registry::RegistryOptions {
+                plain_http: self.plain_http.then_some(true),
+                ..Default::default()
+            };
+            Ok(ghcr_client::registry::Registry::builder(host).options(options).build()?)
+        };
+        if let Some(host) = &self.registry {
+            findings.extend(orphans(&registry(host)?, &self.repositories).await?);
+        }
+        if let Some(host) = &self.cache {
+            findings.push(cache(&registry(host)?).await);
+        }
+        if let Some((namespace, name)) = &self.deployment {
+            let deployer = deployer::Deployer::infer(namespace.as_deref()).await?;
+            findings.extend(deployment_images(&deployer, name, &registry).await?);
+        }
+        if !self.lint.is_empty() {
+            let globals = match &self.woodpecker {
+                Some(ci) => Some(
+                    ci.secrets(woodpecker_client::SecretScope::Global)
+                        .list()
+                        .await
+                        .context("listing global secrets")?,
+                ),
+                None => None,
+            };
+            for file in pipeline_files(&self.lint)? {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|source| crate::Error::Io { what: format!("--lint {}", file.display()), source })?;
+                findings.extend(lint_pipeline(&file.display().to_string(), &text, globals.as_deref()));
+            }
+        }
+        if findings.is_empty() {
+            return Err(invalid("nothing to check: give the inputs of at least one check (see --help)"));
+        }
+        Ok(findings)
+    }
+}
+
+/// The files of `paths`: each file itself, each directory's `*.yml` and `*.yaml` in name order.
+fn pipeline_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, crate::Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path)
+                .map_err(|source| crate::Error::Io { what: format!("--lint {}", path.display()), source })?;
+            let mut found: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn images_parse_like_docker() {
-        assert_eq!(parse_image("nginx"), ("registry-1.docker.io".into(), "library/nginx".into(), "latest".into()));
-        assert_eq!(parse_image("acme/app:1"), ("registry-1.docker.io".into(), "acme/app".into(), "1".into()));
+    fn images_are_read_where_docker_reads_them() {
+        let at = |text: &str| {
+            let image: offinfra_types::ImageRef = text.parse().unwrap();
+            let (host, repository, reference) = image_location(&image);
+            (host.to_owned(), repository.to_owned(), reference.to_owned())
+        };
+        assert_eq!(at("nginx"), ("registry-1.docker.io".into(), "library/nginx".into(), "latest".into()));
+        assert_eq!(at("acme/app:1"), ("registry-1.docker.io".into(), "acme/app".into(), "1".into()));
         assert_eq!(
-            parse_image("127.0.0.1:5000/acme/app:0123abcd"),
+            at("127.0.0.1:5000/acme/app:0123abcd"),
             ("127.0.0.1:5000".into(), "acme/app".into(), "0123abcd".into())
         );
-        assert_eq!(
-            parse_image("ghcr.io/acme/app@sha256:ab"),
-            ("ghcr.io".into(), "acme/app".into(), "sha256:ab".into())
-        );
-        assert_eq!(parse_image("localhost:5000/app"), ("localhost:5000".into(), "app".into(), "latest".into()));
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(at(&format!("ghcr.io/acme/app@{digest}")), ("ghcr.io".into(), "acme/app".into(), digest.clone()));
+        assert_eq!(at(&format!("ghcr.io/acme/app:1@{digest}")), ("ghcr.io".into(), "acme/app".into(), digest));
+        assert_eq!(at("localhost:5000/app"), ("localhost:5000".into(), "app".into(), "latest".into()));
     }
 
     #[test]

@@ -11,30 +11,36 @@
 //! use offinfra::flow::{Plan, PlanInputs, Steps, VersionPlan};
 //!
 //! let plan = Plan::new(PlanInputs {
-//!     repo: "acme/app".into(),
-//!     sha: "0123abcd4567ef890123abcd4567ef8901234567".into(),
+//!     repo: "acme/app".parse()?,
+//!     sha: "0123abcd4567ef890123abcd4567ef8901234567".parse()?,
 //!     version: VersionPlan { version: "1.3.0".into(), tag: "v1.3.0".into(), current_tag: Some("v1.2.0".into()), release: true },
-//!     image: "ghcr.io/acme/app".into(),
-//!     extra_tags: vec!["latest".into()],
+//!     image: "ghcr.io/acme/app".parse()?,
+//!     extra_tags: vec!["latest".parse()?],
 //!     keep: 10,
 //!     deploy_branch: "master".into(),
 //!     steps: Steps::default(),
-//! })
-//! .unwrap();
+//! })?;
 //! assert_eq!(plan.tag.as_deref(), Some("v1.3.0"));
-//! assert_eq!(plan.image_refs, ["ghcr.io/acme/app:0123abcd", "ghcr.io/acme/app:latest"]);
+//! assert_eq!(plan.image_refs[1].to_string(), "ghcr.io/acme/app:latest");
 //! assert_eq!(plan.deploy.unwrap().variables["IMAGE_TAG"], "0123abcd");
+//! # Ok::<(), offinfra::Error>(())
 //! ```
+//!
+//! [`Config::plan`] makes the inputs from a checkout (the repository from its `origin`, the commit from
+//! `HEAD`, the version from svu with its config file), as the `flow` example does.
 
 use std::{collections::BTreeMap, fmt};
 
+use offinfra_types::{CommitId, ImageName, ImageRef, RepoName, Tag};
 use serde::Serialize;
 
+use crate::Error;
+
 pub mod backends;
+mod config;
 pub mod connect;
 
-/// What a backend's failure carries.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use config::Config;
 
 /// The flow's steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,15 +130,15 @@ impl VersionPlan {
 #[derive(Debug, Clone)]
 pub struct PlanInputs {
     /// The repository as `owner/name` on the forge and in the CI.
-    pub repo: String,
-    /// The built commit (full id).
-    pub sha: String,
+    pub repo: RepoName,
+    /// The built commit.
+    pub sha: CommitId,
     /// The computed version.
     pub version: VersionPlan,
     /// The image repository, `registry/owner/name` (e.g. `ghcr.io/acme/app`).
-    pub image: String,
+    pub image: ImageName,
     /// Tags pushed besides `<sha8>` (usually `latest`).
-    pub extra_tags: Vec<String>,
+    pub extra_tags: Vec<Tag>,
     /// Package versions the prune keeps.
     pub keep: usize,
     /// The branch the deploy pipeline runs on.
@@ -154,19 +160,19 @@ pub struct DeployRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     /// `owner/name`.
-    pub repo: String,
+    pub repo: RepoName,
     /// The built commit.
-    pub sha: String,
+    pub sha: CommitId,
     /// The computed version.
     pub version: VersionPlan,
     /// The tag to create on `sha`; `None` when no release is due or the step is off.
     pub tag: Option<String>,
     /// The image repository.
-    pub image: String,
+    pub image: ImageName,
     /// The tags pushed: `<sha8>` first.
-    pub image_tags: Vec<String>,
+    pub image_tags: Vec<Tag>,
     /// `image:tag` for each tag.
-    pub image_refs: Vec<String>,
+    pub image_refs: Vec<ImageRef>,
     /// Versions kept by the prune; `None` when the step is off.
     pub keep: Option<usize>,
     /// The deploy request; `None` when the step is off.
@@ -179,62 +185,39 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
-    /// `repo` is not `owner/name`.
-    #[error("repository {0:?}: expected owner/name")]
-    Repo(String),
-    /// `sha` is not a commit id.
-    #[error("commit {0:?}: expected a git commit id (at least 8 hex digits)")]
-    Sha(String),
-    /// The image repository is not `registry/namespace/name`.
-    #[error("image {0:?}: expected registry/owner/name in lower case, e.g. ghcr.io/acme/app")]
-    Image(String),
-    /// A tag is not a valid OCI tag.
-    #[error("image tag {0:?}: a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")]
-    ImageTag(String),
+    /// The prune needs the package's owner: the image's path must be `owner/name`.
+    #[error(
+        "image \"{0}\": the prune needs registry/owner/name (the package's owner and name), e.g. ghcr.io/acme/app"
+    )]
+    ImageWithoutOwner(ImageName),
 }
 
 impl Plan {
     /// Decides the run from its inputs; nothing is contacted.
     pub fn new(inputs: PlanInputs) -> Result<Self, PlanError> {
-        crate::ci::split_repo(&inputs.repo).ok_or_else(|| PlanError::Repo(inputs.repo.clone()))?;
-        let sha = inputs.sha.to_ascii_lowercase();
-        if sha.len() < 8 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(PlanError::Sha(inputs.sha));
+        let steps = inputs.steps;
+        if steps.prune && !inputs.image.repository().contains('/') {
+            return Err(PlanError::ImageWithoutOwner(inputs.image));
         }
-        // registry host (a port is fine), then at least owner/name: lower case, no tag or digest.
-        let image_ok = inputs.image.split_once('/').is_some_and(|(host, path)| {
-            !host.is_empty()
-                && path.split('/').count() >= 2
-                && path.split('/').all(|s| !s.is_empty())
-                && !path.contains([':', '@'])
-                && path == path.to_ascii_lowercase()
-        });
-        if !image_ok {
-            return Err(PlanError::Image(inputs.image));
-        }
-        let mut image_tags = vec![sha[..8].to_owned()];
+        let mut image_tags = vec![inputs.sha.image_tag()];
         for tag in &inputs.extra_tags {
-            if !ghcr_client::registry::is_valid_tag(tag) {
-                return Err(PlanError::ImageTag(tag.clone()));
-            }
             if !image_tags.contains(tag) {
                 image_tags.push(tag.clone());
             }
         }
-        let image_refs = image_tags.iter().map(|t| format!("{}:{t}", inputs.image)).collect();
-        let steps = inputs.steps;
+        let image_refs = image_tags.iter().map(|t| inputs.image.with_tag(t)).collect();
         let deploy = steps.deploy.then(|| DeployRequest {
             branch: inputs.deploy_branch.clone(),
             variables: BTreeMap::from([
-                ("IMAGE_NAME".to_owned(), inputs.image.clone()),
-                ("IMAGE_TAG".to_owned(), image_tags[0].clone()),
+                ("IMAGE_NAME".to_owned(), inputs.image.to_string()),
+                ("IMAGE_TAG".to_owned(), image_tags[0].to_string()),
             ]),
         });
         Ok(Self {
             repo: inputs.repo,
             tag: (steps.tag && inputs.version.release).then(|| inputs.version.tag.clone()),
             version: inputs.version,
-            sha,
+            sha: inputs.sha,
             image: inputs.image,
             image_tags,
             image_refs,
@@ -255,7 +238,7 @@ impl Plan {
             (None, false) => "tag      skipped\n".to_owned(),
         };
         out += &if self.steps.push {
-            format!("push     {}\n", self.image_refs.join(", "))
+            format!("push     {}\n", join(&self.image_refs))
         } else {
             "push     skipped\n".to_owned()
         };
@@ -275,25 +258,30 @@ impl Plan {
     }
 }
 
+/// `a, b, c`.
+fn join<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// The forge that receives the release tag.
 #[async_trait::async_trait]
 pub trait Forge: Send + Sync {
-    /// Creates `tag` on `sha` in `repo` (`owner/name`); `Ok(false)` when it already points there.
-    async fn create_tag(&self, repo: &str, tag: &str, sha: &str) -> Result<bool, BoxError>;
+    /// Creates `tag` on `sha` in `repo`; `Ok(false)` when it already points there.
+    async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error>;
 }
 
 /// The registry that receives the image.
 #[async_trait::async_trait]
 pub trait ImageTarget: Send + Sync {
     /// Pushes the built image to `image` (a repository) under `tags`; returns the manifest digest.
-    async fn push(&self, image: &str, tags: &[String]) -> Result<String, BoxError>;
+    async fn push(&self, image: &ImageName, tags: &[Tag]) -> Result<String, Error>;
 }
 
 /// The package store that is pruned.
 #[async_trait::async_trait]
 pub trait PackageStore: Send + Sync {
     /// Keeps the newest `keep` images of `image`; returns the ids of the deleted versions.
-    async fn prune(&self, image: &str, keep: usize) -> Result<Vec<u64>, BoxError>;
+    async fn prune(&self, image: &ImageName, keep: usize) -> Result<Vec<u64>, Error>;
 }
 
 /// What a deploy trigger reports.
@@ -305,13 +293,51 @@ pub struct Deployed {
     pub url: String,
     /// The final status when waited for (`success`, `failure`, …).
     pub status: Option<String>,
+    /// When it was waited for and failed: the end of each failed step's log.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_steps: Vec<FailedStep>,
+}
+
+/// The end of a failed deploy step's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedStep {
+    /// The step's name.
+    pub name: String,
+    /// Its state (`failure`, `killed`, …).
+    pub state: String,
+    /// Its exit code.
+    pub exit_code: i64,
+    /// Its last log lines, or the one line saying why the log could not be read.
+    pub log: Vec<String>,
+}
+
+impl FailedStep {
+    /// `--- step <name> (<state>, exit code <n>) ---` and the log lines, as the deploy tools print them.
+    pub fn render(&self) -> String {
+        let mut out = format!("--- step {} ({}, exit code {}) ---\n", self.name, self.state, self.exit_code);
+        for line in &self.log {
+            out += line;
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl From<woodpecker_client::StepTail> for FailedStep {
+    fn from(tail: woodpecker_client::StepTail) -> Self {
+        let log = match tail.lines {
+            Ok(lines) => lines,
+            Err(e) => vec![format!("(no log: {e})")],
+        };
+        Self { name: tail.step.name, state: tail.step.state.to_string(), exit_code: tail.step.exit_code, log }
+    }
 }
 
 /// The CI that runs the deploy pipeline.
 #[async_trait::async_trait]
 pub trait DeployTarget: Send + Sync {
     /// Starts the deploy pipeline of `repo` with `request`, waiting for it if so configured.
-    async fn deploy(&self, repo: &str, request: &DeployRequest) -> Result<Deployed, BoxError>;
+    async fn deploy(&self, repo: &RepoName, request: &DeployRequest) -> Result<Deployed, Error>;
 }
 
 /// The backends a run uses; a step whose backend is `None` is skipped (and the plan should say so).
@@ -391,8 +417,8 @@ impl Report {
             ("version".to_owned(), self.plan.version.version.clone()),
             ("tag".to_owned(), self.plan.tag.clone().unwrap_or_else(|| self.plan.version.tag.clone())),
             ("tag_created".to_owned(), self.tag_created.unwrap_or(false).to_string()),
-            ("image".to_owned(), self.plan.image.clone()),
-            ("image_tag".to_owned(), self.plan.image_tags[0].clone()),
+            ("image".to_owned(), self.plan.image.to_string()),
+            ("image_tag".to_owned(), self.plan.image_tags[0].to_string()),
         ];
         if let Some(digest) = &self.digest {
             out.push(("digest".into(), digest.clone()));
@@ -461,9 +487,9 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
             Ok(created) => {
                 report.tag_created = Some(created);
                 let detail = if created {
-                    format!("created {tag} at {}", &plan.sha[..8])
+                    format!("created {tag} at {}", plan.sha.image_tag())
                 } else {
-                    format!("{tag} already at {}", &plan.sha[..8])
+                    format!("{tag} already at {}", plan.sha.image_tag())
                 };
                 record(&mut report, Step::Tag, StepStatus::Done, detail)
             }
@@ -481,7 +507,7 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
         None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
         Some(images) => match images.push(&plan.image, &plan.image_tags).await {
             Ok(digest) => {
-                let detail = format!("{}@{digest} as {}", plan.image, plan.image_tags.join(", "));
+                let detail = format!("{}@{digest} as {}", plan.image, join(&plan.image_tags));
                 report.digest = Some(digest);
                 record(&mut report, Step::Push, StepStatus::Done, detail)
             }
@@ -539,16 +565,16 @@ mod tests {
 
     fn inputs(release: bool) -> PlanInputs {
         PlanInputs {
-            repo: "acme/app".into(),
-            sha: "0123ABCD4567ef890123abcd4567ef8901234567".into(),
+            repo: "acme/app".parse().unwrap(),
+            sha: "0123ABCD4567ef890123abcd4567ef8901234567".parse().unwrap(),
             version: VersionPlan {
                 version: if release { "1.3.0" } else { "1.2.0" }.into(),
                 tag: if release { "v1.3.0" } else { "v1.2.0" }.into(),
                 current_tag: Some("v1.2.0".into()),
                 release,
             },
-            image: "ghcr.io/acme/app".into(),
-            extra_tags: vec!["latest".into()],
+            image: "ghcr.io/acme/app".parse().unwrap(),
+            extra_tags: vec!["latest".parse().unwrap(), "0123abcd".parse().unwrap()],
             keep: 10,
             deploy_branch: "master".into(),
             steps: Steps::default(),
@@ -558,8 +584,8 @@ mod tests {
     #[test]
     fn plans_name_everything_up_front() {
         let plan = Plan::new(inputs(true)).unwrap();
-        assert_eq!(plan.sha, "0123abcd4567ef890123abcd4567ef8901234567", "commit ids are lower-cased");
-        assert_eq!(plan.image_tags, ["0123abcd", "latest"]);
+        assert_eq!(plan.sha.as_str(), "0123abcd4567ef890123abcd4567ef8901234567", "commit ids are lower-cased");
+        assert_eq!(join(&plan.image_tags), "0123abcd, latest", "<sha8> first, each tag once");
         let body = serde_json::to_value(plan.deploy.as_ref().unwrap()).unwrap();
         assert_eq!(
             body,
@@ -579,20 +605,25 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_named() {
-        let bad = |f: fn(&mut PlanInputs)| {
-            let mut i = inputs(true);
-            f(&mut i);
-            Plan::new(i).unwrap_err().to_string()
+        // The inputs' own rules are the types' (offinfra_types); the plan adds the prune's need for an owner.
+        let bad = |text: &str| {
+            text.parse::<ImageName>()
+                .map_err(Error::from)
+                .and_then(|image| Plan::new(PlanInputs { image, ..inputs(true) }).map_err(Error::from))
         };
-        assert_eq!(bad(|i| i.repo = "app".into()), "repository \"app\": expected owner/name");
-        assert!(bad(|i| i.sha = "xyz".into()).starts_with("commit \"xyz\""));
-        assert!(bad(|i| i.image = "ghcr.io/Acme/app".into()).starts_with("image \"ghcr.io/Acme/app\""));
-        assert!(bad(|i| i.image = "ghcr.io/app".into()).starts_with("image "));
-        assert!(bad(|i| i.image = "ghcr.io/acme/app:1".into()).starts_with("image "));
-        assert!(bad(|i| i.extra_tags = vec!["-x".into()]).starts_with("image tag \"-x\""));
-        let mut i = inputs(true);
-        i.image = "127.0.0.1:5000/acme/app".into();
-        assert!(Plan::new(i).is_ok(), "a registry port is fine");
+        assert_eq!("app".parse::<RepoName>().unwrap_err().to_string(), "repository \"app\": expected owner/name");
+        assert!("xyz".parse::<CommitId>().unwrap_err().to_string().starts_with("commit \"xyz\""));
+        assert!(bad("ghcr.io/Acme/app").unwrap_err().to_string().starts_with("image \"ghcr.io/Acme/app\""));
+        assert!(bad("ghcr.io/app").unwrap_err().to_string().starts_with("image \"ghcr.io/app\": the prune needs"));
+        assert!(bad("ghcr.io/acme/app:1").unwrap_err().to_string().starts_with("image "));
+        assert!("-x".parse::<Tag>().unwrap_err().to_string().starts_with("image tag \"-x\""));
+        assert!(bad("127.0.0.1:5000/acme/app").is_ok(), "a registry port is fine");
+        let unpruned = Plan::new(PlanInputs {
+            image: "127.0.0.1:5000/app".parse().unwrap(),
+            steps: Steps { prune: false, ..Steps::default() },
+            ..inputs(true)
+        });
+        assert!(unpruned.is_ok(), "without the prune, an image needs no owner");
     }
 
     struct Fake {
@@ -605,10 +636,10 @@ mod tests {
         fn new(fail: Option<Step>, status: Option<&str>) -> Self {
             Self { calls: Mutex::default(), fail, status: status.map(str::to_owned) }
         }
-        fn call(&self, step: Step, what: String) -> Result<(), BoxError> {
+        fn call(&self, step: Step, what: String) -> Result<(), Error> {
             self.calls.lock().unwrap().push(what);
             if self.fail == Some(step) {
-                return Err(format!("{step} broke").into());
+                return Err(Error::invalid(format!("{step} broke")));
             }
             Ok(())
         }
@@ -616,27 +647,27 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Forge for Fake {
-        async fn create_tag(&self, repo: &str, tag: &str, sha: &str) -> Result<bool, BoxError> {
+        async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error> {
             self.call(Step::Tag, format!("tag {repo} {tag} {sha}")).map(|()| true)
         }
     }
     #[async_trait::async_trait]
     impl ImageTarget for Fake {
-        async fn push(&self, image: &str, tags: &[String]) -> Result<String, BoxError> {
-            self.call(Step::Push, format!("push {image} {tags:?}")).map(|()| "sha256:d".into())
+        async fn push(&self, image: &ImageName, tags: &[Tag]) -> Result<String, Error> {
+            self.call(Step::Push, format!("push {image} [{}]", join(tags))).map(|()| "sha256:d".into())
         }
     }
     #[async_trait::async_trait]
     impl PackageStore for Fake {
-        async fn prune(&self, image: &str, keep: usize) -> Result<Vec<u64>, BoxError> {
+        async fn prune(&self, image: &ImageName, keep: usize) -> Result<Vec<u64>, Error> {
             self.call(Step::Prune, format!("prune {image} {keep}")).map(|()| vec![3, 4])
         }
     }
     #[async_trait::async_trait]
     impl DeployTarget for Fake {
-        async fn deploy(&self, repo: &str, r: &DeployRequest) -> Result<Deployed, BoxError> {
+        async fn deploy(&self, repo: &RepoName, r: &DeployRequest) -> Result<Deployed, Error> {
             self.call(Step::Deploy, format!("deploy {repo} {}", r.variables["IMAGE_TAG"]))?;
-            Ok(Deployed { number: 7, url: "http://ci/7".into(), status: self.status.clone() })
+            Ok(Deployed { number: 7, url: "http://ci/7".into(), status: self.status.clone(), failed_steps: Vec::new() })
         }
     }
 
@@ -662,7 +693,7 @@ mod tests {
             *fake.calls.lock().unwrap(),
             [
                 "tag acme/app v1.3.0 0123abcd4567ef890123abcd4567ef8901234567",
-                "push ghcr.io/acme/app [\"0123abcd\", \"latest\"]",
+                "push ghcr.io/acme/app [0123abcd, latest]",
                 "prune ghcr.io/acme/app 10",
                 "deploy acme/app 0123abcd",
             ]

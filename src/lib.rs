@@ -8,6 +8,7 @@
 //! - [`ghcr_client`]: OCI image layouts, registry push and reads, GitHub Packages versions, prune plans.
 //! - [`deployer`]: kubectl's set image, rollout status and rollout undo on kube-rs.
 //! - [`http`]: the HTTP plumbing the clients share.
+//! - [`types`]: the inputs parsed once (repository names, commit ids, image names and references, tags).
 //!
 //! and composes them into the pipeline's jobs, which the example binaries run as CI steps:
 //!
@@ -26,15 +27,19 @@
 
 pub mod ci;
 pub mod doctor;
+pub mod error;
 pub mod flow;
 pub mod notify;
 pub mod onboard;
 pub mod prune;
 pub mod secrets;
 
+pub use error::{Error, ResultExt};
+
 pub use deployer;
 pub use forgejo_client;
 pub use ghcr_client;
 pub use offinfra_http as http;
+pub use offinfra_types as types;
 pub use svu;
 pub use woodpecker_client;

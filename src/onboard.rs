@@ -8,6 +8,8 @@
 use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, FileChange, Forgejo};
 use offinfra_http::SecretString;
 use serde::Serialize;
+
+use crate::ResultExt;
 use woodpecker_client::Woodpecker;
 
 /// The GitHub Actions workflow template (`@@key@@` placeholders).
@@ -41,7 +43,7 @@ pub struct OnboardConfig {
 
 /// Renders `template`: `@@owner@@`, `@@name@@`, `@@branch@@` and each of `values`. A placeholder left
 /// unfilled is an error naming it.
-pub fn render(template: &str, config: &OnboardConfig) -> Result<String, String> {
+pub fn render(template: &str, config: &OnboardConfig) -> Result<String, crate::Error> {
     let mut text = template
         .replace("@@owner@@", &config.owner)
         .replace("@@name@@", &config.name)
@@ -52,7 +54,7 @@ pub fn render(template: &str, config: &OnboardConfig) -> Result<String, String> 
     if let Some(start) = text.find("@@") {
         let rest = &text[start + 2..];
         let key = rest.split("@@").next().unwrap_or(rest);
-        return Err(format!("template placeholder @@{key}@@ has no value"));
+        return Err(crate::Error::invalid(format!("template placeholder @@{key}@@ has no value")));
     }
     Ok(text)
 }
@@ -143,22 +145,22 @@ pub async fn inspect(
     forgejo: &Forgejo,
     woodpecker: &Woodpecker,
     config: &OnboardConfig,
-) -> Result<OnboardPlan, String> {
+) -> Result<OnboardPlan, crate::Error> {
     let full = format!("{}/{}", config.owner, config.name);
     let repo = forgejo.repo(&config.owner, &config.name);
-    let info = repo.get().await.map_err(|e| format!("reading {full} on Forgejo: {e}"))?;
+    let info = repo.get().await.with_context(|| format!("reading {full} on Forgejo"))?;
     if repo
         .branch(&config.branch)
         .await
-        .map_err(|e| format!("reading branch {} of {full}: {e}", config.branch))?
+        .with_context(|| format!("reading branch {} of {full}", config.branch))?
         .is_none()
     {
-        return Err(format!("{full} has no branch {:?}: push it first", config.branch));
+        return Err(crate::Error::invalid(format!("{full} has no branch {:?}: push it first", config.branch)));
     }
     let mut plan = OnboardPlan::default();
 
     // The push mirror.
-    let mirrors = repo.push_mirrors().list().await.map_err(|e| format!("listing push mirrors of {full}: {e}"))?;
+    let mirrors = repo.push_mirrors().list().await.with_context(|| format!("listing push mirrors of {full}"))?;
     match mirrors.iter().find(|m| forgejo_client::same_remote(&m.remote_address, &config.github_remote)) {
         Some(m) if m.sync_on_commit => {
             plan.in_place.push(format!("push mirror to {} (sync on commit)", m.remote_address))
@@ -176,7 +178,7 @@ pub async fn inspect(
     let (mut create, mut update, mut delete) = (Vec::new(), Vec::new(), Vec::new());
     for (path, text) in &wanted {
         let entry =
-            contents.get(path, Some(&config.branch)).await.map_err(|e| format!("reading {path} in {full}: {e}"))?;
+            contents.get(path, Some(&config.branch)).await.with_context(|| format!("reading {path} in {full}"))?;
         match entry {
             None => {
                 create.push(path.to_string());
@@ -193,13 +195,13 @@ pub async fn inspect(
                     sha: file.sha,
                 });
             }
-            Some(Entry::Dir(_)) => return Err(format!("{path} in {full} is a directory")),
+            Some(Entry::Dir(_)) => return Err(crate::Error::invalid(format!("{path} in {full} is a directory"))),
         }
     }
     let mut old = Vec::new();
     for path in [".woodpecker.yml", ".woodpecker.yaml"] {
         if let Some(Entry::File(file)) =
-            contents.get(path, Some(&config.branch)).await.map_err(|e| format!("reading {path} in {full}: {e}"))?
+            contents.get(path, Some(&config.branch)).await.with_context(|| format!("reading {path} in {full}"))?
         {
             old.push(file);
         }
@@ -207,7 +209,7 @@ pub async fn inspect(
     if let Some(Entry::Dir(entries)) = contents
         .get(".woodpecker", Some(&config.branch))
         .await
-        .map_err(|e| format!("reading .woodpecker/ in {full}: {e}"))?
+        .with_context(|| format!("reading .woodpecker/ in {full}"))?
     {
         old.extend(entries.into_iter().filter(|e| e.kind == "file"));
     }
@@ -228,7 +230,7 @@ pub async fn inspect(
         Err(woodpecker_client::Error::Http(e)) if e.is_not_found() => {
             plan.changes.push(Change::Activate { forge_remote_id: info.id.to_string() })
         }
-        Err(e) => return Err(format!("looking up {full} in Woodpecker: {e}")),
+        Err(e) => return Err(e).with_context(|| format!("looking up {full} in Woodpecker")),
     }
 
     // The default branch.
@@ -246,7 +248,7 @@ pub async fn apply(
     woodpecker: &Woodpecker,
     config: &OnboardConfig,
     plan: &OnboardPlan,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, crate::Error> {
     let full = format!("{}/{}", config.owner, config.name);
     let repo = forgejo.repo(&config.owner, &config.name);
     let mut done = Vec::new();
@@ -263,7 +265,7 @@ pub async fn apply(
                 repo.push_mirrors()
                     .ensure(&mirror)
                     .await
-                    .map_err(|e| format!("creating the push mirror of {full}: {e}"))?;
+                    .with_context(|| format!("creating the push mirror of {full}"))?;
             }
             Change::CommitFiles { .. } => {
                 let commit = ChangeFiles {
@@ -273,7 +275,7 @@ pub async fn apply(
                     ),
                     branch: Some(config.branch.clone()),
                 };
-                let sha = repo.contents().change(&commit).await.map_err(|e| format!("committing to {full}: {e}"))?;
+                let sha = repo.contents().change(&commit).await.with_context(|| format!("committing to {full}"))?;
                 done.push(format!("committed {}", &sha[..sha.len().min(12)]));
                 continue;
             }
@@ -281,12 +283,12 @@ pub async fn apply(
                 let (found, _) = woodpecker
                     .activate(forge_remote_id, &config.owner, &config.name)
                     .await
-                    .map_err(|e| format!("activating {full} in Woodpecker: {e}"))?;
+                    .with_context(|| format!("activating {full} in Woodpecker"))?;
                 done.push(format!("activated in Woodpecker as repo {}", found.id));
                 continue;
             }
             Change::SetDefaultBranch { to, .. } => {
-                repo.set_default_branch(to).await.map_err(|e| format!("setting the default branch of {full}: {e}"))?;
+                repo.set_default_branch(to).await.with_context(|| format!("setting the default branch of {full}"))?;
             }
         }
         done.push(change.to_string());
@@ -335,7 +337,10 @@ mod tests {
 
         let mut missing = config();
         missing.values.retain(|(k, _)| k != "namespace");
-        assert_eq!(render(DEPLOY_TEMPLATE, &missing).unwrap_err(), "template placeholder @@namespace@@ has no value");
+        assert_eq!(
+            render(DEPLOY_TEMPLATE, &missing).unwrap_err().to_string(),
+            "template placeholder @@namespace@@ has no value"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::ResultExt;
+
 use ghcr_client::{
     packages::{Owner, PackageVersion, Packages, VersionState},
     prune::{plan, roots_to_read, ManifestInfo, Plan, PruneOptions},
@@ -50,7 +52,7 @@ pub async fn plan_from_registry(
     registry: &Registry,
     repository: &str,
     options: &PruneOptions,
-) -> Result<Plan, String> {
+) -> Result<Plan, crate::Error> {
     let mut manifests = HashMap::new();
     let mut stack = roots_to_read(versions, options);
     while let Some(digest) = stack.pop() {
@@ -60,9 +62,12 @@ pub async fn plan_from_registry(
         let fetched = registry
             .manifest(repository, &digest)
             .await
-            .map_err(|e| format!("reading kept manifest {digest} of {}/{repository}: {e}", registry.host()))?
+            .with_context(|| format!("reading kept manifest {digest} of {}/{repository}", registry.host()))?
             .ok_or_else(|| {
-                format!("kept manifest {digest} is missing from {}/{repository}: refusing to prune", registry.host())
+                crate::Error::invalid(format!(
+                    "kept manifest {digest} is missing from {}/{repository}: refusing to prune",
+                    registry.host()
+                ))
             })?;
         let info = match fetched.children() {
             Some(children) => {
@@ -74,5 +79,22 @@ pub async fn plan_from_registry(
         };
         manifests.insert(digest, info);
     }
-    plan(versions, &manifests, options).map_err(|e| e.to_string())
+    Ok(plan(versions, &manifests, options)?)
+}
+
+/// The prune plan of container package `package` of `owner`: its active versions from the Packages API,
+/// what each kept image references read from `registry` (repository `<owner>/<package>`, lower case).
+/// Returns the owner the package was found under, for [`Packages::execute`].
+pub async fn plan_package(
+    packages: &Packages,
+    registry: &Registry,
+    owner: &str,
+    kind: OwnerKind,
+    package: &str,
+    options: &PruneOptions,
+) -> Result<(Owner, Plan), crate::Error> {
+    let (found, versions) = list_versions(packages, owner, kind, package).await?;
+    let repository = format!("{}/{}", owner.to_ascii_lowercase(), package.to_ascii_lowercase());
+    let plan = plan_from_registry(&versions, registry, &repository, options).await?;
+    Ok((found, plan))
 }

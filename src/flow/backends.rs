@@ -1,8 +1,6 @@
 //! The flow's seams over our clients: Forgejo tags, an OCI registry push from a layout, GitHub Packages
 //! pruning, and a Woodpecker deploy pipeline.
 
-use std::time::Duration;
-
 use ghcr_client::{
     layout::{Layout, SelectedImage},
     packages::Packages,
@@ -10,20 +8,13 @@ use ghcr_client::{
     registry::Registry,
 };
 
-use super::{BoxError, DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore};
-use crate::prune::{list_versions, plan_from_registry, OwnerKind};
+use offinfra_types::{CommitId, ImageName, RepoName, Tag};
 
-fn repo_parts(repo: &str) -> Result<(&str, &str), BoxError> {
-    Ok(crate::ci::repo_arg("repository", repo)?)
-}
-
-/// `registry/path` → the path inside the registry.
-fn image_path(image: &str) -> Result<&str, BoxError> {
-    image
-        .split_once('/')
-        .map(|(_, path)| path)
-        .ok_or_else(|| format!("image {image:?}: expected registry/owner/name").into())
-}
+use super::{DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore, PlanError};
+use crate::{
+    prune::{plan_package, OwnerKind},
+    Error, ResultExt,
+};
 
 /// Tags on a Forgejo instance (idempotent: an existing tag on the same commit is not an error).
 #[derive(Debug, Clone)]
@@ -36,14 +27,13 @@ pub struct ForgejoTags {
 
 #[async_trait::async_trait]
 impl Forge for ForgejoTags {
-    async fn create_tag(&self, repo: &str, tag: &str, sha: &str) -> Result<bool, BoxError> {
-        let (owner, name) = repo_parts(repo)?;
+    async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error> {
         let request = forgejo_client::CreateTag {
             tag_name: tag.to_owned(),
-            target: Some(sha.to_owned()),
+            target: Some(sha.to_string()),
             message: self.message.clone(),
         };
-        Ok(self.forgejo.repo(owner, name).tags().create(&request).await?.created())
+        Ok(self.forgejo.repo(repo.owner(), repo.name()).tags().create(&request).await?.created())
     }
 }
 
@@ -60,9 +50,9 @@ pub struct LayoutPush {
 
 #[async_trait::async_trait]
 impl ImageTarget for LayoutPush {
-    async fn push(&self, image: &str, tags: &[String]) -> Result<String, BoxError> {
-        let path = image_path(image)?;
-        let report = self.registry.push(&self.layout, &self.image, path, tags, None).await?;
+    async fn push(&self, image: &ImageName, tags: &[Tag]) -> Result<String, Error> {
+        let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
+        let report = self.registry.push(&self.layout, &self.image, image.repository(), &tags, None).await?;
         Ok(report.digest)
     }
 }
@@ -83,13 +73,12 @@ pub struct GhcrPrune {
 
 #[async_trait::async_trait]
 impl PackageStore for GhcrPrune {
-    async fn prune(&self, image: &str, keep: usize) -> Result<Vec<u64>, BoxError> {
-        let path = image_path(image)?;
+    async fn prune(&self, image: &ImageName, keep: usize) -> Result<Vec<u64>, Error> {
         let (owner, package) =
-            path.split_once('/').ok_or_else(|| format!("image {image:?}: expected registry/owner/name"))?;
-        let (owner, versions) = list_versions(&self.packages, owner, self.owner_kind, package).await?;
+            image.repository().split_once('/').ok_or_else(|| PlanError::ImageWithoutOwner(image.clone()))?;
         let options = PruneOptions { keep, ..self.options.clone() };
-        let plan = plan_from_registry(&versions, &self.registry, path, &options).await?;
+        let (owner, plan) =
+            plan_package(&self.packages, &self.registry, owner, self.owner_kind, package, &options).await?;
         Ok(self.packages.execute(&owner, package, &plan).await?)
     }
 }
@@ -101,29 +90,24 @@ pub struct WoodpeckerDeploy {
     pub ci: woodpecker_client::Woodpecker,
     /// The repository's numeric id; looked up from `owner/name` when `None`.
     pub repo_id: Option<i64>,
-    /// Wait for the pipeline's result: the timeout and the first pause between polls.
-    pub wait: Option<(Duration, Duration)>,
+    /// Wait for the pipeline's result.
+    pub wait: Option<woodpecker_client::Wait>,
 }
 
 #[async_trait::async_trait]
 impl DeployTarget for WoodpeckerDeploy {
-    async fn deploy(&self, repo: &str, request: &DeployRequest) -> Result<Deployed, BoxError> {
+    async fn deploy(&self, repo: &RepoName, request: &DeployRequest) -> Result<Deployed, Error> {
         let id = match self.repo_id {
             Some(id) => id,
-            None => {
-                let (owner, name) = repo_parts(repo)?;
-                self.ci.lookup(owner, name).await.map_err(|e| format!("looking up {repo}: {e}"))?.id
-            }
+            None => self.ci.lookup(repo.owner(), repo.name()).await.with_context(|| format!("looking up {repo}"))?.id,
         };
-        let pipelines = self.ci.repo(id).pipelines();
-        let pipeline = pipelines.create(&request.branch, &request.variables).await?;
-        let url = self.ci.pipeline_url(id, pipeline.number);
-        let status = match self.wait {
-            Some((timeout, poll)) => {
-                Some(pipelines.wait_polling(pipeline.number, timeout, poll).await?.status.as_str().to_owned())
-            }
-            None => None,
-        };
-        Ok(Deployed { number: pipeline.number, url, status })
+        let outcome = self.ci.repo(id).pipelines().run(&request.branch, &request.variables, self.wait, |_| ()).await?;
+        let number = outcome.started.number;
+        Ok(Deployed {
+            number,
+            url: self.ci.pipeline_url(id, number),
+            status: outcome.finished.map(|p| p.status.as_str().to_owned()),
+            failed_steps: outcome.failed_steps.into_iter().map(Into::into).collect(),
+        })
     }
 }

@@ -17,13 +17,13 @@ use super::{
     backends::{ForgejoTags, GhcrPrune, LayoutPush, WoodpeckerDeploy},
     Backends, Plan,
 };
-use crate::prune::OwnerKind;
+use crate::{prune::OwnerKind, Error};
 
 /// What a real run connects to. Only the settings of the steps the plan runs are required; a missing
 /// one is an error naming the flag and variable that give it.
 ///
 /// ```no_run
-/// # async fn run(plan: offinfra::flow::Plan) -> Result<(), String> {
+/// # async fn run(plan: offinfra::flow::Plan) -> Result<(), offinfra::Error> {
 /// use offinfra::flow::{self, connect::Connect};
 ///
 /// let connect = Connect {
@@ -115,12 +115,13 @@ impl Connected {
     }
 }
 
-fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, String> {
-    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| format!("{what} (or skip the step)"))
+fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, Error> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| Error::invalid(format!("{what} (or skip the step)")))
 }
 
-fn required_secret(value: &Option<SecretString>, what: &str) -> Result<SecretString, String> {
-    value.clone().filter(|v| !v.expose_secret().is_empty()).ok_or_else(|| format!("{what} (or skip the step)"))
+fn required_secret(value: &Option<SecretString>, what: &str) -> Result<SecretString, Error> {
+    let present = value.clone().filter(|v| !v.expose_secret().is_empty());
+    present.ok_or_else(|| Error::invalid(format!("{what} (or skip the step)")))
 }
 
 impl Connect {
@@ -128,20 +129,18 @@ impl Connect {
     /// and the prune's reads (one token exchange), the Packages API for the prune, Woodpecker for the
     /// deploy. The layout is opened and its image selected here, so a bad layout fails before anything
     /// is sent.
-    pub fn connect(&self, plan: &Plan) -> Result<Connected, String> {
+    pub fn connect(&self, plan: &Plan) -> Result<Connected, Error> {
         let steps = plan.steps;
         let forge = match &plan.tag {
             Some(_) => Some(ForgejoTags {
                 forgejo: Forgejo::new(
                     required(&self.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)")?,
                     required_secret(&self.forgejo_token, "tagging needs FORGEJO_TOKEN")?,
-                )
-                .map_err(|e| e.to_string())?,
+                )?,
                 message: None,
             }),
             None => None,
         };
-        let host = plan.image.split_once('/').map(|(h, _)| h).unwrap_or_default().to_owned();
         let credentials = match self.github_token.as_ref().filter(|t| !t.expose_secret().is_empty()) {
             Some(token) => Credentials::Basic {
                 username: self.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
@@ -150,12 +149,15 @@ impl Connect {
             None => Credentials::Anonymous,
         };
         let options = RegistryOptions { plain_http: self.plain_http.then_some(true), ..RegistryOptions::default() };
-        let registry = Registry::new(&host, credentials, options).map_err(|e| e.to_string())?;
+        let registry = Registry::new(plan.image.registry(), credentials, options)?;
         let images = if steps.push {
-            let path = self.layout.as_ref().ok_or("pushing needs --layout (or skip the step with --skip-push)")?;
-            let layout = Layout::open(path).map_err(|e| e.to_string())?;
+            let path = self
+                .layout
+                .as_ref()
+                .ok_or_else(|| Error::invalid("pushing needs --layout (or skip the step with --skip-push)"))?;
+            let layout = Layout::open(path)?;
             let selector = Selector { reference: None, platform: self.platform.clone(), keep_index: false };
-            let image = layout.select(&selector).map_err(|e| e.to_string())?;
+            let image = layout.select(&selector)?;
             Some(LayoutPush { registry: registry.clone(), layout, image })
         } else {
             None
@@ -163,11 +165,11 @@ impl Connect {
         let packages = if steps.prune {
             let token = required_secret(&self.github_token, "pruning needs GITHUB_TOKEN")?;
             let protect_tags = match &self.protect_tags {
-                Some(pattern) => Some(PruneOptions::protect(pattern).map_err(|e| e.to_string())?),
+                Some(pattern) => Some(PruneOptions::protect(pattern)?),
                 None => None,
             };
             Some(GhcrPrune {
-                packages: Packages::new(&self.github_api_url, token).map_err(|e| e.to_string())?,
+                packages: Packages::new(&self.github_api_url, token)?,
                 registry,
                 owner_kind: OwnerKind::Auto,
                 options: PruneOptions { protect_tags, ..PruneOptions::default() },
@@ -180,10 +182,9 @@ impl Connect {
                 ci: Woodpecker::new(
                     required(&self.woodpecker_url, "deploying needs --woodpecker-url (WOODPECKER_URL)")?,
                     required_secret(&self.woodpecker_token, "deploying needs WOODPECKER_TOKEN")?,
-                )
-                .map_err(|e| e.to_string())?,
+                )?,
                 repo_id: self.woodpecker_repo_id,
-                wait: self.wait.map(|timeout| (timeout, Duration::from_secs(2))),
+                wait: self.wait.map(woodpecker_client::Wait::up_to),
             })
         } else {
             None

@@ -123,6 +123,6 @@ async fn nothing_to_release_and_dry_run_send_nothing() {
     assert_eq!(text(&out.stdout), "v2.0.1+b1\n", "{}", text(&out.stderr));
     let out = run(repo.path(), &["--forgejo-url", &server.uri(), "--repo", "owner"], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--repo \"owner\": expected owner/name"));
+    assert!(text(&out.stderr).contains("--repo: repository \"owner\": expected owner/name"), "{}", text(&out.stderr));
     assert!(server.received_requests().await.unwrap().is_empty());
 }

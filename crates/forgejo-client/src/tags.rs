@@ -1,6 +1,7 @@
 //! `/repos/{owner}/{repo}/tags`.
 
 use offinfra_http::{Client, PageNumbers, Request};
+use offinfra_types::CommitId;
 
 use crate::{CreateTag, Error, Tag};
 
@@ -90,10 +91,13 @@ impl Tags<'_> {
     }
 }
 
-/// Whether a full commit id and a (possibly abbreviated, at least 7 hex digits) id name the same commit.
+/// Whether the commit a tag points at and the target asked for name the same commit: both commit ids
+/// ([`offinfra_types::CommitId`]'s rule), one a prefix of the other. A branch name as target never matches.
 fn same_commit(full: &str, target: &str) -> bool {
-    let target = target.to_ascii_lowercase();
-    target.len() >= 7 && target.bytes().all(|b| b.is_ascii_hexdigit()) && full.to_ascii_lowercase().starts_with(&target)
+    match (CommitId::parse(full), CommitId::parse(target)) {
+        (Ok(full), Ok(target)) => full.matches(&target),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -104,8 +108,10 @@ mod tests {
     fn paths_and_commit_ids() {
         assert_eq!(tag_path("/repos/o/r/tags", "release/v1.0"), "/repos/o/r/tags/release/v1.0");
         assert_eq!(tag_path("/repos/o/r/tags", "v1+b"), "/repos/o/r/tags/v1%2Bb");
-        assert!(same_commit("0123456789abcdef", "0123456"));
-        assert!(!same_commit("0123456789abcdef", "012345"));
+        assert!(same_commit("0123456789abcdef", "01234567"));
+        assert!(same_commit("0123456789ABCDEF", "0123456789abcdef"));
+        assert!(!same_commit("0123456789abcdef", "0123456"), "shorter than a commit id");
+        assert!(!same_commit("0123456789abcdef", "01234568"));
         assert!(!same_commit("0123456789abcdef", "main"));
     }
 }

@@ -86,6 +86,14 @@ pub enum Error {
     /// The prune plan cannot be made safely.
     #[error("cannot plan the prune safely: {0}")]
     UnsafePlan(String),
+    /// A repository on another registry than the client's.
+    #[error("{repository} is not on {registry}: a registry client speaks only to its own host")]
+    OtherRegistry {
+        /// The repository asked for.
+        repository: String,
+        /// The client's registry.
+        registry: String,
+    },
     /// The registry credentials given cannot be used (a user without a password, a password without a
     /// user, characters no HTTP header allows). The text never contains the secret.
     #[error("registry credentials: {0}")]

@@ -23,8 +23,8 @@ pub use client::{
     base64, base64_decode, encode_segment, Auth, BodyFactory, Client, ClientBuilder, PageNumbers, Request, Response,
 };
 pub use error::{ApiError, Error, MAX_ERROR_BODY};
-pub use reqwest::Body;
 pub use reqwest::{header, Method, StatusCode};
+pub use reqwest::{Body, Client as ReqwestClient};
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use url::Url;

@@ -32,7 +32,7 @@ mod secrets;
 pub use error::Error;
 pub use models::{LogEntry, Pipeline, Repo, Status, Step, Workflow};
 pub use offinfra_http::SecretString;
-pub use pipelines::{Pipelines, StepTail};
+pub use pipelines::{Pipelines, RunOutcome, StepTail, Wait};
 pub use repos::{Cron, Org};
 pub use secrets::{Secret, SecretScope, SecretSpec, Secrets, Upserted};
 

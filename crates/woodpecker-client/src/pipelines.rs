@@ -18,6 +18,43 @@ pub struct StepTail {
     pub lines: Result<Vec<String>, Error>,
 }
 
+/// How [`Pipelines::run`] waits for a pipeline's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    /// At most this long.
+    pub timeout: Duration,
+    /// The first pause between two polls (it grows by half each time, to 10 s).
+    pub first_poll: Duration,
+    /// Log lines kept from the end of each failed step.
+    pub tail_lines: usize,
+}
+
+impl Wait {
+    /// Wait at most `timeout`, polling from every 2 s, keeping 30 lines of each failed step.
+    pub fn up_to(timeout: Duration) -> Self {
+        Self { timeout, first_poll: Duration::from_secs(2), tail_lines: 30 }
+    }
+}
+
+/// What [`Pipelines::run`] did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The pipeline as it was created.
+    pub started: Pipeline,
+    /// The pipeline at its end, when waited for.
+    pub finished: Option<Pipeline>,
+    /// The end of each failed step's log, when the pipeline failed.
+    pub failed_steps: Vec<StepTail>,
+}
+
+impl RunOutcome {
+    /// `Some(true)` when the pipeline was waited for and succeeded, `Some(false)` when it ended
+    /// otherwise, `None` when it was not waited for.
+    pub fn success(&self) -> Option<bool> {
+        self.finished.as_ref().map(|p| p.status == crate::Status::Success)
+    }
+}
+
 /// The pipelines of one repository.
 #[derive(Debug, Clone)]
 pub struct Pipelines<'a> {
@@ -39,6 +76,45 @@ impl Pipelines<'_> {
             return Err(Error::PipelineFiltered { repo_id: self.repo_id, branch: branch.to_owned() });
         }
         Ok(response.json(request.method())?)
+    }
+
+    /// Starts a manual pipeline on `branch` with `variables` and, with `wait`, waits for its result; a
+    /// pipeline that ends in anything but success comes with the end of each failed step's log.
+    /// `on_started` hears the new pipeline at once (to print its number while waiting). Running out of
+    /// time is [`Error::Timeout`].
+    ///
+    /// ```no_run
+    /// # async fn run(ci: woodpecker_client::Woodpecker) -> Result<(), woodpecker_client::Error> {
+    /// use std::{collections::BTreeMap, time::Duration};
+    /// use woodpecker_client::Wait;
+    ///
+    /// let variables = BTreeMap::from([("IMAGE_TAG".to_owned(), "0123abcd".to_owned())]);
+    /// let wait = Wait::up_to(Duration::from_secs(300));
+    /// let outcome = ci.repo(42).pipelines().run("master", &variables, Some(wait), |p| eprintln!("#{}", p.number)).await?;
+    /// if outcome.success() == Some(false) {
+    ///     for tail in &outcome.failed_steps {
+    ///         eprintln!("--- step {} ---", tail.step.name);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn run(
+        &self,
+        branch: &str,
+        variables: &BTreeMap<String, String>,
+        wait: Option<Wait>,
+        on_started: impl FnOnce(&Pipeline),
+    ) -> Result<RunOutcome, Error> {
+        let started = self.create(branch, variables).await?;
+        on_started(&started);
+        let Some(wait) = wait else { return Ok(RunOutcome { started, finished: None, failed_steps: Vec::new() }) };
+        let finished = self.wait_polling(started.number, wait.timeout, wait.first_poll).await?;
+        let failed_steps = if finished.status == crate::Status::Success {
+            Vec::new()
+        } else {
+            self.failed_step_tails(&finished, wait.tail_lines).await
+        };
+        Ok(RunOutcome { started, finished: Some(finished), failed_steps })
     }
 
     /// Pipeline `number`, with its workflows and steps.

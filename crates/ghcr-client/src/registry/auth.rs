@@ -1,0 +1,269 @@
+//! Registry credentials, as docker finds and uses them: given, or from the docker config; Basic or a
+//! token exchanged at the realm a 401 challenge names.
+
+use std::{collections::HashMap, path::Path};
+
+use offinfra_http::{
+    base64_decode,
+    header::{HeaderValue, AUTHORIZATION},
+    Auth, Request, SecretString,
+};
+
+use super::{header_value, Registry};
+use crate::Error;
+
+/// Registry credentials. `Debug` never shows secrets.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    /// No credentials (public images; pull-only tokens where the registry hands them out).
+    #[default]
+    Anonymous,
+    /// A user and a password or token (for ghcr.io: any user name and a PAT or `GITHUB_TOKEN`).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or token.
+        password: SecretString,
+    },
+    /// A registry token sent as is.
+    Bearer(SecretString),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Basic { username, .. } => write!(f, "Basic({username}, [redacted])"),
+            Credentials::Bearer(_) => f.write_str("Bearer([redacted])"),
+        }
+    }
+}
+
+impl Credentials {
+    /// The shared plumbing's Basic [`Auth`] when these are a user and a password.
+    fn basic(&self) -> Option<Auth> {
+        match self {
+            Credentials::Basic { username, password } => {
+                Some(Auth::Basic { username: username.clone(), password: password.clone() })
+            }
+            _ => None,
+        }
+    }
+
+    /// The credentials a docker user expects for `registry`: the given user and password, else the
+    /// entry in the docker config directory (`$DOCKER_CONFIG` or `~/.docker`, passed in), else none.
+    pub fn resolve(
+        username: Option<&str>,
+        password: Option<SecretString>,
+        docker_config_dir: Option<&Path>,
+        registry: &str,
+    ) -> Result<Credentials, Error> {
+        match (username, password) {
+            (Some(username), Some(password)) => Ok(Credentials::Basic { username: username.to_owned(), password }),
+            (Some(username), None) => Err(Error::Credentials(format!(
+                "a user name ({username}) needs a password or token: --password-stdin or REGISTRY_PASSWORD"
+            ))),
+            (None, Some(_)) => {
+                Err(Error::Credentials("a password or token needs a user name: --username or REGISTRY_USERNAME".into()))
+            }
+            (None, None) => match docker_config_dir {
+                Some(dir) => Ok(docker_config_credentials(dir, registry)?.unwrap_or_default()),
+                None => Ok(Credentials::Anonymous),
+            },
+        }
+    }
+}
+
+/// Finds credentials for `registry` in a docker `config.json` (`auths` entries with `auth`, or
+/// `username`/`password`, or `identitytoken`). `Ok(None)` when the file or the entry is absent;
+/// credential helpers (`credsStore`, `credHelpers`) are not run.
+pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Option<Credentials>, Error> {
+    let path = config_dir.join("config.json");
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let bad = |reason: String| Error::BadJson { path: path.clone(), what: "docker config".into(), reason };
+    let config: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else { return Ok(None) };
+    let entry = auths.iter().find(|(key, _)| {
+        let key = key.trim_start_matches("https://").trim_start_matches("http://");
+        key == registry || key.split('/').next() == Some(registry)
+    });
+    let Some((_, entry)) = entry else { return Ok(None) };
+    let text = |k: &str| entry.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+    if let Some(auth) = text("auth") {
+        let decoded = base64_decode(auth)
+            .and_then(|d| String::from_utf8(d).ok())
+            .ok_or_else(|| bad(format!("auths.{registry}.auth is not base64 of user:password")))?;
+        let (username, password) =
+            decoded.split_once(':').ok_or_else(|| bad(format!("auths.{registry}.auth has no ':'")))?;
+        return Ok(Some(Credentials::Basic { username: username.to_owned(), password: password.to_owned().into() }));
+    }
+    if let Some(token) = text("identitytoken") {
+        return Ok(Some(Credentials::Bearer(token.to_owned().into())));
+    }
+    match (text("username"), text("password")) {
+        (Some(u), Some(p)) => Ok(Some(Credentials::Basic { username: u.to_owned(), password: p.to_owned().into() })),
+        _ => Ok(None),
+    }
+}
+
+/// A `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// HTTP Basic.
+    Basic,
+    /// A token service.
+    Bearer {
+        /// Where to get the token.
+        realm: String,
+        /// The `service` parameter to pass on.
+        service: Option<String>,
+        /// The scope the registry suggests.
+        scope: Option<String>,
+    },
+}
+
+/// Parses a `WWW-Authenticate` header value.
+///
+/// ```
+/// use ghcr_client::registry::{parse_challenge, Challenge};
+/// let c = parse_challenge(r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:o/n:pull""#);
+/// assert_eq!(c, Some(Challenge::Bearer { realm: "https://ghcr.io/token".into(), service: Some("ghcr.io".into()), scope: Some("repository:o/n:pull".into()) }));
+/// assert_eq!(parse_challenge(r#"Basic realm="local-registry""#), Some(Challenge::Basic));
+/// ```
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(Challenge::Basic);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = HashMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let value = if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            value
+        } else {
+            chars.by_ref().take_while(|c| *c != ',').collect::<String>().trim().to_owned()
+        };
+        params.insert(key.trim().to_ascii_lowercase(), value);
+    }
+    Some(Challenge::Bearer {
+        realm: params.remove("realm")?,
+        service: params.remove("service"),
+        scope: params.remove("scope"),
+    })
+}
+
+#[derive(Default)]
+pub(super) struct AuthState {
+    pub(super) basic: bool,
+    pub(super) tokens: HashMap<String, SecretString>,
+}
+
+impl Registry {
+    pub(super) fn auth_header(&self, scope_key: &str) -> Result<Option<HeaderValue>, Error> {
+        let state = self.auth.lock().expect("auth state lock");
+        let auth = match (state.tokens.get(scope_key), &self.credentials) {
+            (Some(token), _) => Auth::Bearer(token.clone()),
+            (None, Credentials::Bearer(token)) => Auth::Bearer(token.clone()),
+            (None, credentials) => match credentials.basic().filter(|_| state.basic) {
+                Some(basic) => basic,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(header_value(&auth)?))
+    }
+
+    pub(super) async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<SecretString, Error> {
+        tracing::debug!(realm, service, scope = %scopes.join(" "), "token exchange");
+        let mut request = Request::get(realm);
+        if let Some(service) = service {
+            request = request.query("service", service);
+        }
+        for scope in scopes {
+            request = request.query("scope", scope.as_str());
+        }
+        if let Some(basic) = self.credentials.basic() {
+            request = request.header(AUTHORIZATION, header_value(&basic)?);
+        }
+        let response = self.http.execute(&request).await?;
+        let body: serde_json::Value = response.json(request.method())?;
+        let token = body.get("token").or_else(|| body.get("access_token")).and_then(|t| t.as_str());
+        token.map(|t| SecretString::from(t.to_owned())).ok_or_else(|| {
+            offinfra_http::Error::Decode {
+                method: "GET".into(),
+                url: realm.to_owned(),
+                reason: "no token in the answer".into(),
+            }
+            .into()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use offinfra_http::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        assert_eq!(
+            parse_challenge(r#"Bearer realm="http://127.0.0.1:15058/token",service="local-registry""#),
+            Some(Challenge::Bearer {
+                realm: "http://127.0.0.1:15058/token".into(),
+                service: Some("local-registry".into()),
+                scope: None
+            })
+        );
+        assert_eq!(parse_challenge("Negotiate abc"), None);
+        assert_eq!(parse_challenge("Bearer service=x"), None, "no realm");
+    }
+    #[test]
+    fn docker_config_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"ghcr.io":{"auth":"Ym90OmdocF9zZWNyZXQ="},"https://reg.example":{"username":"u","password":"p"},"tok.example":{"identitytoken":"t"}}}"#,
+        )
+        .unwrap();
+        let ghcr = docker_config_credentials(dir.path(), "ghcr.io").unwrap().unwrap();
+        let Credentials::Basic { username, password } = &ghcr else { panic!() };
+        assert_eq!((username.as_str(), password.expose_secret()), ("bot", "ghp_secret"));
+        assert!(!format!("{ghcr:?}").contains("ghp_secret"));
+        assert!(matches!(
+            docker_config_credentials(dir.path(), "reg.example").unwrap(),
+            Some(Credentials::Basic { .. })
+        ));
+        assert!(matches!(docker_config_credentials(dir.path(), "tok.example").unwrap(), Some(Credentials::Bearer(_))));
+        assert!(docker_config_credentials(dir.path(), "other.example").unwrap().is_none());
+        assert!(docker_config_credentials(&dir.path().join("nowhere"), "ghcr.io").unwrap().is_none());
+    }
+}

@@ -1,0 +1,318 @@
+//! The OCI distribution API: authentication as docker does it, reads, the layout push and health checks.
+//!
+//! Written on the shared HTTP plumbing rather than on oci-client's push helpers, which hold whole blobs
+//! in memory or send one PATCH per stream item, have no retry or resume, treat a declined mount (202)
+//! as an error and ask for a token that cannot read the mount's source repository.
+//!
+//! - [`auth`]: credentials, the docker config, challenges and the token exchange;
+//! - [`read`]: manifests, tags, the catalog and blobs;
+//! - [`push`]: a layout's image, blob by blob (streamed, mounted, chunked and resumed), then its manifests;
+//! - [`health`]: orphaned index children and pull-through cache checks.
+//!
+//! Image names, references and tags are [`offinfra_types`]' ([`ImageName`], [`ImageRef`], [`Tag`]).
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use offinfra_http::{
+    header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE},
+    Auth, Client, ClientBuilder, Request, Response, RetryPolicy, StatusCode,
+};
+pub use offinfra_types::{ImageName, ImageRef, Tag};
+
+use crate::Error;
+
+pub mod auth;
+pub mod health;
+pub mod push;
+pub mod read;
+
+use auth::AuthState;
+pub use auth::{docker_config_credentials, parse_challenge, Challenge, Credentials};
+pub use health::{CacheHealth, Orphan, OrphanReport, RepositoryOrphan};
+pub use push::{BlobOutcome, Progress, ProgressFn, PushReport};
+pub use read::FetchedManifest;
+
+/// Media types a manifest request accepts.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+/// ghcr refuses upload requests larger than this.
+pub const GHCR_MAX_CHUNK: usize = 4 * 1024 * 1024;
+const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// How blobs are uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UploadMode {
+    /// Chunked for ghcr.io (it caps requests at 4 MiB), one streamed request elsewhere.
+    #[default]
+    Auto,
+    /// `PATCH` chunks of at most the chunk size, each retried and resumed on its own.
+    Chunked,
+    /// One streamed `PUT` per blob (memory bounded by the stream buffer, not the blob).
+    Monolithic,
+}
+
+/// Registry client settings.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// `Some(true)`: plain HTTP; `Some(false)`: HTTPS; `None`: plain HTTP for loopback hosts only,
+    /// as docker does.
+    pub plain_http: Option<bool>,
+    /// Upload mode.
+    pub upload: UploadMode,
+    /// Chunk size for chunked uploads (at most 4 MiB for ghcr).
+    pub chunk_size: usize,
+    /// Blobs uploaded at once.
+    pub concurrency: usize,
+    /// Retries of each request (and, for uploads, of each chunk or blob).
+    pub retry: RetryPolicy,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            plain_http: None,
+            upload: UploadMode::Auto,
+            chunk_size: GHCR_MAX_CHUNK,
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Whether `host` (with an optional port) is a loopback address.
+pub fn is_loopback(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A client of one registry.
+///
+/// ```no_run
+/// use ghcr_client::{layout::{Layout, Selector}, registry::{Credentials, Registry, RegistryOptions}};
+///
+/// # async fn run() -> Result<(), ghcr_client::Error> {
+/// let layout = Layout::open("image.tar")?;
+/// let image = layout.select(&Selector::default())?;
+/// layout.verify(&image)?;
+/// let creds = Credentials::Basic { username: "bot".into(), password: "ghp_…".into() };
+/// let registry = Registry::new("ghcr.io", creds, RegistryOptions::default())?;
+/// let report = registry.push(&layout, &image, "owner/app", &["latest".into(), "abc12345".into()], None).await?;
+/// println!("{}", report.digest);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    host: String,
+    http: Client,
+    credentials: Credentials,
+    options: RegistryOptions,
+    auth: Arc<Mutex<AuthState>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("base", &self.http.base().as_str())
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+impl Registry {
+    /// A client of the registry at `host` (`ghcr.io`, `127.0.0.1:5000`).
+    pub fn new(host: &str, credentials: Credentials, options: RegistryOptions) -> Result<Self, Error> {
+        Self::builder(host).credentials(credentials).options(options).build()
+    }
+
+    /// A [`RegistryBuilder`] for the registry at `host`.
+    pub fn builder(host: &str) -> RegistryBuilder {
+        RegistryBuilder {
+            host: host.to_owned(),
+            credentials: Credentials::Anonymous,
+            options: RegistryOptions::default(),
+            user_agent: None,
+            timeout: None,
+            connect_timeout: None,
+            http: None,
+        }
+    }
+
+    /// The registry host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Sends `request` with the credentials `scopes` need, answering a 401 challenge once (which also
+    /// replaces a stale token).
+    async fn send(&self, request: Request, scopes: &[String]) -> Result<Response, Error> {
+        let scope_key = scopes.join(" ");
+        let mut challenged = false;
+        loop {
+            let mut attempt = request.clone();
+            if let Some(value) = self.auth_header(&scope_key)? {
+                attempt = attempt.header(AUTHORIZATION, value);
+            }
+            let response = self.http.send(&attempt).await?;
+            if response.status != StatusCode::UNAUTHORIZED || challenged {
+                return Ok(response);
+            }
+            challenged = true;
+            match response.header(WWW_AUTHENTICATE.as_str()).and_then(parse_challenge) {
+                Some(Challenge::Basic) if matches!(self.credentials, Credentials::Basic { .. }) => {
+                    self.auth.lock().expect("auth state lock").basic = true;
+                }
+                Some(Challenge::Bearer { realm, service, .. })
+                    if !matches!(self.credentials, Credentials::Bearer(_)) =>
+                {
+                    let token = self.fetch_token(&realm, service.as_deref(), scopes).await?;
+                    self.auth.lock().expect("auth state lock").tokens.insert(scope_key.clone(), token);
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    async fn execute(&self, request: Request, scopes: &[String]) -> Result<Response, Error> {
+        let method = request.method().to_string();
+        let response = self.send(request, scopes).await?;
+        if response.status.is_success() {
+            Ok(response)
+        } else {
+            Err(response.to_error(&method).into())
+        }
+    }
+
+    fn pull(repository: &str) -> Vec<String> {
+        vec![format!("repository:{repository}:pull")]
+    }
+
+    fn push_scope(repository: &str) -> Vec<String> {
+        vec![format!("repository:{repository}:pull,push")]
+    }
+}
+
+/// Builds a [`Registry`]: credentials, [`RegistryOptions`], and the HTTP settings the other clients take
+/// (user agent, timeouts, a caller's `offinfra_http::ReqwestClient`).
+///
+/// ```
+/// use std::time::Duration;
+/// use ghcr_client::registry::{Credentials, Registry};
+///
+/// let registry = Registry::builder("127.0.0.1:5000")
+///     .credentials(Credentials::Anonymous)
+///     .user_agent("my-tool/1.0")
+///     .connect_timeout(Duration::from_secs(3))
+///     .build()?;
+/// assert_eq!(registry.host(), "127.0.0.1:5000");
+/// # Ok::<(), ghcr_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RegistryBuilder {
+    host: String,
+    credentials: Credentials,
+    options: RegistryOptions,
+    user_agent: Option<String>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    http: Option<offinfra_http::ReqwestClient>,
+}
+
+impl RegistryBuilder {
+    /// The credentials (default anonymous).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Scheme, upload mode, chunk size, concurrency and retries.
+    pub fn options(mut self, options: RegistryOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The `User-Agent` (default `offinfra/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// A timeout for each request (default none: a blob upload can be long; each blob has its own
+    /// overall deadline across its retries, the retry policy's `deadline`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Use this `offinfra_http::ReqwestClient` (its own timeouts, proxies and TLS settings apply).
+    pub fn http_client(mut self, client: offinfra_http::ReqwestClient) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The client; plain HTTP only for a loopback host unless the options say otherwise.
+    pub fn build(self) -> Result<Registry, Error> {
+        let plain = self.options.plain_http.unwrap_or_else(|| is_loopback(&self.host));
+        let scheme = if plain { "http" } else { "https" };
+        let mut http: ClientBuilder = Client::builder(format!("{scheme}://{}", self.host)).retry(self.options.retry);
+        if let Some(user_agent) = self.user_agent {
+            http = http.user_agent(user_agent);
+        }
+        if let Some(timeout) = self.timeout {
+            http = http.timeout(timeout);
+        }
+        if let Some(timeout) = self.connect_timeout {
+            http = http.connect_timeout(timeout);
+        }
+        if let Some(client) = self.http {
+            http = http.http_client(client);
+        }
+        Ok(Registry {
+            host: self.host,
+            http: http.build()?,
+            credentials: self.credentials,
+            options: self.options,
+            auth: Arc::default(),
+        })
+    }
+}
+
+/// The sensitive `Authorization` value of `auth`, built once by the shared plumbing.
+fn header_value(auth: &Auth) -> Result<HeaderValue, Error> {
+    auth.header()
+        .map(|(_, value)| value)
+        .map_err(|_| Error::Credentials("they contain characters not allowed in an HTTP header".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:5000"));
+        assert!(!is_loopback("ghcr.io") && !is_loopback("10.0.0.1:5000"));
+    }
+
+    #[test]
+    fn the_builder_picks_the_scheme() {
+        let local = Registry::builder("127.0.0.1:5000").build().unwrap();
+        assert_eq!(local.http.base().as_str(), "http://127.0.0.1:5000/");
+        let remote = Registry::builder("ghcr.io").user_agent("x/1").build().unwrap();
+        assert_eq!(remote.http.base().as_str(), "https://ghcr.io/");
+        let forced = RegistryOptions { plain_http: Some(true), ..RegistryOptions::default() };
+        let plain = Registry::builder("registry.lan:5000").options(forced).build().unwrap();
+        assert_eq!(plain.http.base().as_str(), "http://registry.lan:5000/");
+    }
+}

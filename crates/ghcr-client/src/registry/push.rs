@@ -1,0 +1,589 @@
+//! The push of a layout's image: every blob (skipped when present, mounted from another repository,
+//! else streamed in one request or in chunks that resume), then the manifests, then the tags. Each blob
+//! has one overall deadline across all retries.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use oci_spec::image::Descriptor;
+use offinfra_http::{
+    header::{HeaderValue, CONTENT_LENGTH, CONTENT_RANGE, LOCATION},
+    Request, StatusCode,
+};
+use offinfra_types::{CommitId, ImageName, Tag};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{Registry, UploadMode, DOCKER_CONTENT_DIGEST};
+use crate::{
+    layout::{Hasher, Layout, SelectedImage},
+    Error,
+};
+
+/// What happened to one blob during a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// Already in the repository.
+    Present,
+    /// Mounted from another repository of the registry.
+    Mounted,
+    /// Uploaded.
+    Uploaded,
+}
+
+/// Progress of a push, for progress bars.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A blob is starting.
+    BlobStarted {
+        /// Its digest.
+        digest: String,
+        /// Its size.
+        size: u64,
+    },
+    /// Bytes of a blob were sent.
+    BlobBytes {
+        /// Its digest.
+        digest: String,
+        /// Bytes sent in this step.
+        bytes: u64,
+    },
+    /// A blob is done.
+    BlobDone {
+        /// Its digest.
+        digest: String,
+        /// How.
+        outcome: BlobOutcome,
+    },
+    /// A manifest was pushed under a reference (digest or tag).
+    ManifestPushed {
+        /// The reference.
+        reference: String,
+    },
+}
+
+/// A callback for [`Progress`] events.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// One blob to send: where it goes and where its bytes are.
+#[derive(Clone, Copy)]
+struct BlobUpload<'a> {
+    repository: &'a str,
+    location: &'a str,
+    digest: &'a str,
+    file: &'a Path,
+    offset: u64,
+    length: u64,
+    progress: &'a Option<ProgressFn>,
+    /// No retry of any kind for this blob starts after this instant.
+    deadline: Instant,
+}
+
+fn emit(progress: &Option<ProgressFn>, event: Progress) {
+    if let Some(progress) = progress {
+        progress(event);
+    }
+}
+
+/// The tags an image built from `sha` is pushed under: `tags` in order, then `<sha8>`, each once.
+///
+/// ```
+/// use ghcr_client::registry::push::image_tags;
+///
+/// let tags = image_tags(&["latest".parse()?], Some(&"0123abcd4567".parse()?));
+/// assert_eq!(tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["latest", "0123abcd"]);
+/// # Ok::<(), offinfra_types::Error>(())
+/// ```
+pub fn image_tags(tags: &[Tag], sha: Option<&CommitId>) -> Vec<Tag> {
+    let mut out: Vec<Tag> = Vec::new();
+    for tag in tags.iter().cloned().chain(sha.map(CommitId::image_tag)) {
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    out
+}
+
+/// One blob of a [`PushPlan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedBlob {
+    /// Its digest.
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// What pushing a layout's image will send, decided before anything is (what a dry run prints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushPlan {
+    /// Where it goes.
+    pub repository: ImageName,
+    /// The root manifest's digest, what the tags will point at.
+    pub digest: String,
+    /// The tags.
+    pub tags: Vec<Tag>,
+    /// The manifests, children first.
+    pub manifests: Vec<String>,
+    /// The config and layer blobs.
+    pub blobs: Vec<PlannedBlob>,
+}
+
+impl PushPlan {
+    /// The plan for pushing `image` to `repository` under `tags`.
+    pub fn new(repository: &ImageName, image: &SelectedImage, tags: &[Tag]) -> Self {
+        Self {
+            repository: repository.clone(),
+            digest: image.digest(),
+            tags: tags.to_vec(),
+            manifests: image.manifests.iter().map(|m| m.descriptor.digest().to_string()).collect(),
+            blobs: image.blobs.iter().map(|b| PlannedBlob { digest: b.digest().to_string(), size: b.size() }).collect(),
+        }
+    }
+
+    /// `would push <digest> (<n> blobs, <bytes> bytes) to <repository> as <tags>`.
+    pub fn describe(&self) -> String {
+        let bytes: u64 = self.blobs.iter().map(|b| b.size).sum();
+        format!(
+            "would push {} ({} blobs, {bytes} bytes) to {} as {}",
+            self.digest,
+            self.blobs.len(),
+            self.repository,
+            join(&self.tags)
+        )
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// A finished push in numbers (what `push-image` reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushSummary {
+    /// Where it went.
+    pub repository: ImageName,
+    /// The digest the tags point at.
+    pub digest: String,
+    /// The tags pushed.
+    pub tags: Vec<String>,
+    /// Blobs uploaded.
+    pub uploaded: usize,
+    /// Blobs already there.
+    pub present: usize,
+    /// Blobs mounted from another repository.
+    pub mounted: usize,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+}
+
+impl PushSummary {
+    /// `pushed <repository>@<digest> as <tags> (<n> uploaded, <n> present, <n> mounted, <bytes> bytes)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "pushed {}@{} as {} ({} uploaded, {} present, {} mounted, {} bytes)",
+            self.repository,
+            self.digest,
+            self.tags.join(", "),
+            self.uploaded,
+            self.present,
+            self.mounted,
+            self.bytes_uploaded
+        )
+    }
+}
+
+/// The result of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    /// The digest the tags point at.
+    pub digest: String,
+    /// Each blob's digest and outcome.
+    pub blobs: Vec<(String, BlobOutcome)>,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+    /// The tags pushed.
+    pub tags: Vec<String>,
+}
+
+impl PushReport {
+    /// The report in numbers, for `repository`.
+    pub fn summary(&self, repository: &ImageName) -> PushSummary {
+        let count = |outcome| self.blobs.iter().filter(|(_, o)| *o == outcome).count();
+        PushSummary {
+            repository: repository.clone(),
+            digest: self.digest.clone(),
+            tags: self.tags.clone(),
+            uploaded: count(BlobOutcome::Uploaded),
+            present: count(BlobOutcome::Present),
+            mounted: count(BlobOutcome::Mounted),
+            bytes_uploaded: self.bytes_uploaded,
+        }
+    }
+}
+
+impl Registry {
+    /// [`Self::push_from`] with typed names: `repository` must be on this registry.
+    pub async fn push_image(
+        &self,
+        layout: &Layout,
+        image: &SelectedImage,
+        repository: &ImageName,
+        tags: &[Tag],
+        mount_from: Option<&str>,
+        progress: Option<ProgressFn>,
+    ) -> Result<PushReport, Error> {
+        if repository.registry() != self.host {
+            return Err(Error::OtherRegistry { repository: repository.to_string(), registry: self.host.clone() });
+        }
+        let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
+        self.push_from(layout, image, repository.repository(), &tags, mount_from, progress).await
+    }
+
+    fn upload_mode(&self) -> UploadMode {
+        match self.options.upload {
+            UploadMode::Auto if self.host == "ghcr.io" => UploadMode::Chunked,
+            UploadMode::Auto => UploadMode::Monolithic,
+            mode => mode,
+        }
+    }
+
+    /// Pushes `image` from `layout` to `repository` under `tags`: blobs (skipping present ones,
+    /// mounting from `mount_from` when given), then manifests children first, then the tags. No tag
+    /// is written before everything it points at is in the registry.
+    pub async fn push(
+        &self,
+        layout: &Layout,
+        image: &SelectedImage,
+        repository: &str,
+        tags: &[String],
+        progress: Option<ProgressFn>,
+    ) -> Result<PushReport, Error> {
+        self.push_from(layout, image, repository, tags, None, progress).await
+    }
+
+    /// [`Self::push`], trying a cross-repository mount from `mount_from` before uploading a blob.
+    pub async fn push_from(
+        &self,
+        layout: &Layout,
+        image: &SelectedImage,
+        repository: &str,
+        tags: &[String],
+        mount_from: Option<&str>,
+        progress: Option<ProgressFn>,
+    ) -> Result<PushReport, Error> {
+        let notify = |event| emit(&progress, event);
+        let outcomes: Vec<(String, BlobOutcome, u64)> = stream::iter(image.blobs.iter().cloned())
+            .map(|descriptor| {
+                let progress = progress.clone();
+                async move {
+                    let pushed = self.push_blob(layout, &descriptor, repository, mount_from, progress).await;
+                    if let Ok((digest, outcome, sent)) = &pushed {
+                        tracing::debug!(repository, digest = %digest, size = descriptor.size(), ?outcome, sent, "blob");
+                    }
+                    pushed
+                }
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .try_collect()
+            .await?;
+        let scopes = Self::push_scope(repository);
+        for manifest in &image.manifests {
+            let digest = manifest.descriptor.digest().to_string();
+            let is_root = std::ptr::eq(manifest, image.root());
+            if !is_root || tags.is_empty() {
+                self.put_manifest(
+                    repository,
+                    &digest,
+                    manifest.descriptor.media_type().as_ref(),
+                    &manifest.bytes,
+                    &scopes,
+                )
+                .await?;
+                notify(Progress::ManifestPushed { reference: digest.clone() });
+            }
+        }
+        let root = image.root();
+        for tag in tags {
+            self.put_manifest(repository, tag, root.descriptor.media_type().as_ref(), &root.bytes, &scopes).await?;
+            notify(Progress::ManifestPushed { reference: tag.clone() });
+        }
+        Ok(PushReport {
+            digest: image.digest(),
+            bytes_uploaded: outcomes.iter().filter(|(_, o, _)| *o == BlobOutcome::Uploaded).map(|(_, _, n)| n).sum(),
+            blobs: outcomes.into_iter().map(|(d, o, _)| (d, o)).collect(),
+            tags: tags.to_vec(),
+        })
+    }
+
+    async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+        scopes: &[String],
+    ) -> Result<(), Error> {
+        let request = Request::put(format!("/v2/{repository}/manifests/{reference}"))
+            .body(Bytes::copy_from_slice(bytes), media_type);
+        let response = self.execute(request, scopes).await?;
+        if let Some(returned) = response.header(DOCKER_CONTENT_DIGEST) {
+            let sent = crate::layout::sha256_digest(bytes);
+            if returned.starts_with("sha256:") && returned != sent {
+                return Err(Error::DigestMismatch {
+                    path: PathBuf::from(format!("{}/{repository}", self.host)),
+                    digest: sent,
+                    actual: returned.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn push_blob(
+        &self,
+        layout: &Layout,
+        descriptor: &Descriptor,
+        repository: &str,
+        mount_from: Option<&str>,
+        progress: Option<ProgressFn>,
+    ) -> Result<(String, BlobOutcome, u64), Error> {
+        let digest = descriptor.digest().to_string();
+        let size = descriptor.size();
+        let notify = |event| emit(&progress, event);
+        notify(Progress::BlobStarted { digest: digest.clone(), size });
+        if self.blob_exists(repository, &digest).await? {
+            notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Present });
+            return Ok((digest, BlobOutcome::Present, 0));
+        }
+        let mut session = None;
+        if let Some(from) = mount_from.filter(|from| *from != repository) {
+            let scopes = vec![format!("repository:{repository}:pull,push"), format!("repository:{from}:pull")];
+            let request = Request::post(format!("/v2/{repository}/blobs/uploads/"))
+                .query("mount", digest.as_str())
+                .query("from", from);
+            let response = self.send(request, &scopes).await?;
+            match response.status {
+                StatusCode::CREATED => {
+                    notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Mounted });
+                    return Ok((digest, BlobOutcome::Mounted, 0));
+                }
+                // Mount declined: the registry opened an upload session instead.
+                StatusCode::ACCEPTED => session = response.header(LOCATION.as_str()).map(str::to_owned),
+                _ => {}
+            }
+        }
+        let (file, offset, length) = layout.blob_location(descriptor)?;
+        // One deadline for the whole blob: the shared client retries each request, the chunk loop
+        // resumes a session, and this loop opens a new session, but none of them starts after it.
+        let policy = &self.options.retry;
+        let deadline = Instant::now() + policy.deadline;
+        let mut attempt = 0u32;
+        let last_error = loop {
+            attempt += 1;
+            let started = match session.take() {
+                Some(location) => Ok(location),
+                None => self.start_upload(repository).await,
+            };
+            let result = match started {
+                Ok(location) => {
+                    let upload = BlobUpload {
+                        repository,
+                        location: &location,
+                        digest: &digest,
+                        file: &file,
+                        offset,
+                        length,
+                        progress: &progress,
+                        deadline,
+                    };
+                    match self.upload_mode() {
+                        UploadMode::Chunked => self.upload_chunked(&upload).await,
+                        _ => self.upload_monolithic(&upload).await,
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok(()) => {
+                    notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
+                    return Ok((digest, BlobOutcome::Uploaded, size));
+                }
+                // The layout itself is wrong: sending it again cannot help.
+                Err(e @ (Error::DigestMismatch { .. } | Error::Io { .. } | Error::MissingBlob { .. })) => {
+                    return Err(e)
+                }
+                Err(e) => e,
+            };
+            let delay = policy.backoff(attempt - 1, 0.5);
+            if attempt >= policy.max_attempts.max(1) || Instant::now() + delay > deadline {
+                break error;
+            }
+            tracing::info!(repository, digest = %digest, attempt, error = %error, "uploading the blob again");
+            tokio::time::sleep(delay).await;
+        };
+        Err(last_error)
+    }
+
+    async fn start_upload(&self, repository: &str) -> Result<String, Error> {
+        let response = self
+            .execute(Request::post(format!("/v2/{repository}/blobs/uploads/")), &Self::push_scope(repository))
+            .await?;
+        response.header(LOCATION.as_str()).map(str::to_owned).ok_or_else(|| {
+            offinfra_http::Error::Decode {
+                method: "POST".into(),
+                url: response.url.to_string(),
+                reason: "no Location for the upload".into(),
+            }
+            .into()
+        })
+    }
+
+    /// One streamed `PUT` of the whole blob, hashed on the way out.
+    async fn upload_monolithic(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
+        let BlobUpload { repository, location, digest, file, offset, length, progress, .. } = *upload;
+        let file_path = file.to_owned();
+        let file = file.to_owned();
+        let progress = progress.clone();
+        let digest_owned = digest.to_owned();
+        // The stream hashes what it sends: a corrupt blob is caught here, before any manifest or tag.
+        let corrupt: Arc<Mutex<Option<String>>> = Arc::default();
+        let corrupt_in_stream = corrupt.clone();
+        let factory: offinfra_http::BodyFactory = Arc::new(move || {
+            let file = file.clone();
+            let progress = progress.clone();
+            let digest = digest_owned.clone();
+            let corrupt = corrupt_in_stream.clone();
+            let hasher = Hasher::for_digest(&digest).ok();
+            let chunks =
+                stream::try_unfold((None::<tokio::fs::File>, 0u64, hasher), move |(handle, sent, mut hasher)| {
+                    let file = file.clone();
+                    let progress = progress.clone();
+                    let digest = digest.clone();
+                    let corrupt = corrupt.clone();
+                    async move {
+                        if sent >= length {
+                            return Ok::<_, std::io::Error>(None);
+                        }
+                        let mut handle = match handle {
+                            Some(h) => h,
+                            None => {
+                                let mut h = tokio::fs::File::open(&file).await?;
+                                h.seek(std::io::SeekFrom::Start(offset)).await?;
+                                h
+                            }
+                        };
+                        let want = (length - sent).min(1024 * 1024) as usize;
+                        let mut buf = vec![0u8; want];
+                        handle.read_exact(&mut buf).await?;
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&buf);
+                        }
+                        // Check before the last bytes leave: the HTTP stack stops reading at the length.
+                        if sent + want as u64 == length {
+                            if let Some(h) = hasher.take() {
+                                let actual = h.finish();
+                                if actual != digest {
+                                    *corrupt.lock().expect("corrupt flag lock") = Some(actual);
+                                    return Err(std::io::Error::new(
+                                        std::io::ErrorKind::InvalidData,
+                                        format!("blob {digest} is corrupt"),
+                                    ));
+                                }
+                            }
+                        }
+                        if let Some(progress) = &progress {
+                            progress(Progress::BlobBytes { digest, bytes: want as u64 });
+                        }
+                        Ok(Some((Bytes::from(buf), (Some(handle), sent + want as u64, hasher))))
+                    }
+                });
+            offinfra_http::Body::wrap_stream(chunks)
+        });
+        let request = Request::put(location)
+            .query("digest", digest)
+            .header(CONTENT_LENGTH, HeaderValue::from(length))
+            .stream_body(factory, "application/octet-stream")
+            // A failed upload is restarted whole, on a new session, by the caller.
+            .idempotent(false);
+        let result = self.execute(request, &Self::push_scope(repository)).await;
+        if let Some(actual) = corrupt.lock().expect("corrupt flag lock").take() {
+            return Err(Error::DigestMismatch { path: file_path.clone(), digest: digest.to_owned(), actual });
+        }
+        result.map(|_| ())
+    }
+
+    /// `PATCH` chunks of at most the chunk size, each retried, resuming where the registry stands.
+    async fn upload_chunked(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
+        let BlobUpload { repository, location, digest, file, offset, length, progress, deadline } = *upload;
+        let scopes = Self::push_scope(repository);
+        let chunk = self.options.chunk_size.max(1) as u64;
+        let mut handle = tokio::fs::File::open(file).await.map_err(|e| Error::io(file, e))?;
+        let mut location = location.to_owned();
+        let mut sent = 0u64;
+        let mut hasher = Hasher::for_digest(digest)?;
+        let mut hashed = 0u64;
+        let mut failures = 0u32;
+        while sent < length {
+            let want = (length - sent).min(chunk) as usize;
+            let mut buf = vec![0u8; want];
+            handle.seek(std::io::SeekFrom::Start(offset + sent)).await.map_err(|e| Error::io(file, e))?;
+            handle.read_exact(&mut buf).await.map_err(|e| Error::io(file, e))?;
+            // Hash each byte once, in order, even when a resume re-reads part of a chunk.
+            if hashed >= sent && hashed < sent + want as u64 {
+                hasher.update(&buf[(hashed - sent) as usize..]);
+                hashed = sent + want as u64;
+            }
+            let range =
+                HeaderValue::from_str(&format!("{}-{}", sent, sent + want as u64 - 1)).expect("digits and a dash");
+            let request = Request::patch(location.as_str())
+                .header(CONTENT_RANGE, range)
+                .body(Bytes::from(buf), "application/octet-stream")
+                // A chunk at a given range can be sent again: the registry checks the offset.
+                .idempotent(true);
+            match self.execute(request, &scopes).await {
+                Ok(response) => {
+                    failures = 0;
+                    location = response.header(LOCATION.as_str()).map(str::to_owned).unwrap_or(location);
+                    sent += want as u64;
+                    if let Some(progress) = progress {
+                        progress(Progress::BlobBytes { digest: digest.to_owned(), bytes: want as u64 });
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures >= self.options.retry.max_attempts.max(1) || Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                    // Ask where the upload stands and resume from there, or give up on this session.
+                    let status = self.send(Request::get(location.as_str()), &scopes).await?;
+                    // `0-0` is how Distribution says "nothing yet".
+                    let resumed = status.header("range").and_then(|r| r.split_once('-')).and_then(|(start, end)| {
+                        let end = end.parse::<u64>().ok()?;
+                        Some(if start == "0" && end == 0 { 0 } else { end + 1 })
+                    });
+                    match resumed {
+                        // Resume where the registry stands (the same chunk again when it has none of it).
+                        Some(at) if status.status == StatusCode::NO_CONTENT && at >= sent && at <= length => {
+                            location = status.header(LOCATION.as_str()).map(str::to_owned).unwrap_or(location);
+                            sent = at;
+                        }
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+        let actual = hasher.finish();
+        if hashed != length || actual != digest {
+            return Err(Error::DigestMismatch { path: file.to_owned(), digest: digest.to_owned(), actual });
+        }
+        let request =
+            Request::put(location.as_str()).query("digest", digest).header(CONTENT_LENGTH, HeaderValue::from(0u64));
+        self.execute(request, &scopes).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! Reads: manifests (digest-checked), tags, the catalog and blobs.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use offinfra_http::{
+    header::{HeaderValue, ACCEPT, AUTHORIZATION},
+    Request, StatusCode,
+};
+
+use super::{Registry, DOCKER_CONTENT_DIGEST, MANIFEST_ACCEPT};
+use crate::{layout::Hasher, Error};
+
+/// A manifest fetched from a registry, digest verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedManifest {
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl FetchedManifest {
+    /// The child manifest digests if this is an index.
+    pub fn children(&self) -> Option<Vec<String>> {
+        let value: serde_json::Value = serde_json::from_slice(&self.bytes).ok()?;
+        let manifests = value.get("manifests")?.as_array()?;
+        Some(manifests.iter().filter_map(|m| m.get("digest")?.as_str().map(str::to_owned)).collect())
+    }
+}
+
+impl Registry {
+    /// `GET /v2/`: whether the registry answers, and how fast.
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        let start = Instant::now();
+        self.execute(Request::get("/v2/"), &[]).await?;
+        Ok(start.elapsed())
+    }
+
+    /// The digest a tag or digest resolves to (`HEAD`), or `None` if it does not exist.
+    pub async fn manifest_digest(&self, repository: &str, reference: &str) -> Result<Option<String>, Error> {
+        let request = Request::head(format!("/v2/{repository}/manifests/{reference}"))
+            .header(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
+        let response = self.send(request, &Self::pull(repository)).await?;
+        match response.status {
+            s if s.is_success() => Ok(response
+                .header(DOCKER_CONTENT_DIGEST)
+                .map(str::to_owned)
+                .or_else(|| reference.starts_with("sha").then(|| reference.to_owned()))),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(response.to_error("HEAD").into()),
+        }
+    }
+
+    /// A manifest by tag or digest, its digest verified; `None` if it does not exist.
+    pub async fn manifest(&self, repository: &str, reference: &str) -> Result<Option<FetchedManifest>, Error> {
+        let request = Request::get(format!("/v2/{repository}/manifests/{reference}"))
+            .header(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
+        let response = match self.execute(request, &Self::pull(repository)).await {
+            Ok(response) => response,
+            Err(Error::Http(e)) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let expected = if reference.contains(':') {
+            Some(reference.to_owned())
+        } else {
+            response.header(DOCKER_CONTENT_DIGEST).map(str::to_owned)
+        };
+        let algorithm = expected.clone().unwrap_or_else(|| "sha256:".into());
+        let mut hasher = Hasher::for_digest(&algorithm)?;
+        hasher.update(&response.body);
+        let actual = hasher.finish();
+        if let Some(expected) = expected {
+            if expected != actual {
+                return Err(Error::DigestMismatch {
+                    path: PathBuf::from(format!("{}/{repository}", self.host)),
+                    digest: expected,
+                    actual,
+                });
+            }
+        }
+        let media_type = response.header("content-type").unwrap_or_default().to_owned();
+        Ok(Some(FetchedManifest { digest: actual, media_type, bytes: response.body.to_vec() }))
+    }
+
+    /// Deletes a manifest by digest (Distribution allows it when deletes are enabled; ghcr answers 405
+    /// and wants the Packages API instead).
+    pub async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<(), Error> {
+        let scopes = [format!("repository:{repository}:delete,pull,push")];
+        self.execute(Request::delete(format!("/v2/{repository}/manifests/{digest}")), &scopes).await?;
+        Ok(())
+    }
+
+    /// Every tag of a repository (following `Link` pages).
+    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, Error> {
+        self.string_list(format!("/v2/{repository}/tags/list"), &Self::pull(repository), "tags").await
+    }
+
+    /// Every repository in the catalog (following `Link` pages).
+    pub async fn catalog(&self) -> Result<Vec<String>, Error> {
+        self.string_list("/v2/_catalog".to_owned(), &["registry:catalog:*".to_owned()], "repositories").await
+    }
+
+    /// The strings under `key` of every page from `first` on, following `rel="next"` links.
+    async fn string_list(&self, first: String, scopes: &[String], key: &str) -> Result<Vec<String>, Error> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(target) = next.take() {
+            let response = self.execute(Request::get(target), scopes).await?;
+            let page: serde_json::Value = response.json(&offinfra_http::Method::GET)?;
+            let values = page.get(key).and_then(|t| t.as_array()).into_iter().flatten();
+            items.extend(values.filter_map(|t| t.as_str().map(str::to_owned)));
+            next = response.header("link").and_then(offinfra_http::link::next_link);
+        }
+        Ok(items)
+    }
+
+    /// Downloads blob `digest` into `out` in a stream (memory bounded by the network chunks),
+    /// verifying the digest on the way; returns its size. A mismatch is an error once the whole blob
+    /// is read: nothing written to `out` may be trusted before that.
+    pub async fn pull_blob<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        repository: &str,
+        digest: &str,
+        out: &mut W,
+    ) -> Result<u64, Error> {
+        use tokio::io::AsyncWriteExt;
+        let scopes = Self::pull(repository);
+        let target = format!("/v2/{repository}/blobs/{digest}");
+        // A HEAD settles authentication (and finds a missing blob) before the streamed GET.
+        let head = self.send(Request::head(target.as_str()), &scopes).await?;
+        if !head.status.is_success() {
+            return Err(head.to_error("HEAD").into());
+        }
+        let mut request = Request::get(target.as_str());
+        if let Some(value) = self.auth_header(&scopes.join(" "))? {
+            request = request.header(AUTHORIZATION, value);
+        }
+        let mut response = self.http.send_streaming(&request).await?;
+        let mut hasher = Hasher::for_digest(digest)?;
+        let place = format!("{}/{repository}", self.host);
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|source| offinfra_http::Error::Transport {
+            method: "GET".into(),
+            url: format!("{place}/blobs/{digest}"),
+            source,
+        })? {
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.map_err(|e| Error::io(&place, e))?;
+            size += chunk.len() as u64;
+        }
+        out.flush().await.map_err(|e| Error::io(&place, e))?;
+        let actual = hasher.finish();
+        if actual != digest {
+            return Err(Error::DigestMismatch { path: PathBuf::from(place), digest: digest.to_owned(), actual });
+        }
+        Ok(size)
+    }
+
+    /// Whether the repository has the blob (`HEAD`).
+    pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, Error> {
+        let response =
+            self.send(Request::head(format!("/v2/{repository}/blobs/{digest}")), &Self::push_scope(repository)).await?;
+        match response.status {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(response.to_error("HEAD").into()),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Planning a run from a checkout: the repository, the commit, the version and the image, with the
+//! defaults a GitHub Actions job expects.
+
+use std::path::PathBuf;
+
+use offinfra_types::{CommitId, ImageName, RepoName, Tag};
+use svu::{config::Settings, Action};
+
+use super::{Plan, PlanInputs, Steps, VersionPlan};
+use crate::Error;
+
+/// The registry an image goes to when none is named.
+pub const DEFAULT_REGISTRY: &str = "ghcr.io";
+
+/// What a run is planned from. `None` fields take the checkout's values: the repository from the `origin`
+/// remote, the commit from `HEAD`, the image from the repository (`ghcr.io/<owner>/<name>`, lower case).
+///
+/// ```no_run
+/// use offinfra::flow::Config;
+///
+/// let config = Config { repo: Some("acme/app".parse()?), ..Config::new(".") };
+/// let plan = config.plan(|name| std::env::var(name).ok(), &mut |note| eprintln!("note: {note}"))?;
+/// print!("{}", plan.describe());
+/// # Ok::<(), offinfra::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The checkout (any directory inside it).
+    pub workdir: PathBuf,
+    /// svu's configuration file, relative to the working directory or the checkout's root.
+    pub svu_config: PathBuf,
+    /// svu settings given as flags; they win over `SVU_*` variables and the file.
+    pub svu: Settings,
+    /// The repository on the forge and in the CI.
+    pub repo: Option<RepoName>,
+    /// The built commit.
+    pub sha: Option<CommitId>,
+    /// The image repository.
+    pub image: Option<ImageName>,
+    /// Tags pushed besides `<sha8>`.
+    pub extra_tags: Vec<Tag>,
+    /// Package versions the prune keeps.
+    pub keep: usize,
+    /// The branch the deploy pipeline runs on.
+    pub deploy_branch: String,
+    /// Which steps run.
+    pub steps: Steps,
+    /// Plan for `local/<directory>` when neither `repo` nor an `origin` remote names the repository
+    /// (a dry run still shows a plan; a real run must know where to tag and deploy).
+    pub local_fallback: bool,
+}
+
+impl Config {
+    /// The defaults for a checkout: `.svu.yml`, `latest` besides `<sha8>`, keep 10, deploy on `master`.
+    pub fn new(workdir: impl Into<PathBuf>) -> Self {
+        Self {
+            workdir: workdir.into(),
+            svu_config: ".svu.yml".into(),
+            svu: Settings::default(),
+            repo: None,
+            sha: None,
+            image: None,
+            extra_tags: vec![Tag::parse("latest").expect("a valid tag")],
+            keep: 10,
+            deploy_branch: "master".into(),
+            steps: Steps::default(),
+            local_fallback: false,
+        }
+    }
+
+    /// Computes the next version (svu, with its configuration layered under `var`'s `SVU_*` variables and
+    /// [`Self::svu`]), fills in the defaults and makes the plan. `note` hears each default that is a
+    /// guess.
+    pub fn plan(&self, var: impl Fn(&str) -> Option<String>, note: &mut dyn FnMut(&str)) -> Result<Plan, Error> {
+        let computed = svu::config::compute(&self.workdir, &self.svu_config, self.svu.clone(), Action::Next, var)?;
+        let repo = &computed.repo;
+        let name = match &self.repo {
+            Some(name) => name.clone(),
+            None => {
+                let url = repo.gix().config_snapshot().string("remote.origin.url").map(|u| u.to_string());
+                match url.as_deref().map(RepoName::from_remote_url) {
+                    Some(Ok(name)) => name,
+                    _ if self.local_fallback => {
+                        let dir = repo.workdir().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned());
+                        let name = RepoName::parse(&format!("local/{}", dir.unwrap_or_default()))
+                            .or_else(|_| RepoName::parse("local/repo"))?;
+                        note(&format!("no origin remote and no --repo: planning for {name}"));
+                        name
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            "cannot tell the repository: give --repo owner/name (GITHUB_REPOSITORY)",
+                        ))
+                    }
+                }
+            }
+        };
+        let sha = match &self.sha {
+            Some(sha) => sha.clone(),
+            None => CommitId::parse(&repo.head()?.to_string())?,
+        };
+        let image = match &self.image {
+            Some(image) => image.clone(),
+            None => ImageName::from_repo(DEFAULT_REGISTRY, &name)?,
+        };
+        Ok(Plan::new(PlanInputs {
+            repo: name,
+            sha,
+            version: VersionPlan::from_outcome(&computed.outcome, &computed.options.tag_prefix),
+            image,
+            extra_tags: self.extra_tags.clone(),
+            keep: self.keep,
+            deploy_branch: self.deploy_branch.clone(),
+            steps: self.steps,
+        })?)
+    }
+}
