@@ -13,12 +13,10 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::Format;
 use offinfra::{
-    forgejo_client::Forgejo,
-    onboard::{apply, inspect, OnboardConfig},
+    onboard::{apply, inspect, Settings},
     types::RepoName,
-    woodpecker_client::Woodpecker,
+    ResultExt,
 };
 
 #[derive(Parser, Debug)]
@@ -34,18 +32,10 @@ struct Args {
     /// The branch to build, deploy and make the default
     #[arg(long, default_value = "master")]
     branch: String,
-    /// Forgejo web address
-    #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
-    forgejo_url: String,
-    /// Forgejo token (repository admin)
-    #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
-    forgejo_token: String,
-    /// Woodpecker web address
-    #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
-    woodpecker_url: String,
-    /// Woodpecker token
-    #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
-    woodpecker_token: String,
+    #[command(flatten)]
+    forgejo: cli::ForgejoFlags,
+    #[command(flatten)]
+    woodpecker: cli::WoodpeckerFlags,
     /// The GitHub repository the mirror pushes to (default: the same owner/name)
     #[arg(long, value_name = "OWNER/NAME")]
     github_repo: Option<String>,
@@ -76,12 +66,8 @@ struct Args {
     /// Where the build workflow installs offinfra from
     #[arg(long, default_value = env!("CARGO_PKG_REPOSITORY"))]
     offinfra_git: String,
-    /// Read the state and print the plan; change nothing
-    #[arg(long)]
-    dry_run: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value = "human")]
-    format: Format,
+    #[command(flatten)]
+    output: cli::Output,
 }
 
 fn main() -> ExitCode {
@@ -89,78 +75,47 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
-    let repo = RepoName::parse(&args.repo)?;
-    let (owner, name) = (repo.owner(), repo.name());
-    let github = match &args.github_repo {
-        Some(github) => RepoName::parse(github)?,
-        None => repo.clone(),
-    };
-    let (gh_owner, gh_name) = (github.owner(), github.name());
-    let lower = |s: &str| s.to_ascii_lowercase();
-    let values = [
-        ("forgejo_url", args.forgejo_url.trim_end_matches('/').to_owned()),
-        ("woodpecker_url", args.woodpecker_url.trim_end_matches('/').to_owned()),
-        ("image", args.image.clone().unwrap_or_else(|| format!("ghcr.io/{}/{}", lower(gh_owner), lower(gh_name)))),
-        ("offinfra_git", args.offinfra_git.clone()),
-        (
-            "deploy_image",
-            args.deploy_image.clone().unwrap_or_else(|| format!("ghcr.io/{}/offinfra-deploy:latest", lower(gh_owner))),
-        ),
-        ("namespace", args.namespace.clone().unwrap_or_else(|| name.to_owned())),
-        ("deployment", args.deployment.clone().unwrap_or_else(|| name.to_owned())),
-        ("container", args.container.clone().unwrap_or_else(|| name.to_owned())),
-        ("service_account", args.service_account.clone()),
-    ];
-    let config = OnboardConfig {
-        owner: owner.to_owned(),
-        name: name.to_owned(),
+    let settings = Settings {
+        repo: RepoName::parse(&args.repo).context("--repo")?,
+        github_repo: args.github_repo.as_deref().map(RepoName::parse).transpose().context("--github-repo")?,
         branch: args.branch.clone(),
-        github_remote: format!("https://github.com/{gh_owner}/{gh_name}.git"),
+        forgejo_url: cli::required(&args.forgejo.forgejo_url, "--forgejo-url (FORGEJO_URL)")?.to_owned(),
+        woodpecker_url: cli::required(&args.woodpecker.woodpecker_url, "--woodpecker-url (WOODPECKER_URL)")?.to_owned(),
         github_user: args.github_user.clone(),
         github_token: args.github_token.clone().unwrap_or_default().into(),
-        values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        image: args.image.clone(),
+        namespace: args.namespace.clone(),
+        deployment: args.deployment.clone(),
+        container: args.container.clone(),
+        service_account: args.service_account.clone(),
+        deploy_image: args.deploy_image.clone(),
+        offinfra_git: args.offinfra_git.clone(),
     };
-    let forgejo = Forgejo::new(&args.forgejo_url, args.forgejo_token.clone().into())?;
-    let woodpecker = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into())?;
-
+    let config = settings.config();
+    let (forgejo, woodpecker) = (args.forgejo.client()?, args.woodpecker.client()?);
     let plan = inspect(&forgejo, &woodpecker, &config).await?;
-    let human = args.format == Format::Human;
-    if human {
-        for line in &plan.in_place {
-            eprintln!("ok       {line}");
-        }
-        for change in &plan.changes {
-            eprintln!("{} {change}", if args.dry_run { "would   " } else { "change  " });
-        }
+    let (json, dry_run) = (args.output.json(), args.output.dry_run);
+    if !json {
+        eprint!("{}", plan.describe(dry_run));
     }
-    if plan.is_noop() {
-        match args.format {
-            Format::Json => println!("{}", serde_json::json!({"plan": plan, "done": []})),
-            Format::Human => eprintln!("{}/{name} is onboarded: nothing to change", owner),
+    if plan.is_noop() || dry_run {
+        match (json, plan.is_noop()) {
+            (true, true) => println!("{}", serde_json::json!({"plan": plan, "done": []})),
+            (true, false) => println!("{}", serde_json::json!({"plan": plan, "dry_run": true})),
+            (false, true) => eprintln!("{} is onboarded: nothing to change", settings.repo),
+            (false, false) => eprintln!("dry run: nothing changed"),
         }
         return Ok(());
     }
-    if args.dry_run {
-        match args.format {
-            Format::Json => println!("{}", serde_json::json!({"plan": plan, "dry_run": true})),
-            Format::Human => eprintln!("dry run: nothing changed"),
-        }
-        return Ok(());
-    }
-    let needs_mirror = plan.changes.iter().any(|c| matches!(c, offinfra::onboard::Change::CreateMirror { .. }));
-    if needs_mirror && args.github_token.as_deref().is_none_or(str::is_empty) {
-        return Err(offinfra::Error::invalid(
-            "the push mirror needs a GitHub token: set GITHUB_MIRROR_TOKEN or pass --github-token",
-        ));
+    if plan.needs_mirror_token() && args.github_token.as_deref().is_none_or(str::is_empty) {
+        let message = "the push mirror needs a GitHub token: set GITHUB_MIRROR_TOKEN or pass --github-token";
+        return Err(offinfra::Error::invalid(message));
     }
     let done = apply(&forgejo, &woodpecker, &config, &plan).await?;
-    match args.format {
-        Format::Json => println!("{}", serde_json::json!({"plan": plan, "done": done})),
-        Format::Human => {
-            for line in &done {
-                eprintln!("done     {line}");
-            }
-        }
+    if json {
+        println!("{}", serde_json::json!({"plan": plan, "done": done}));
+    } else {
+        done.iter().for_each(|line| eprintln!("done     {line}"));
     }
     Ok(())
 }

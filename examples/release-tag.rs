@@ -18,14 +18,11 @@ use clap::Parser;
 use offinfra::{
     ci::Outputs,
     forgejo_client::{CreateTag, Forgejo},
-    svu::{
-        config::{self, Settings},
-        Action,
-    },
+    svu::{config, Action},
     types::{CommitId, RepoName},
     ResultExt,
 };
-use svu_args::{go_bool, non_empty, NextArgs};
+use svu_args::{go_bool, NextArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "release-tag", version, about = "Create the next semantic-version tag on Forgejo")]
@@ -67,12 +64,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let (owner, name) = (repo.owner(), repo.name());
     let cwd = std::env::current_dir()
         .map_err(|source| offinfra::Error::Io { what: "cannot read the current directory".into(), source })?;
-    let flags = Settings {
-        directories: non_empty(&args.svu.log_directory),
-        always: args.svu.always,
-        v0: args.svu.v0,
-        ..args.svu.common.settings(args.verbose)
-    };
+    let flags = args.svu.settings(args.verbose);
     let computed = config::compute(&cwd, &args.config, flags, Action::Next, |n| std::env::var(n).ok())?;
     if let Some(line) = computed.verbose_line() {
         eprintln!("{line}");

@@ -16,11 +16,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[path = "common/svu_args.rs"]
 mod svu_args;
 
-use offinfra::svu::{
-    config::{self, Settings},
-    Action, VersionInfo,
-};
-use svu_args::{go_bool, non_empty, NextArgs, PrereleaseArgs, VersionArgs};
+use offinfra::svu::{config, Action, VersionInfo};
+use svu_args::{go_bool, NextArgs, PrereleaseArgs, VersionArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -108,21 +105,8 @@ fn run(cli: Cli) -> Result<(), String> {
             clap_complete::generate(*shell, &mut Cli::command(), "svu", &mut std::io::stdout());
             return Ok(());
         }
-        Some(Command::Next(a)) => (
-            Action::Next,
-            &a.common,
-            Settings {
-                directories: non_empty(&a.log_directory),
-                always: a.always,
-                v0: a.v0,
-                ..a.common.settings(cli.verbose)
-            },
-        ),
-        Some(Command::Prerelease(a)) => (
-            Action::Prerelease,
-            &a.common,
-            Settings { directories: non_empty(&a.log_directory), ..a.common.settings(cli.verbose) },
-        ),
+        Some(Command::Next(a)) => (Action::Next, &a.common, a.settings(cli.verbose)),
+        Some(Command::Prerelease(a)) => (Action::Prerelease, &a.common, a.settings(cli.verbose)),
         Some(Command::Major(a)) => (Action::Major, a, a.settings(cli.verbose)),
         Some(Command::Minor(a)) => (Action::Minor, a, a.settings(cli.verbose)),
         Some(Command::Patch(a)) => (Action::Patch, a, a.settings(cli.verbose)),

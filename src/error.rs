@@ -125,20 +125,34 @@ impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
     }
 }
 
+/// The message and each cause the message does not already show, joined by `: ` (for one-line reports
+/// such as a flow step's detail).
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    causes(error).join(": ")
+}
+
+/// The message, then each cause whose text the ones before do not already contain.
+fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut shown = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !shown.iter().any(|s| s.contains(&text)) {
+            shown.push(text);
+        }
+        source = cause.source();
+    }
+    shown
+}
+
 /// `error: <message>` and then one `  caused by: <cause>` line per cause in the source chain whose text
 /// the lines above do not already show (our errors put their source in their message; a transport
 /// error's causes are often only in the chain).
 pub fn render_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut shown = error.to_string();
-    let mut out = format!("error: {shown}\n");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !text.is_empty() && !shown.contains(&text) {
-            out += &format!("  caused by: {text}\n");
-            shown += &text;
-        }
-        source = cause.source();
+    let causes = causes(error);
+    let mut out = format!("error: {}\n", causes[0]);
+    for cause in &causes[1..] {
+        out += &format!("  caused by: {cause}\n");
     }
     out
 }
@@ -164,6 +178,7 @@ mod tests {
             "error: writing outputs: cannot open /x: error sending request\n  caused by: connection refused\n"
         );
         assert_eq!(render_chain(&Error::invalid("--repo is missing")), "error: --repo is missing\n");
+        assert_eq!(one_line(&error), "writing outputs: cannot open /x: error sending request: connection refused");
     }
 
     #[test]

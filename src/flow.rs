@@ -495,7 +495,12 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
             }
             Err(e) => {
                 failed = true;
-                record(&mut report, Step::Tag, StepStatus::Failed, format!("creating {tag}: {e}"))
+                record(
+                    &mut report,
+                    Step::Tag,
+                    StepStatus::Failed,
+                    format!("creating {tag}: {}", crate::error::one_line(&e)),
+                )
             }
         },
     }
@@ -513,7 +518,12 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
             }
             Err(e) => {
                 failed = true;
-                record(&mut report, Step::Push, StepStatus::Failed, format!("pushing {}: {e}", plan.image))
+                record(
+                    &mut report,
+                    Step::Push,
+                    StepStatus::Failed,
+                    format!("pushing {}: {}", plan.image, crate::error::one_line(&e)),
+                )
             }
         },
     }
@@ -531,7 +541,12 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
             }
             Err(e) => {
                 failed = true;
-                record(&mut report, Step::Prune, StepStatus::Failed, format!("pruning {}: {e}", plan.image))
+                record(
+                    &mut report,
+                    Step::Prune,
+                    StepStatus::Failed,
+                    format!("pruning {}: {}", plan.image, crate::error::one_line(&e)),
+                )
             }
         },
     }
@@ -551,7 +566,12 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
                 report.deployed = Some(deployed);
                 record(&mut report, Step::Deploy, if ok { StepStatus::Done } else { StepStatus::Failed }, detail)
             }
-            Err(e) => record(&mut report, Step::Deploy, StepStatus::Failed, format!("triggering the deploy: {e}")),
+            Err(e) => record(
+                &mut report,
+                Step::Deploy,
+                StepStatus::Failed,
+                format!("triggering the deploy: {}", crate::error::one_line(&e)),
+            ),
         },
     }
     report

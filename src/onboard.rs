@@ -41,6 +41,77 @@ pub struct OnboardConfig {
     pub values: Vec<(String, String)>,
 }
 
+/// What onboarding is asked to do, with the defaults filled in by [`Settings::config`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The repository on Forgejo.
+    pub repo: offinfra_types::RepoName,
+    /// The GitHub repository its mirror pushes to (default: the same name).
+    pub github_repo: Option<offinfra_types::RepoName>,
+    /// The branch to build, deploy and make the default.
+    pub branch: String,
+    /// Forgejo's web address.
+    pub forgejo_url: String,
+    /// Woodpecker's web address.
+    pub woodpecker_url: String,
+    /// The GitHub user the mirror pushes as.
+    pub github_user: String,
+    /// The GitHub token the mirror pushes with.
+    pub github_token: SecretString,
+    /// The image repository (default `ghcr.io/<github owner>/<name>`, lower case).
+    pub image: Option<String>,
+    /// The namespace, Deployment and container the deploy step targets (default: the repository's name).
+    pub namespace: Option<String>,
+    /// See `namespace`.
+    pub deployment: Option<String>,
+    /// See `namespace`.
+    pub container: Option<String>,
+    /// The service account the deploy step runs as.
+    pub service_account: String,
+    /// The image holding the `deploy` binary (default `ghcr.io/<github owner>/offinfra-deploy:latest`).
+    pub deploy_image: Option<String>,
+    /// Where the build workflow installs offinfra from.
+    pub offinfra_git: String,
+}
+
+impl Settings {
+    /// The templates' values: each setting given, or its default.
+    pub fn config(&self) -> OnboardConfig {
+        let (owner, name) = (self.repo.owner(), self.repo.name());
+        let github = self.github_repo.as_ref().unwrap_or(&self.repo);
+        let gh_owner = github.owner().to_ascii_lowercase();
+        let or_name = |value: &Option<String>| value.clone().unwrap_or_else(|| name.to_owned());
+        let values = [
+            ("forgejo_url", self.forgejo_url.trim_end_matches('/').to_owned()),
+            ("woodpecker_url", self.woodpecker_url.trim_end_matches('/').to_owned()),
+            (
+                "image",
+                self.image
+                    .clone()
+                    .unwrap_or_else(|| format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase())),
+            ),
+            ("offinfra_git", self.offinfra_git.clone()),
+            (
+                "deploy_image",
+                self.deploy_image.clone().unwrap_or_else(|| format!("ghcr.io/{gh_owner}/offinfra-deploy:latest")),
+            ),
+            ("namespace", or_name(&self.namespace)),
+            ("deployment", or_name(&self.deployment)),
+            ("container", or_name(&self.container)),
+            ("service_account", self.service_account.clone()),
+        ];
+        OnboardConfig {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            branch: self.branch.clone(),
+            github_remote: format!("https://github.com/{github}.git"),
+            github_user: self.github_user.clone(),
+            github_token: self.github_token.clone(),
+            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
+}
+
 /// Renders `template`: `@@owner@@`, `@@name@@`, `@@branch@@` and each of `values`. A placeholder left
 /// unfilled is an error naming it.
 pub fn render(template: &str, config: &OnboardConfig) -> Result<String, crate::Error> {
@@ -128,6 +199,23 @@ impl OnboardPlan {
     /// Whether nothing is to be done.
     pub fn is_noop(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Whether a change needs the mirror's GitHub token.
+    pub fn needs_mirror_token(&self) -> bool {
+        self.changes.iter().any(|c| matches!(c, Change::CreateMirror { .. }))
+    }
+
+    /// A line per thing in place (`ok …`) and per change (`would …` in a dry run, else `change …`).
+    pub fn describe(&self, dry_run: bool) -> String {
+        let mut out = String::new();
+        for line in &self.in_place {
+            out += &format!("ok       {line}\n");
+        }
+        for change in &self.changes {
+            out += &format!("{} {change}\n", if dry_run { "would   " } else { "change  " });
+        }
+        out
     }
 }
 

@@ -83,6 +83,25 @@ impl VersionArgs {
     }
 }
 
-pub fn non_empty(dirs: &[String]) -> Option<Vec<String>> {
+impl NextArgs {
+    /// The settings these flags give `next` (and `release-tag`).
+    pub fn settings(&self, verbose: Option<bool>) -> Settings {
+        Settings {
+            directories: non_empty(&self.log_directory),
+            always: self.always,
+            v0: self.v0,
+            ..self.common.settings(verbose)
+        }
+    }
+}
+
+impl PrereleaseArgs {
+    /// The settings these flags give `prerelease`.
+    pub fn settings(&self, verbose: Option<bool>) -> Settings {
+        Settings { directories: non_empty(&self.log_directory), ..self.common.settings(verbose) }
+    }
+}
+
+fn non_empty(dirs: &[String]) -> Option<Vec<String>> {
     (!dirs.is_empty()).then(|| dirs.to_vec())
 }
