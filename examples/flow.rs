@@ -77,9 +77,12 @@ struct Args {
     /// Speak plain HTTP even to a non-loopback registry
     #[arg(long)]
     plain_http: bool,
-    /// GitHub token: registry password and Packages API (write:packages, delete:packages)
+    /// GitHub token: Packages API (delete:packages) and ghcr.io password (write:packages); prefer the env
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     github_token: Option<String>,
+    /// Another registry that may receive GITHUB_TOKEN as its password (repeat)
+    #[arg(long = "token-registry", value_name = "HOST")]
+    token_registries: Vec<String>,
     /// GitHub API base URL
     #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_API_URL)]
     github_api_url: String,
@@ -147,6 +150,7 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         registry_username: args.registry_username.clone(),
         plain_http: args.plain_http,
         github_token: args.github_token.clone().map(Into::into),
+        token_registries: args.token_registries.clone(),
         github_api_url: args.github_api_url.clone(),
         protect_tags: args.protect_tags.clone(),
         woodpecker_url: args.woodpecker.woodpecker_url.clone(),

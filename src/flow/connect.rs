@@ -19,6 +19,9 @@ use super::{
 };
 use crate::{prune::OwnerKind, Error};
 
+/// The registry the GitHub token belongs to.
+const GHCR: &str = "ghcr.io";
+
 /// What a real run connects to. Only the settings of the steps the plan runs are required; a missing
 /// one is an error naming the flag and variable that give it.
 ///
@@ -54,8 +57,11 @@ pub struct Connect {
     pub registry_username: Option<String>,
     /// Speak plain HTTP even to a registry that is not on loopback.
     pub plain_http: bool,
-    /// The GitHub token: the registry's password and the Packages API's token (the prune step).
+    /// The GitHub token: the Packages API's token (the prune step), and the registry's password when the
+    /// image is on ghcr.io or on one of `token_registries`.
     pub github_token: Option<SecretString>,
+    /// Registries besides ghcr.io that may receive the GitHub token as their password.
+    pub token_registries: Vec<String>,
     /// The GitHub API's base URL.
     pub github_api_url: String,
     /// Versions with a tag matching this regular expression are never pruned.
@@ -80,6 +86,7 @@ impl Default for Connect {
             registry_username: None,
             plain_http: false,
             github_token: None,
+            token_registries: Vec::new(),
             github_api_url: DEFAULT_API_URL.to_owned(),
             protect_tags: None,
             woodpecker_url: None,
@@ -125,6 +132,19 @@ fn required_secret(value: &Option<SecretString>, what: &str) -> Result<SecretStr
 }
 
 impl Connect {
+    /// The credentials for the image's registry: the GitHub token is offered to ghcr.io and to the
+    /// registries the user named, never to whatever host an image reference names.
+    pub fn registry_credentials(&self, registry: &str) -> Credentials {
+        let allowed = registry == GHCR || self.token_registries.iter().any(|r| r == registry);
+        match self.github_token.as_ref().filter(|t| allowed && !t.expose_secret().is_empty()) {
+            Some(token) => Credentials::Basic {
+                username: self.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
+                password: token.clone(),
+            },
+            None => Credentials::Anonymous,
+        }
+    }
+
     /// Builds the clients the plan's steps need: Forgejo for a due tag, one registry client for the push
     /// and the prune's reads (one token exchange), the Packages API for the prune, Woodpecker for the
     /// deploy. The layout is opened and its image selected here, so a bad layout fails before anything
@@ -141,13 +161,7 @@ impl Connect {
             }),
             None => None,
         };
-        let credentials = match self.github_token.as_ref().filter(|t| !t.expose_secret().is_empty()) {
-            Some(token) => Credentials::Basic {
-                username: self.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
-                password: token.clone(),
-            },
-            None => Credentials::Anonymous,
-        };
+        let credentials = self.registry_credentials(plan.image.registry());
         let options = RegistryOptions { plain_http: self.plain_http.then_some(true), ..RegistryOptions::default() };
         let registry = Registry::new(plan.image.registry(), credentials, options)?;
         let images = if steps.push {
@@ -190,5 +204,24 @@ impl Connect {
             None
         };
         Ok(Connected { forge, images, packages, deploy })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_github_token_goes_to_ghcr_and_named_registries_only() {
+        let connect = Connect {
+            github_token: Some("gh-token".to_owned().into()),
+            token_registries: vec!["registry.lan:5000".into()],
+            ..Connect::default()
+        };
+        assert!(matches!(connect.registry_credentials("ghcr.io"), Credentials::Basic { .. }));
+        assert!(matches!(connect.registry_credentials("registry.lan:5000"), Credentials::Basic { .. }));
+        for other in ["evil.example", "ghcr.io.evil.example", "127.0.0.1:5000", "registry.lan:5001"] {
+            assert!(matches!(connect.registry_credentials(other), Credentials::Anonymous), "{other}");
+        }
     }
 }

@@ -124,6 +124,7 @@ pub struct Request {
     body: Option<Body>,
     idempotent: bool,
     authenticated: bool,
+    foreign_credentials: bool,
 }
 
 impl Request {
@@ -138,6 +139,7 @@ impl Request {
             body: None,
             idempotent,
             authenticated: true,
+            foreign_credentials: false,
         }
     }
 
@@ -218,6 +220,15 @@ impl Request {
     /// Sends it without the client's credentials (e.g. to a registry's upload URL on another host).
     pub fn without_auth(mut self) -> Self {
         self.authenticated = false;
+        self
+    }
+
+    /// Lets this request carry its credentials to an origin other than the client's: only for a token
+    /// exchange at the realm the service itself named, after checking that realm (see ghcr-client).
+    /// Without it, a request to another origin (an absolute URL, a `Link`, an upload `Location`) goes
+    /// without the client's credentials and without any sensitive header.
+    pub fn credentials_to_foreign_origin(mut self) -> Self {
+        self.foreign_credentials = true;
         self
     }
 
@@ -333,7 +344,9 @@ impl ClientBuilder {
         let http = match self.http {
             Some(http) => http,
             None => {
-                let mut builder = reqwest::Client::builder().connect_timeout(self.connect_timeout);
+                let mut builder = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .redirect(redirect_policy(&self.auth));
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);
                 }
@@ -397,6 +410,35 @@ impl Client {
         Ok(url)
     }
 
+    /// Whether `url` is on the client's origin (scheme, host and port).
+    pub fn same_origin(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// The request builder for one attempt: the client's credentials and the request's sensitive headers
+    /// only when `url` is on the client's origin (or the request allows another one).
+    fn prepare(&self, request: &Request, url: &Url) -> Result<reqwest::RequestBuilder, Error> {
+        let credentials = request.foreign_credentials || self.same_origin(url);
+        if !credentials {
+            tracing::debug!(url = %redact(url), "another origin: sent without credentials");
+        }
+        let mut builder =
+            self.http.request(request.method.clone(), url.clone()).header(USER_AGENT, self.user_agent.clone());
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (name, value) in &request.headers {
+            if credentials || !is_credential(name, value) {
+                builder = builder.header(name, value);
+            }
+        }
+        if let (true, true, Some(auth)) = (credentials, request.authenticated, &self.auth) {
+            let (name, value) = auth.header()?;
+            builder = builder.header(name, value);
+        }
+        Ok(builder)
+    }
+
     /// Sends `request`, retrying as the policy allows, and returns the final answer whatever its
     /// status. Most callers want [`Self::execute`].
     pub async fn send(&self, request: &Request) -> Result<Response, Error> {
@@ -413,18 +455,7 @@ impl Client {
         loop {
             attempt += 1;
             tracing::debug!(method = %request.method, url = %logged, attempt, "request");
-            let mut builder =
-                self.http.request(request.method.clone(), url.clone()).header(USER_AGENT, self.user_agent.clone());
-            if !request.query.is_empty() {
-                builder = builder.query(&request.query);
-            }
-            for (name, value) in &request.headers {
-                builder = builder.header(name, value);
-            }
-            if let (true, Some(auth)) = (request.authenticated, &self.auth) {
-                let (name, value) = auth.header()?;
-                builder = builder.header(name, value);
-            }
+            let mut builder = self.prepare(request, &url)?;
             match &request.body {
                 Some(Body::Bytes(bytes)) => builder = builder.body(bytes.clone()),
                 Some(Body::Stream(factory)) => builder = builder.body(factory()),
@@ -495,19 +526,7 @@ impl Client {
     /// downloads; a non-success status is an [`Error::Api`] (its body read, bounded).
     pub async fn send_streaming(&self, request: &Request) -> Result<reqwest::Response, Error> {
         let url = self.url(&request.target)?;
-        let mut builder =
-            self.http.request(request.method.clone(), url.clone()).header(USER_AGENT, self.user_agent.clone());
-        if !request.query.is_empty() {
-            builder = builder.query(&request.query);
-        }
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        if let (true, Some(auth)) = (request.authenticated, &self.auth) {
-            let (name, value) = auth.header()?;
-            builder = builder.header(name, value);
-        }
-        let response = builder.send().await.map_err(|source| Error::Transport {
+        let response = self.prepare(request, &url)?.send().await.map_err(|source| Error::Transport {
             method: request.method.to_string(),
             url: redact(&url),
             source,
@@ -539,8 +558,17 @@ impl Client {
     /// `limit` items when given. Page URLs are the server's, never invented.
     pub async fn all_pages<T: DeserializeOwned>(&self, first: Request, limit: Option<usize>) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut next = Some(first);
         while let Some(request) = next.take() {
+            let url = self.url(&request.target)?;
+            if !seen.insert(url.to_string()) || seen.len() > MAX_PAGES {
+                return Err(Error::Decode {
+                    method: "GET".into(),
+                    url: redact(&url),
+                    reason: format!("the pages do not end (a repeated page, or more than {MAX_PAGES})"),
+                });
+            }
             let response = self.execute(&request).await?;
             let page: Vec<T> = response.json(&request.method)?;
             items.extend(page);
@@ -554,6 +582,7 @@ impl Client {
                     .url
                     .join(&link)
                     .map_err(|e| Error::InvalidUrl { url: link.clone(), reason: e.to_string() })?;
+                // A page on another origin is read without credentials (`prepare`).
                 let mut following = Request::get(url.to_string());
                 following.headers = request.headers.clone();
                 following.authenticated = request.authenticated;
@@ -562,6 +591,35 @@ impl Client {
         }
         Ok(items)
     }
+}
+
+/// Pages followed at most by [`Client::all_pages`] before it decides the server loops.
+pub const MAX_PAGES: usize = 10_000;
+
+/// Whether a request header carries a credential: `Authorization`, cookies, or any value marked
+/// sensitive (what [`Auth::header`] makes).
+fn is_credential(name: &HeaderName, value: &HeaderValue) -> bool {
+    value.is_sensitive()
+        || name == AUTHORIZATION
+        || name == reqwest::header::COOKIE
+        || name == reqwest::header::PROXY_AUTHORIZATION
+}
+
+/// Redirects: reqwest drops `Authorization` and cookies when a redirect leaves the host, but not a header
+/// of our own ([`Auth::Header`], e.g. `X-Vault-Token`): such a client follows redirects on its own origin
+/// only, and hands a redirect elsewhere back as the answer.
+fn redirect_policy(auth: &Option<Auth>) -> reqwest::redirect::Policy {
+    if !matches!(auth, Some(Auth::Header { .. })) {
+        return reqwest::redirect::Policy::limited(10);
+    }
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() >= 10 || !same {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Page-number pagination as Forgejo (`page`/`limit`, `X-Total-Count`) and Woodpecker (`page`/`perPage`)

@@ -6,7 +6,7 @@ use std::{collections::HashMap, path::Path};
 use offinfra_http::{
     base64_decode,
     header::{HeaderValue, AUTHORIZATION},
-    Auth, Request, SecretString,
+    Auth, ExposeSecret, Request, SecretString,
 };
 
 use super::{header_value, Registry};
@@ -27,6 +27,9 @@ pub enum Credentials {
     },
     /// A registry token sent as is.
     Bearer(SecretString),
+    /// A docker `identitytoken`: an OAuth2 refresh token, exchanged at the registry's token realm for an
+    /// access token as docker does, and never sent to the registry itself.
+    IdentityToken(SecretString),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Credentials {
             Credentials::Anonymous => f.write_str("Anonymous"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, [redacted])"),
             Credentials::Bearer(_) => f.write_str("Bearer([redacted])"),
+            Credentials::IdentityToken(_) => f.write_str("IdentityToken([redacted])"),
         }
     }
 }
@@ -102,7 +106,7 @@ pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Op
         return Ok(Some(Credentials::Basic { username: username.to_owned(), password: password.to_owned().into() }));
     }
     if let Some(token) = text("identitytoken") {
-        return Ok(Some(Credentials::Bearer(token.to_owned().into())));
+        return Ok(Some(Credentials::IdentityToken(token.to_owned().into())));
     }
     match (text("username"), text("password")) {
         (Some(u), Some(p)) => Ok(Some(Credentials::Basic { username: u.to_owned(), password: p.to_owned().into() })),
@@ -203,16 +207,44 @@ impl Registry {
         scopes: &[String],
     ) -> Result<SecretString, Error> {
         tracing::debug!(realm, service, scope = %scopes.join(" "), "token exchange");
-        let mut request = Request::get(realm);
-        if let Some(service) = service {
-            request = request.query("service", service);
+        let has_credentials = !matches!(self.credentials, Credentials::Anonymous);
+        if has_credentials && !realm_may_receive_credentials(self.http.base(), realm) {
+            return Err(Error::Credentials(format!(
+                "{} names the token realm {realm:?}: credentials go to a realm only over https (plain http only \
+                 from a plain-http loopback registry to a loopback realm)",
+                self.host
+            )));
         }
-        for scope in scopes {
-            request = request.query("scope", scope.as_str());
-        }
-        if let Some(basic) = self.credentials.basic() {
-            request = request.header(AUTHORIZATION, header_value(&basic)?);
-        }
+        let request = match &self.credentials {
+            // docker's OAuth2 flow: the identity token is a refresh token, posted to the realm.
+            Credentials::IdentityToken(refresh) => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token");
+                form.append_pair("client_id", "offinfra");
+                form.append_pair("refresh_token", refresh.expose_secret());
+                if let Some(service) = service {
+                    form.append_pair("service", service);
+                }
+                if !scopes.is_empty() {
+                    form.append_pair("scope", &scopes.join(" "));
+                }
+                Request::post(realm).body(form.finish(), "application/x-www-form-urlencoded").idempotent(true)
+            }
+            credentials => {
+                let mut request = Request::get(realm);
+                if let Some(service) = service {
+                    request = request.query("service", service);
+                }
+                for scope in scopes {
+                    request = request.query("scope", scope.as_str());
+                }
+                if let Some(basic) = credentials.basic() {
+                    request = request.header(AUTHORIZATION, header_value(&basic)?);
+                }
+                request
+            }
+        };
+        let request = request.credentials_to_foreign_origin();
         let response = self.http.execute(&request).await?;
         let body: serde_json::Value = response.json(request.method())?;
         let token = body.get("token").or_else(|| body.get("access_token")).and_then(|t| t.as_str());
@@ -227,11 +259,46 @@ impl Registry {
     }
 }
 
+/// Whether the registry at `registry` may send its credentials to the token realm `realm` its challenge
+/// named: over https always (ghcr.io's realm is its own, Docker Hub's is another host), over plain http
+/// only from a plain-http loopback registry to a loopback realm (a local test registry), never to a realm
+/// that is not a URL.
+pub fn realm_may_receive_credentials(registry: &url::Url, realm: &str) -> bool {
+    let Ok(realm) = url::Url::parse(realm) else { return false };
+    let loopback = |url: &url::Url| match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match realm.scheme() {
+        "https" => true,
+        "http" => registry.scheme() == "http" && loopback(registry) && loopback(&realm),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use offinfra_http::ExposeSecret;
 
     use super::*;
+
+    #[test]
+    fn credentials_go_to_a_realm_over_https_or_loopback_only() {
+        let https: url::Url = "https://ghcr.io".parse().unwrap();
+        let local: url::Url = "http://127.0.0.1:5000".parse().unwrap();
+        let lan: url::Url = "http://registry.lan:5000".parse().unwrap();
+        assert!(realm_may_receive_credentials(&https, "https://ghcr.io/token"));
+        assert!(realm_may_receive_credentials(&https, "https://auth.docker.io/token"));
+        assert!(!realm_may_receive_credentials(&https, "http://ghcr.io/token"), "a downgrade");
+        assert!(!realm_may_receive_credentials(&https, "http://127.0.0.1:9/token"));
+        assert!(realm_may_receive_credentials(&local, "http://127.0.0.1:15058/token"));
+        assert!(realm_may_receive_credentials(&local, "http://localhost:15058/token"));
+        assert!(!realm_may_receive_credentials(&local, "http://evil.example/token"));
+        assert!(!realm_may_receive_credentials(&lan, "http://registry.lan:5001/token"), "plain http off loopback");
+        assert!(!realm_may_receive_credentials(&https, "ftp://ghcr.io/token"));
+        assert!(!realm_may_receive_credentials(&https, "/token"));
+    }
 
     #[test]
     fn challenges() {
@@ -262,7 +329,9 @@ mod tests {
             docker_config_credentials(dir.path(), "reg.example").unwrap(),
             Some(Credentials::Basic { .. })
         ));
-        assert!(matches!(docker_config_credentials(dir.path(), "tok.example").unwrap(), Some(Credentials::Bearer(_))));
+        let identity = docker_config_credentials(dir.path(), "tok.example").unwrap().unwrap();
+        assert!(matches!(identity, Credentials::IdentityToken(_)), "an identity token is a refresh token");
+        assert_eq!(format!("{identity:?}"), "IdentityToken([redacted])");
         assert!(docker_config_credentials(dir.path(), "other.example").unwrap().is_none());
         assert!(docker_config_credentials(&dir.path().join("nowhere"), "ghcr.io").unwrap().is_none());
     }

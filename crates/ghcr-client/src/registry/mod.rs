@@ -159,7 +159,9 @@ impl Registry {
                 attempt = attempt.header(AUTHORIZATION, value);
             }
             let response = self.http.send(&attempt).await?;
-            if response.status != StatusCode::UNAUTHORIZED || challenged {
+            // Only the registry's own challenges are answered: a 401 from another origin (a foreign
+            // upload Location, a Link to another host) never gets a token exchange or credentials.
+            if response.status != StatusCode::UNAUTHORIZED || challenged || !self.http.same_origin(&response.url) {
                 return Ok(response);
             }
             challenged = true;

@@ -261,3 +261,117 @@ async fn no_retry_of_a_blob_starts_after_its_deadline() {
     assert_eq!((count("POST"), count("PATCH")), (1, 1), "one session, one chunk: the deadline ends every retry layer");
     assert_eq!(count("PUT"), 0, "no manifest for a failed push");
 }
+
+/// A registry that speaks only with a token from its realm, handed out for the Basic credentials u:p.
+async fn token_registry(server: &MockServer) {
+    let challenge = format!("Bearer realm=\"{}/token\",service=\"home\"", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(header("authorization", "Basic dTpw"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"token": "home-token"})))
+        .mount(server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", challenge.as_str()))
+        .with_priority(100)
+        .mount(server)
+        .await;
+}
+
+/// What a server on another origin saw: every request's `authorization` header, and token requests.
+async fn credentials_seen(server: &MockServer) -> Vec<String> {
+    let requests = server.received_requests().await.unwrap();
+    let mut seen: Vec<String> = requests
+        .iter()
+        .filter_map(|r| r.headers.get("authorization"))
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    seen.extend(requests.iter().filter(|r| r.url.path() == "/token").map(|r| format!("token request {}", r.url)));
+    seen
+}
+
+#[tokio::test]
+async fn a_hostile_registry_cannot_send_credentials_to_another_origin() {
+    let (home, elsewhere) = (MockServer::start().await, MockServer::start().await);
+    token_registry(&home).await;
+    // The other origin answers like a registry of its own: a challenge naming its own realm.
+    token_registry(&elsewhere).await;
+
+    // A `Link` to the other origin.
+    let next = format!("<{}/v2/r/tags/list?last=a>; rel=\"next\"", elsewhere.uri());
+    Mock::given(method("GET"))
+        .and(path("/v2/r/tags/list"))
+        .and(header("authorization", "Bearer home-token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"name": "r", "tags": ["a"]}))
+                .insert_header("link", next.as_str()),
+        )
+        .mount(&home)
+        .await;
+    // An upload `Location` on the other origin.
+    let location = format!("{}/upload/1", elsewhere.uri());
+    Mock::given(method("HEAD"))
+        .and(path_regex("^/v2/r/blobs/"))
+        .and(header("authorization", "Bearer home-token"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&home)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/r/blobs/uploads/"))
+        .and(header("authorization", "Bearer home-token"))
+        .respond_with(ResponseTemplate::new(202).insert_header("location", location.as_str()))
+        .mount(&home)
+        .await;
+
+    let creds = Credentials::Basic { username: "u".into(), password: "p".into() };
+    let opts = RegistryOptions { retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
+    let registry = Registry::new(&home.address().to_string(), creds, opts).unwrap();
+    assert!(registry.tags("r").await.is_err(), "the other origin's page answers 401: an error, not a login");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 1)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    assert!(registry.push(&layout, &image, "r", &["t".into()], None).await.is_err());
+
+    assert!(!elsewhere.received_requests().await.unwrap().is_empty(), "the other origin was reached");
+    let seen = credentials_seen(&elsewhere).await;
+    assert!(seen.is_empty(), "credentials or token exchanges reached another origin: {seen:?}");
+}
+
+#[tokio::test]
+async fn an_identity_token_is_exchanged_never_sent() {
+    let server = MockServer::start().await;
+    let challenge = format!("Bearer realm=\"{}/token\",service=\"home\"", server.uri());
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains("grant_type=refresh_token"))
+        .and(wiremock::matchers::body_string_contains("refresh_token=id-t0ken"))
+        .and(wiremock::matchers::body_string_contains("service=home"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "access"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/r/tags/list"))
+        .and(header("authorization", "Bearer access"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"name": "r", "tags": ["a"]})))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", challenge.as_str()))
+        .with_priority(100)
+        .mount(&server)
+        .await;
+    let opts = RegistryOptions { retry: fast_retry(), ..RegistryOptions::default() };
+    let registry =
+        Registry::new(&server.address().to_string(), Credentials::IdentityToken("id-t0ken".into()), opts).unwrap();
+    assert_eq!(registry.tags("r").await.unwrap(), ["a"]);
+    let requests = server.received_requests().await.unwrap();
+    let bearer_identity = requests
+        .iter()
+        .filter_map(|r| r.headers.get("authorization"))
+        .any(|v| v.to_str().unwrap_or_default().contains("id-t0ken"));
+    assert!(!bearer_identity, "the identity token went out as a credential");
+}

@@ -248,3 +248,79 @@ async fn each_request_and_retry_is_logged_without_the_query_or_the_token() {
     assert!(ours.iter().any(|l| l.contains("answer") && l.contains("status=200")), "{log}");
     assert!(!log.contains("SECRET-IN-QUERY") && !log.contains("t0ken"), "{log}");
 }
+
+/// Every header of every request `server` received, lower-cased `name: value` lines.
+async fn seen_headers(server: &MockServer) -> Vec<String> {
+    let requests = server.received_requests().await.unwrap_or_default();
+    requests
+        .iter()
+        .flat_map(|r| r.headers.iter().map(|(n, v)| format!("{}: {}", n.as_str(), v.to_str().unwrap_or("?"))))
+        .collect()
+}
+
+#[tokio::test]
+async fn credentials_never_follow_a_page_or_a_target_to_another_origin() {
+    let (home, elsewhere) = (MockServer::start().await, MockServer::start().await);
+    let next = format!("<{}/items?page=2>; rel=\"next\"", elsewhere.uri());
+    Mock::given(method("GET"))
+        .and(path("/items"))
+        .and(header("authorization", "Bearer t0ken"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!([1])).insert_header("link", next.as_str()),
+        )
+        .mount(&home)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([2])))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("GET")).and(path("/abs")).respond_with(ResponseTemplate::new(200)).mount(&elsewhere).await;
+    let client = client(&home).await;
+    let items: Vec<u32> = client.all_pages(Request::get("/items"), None).await.unwrap();
+    assert_eq!(items, [1, 2], "the page on the other origin is still read");
+    let sensitive = offinfra_http::header::HeaderValue::from_static("Bearer from-the-caller");
+    let absolute =
+        Request::get(format!("{}/abs", elsewhere.uri())).header(offinfra_http::header::AUTHORIZATION, sensitive);
+    client.execute(&absolute).await.unwrap();
+    let seen = seen_headers(&elsewhere).await;
+    assert_eq!(elsewhere.received_requests().await.unwrap().len(), 2);
+    assert!(!seen.iter().any(|h| h.starts_with("authorization") || h.contains("t0ken")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_header_credential_stays_on_its_origin_across_redirects() {
+    let (home, elsewhere) = (MockServer::start().await, MockServer::start().await);
+    let client = Client::builder(home.uri())
+        .auth(Auth::Header {
+            name: offinfra_http::header::HeaderName::from_static("x-vault-token"),
+            value: "s3cret".into(),
+        })
+        .retry(offinfra_test_support::fast_retry())
+        .build()
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/here"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/there"))
+        .mount(&home)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/there"))
+        .and(header("x-vault-token", "s3cret"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&home)
+        .await;
+    client.execute(&Request::get("/here")).await.expect("a redirect on the same origin keeps the credential");
+
+    let away = format!("{}/away", elsewhere.uri());
+    Mock::given(method("GET"))
+        .and(path("/leave"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", away.as_str()))
+        .mount(&home)
+        .await;
+    Mock::given(method("GET")).and(path("/away")).respond_with(ResponseTemplate::new(200)).mount(&elsewhere).await;
+    let answer = client.send(&Request::get("/leave")).await.unwrap();
+    assert_eq!(answer.status.as_u16(), 302, "a redirect to another origin is handed back, not followed");
+    let seen = seen_headers(&elsewhere).await;
+    assert!(!seen.iter().any(|h| h.contains("s3cret") || h.starts_with("x-vault-token")), "{seen:?}");
+}
