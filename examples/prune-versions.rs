@@ -39,6 +39,15 @@ struct Args {
     /// Never delete versions with a tag matching this regular expression
     #[arg(long, value_name = "REGEX", env = "PLUGIN_PROTECT_TAGS")]
     protect_tags: Option<String>,
+    /// Never delete versions carrying this tag (repeat; `latest` is always kept)
+    #[arg(long = "keep-tag", value_name = "TAG")]
+    keep_tags: Vec<String>,
+    /// Never delete this digest (repeat; e.g. the image just pushed)
+    #[arg(long = "keep-digest", value_name = "DIGEST")]
+    keep_digests: Vec<String>,
+    /// Untagged versions younger than this are kept (a push may still be in flight)
+    #[arg(long, default_value = "1h", value_parser = offinfra::ci::parse_duration)]
+    grace: Duration,
     /// Delete only untagged versions
     #[arg(long)]
     untagged_only: bool,
@@ -83,11 +92,16 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         )));
     }
     let protect_tags = args.protect_tags.as_deref().map(PruneOptions::protect).transpose()?;
+    let defaults = PruneOptions::default();
     let options = PruneOptions {
         keep: args.keep,
         protect_tags,
+        always_keep_tags: defaults.always_keep_tags.iter().chain(&args.keep_tags).cloned().collect(),
+        keep_digests: args.keep_digests.clone(),
+        untagged_grace: args.grace,
         untagged_only: args.untagged_only,
         max_deletions: args.max_deletions,
+        now: None,
     };
     let packages = Packages::new(&args.api_url, args.token.clone().into())?
         .pause_between_deletes(Duration::from_secs_f64(args.pause));
@@ -109,7 +123,10 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         eprintln!("dry run: nothing deleted");
         return Ok(());
     }
-    let deleted = packages.execute(&owner, &args.package, &plan).await?;
-    eprintln!("deleted {} version(s) of {}", deleted.len(), args.package);
+    let report = packages.execute(&owner, &args.package, &plan).await?;
+    eprintln!("deleted {} version(s) of {}", report.deleted.len(), args.package);
+    if !report.not_found.is_empty() {
+        eprintln!("warning: {} version(s) answered 404: {:?}", report.not_found.len(), report.not_found);
+    }
     Ok(())
 }

@@ -280,8 +280,9 @@ pub trait ImageTarget: Send + Sync {
 /// The package store that is pruned.
 #[async_trait::async_trait]
 pub trait PackageStore: Send + Sync {
-    /// Keeps the newest `keep` images of `image`; returns the ids of the deleted versions.
-    async fn prune(&self, image: &ImageName, keep: usize) -> Result<Vec<u64>, Error>;
+    /// Keeps the newest `keep` images of `image`, and always `keep_digest` (the image this run pushed);
+    /// returns the ids of the deleted versions.
+    async fn prune(&self, image: &ImageName, keep: usize, keep_digest: Option<&str>) -> Result<Vec<u64>, Error>;
 }
 
 /// What a deploy trigger reports.
@@ -533,7 +534,7 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
         _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Prune, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Prune, StepStatus::Skipped, "no package API configured".into()),
-        (Some(keep), Some(packages)) => match packages.prune(&plan.image, keep).await {
+        (Some(keep), Some(packages)) => match packages.prune(&plan.image, keep, report.digest.as_deref()).await {
             Ok(deleted) => {
                 let detail = format!("deleted {} version(s), kept the newest {keep} images", deleted.len());
                 report.pruned = Some(deleted);
@@ -679,8 +680,8 @@ mod tests {
     }
     #[async_trait::async_trait]
     impl PackageStore for Fake {
-        async fn prune(&self, image: &ImageName, keep: usize) -> Result<Vec<u64>, Error> {
-            self.call(Step::Prune, format!("prune {image} {keep}")).map(|()| vec![3, 4])
+        async fn prune(&self, image: &ImageName, keep: usize, digest: Option<&str>) -> Result<Vec<u64>, Error> {
+            self.call(Step::Prune, format!("prune {image} {keep} {digest:?}")).map(|()| vec![3, 4])
         }
     }
     #[async_trait::async_trait]
@@ -714,7 +715,7 @@ mod tests {
             [
                 "tag acme/app v1.3.0 0123abcd4567ef890123abcd4567ef8901234567",
                 "push ghcr.io/acme/app [0123abcd, latest]",
-                "prune ghcr.io/acme/app 10",
+                "prune ghcr.io/acme/app 10 Some(\"sha256:d\")",
                 "deploy acme/app 0123abcd",
             ]
         );

@@ -73,13 +73,14 @@ pub struct GhcrPrune {
 
 #[async_trait::async_trait]
 impl PackageStore for GhcrPrune {
-    async fn prune(&self, image: &ImageName, keep: usize) -> Result<Vec<u64>, Error> {
+    async fn prune(&self, image: &ImageName, keep: usize, keep_digest: Option<&str>) -> Result<Vec<u64>, Error> {
         let (owner, package) =
             image.repository().split_once('/').ok_or_else(|| PlanError::ImageWithoutOwner(image.clone()))?;
-        let options = PruneOptions { keep, ..self.options.clone() };
+        let mut options = PruneOptions { keep, ..self.options.clone() };
+        options.keep_digests.extend(keep_digest.map(str::to_owned));
         let (owner, plan) =
             plan_package(&self.packages, &self.registry, owner, self.owner_kind, package, &options).await?;
-        Ok(self.packages.execute(&owner, package, &plan).await?)
+        Ok(self.packages.execute(&owner, package, &plan).await?.deleted)
     }
 }
 

@@ -86,6 +86,13 @@ pub enum Error {
     /// The prune plan cannot be made safely.
     #[error("cannot plan the prune safely: {0}")]
     UnsafePlan(String),
+    /// Every deletion of a prune answered 404: the token cannot see the versions (no `delete:packages`,
+    /// or another owner), or another run deleted them.
+    #[error("no version was deleted: every delete answered 404 (versions {not_found:?}); does the token have delete:packages on this package?")]
+    NothingDeleted {
+        /// The version ids.
+        not_found: Vec<u64>,
+    },
     /// A repository on another registry than the client's.
     #[error("{repository} is not on {registry}: a registry client speaks only to its own host")]
     OtherRegistry {

@@ -96,20 +96,25 @@ impl Packages {
     }
 
     /// Deletes exactly the plan's deletions, oldest first, one at a time with a pause between them. A
-    /// version already gone (404) counts as deleted. Stops at the first failure, reporting what was
-    /// done; running the same plan again finishes the job.
-    pub async fn execute(&self, owner: &Owner, package: &str, plan: &Plan) -> Result<Vec<u64>, Error> {
-        let mut deleted = Vec::new();
+    /// version that answers 404 is reported in [`PruneReport::not_found`], not as deleted; a run in which
+    /// every deletion answered 404 is [`Error::NothingDeleted`] (a token that cannot see the versions
+    /// looks exactly like that). Stops at the first other failure, reporting what was done; running the
+    /// same plan again finishes the job.
+    pub async fn execute(&self, owner: &Owner, package: &str, plan: &Plan) -> Result<PruneReport, Error> {
+        let mut report = PruneReport::default();
         for (i, decision) in plan.deletions().enumerate() {
             if i > 0 && !self.pause.is_zero() {
                 tokio::time::sleep(self.pause).await;
             }
             match self.delete_version(owner, package, decision.version_id).await {
-                Ok(()) => {}
-                Err(Error::Http(e)) if e.is_not_found() => {}
+                Ok(()) => report.deleted.push(decision.version_id),
+                Err(Error::Http(e)) if e.is_not_found() => {
+                    tracing::warn!(version_id = decision.version_id, digest = %decision.digest, "delete answered 404");
+                    report.not_found.push(decision.version_id)
+                }
                 Err(Error::Http(source)) => {
                     return Err(Error::PruneStopped {
-                        deleted,
+                        deleted: report.deleted,
                         version_id: decision.version_id,
                         digest: decision.digest.clone(),
                         source: Box::new(source),
@@ -117,10 +122,21 @@ impl Packages {
                 }
                 Err(other) => return Err(other),
             }
-            deleted.push(decision.version_id);
         }
-        Ok(deleted)
+        if report.deleted.is_empty() && !report.not_found.is_empty() {
+            return Err(Error::NothingDeleted { not_found: report.not_found });
+        }
+        Ok(report)
     }
+}
+
+/// What [`Packages::execute`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PruneReport {
+    /// The versions deleted, in order.
+    pub deleted: Vec<u64>,
+    /// The versions whose delete answered 404 (gone already, or invisible to the token).
+    pub not_found: Vec<u64>,
 }
 
 /// Whose packages: `/users/{name}`, `/orgs/{name}` or the authenticated user's `/user`.

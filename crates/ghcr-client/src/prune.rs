@@ -6,6 +6,13 @@
 //! actions/delete-package-versions breaks multi-arch images; here a version referenced by a kept index
 //! is never deleted. The dry run prints the plan; the real run executes exactly that plan.
 //!
+//! What is never deleted, whatever the options: at least one image (`keep` is 1 or more); every version
+//! carrying a tag of [`PruneOptions::always_keep_tags`] (`latest`: a re-tag or a rollback may point it at
+//! an old digest); the digests in [`PruneOptions::keep_digests`] (the image just pushed); what a kept
+//! index references; the cosign-style referrers (`sha256-<hex>.sig`, `.att`, `.sbom` tags) of a kept
+//! digest; an untagged version younger than [`PruneOptions::untagged_grace`] (the children of a
+//! multi-arch push still in flight).
+//!
 //! ```
 //! use std::collections::HashMap;
 //! use ghcr_client::prune::{plan, roots_to_read, Action, ManifestInfo, PruneOptions};
@@ -33,7 +40,10 @@
 //! assert_eq!(deleted, [1]); // the untagged child of the kept index survives
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use regex::Regex;
 use serde::Serialize;
@@ -41,16 +51,40 @@ use serde::Serialize;
 use crate::{packages::PackageVersion, Error};
 
 /// How to prune.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PruneOptions {
-    /// Keep the newest `keep` images (tagged versions, with what they reference).
+    /// Keep the newest `keep` images (tagged versions, with what they reference); at least 1.
     pub keep: usize,
-    /// Never delete a version with a tag matching this expression (e.g. `^latest$|^v\d`).
+    /// Never delete a version with a tag matching this expression (e.g. `^v\d`).
     pub protect_tags: Option<Regex>,
+    /// Never delete a version carrying one of these tags (default `latest`).
+    pub always_keep_tags: Vec<String>,
+    /// Never delete these digests (the image just pushed).
+    pub keep_digests: Vec<String>,
+    /// An untagged version younger than this is kept (default 1 hour).
+    pub untagged_grace: Duration,
     /// Delete only untagged versions; every tagged one (and what it references) is kept.
     pub untagged_only: bool,
     /// Delete at most this many versions in one run (the oldest first).
     pub max_deletions: Option<usize>,
+    /// The time the grace period counts back from (default: now).
+    pub now: Option<jiff::Timestamp>,
+}
+
+impl Default for PruneOptions {
+    /// Keep 10 images and `latest`; a one-hour grace for untagged versions.
+    fn default() -> Self {
+        Self {
+            keep: 10,
+            protect_tags: None,
+            always_keep_tags: vec!["latest".to_owned()],
+            keep_digests: Vec::new(),
+            untagged_grace: Duration::from_secs(3600),
+            untagged_only: false,
+            max_deletions: None,
+            now: None,
+        }
+    }
 }
 
 impl PruneOptions {
@@ -91,6 +125,15 @@ pub enum Reason {
         /// 1-based rank among tagged versions, newest first.
         rank: usize,
     },
+    /// The digest the run was told to keep (the image just pushed).
+    KeptDigest,
+    /// A referrer (signature, attestation, SBOM) of a kept digest.
+    ReferrerOf {
+        /// The kept digest it refers to.
+        subject: String,
+    },
+    /// Untagged, but younger than the grace period (a push may still be in flight).
+    InGrace,
     /// It carries a protected tag.
     ProtectedTag {
         /// The tag that matched.
@@ -163,6 +206,9 @@ impl std::fmt::Display for Plan {
             let reason = match &d.reason {
                 Reason::Newest { rank } => format!("newest image #{rank}"),
                 Reason::ProtectedTag { tag } => format!("protected tag {tag}"),
+                Reason::KeptDigest => "the image just pushed".to_owned(),
+                Reason::ReferrerOf { subject } => format!("referrer of kept {subject}"),
+                Reason::InGrace => "untagged, younger than the grace period".to_owned(),
                 Reason::ReferencedBy { index } => format!("referenced by kept index {index}"),
                 Reason::Tagged => "tagged (untagged-only)".to_owned(),
                 Reason::OverCap => "deletion cap reached".to_owned(),
@@ -175,14 +221,30 @@ impl std::fmt::Display for Plan {
     }
 }
 
-/// Versions newest first: by creation time, then by id.
+/// When a version last changed: the newer of its creation and its update (a re-tag updates it).
+fn last_changed(v: &PackageVersion) -> i64 {
+    let created = rfc3339_seconds(&v.created_at).unwrap_or(i64::MIN);
+    let updated = v.updated_at.as_deref().and_then(rfc3339_seconds).unwrap_or(i64::MIN);
+    created.max(updated)
+}
+
+/// Versions newest first: by the newer of creation and update time, then by id.
 fn newest_first(versions: &[PackageVersion]) -> Vec<&PackageVersion> {
     let mut sorted: Vec<&PackageVersion> = versions.iter().collect();
-    sorted.sort_by(|a, b| {
-        let key = |v: &PackageVersion| (rfc3339_seconds(&v.created_at).unwrap_or(i64::MIN), v.id);
-        key(b).cmp(&key(a))
-    });
+    sorted.sort_by_key(|v| std::cmp::Reverse((last_changed(v), v.id)));
     sorted
+}
+
+/// The digest a cosign-style referrer tag (`sha256-<hex>.sig`, `.att`, `.sbom`, or bare) refers to.
+pub fn referrer_subject(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let hex = rest.split('.').next()?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
+}
+
+/// Whether every tag of `v` is a referrer tag: an attachment, not an image of its own.
+fn is_referrer(v: &PackageVersion) -> bool {
+    !v.tags().is_empty() && v.tags().iter().all(|t| referrer_subject(t).is_some())
 }
 
 /// The root versions the plan keeps on their own (newest images, protected tags, or every tagged one
@@ -200,13 +262,17 @@ fn root_decisions<'a>(
     let mut rank = 0;
     newest_first(versions)
         .into_iter()
-        .filter(|v| !v.tags().is_empty())
+        .filter(|v| (!v.tags().is_empty() && !is_referrer(v)) || opts.keep_digests.contains(&v.name))
         .map(|v| {
-            rank += 1;
+            let tagged = !v.tags().is_empty();
+            rank += usize::from(tagged);
+            let always = v.tags().iter().find(|t| opts.always_keep_tags.contains(t));
             let protected = opts.protect_tags.as_ref().and_then(|re| v.tags().iter().find(|t| re.is_match(t)));
-            let reason = if rank <= opts.keep {
+            let reason = if opts.keep_digests.contains(&v.name) {
+                Some(Reason::KeptDigest)
+            } else if rank <= opts.keep {
                 Some(Reason::Newest { rank })
-            } else if let Some(tag) = protected {
+            } else if let Some(tag) = always.or(protected) {
                 Some(Reason::ProtectedTag { tag: tag.clone() })
             } else if opts.untagged_only {
                 Some(Reason::Tagged)
@@ -225,6 +291,11 @@ pub fn plan(
     manifests: &HashMap<String, ManifestInfo>,
     opts: &PruneOptions,
 ) -> Result<Plan, Error> {
+    if opts.keep == 0 {
+        return Err(Error::UnsafePlan("keep 0 would delete every image: keep at least 1".into()));
+    }
+    let now = opts.now.unwrap_or_else(jiff::Timestamp::now).as_second();
+    let grace = i64::try_from(opts.untagged_grace.as_secs()).unwrap_or(i64::MAX);
     let mut keep: HashMap<&str, Reason> = HashMap::new();
     let mut older: HashMap<&str, usize> = HashMap::new();
     let mut rank = 0;
@@ -271,6 +342,15 @@ pub fn plan(
                 (Action::Keep, reason.clone())
             } else if let Some(index) = referenced.get(&v.name) {
                 (Action::Keep, Reason::ReferencedBy { index: index.clone() })
+            } else if let Some(subject) = v
+                .tags()
+                .iter()
+                .filter_map(|t| referrer_subject(t))
+                .find(|s| keep.contains_key(s.as_str()) || referenced.contains_key(s))
+            {
+                (Action::Keep, Reason::ReferrerOf { subject })
+            } else if v.tags().is_empty() && now.saturating_sub(last_changed(v)) < grace {
+                (Action::Keep, Reason::InGrace)
             } else if let Some(&rank) = older.get(v.name.as_str()) {
                 (Action::Delete, Reason::OlderImage { rank })
             } else {
@@ -424,15 +504,66 @@ mod tests {
     }
 
     #[test]
-    fn keep_zero_deletes_everything_and_ordering_uses_time_then_id() {
+    fn keep_zero_is_refused_and_ordering_uses_time_then_id() {
         let (versions, manifests) = history();
-        let plan = plan(&versions, &manifests, &PruneOptions::default()).unwrap();
-        assert_eq!(plan.deletion_count(), versions.len());
+        let err = plan(&versions, &manifests, &PruneOptions { keep: 0, ..PruneOptions::default() }).unwrap_err();
+        assert!(err.to_string().contains("keep at least 1"), "{err}");
+        let plan = plan(&versions, &manifests, &PruneOptions { keep: 1, ..PruneOptions::default() }).unwrap();
         let first = &plan.decisions[0];
         assert_eq!(first.version_id, 201, "newest first");
         assert_eq!(actions(&plan).len(), versions.len());
         let text = plan.to_string();
-        assert!(text.ends_with("17 to delete, 0 to keep"), "{text}");
+        assert!(text.ends_with("16 to delete, 1 to keep"), "{text}");
+    }
+
+    #[test]
+    fn what_is_in_use_is_never_deleted() {
+        let (mut versions, mut manifests) = history();
+        // `latest` moved back to the oldest release (a rollback); the newest build was just pushed untagged.
+        for version in &mut versions {
+            if let Some(VersionMetadata { container: Some(c), .. }) = &mut version.metadata {
+                c.tags.retain(|t| t != "latest");
+                if version.name == "sha256:index-1" {
+                    c.tags.push("latest".into());
+                }
+            }
+        }
+        let signature = format!("sha256-{}.sig", "4".repeat(64));
+        let single = format!("sha256:{}", "4".repeat(64));
+        for version in &mut versions {
+            if version.name == "sha256:single-4" {
+                version.name = single.clone();
+            }
+        }
+        manifests.insert(single.clone(), ManifestInfo::Image);
+        manifests.insert("sha256:dangling".into(), ManifestInfo::Image);
+        versions.push(v(300, "sha256:signature-of-4", 4, &[&signature]));
+        let opts = PruneOptions { keep: 1, keep_digests: vec!["sha256:dangling".into()], ..PruneOptions::default() };
+        let plan = plan(&versions, &manifests, &opts).unwrap();
+        let decision = |digest: &str| plan.decisions.iter().find(|d| d.digest == digest).unwrap().clone();
+        assert_eq!(decision("sha256:index-1").reason, Reason::ProtectedTag { tag: "latest".into() });
+        assert_eq!(decision("sha256:amd64-1").action, Action::Keep, "what latest references stays");
+        assert_eq!(decision("sha256:dangling").reason, Reason::KeptDigest);
+        assert_eq!(decision("sha256:signature-of-4").reason, Reason::ReferrerOf { subject: single.clone() });
+        assert_eq!(decision(&single).reason, Reason::Newest { rank: 1 }, "a signature is not an image of its own");
+        assert_eq!(decision("sha256:index-2").action, Action::Delete);
+    }
+
+    #[test]
+    fn untagged_versions_get_a_grace_period_and_updates_count_as_new() {
+        let (mut versions, manifests) = history();
+        let now: jiff::Timestamp = "2026-01-05T00:30:00Z".parse().unwrap();
+        let opts = PruneOptions { keep: 1, now: Some(now), ..PruneOptions::default() };
+        let dangling = |plan: &Plan| plan.decisions.iter().find(|d| d.version_id == 201).unwrap().reason.clone();
+        assert_eq!(dangling(&plan(&versions, &manifests, &opts).unwrap()), Reason::InGrace, "30 minutes old");
+        let later = PruneOptions { now: Some("2026-01-05T02:00:00Z".parse().unwrap()), ..opts.clone() };
+        assert_eq!(dangling(&plan(&versions, &manifests, &later).unwrap()), Reason::Unreferenced);
+        // index-1 re-tagged on day 6: the newest image now.
+        versions.iter_mut().find(|v| v.name == "sha256:index-1").unwrap().updated_at =
+            Some("2026-01-06T00:00:00Z".into());
+        let retagged = plan(&versions, &manifests, &later).unwrap();
+        let index_1 = retagged.decisions.iter().find(|d| d.digest == "sha256:index-1").unwrap();
+        assert_eq!(index_1.reason, Reason::Newest { rank: 1 });
     }
 
     #[test]

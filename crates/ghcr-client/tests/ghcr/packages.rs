@@ -94,8 +94,9 @@ async fn prune_keeps_whole_images_and_deletes_exactly_the_plan() {
         },
     )]);
     let plan = plan(&versions, &manifests, &opts).unwrap();
-    let deleted = client.execute(&owner, "app", &plan).await.unwrap();
-    assert_eq!(deleted, [3, 4, 5], "oldest first; the kept index's untagged children survive");
+    let report = client.execute(&owner, "app", &plan).await.unwrap();
+    assert_eq!(report.deleted, [3, 4, 5], "oldest first; the kept index's untagged children survive");
+    assert!(report.not_found.is_empty());
     assert_eq!(deleted_ids(&server.received_requests().await.unwrap()), [3, 4, 5]);
 }
 
@@ -123,11 +124,30 @@ async fn deletions_stop_at_a_failure_and_a_rerun_finishes() {
     let plan = plan(&versions, &manifests, &PruneOptions { keep: 1, ..PruneOptions::default() }).unwrap();
     let err = client.execute(&owner, "app", &plan).await.unwrap_err();
     let Error::PruneStopped { deleted, version_id, source, .. } = &err else { panic!("{err}") };
-    assert_eq!((deleted.as_slice(), *version_id, source.status()), (&[3u64][..], 4, Some(500)), "404 counts as gone");
+    assert_eq!((deleted.as_slice(), *version_id, source.status()), (&[][..], 4, Some(500)), "a 404 is not a deletion");
     let attempts =
         server.received_requests().await.unwrap().iter().filter(|r| r.url.path().ends_with("/versions/4")).count();
     assert_eq!(attempts, 3, "DELETE is idempotent: retried up to the policy");
     assert!(!deleted_ids(&server.received_requests().await.unwrap()).contains(&5), "nothing after the failure");
+}
+
+#[tokio::test]
+async fn a_prune_where_every_delete_is_a_404_fails() {
+    let server = MockServer::start().await;
+    mount_versions(&server).await;
+    Mock::given(method("DELETE")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    let client = packages(&server);
+    let owner = Owner::Org("acme".into());
+    let versions = client.list_versions(&owner, "app", VersionState::Active).await.unwrap();
+    let manifests = HashMap::from([(
+        "sha256:index-new".to_string(),
+        ManifestInfo::Index { children: vec!["sha256:amd64-new".into()] },
+    )]);
+    let plan = plan(&versions, &manifests, &PruneOptions { keep: 1, ..PruneOptions::default() }).unwrap();
+    let err = client.execute(&owner, "app", &plan).await.unwrap_err();
+    let Error::NothingDeleted { not_found } = &err else { panic!("{err}") };
+    assert_eq!(not_found.len(), plan.deletion_count());
+    assert!(err.to_string().contains("delete:packages"), "{err}");
 }
 
 #[tokio::test]
