@@ -14,7 +14,8 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
-    doctor::{self, Checks, Status, VaultSource},
+    doctor::{self, Checks, Status},
+    secrets::VaultSource,
     types::RepoName,
     Error,
 };
@@ -48,6 +49,9 @@ struct Args {
     /// The KV v2 mount
     #[arg(long, default_value = "secret")]
     vault_mount: String,
+    /// Accept any TLS certificate from Vault (VAULT_SKIP_VERIFY is not read)
+    #[arg(long)]
+    vault_skip_verify: bool,
     /// The KV v2 path holding the repository's secrets
     #[arg(long)]
     vault_path: Option<String>,
@@ -109,6 +113,7 @@ async fn run(args: Args) -> Result<bool, Error> {
             token: token.clone().into(),
             mount: args.vault_mount.clone(),
             path: path.clone(),
+            skip_tls_verify: args.vault_skip_verify,
         }),
         _ => None,
     };

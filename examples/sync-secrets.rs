@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::Format;
 use offinfra::{
-    secrets::{apply, plan_sync, read_vault, DEFAULT_EVENTS},
+    secrets::{apply, plan_sync, read_vault, Prune, VaultSource, DEFAULT_EVENTS},
     woodpecker_client::{SecretScope, Woodpecker},
     ResultExt,
 };
@@ -47,9 +47,15 @@ struct Args {
     /// Events the secrets are available to
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_EVENTS.iter().map(|e| e.to_string()))]
     events: Vec<String>,
-    /// Delete secrets this sync made whose key left the Vault secret
+    /// Delete secrets this sync made (from this Vault and path) whose key left the Vault secret
     #[arg(long)]
     prune: bool,
+    /// With --prune: delete even when the Vault secret is empty (a wrong path reads as empty too)
+    #[arg(long, requires = "prune")]
+    prune_from_empty: bool,
+    /// Accept any TLS certificate from Vault (VAULT_SKIP_VERIFY is not read)
+    #[arg(long)]
+    vault_skip_verify: bool,
     #[command(flatten)]
     output: cli::Output,
 }
@@ -59,7 +65,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
-    let source = read_vault(&args.vault_url, &args.vault_token.clone().into(), &args.mount, &args.path).await?;
+    let source = read_vault(&VaultSource {
+        url: args.vault_url.clone(),
+        token: args.vault_token.clone().into(),
+        mount: args.mount.clone(),
+        path: args.path.clone(),
+        skip_tls_verify: args.vault_skip_verify,
+    })
+    .await?;
     let ci = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into())?;
     let (scope, target) = match &args.org {
         Some(org) => {
@@ -70,7 +83,12 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     };
     let secrets = ci.secrets(scope);
     let existing = secrets.list().await.with_context(|| format!("listing {target} secrets"))?;
-    let plan = plan_sync(&source, &existing, &args.events, args.prune);
+    let prune = match (args.prune, args.prune_from_empty) {
+        (false, _) => Prune::Off,
+        (true, false) => Prune::On,
+        (true, true) => Prune::EvenFromEmpty,
+    };
+    let plan = plan_sync(&source, &existing, &args.events, prune)?;
     if args.output.format == Format::Human {
         let line = |verb: &str, names: &[String]| {
             if !names.is_empty() {

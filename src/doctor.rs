@@ -433,19 +433,6 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-/// Where `--fix` reads secret values: a Vault KV v2 secret.
-#[derive(Debug, Clone)]
-pub struct VaultSource {
-    /// Vault's address.
-    pub url: String,
-    /// A Vault token.
-    pub token: offinfra_http::SecretString,
-    /// The KV v2 mount (`secret`).
-    pub mount: String,
-    /// The secret's path.
-    pub path: String,
-}
-
 /// The checks to run: each runs when its inputs are set.
 ///
 /// ```no_run
@@ -468,7 +455,7 @@ pub struct Checks {
     /// Two Woodpecker registrations of one repository, whose secrets must match.
     pub secret_parity: Option<(i64, i64)>,
     /// Where `fix` takes secret values from.
-    pub vault: Option<VaultSource>,
+    pub vault: Option<crate::secrets::VaultSource>,
     /// A registry to check for orphaned index children, and its repositories (default: the catalog).
     pub registry: Option<String>,
     /// The repositories of `registry` to check.
@@ -504,7 +491,7 @@ impl Checks {
                 .as_ref()
                 .ok_or_else(|| invalid("the secret check needs --woodpecker-url and WOODPECKER_TOKEN"))?;
             let source = match &self.vault {
-                Some(v) if self.fix => Some(crate::secrets::read_vault(&v.url, &v.token, &v.mount, &v.path).await?),
+                Some(vault) if self.fix => Some(crate::secrets::read_vault(vault).await?),
                 _ if self.fix => {
                     return Err(invalid("--fix of secrets needs --vault-url, VAULT_TOKEN and --vault-path"))
                 }

@@ -3,18 +3,20 @@
 //!
 //! Woodpecker never returns secret values, so "unchanged" cannot be decided by comparing them. Instead
 //! every secret this sync writes carries a note naming its source and the KV version it came from
-//! (`managed by offinfra sync-secrets: vault secret/ci/global v7`): when Vault's version and the events
-//! are what the note and the secret say, nothing is sent. Only secrets with such a note are ever pruned;
-//! secrets made by hand are left alone and reported.
+//! (`managed by offinfra sync-secrets: vault https://vault.lan secret/ci/global v7`): when Vault's version
+//! and the events are what the note and the secret say, nothing is sent. Only secrets whose note names
+//! *this* source are ever pruned: secrets made by hand, or synced from another Vault or path into the same
+//! scope, are left alone and reported. A prune from an empty source is refused unless forced.
 //!
 //! ```
-//! use offinfra::secrets::{plan_sync, SourceSecrets};
+//! use offinfra::secrets::{plan_sync, Prune, SourceSecrets};
 //! use offinfra::woodpecker_client::Secret;
 //!
 //! let source = SourceSecrets::new("vault secret/ci/global", 7, [("registry_token".to_string(), "s3cret".into())]);
 //! let existing: Vec<Secret> = vec![];
-//! let plan = plan_sync(&source, &existing, &["push".to_string(), "manual".to_string()], false);
+//! let plan = plan_sync(&source, &existing, &["push".to_string(), "manual".to_string()], Prune::Off)?;
 //! assert_eq!(plan.create, ["registry_token"]);
+//! # Ok::<(), offinfra::secrets::SyncError>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -59,8 +61,33 @@ impl SourceSecrets {
 
     /// The note a secret synced from this source carries.
     pub fn note(&self) -> String {
-        format!("{MANAGED_NOTE}{} v{}", self.origin, self.version)
+        format!("{} v{}", self.note_prefix(), self.version)
     }
+
+    /// What every note of this source starts with, whatever the version.
+    fn note_prefix(&self) -> String {
+        format!("{MANAGED_NOTE}{}", self.origin)
+    }
+
+    /// Whether `note` says the secret was synced from this source (any version).
+    pub fn owns(&self, note: Option<&str>) -> bool {
+        note.and_then(|n| n.strip_prefix(&self.note_prefix()))
+            .and_then(|rest| rest.strip_prefix(" v"))
+            .is_some_and(|version| !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()))
+    }
+}
+
+/// Whether a sync deletes the secrets its source no longer has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prune {
+    /// Never delete.
+    #[default]
+    Off,
+    /// Delete this source's secrets that left it, unless the source is empty (an empty read looks
+    /// exactly like a wrong path or a policy that hides the data).
+    On,
+    /// Delete them even when the source is empty.
+    EvenFromEmpty,
 }
 
 /// What a sync will do, by secret name (values never appear).
@@ -74,7 +101,7 @@ pub struct SyncPlan {
     pub unchanged: Vec<String>,
     /// Managed by this sync, gone from the source, and `prune` asked for.
     pub delete: Vec<String>,
-    /// Not in the source and not managed by this sync: never touched.
+    /// Not in the source and not synced from it (made by hand, or from another source): never touched.
     pub unmanaged: Vec<String>,
 }
 
@@ -92,8 +119,14 @@ fn sorted(events: &[String]) -> Vec<String> {
     events
 }
 
-/// Decides the sync of `source` into the `existing` secrets of one scope.
-pub fn plan_sync(source: &SourceSecrets, existing: &[Secret], events: &[String], prune: bool) -> SyncPlan {
+/// Decides the sync of `source` into the `existing` secrets of one scope. A prune that would delete
+/// from an empty source is [`SyncError::EmptySource`] unless [`Prune::EvenFromEmpty`].
+pub fn plan_sync(
+    source: &SourceSecrets,
+    existing: &[Secret],
+    events: &[String],
+    prune: Prune,
+) -> Result<SyncPlan, SyncError> {
     let note = source.note();
     let events = sorted(events);
     let mut plan = SyncPlan::default();
@@ -109,14 +142,16 @@ pub fn plan_sync(source: &SourceSecrets, existing: &[Secret], events: &[String],
         }
     }
     for secret in existing.iter().filter(|s| !source.values.contains_key(&s.name)) {
-        let managed = secret.note.as_deref().is_some_and(|n| n.starts_with(MANAGED_NOTE));
-        match (managed, prune) {
-            (true, true) => plan.delete.push(secret.name.clone()),
-            (true, false) => {}
+        match (source.owns(secret.note.as_deref()), prune) {
+            (true, Prune::On | Prune::EvenFromEmpty) => plan.delete.push(secret.name.clone()),
+            (true, Prune::Off) => {}
             (false, _) => plan.unmanaged.push(secret.name.clone()),
         }
     }
-    plan
+    if source.values.is_empty() && !plan.delete.is_empty() && prune != Prune::EvenFromEmpty {
+        return Err(SyncError::EmptySource { origin: source.origin.clone(), would_delete: plan.delete });
+    }
+    Ok(plan)
 }
 
 /// Everything that can go wrong in a sync.
@@ -132,6 +167,22 @@ pub enum SyncError {
         path: String,
         /// Vault's answer or the connection's error.
         message: String,
+    },
+    /// The Vault secret's data is not an object of strings.
+    #[error("{origin}: the secret's data is not an object (it is {kind})")]
+    NotAnObject {
+        /// The source.
+        origin: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A prune from an empty source.
+    #[error("{origin} is empty: refusing to delete {would_delete:?} (a wrong path reads as empty too); force it to prune anyway")]
+    EmptySource {
+        /// The source.
+        origin: String,
+        /// What the prune would delete.
+        would_delete: Vec<String>,
     },
     /// A value in Vault is not a string.
     #[error("{origin}: key {key:?} is not a string (Woodpecker secrets are strings)")]
@@ -151,36 +202,67 @@ pub enum SyncError {
     },
 }
 
-/// Reads the current version of the KV v2 secret at `mount`/`path` from the Vault at `address` with
-/// `token`. Every value must be a string.
-pub async fn read_vault(
-    address: &str,
-    token: &SecretString,
-    mount: &str,
-    path: &str,
-) -> Result<SourceSecrets, SyncError> {
+/// Where a secret lives in Vault KV v2, and how to reach it.
+#[derive(Debug, Clone)]
+pub struct VaultSource {
+    /// Vault's address: https, or plain http on loopback only.
+    pub url: String,
+    /// A Vault token.
+    pub token: SecretString,
+    /// The KV v2 mount (`secret`).
+    pub mount: String,
+    /// The secret's path.
+    pub path: String,
+    /// Accept any TLS certificate (only when the user asks, never from the environment).
+    pub skip_tls_verify: bool,
+}
+
+/// Reads the current version of the KV v2 secret `source` names. The data must be an object whose every
+/// value is a string. The address must be https, or plain http on a loopback host; `VAULT_SKIP_VERIFY`
+/// in the environment is ignored (only [`VaultSource::skip_tls_verify`] turns verification off).
+pub async fn read_vault(source: &VaultSource) -> Result<SourceSecrets, SyncError> {
     use offinfra_http::ExposeSecret;
     use vaultrs::{
         api::kv2::requests::ReadSecretRequest,
         client::{VaultClient, VaultClientSettingsBuilder},
     };
+    let (address, mount, path) = (source.url.as_str(), source.mount.as_str(), source.path.as_str());
     let vault_error = |message: String| SyncError::Vault { mount: mount.to_owned(), path: path.to_owned(), message };
     // The client panics on an address it cannot parse: check first.
-    match url::Url::parse(address) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+    let url = match url::Url::parse(address) {
+        Ok(url) if url.scheme() == "https" => url,
+        Ok(url) if url.scheme() == "http" && is_loopback(&url) => url,
+        Ok(url) if url.scheme() == "http" => {
+            return Err(vault_error(format!("vault address {address:?}: plain http only on loopback; use https")))
+        }
         _ => return Err(vault_error(format!("vault address {address:?}: expected an http(s) URL"))),
-    }
+    };
     let settings = VaultClientSettingsBuilder::default()
         .address(address)
-        .token(token.expose_secret())
+        .token(source.token.expose_secret())
+        .verify(!source.skip_tls_verify)
         .build()
         .map_err(|e| vault_error(format!("vault address {address:?}: {e}")))?;
     let client = VaultClient::new(settings).map_err(|e| vault_error(e.to_string()))?;
     let request =
         ReadSecretRequest::builder().mount(mount).path(path).build().map_err(|e| vault_error(e.to_string()))?;
     let response = vaultrs::api::exec_with_result(&client, request).await.map_err(|e| vault_error(error_chain(&e)))?;
-    let origin = format!("vault {mount}/{path}");
-    let object = response.data.as_object().cloned().unwrap_or_default();
+    let mut shown = url.clone();
+    let _ = (shown.set_username(""), shown.set_password(None));
+    let origin = format!("vault {} {mount}/{path}", shown.as_str().trim_end_matches('/'));
+    let object = match response.data {
+        serde_json::Value::Object(object) => object,
+        other => {
+            let kind = match other {
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::String(_) => "a string",
+                _ => "an array",
+            };
+            return Err(SyncError::NotAnObject { origin, kind });
+        }
+    };
     let mut values = BTreeMap::new();
     for (key, value) in object {
         match value {
@@ -191,6 +273,15 @@ pub async fn read_vault(
         }
     }
     Ok(SourceSecrets { origin, version: response.metadata.version, values })
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// An error and its causes, `: `-separated (the client's own text is often only "an error occurred").
@@ -266,26 +357,79 @@ mod tests {
     #[test]
     fn plans_by_version_note_and_events() {
         let source = SourceSecrets::new(
-            "vault secret/ci",
+            "vault https://vault.lan secret/ci",
             7,
             ["a", "b", "c", "d"].map(|n| (n.to_string(), SecretString::from(format!("value-{n}")))),
         );
         let events = vec!["push".to_string(), "manual".to_string()];
         let existing = vec![
-            secret("a", &["manual", "push"], Some("managed by offinfra sync-secrets: vault secret/ci v7")),
-            secret("b", &["push", "manual"], Some("managed by offinfra sync-secrets: vault secret/ci v6")),
-            secret("c", &["push"], Some("managed by offinfra sync-secrets: vault secret/ci v7")),
-            secret("gone", &["push"], Some("managed by offinfra sync-secrets: vault secret/ci v6")),
+            secret(
+                "a",
+                &["manual", "push"],
+                Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v7"),
+            ),
+            secret(
+                "b",
+                &["push", "manual"],
+                Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v6"),
+            ),
+            secret("c", &["push"], Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v7")),
+            secret("gone", &["push"], Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v6")),
             secret("by-hand", &["push"], None),
+            secret(
+                "other-path",
+                &["push"],
+                Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci/other v3"),
+            ),
+            secret(
+                "other-vault",
+                &["push"],
+                Some("managed by offinfra sync-secrets: vault https://vault.other secret/ci v3"),
+            ),
         ];
-        let plan = plan_sync(&source, &existing, &events, true);
+        let plan = plan_sync(&source, &existing, &events, Prune::On).unwrap();
         assert_eq!(plan.unchanged, ["a"]);
         assert_eq!(plan.update, ["b", "c"], "an older version, other events");
         assert_eq!(plan.create, ["d"]);
         assert_eq!(plan.delete, ["gone"]);
-        assert_eq!(plan.unmanaged, ["by-hand"]);
-        let keep = plan_sync(&source, &existing, &events, false);
+        assert_eq!(plan.unmanaged, ["by-hand", "other-path", "other-vault"], "another source's secrets are not ours");
+        let keep = plan_sync(&source, &existing, &events, Prune::Off).unwrap();
         assert!(keep.delete.is_empty(), "nothing is deleted without prune");
         assert!(!format!("{source:?}").contains("value-"), "Debug shows no value");
+    }
+
+    #[test]
+    fn a_prune_from_an_empty_source_is_refused_unless_forced() {
+        let empty = SourceSecrets::new("vault https://vault.lan secret/ci", 8, []);
+        let existing = vec![secret(
+            "a",
+            &["push"],
+            Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v7"),
+        )];
+        let events = vec!["push".to_string()];
+        let err = plan_sync(&empty, &existing, &events, Prune::On).unwrap_err();
+        assert!(matches!(&err, SyncError::EmptySource { would_delete, .. } if would_delete == &["a"]), "{err}");
+        assert_eq!(plan_sync(&empty, &existing, &events, Prune::EvenFromEmpty).unwrap().delete, ["a"]);
+        assert!(plan_sync(&empty, &existing, &events, Prune::Off).unwrap().is_noop());
+    }
+
+    #[tokio::test]
+    async fn vault_addresses_are_checked_before_anything_is_sent() {
+        let source = |url: &str| VaultSource {
+            url: url.into(),
+            token: "t".to_owned().into(),
+            mount: "secret".into(),
+            path: "ci".into(),
+            skip_tls_verify: false,
+        };
+        for (url, want) in [
+            ("http://vault.lan:8200", "plain http only on loopback"),
+            ("vault.lan:8200", "expected an http(s) URL"),
+            ("", "expected an http(s) URL"),
+            ("ftp://vault.lan", "expected an http(s) URL"),
+        ] {
+            let err = read_vault(&source(url)).await.unwrap_err().to_string();
+            assert!(err.contains(want), "{url}: {err}");
+        }
     }
 }

@@ -161,7 +161,9 @@ async fn secrets_of_two_registrations_are_compared_and_filled_from_vault() {
     let (code, stdout, stderr) = doctor(&fix, &env);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.contains("(fixed: written from vault secret/ci/app to repo 42 and 57 with events manual,push)"),
+        stdout.contains(&format!(
+            "(fixed: written from vault {vault_uri} secret/ci/app to repo 42 and 57 with events manual,push)"
+        )),
         "{stdout}"
     );
     assert!(!stdout.contains("-VALUE"));

@@ -12,8 +12,11 @@ use wiremock::{
 };
 
 const EVENTS: [&str; 6] = ["push", "tag", "release", "deployment", "cron", "manual"];
-const NOTE_V7: &str = "managed by offinfra sync-secrets: vault secret/ci/global v7";
-const NOTE_V6: &str = "managed by offinfra sync-secrets: vault secret/ci/global v6";
+/// The note of a secret synced from `vault`'s `secret/ci/global` at `version`: the source is the address
+/// and the path, so two syncs into one scope never take each other's secrets for their own.
+fn note(vault: &MockServer, version: u64) -> String {
+    format!("managed by offinfra sync-secrets: vault {} secret/ci/global v{version}", vault.uri())
+}
 
 async fn vault(version: u64) -> MockServer {
     let server = MockServer::start().await;
@@ -40,11 +43,12 @@ fn run(vault: &MockServer, woodpecker: &MockServer, extra: &[&str]) -> std::proc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_updates_prunes_and_leaves_the_rest() {
     let vault = vault(7).await;
+    let (note_v7, note_v6) = (note(&vault, 7), note(&vault, 6));
     let woodpecker = offinfra_test_support::contract::strict_server().await;
     let existing = json!([
-        fixtures::woodpecker_secret(1, "registry_token", &EVENTS, Some(NOTE_V7)),
-        fixtures::woodpecker_secret(2, "slack_webhook", &EVENTS, Some(NOTE_V6)),
-        fixtures::woodpecker_secret(3, "retired", &["push"], Some(NOTE_V6)),
+        fixtures::woodpecker_secret(1, "registry_token", &EVENTS, Some(note_v7.as_str())),
+        fixtures::woodpecker_secret(2, "slack_webhook", &EVENTS, Some(note_v6.as_str())),
+        fixtures::woodpecker_secret(3, "retired", &["push"], Some(note_v6.as_str())),
         fixtures::woodpecker_secret(4, "by_hand", &["push"], None),
     ]);
     Mock::given(method("GET"))
@@ -58,13 +62,13 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
         .and(path("/api/secrets/slack_webhook"))
         .and(header("authorization", "Bearer wp-token"))
         .and(body_partial_json(
-            json!({"name": "slack_webhook", "value": "slack-VALUE", "events": EVENTS, "note": NOTE_V7}),
+            json!({"name": "slack_webhook", "value": "slack-VALUE", "events": EVENTS, "note": note_v7}),
         ))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
             2,
             "slack_webhook",
             &EVENTS,
-            Some(NOTE_V7),
+            Some(note_v7.as_str()),
         )))
         .expect(1)
         .mount(&woodpecker)
@@ -78,12 +82,12 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/secrets"))
-        .and(body_partial_json(json!({"name": "new_one", "value": "new-VALUE", "note": NOTE_V7})))
+        .and(body_partial_json(json!({"name": "new_one", "value": "new-VALUE", "note": note_v7})))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker_secret(
             5,
             "new_one",
             &EVENTS,
-            Some(NOTE_V7),
+            Some(note_v7.as_str()),
         )))
         .expect(1)
         .mount(&woodpecker)
@@ -101,13 +105,16 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stderr),
-        "vault secret/ci/global v7 -> global secrets\n\
-         create    new_one\n\
-         update    slack_webhook\n\
-         unchanged registry_token\n\
-         delete    retired\n\
-         unmanaged by_hand\n\
-         dry run: nothing written\n"
+        format!(
+            "vault {} secret/ci/global v7 -> global secrets\n\
+             create    new_one\n\
+             update    slack_webhook\n\
+             unchanged registry_token\n\
+             delete    retired\n\
+             unmanaged by_hand\n\
+             dry run: nothing written\n",
+            vault.uri()
+        )
     );
     let writes = |requests: &[wiremock::Request]| requests.iter().filter(|r| r.method.as_str() != "GET").count();
     assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), 0);
@@ -128,11 +135,12 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_source_writes_nothing() {
     let vault = vault(7).await;
+    let note_v7 = note(&vault, 7);
     let woodpecker = offinfra_test_support::contract::strict_server().await;
     let existing = json!(["registry_token", "slack_webhook", "new_one"]
         .iter()
         .enumerate()
-        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(NOTE_V7)))
+        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(note_v7.as_str())))
         .collect::<Vec<_>>());
     Mock::given(method("GET"))
         .and(path("/api/secrets"))
@@ -175,6 +183,46 @@ async fn vault_errors_name_the_path() {
     let out = run(&vault, &woodpecker, &[]);
     assert_eq!(
         text(&out.stderr),
-        "error: vault secret/ci/global: key \"port\" is not a string (Woodpecker secrets are strings)\n"
+        format!(
+            "error: vault {} secret/ci/global: key \"port\" is not a string (Woodpecker secrets are strings)\n",
+            vault.uri()
+        )
     );
+
+    let vault = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/ci/global"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(json!(["a"]), 4)))
+        .mount(&vault)
+        .await;
+    let out = run(&vault, &woodpecker, &["--prune"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("the secret's data is not an object (it is an array)"), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_source_prunes_nothing_unless_forced() {
+    let vault = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/secret/data/ci/global"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::vault_read_secret(json!({}), 8)))
+        .mount(&vault)
+        .await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let existing = json!([fixtures::woodpecker_secret(1, "registry_token", &EVENTS, Some(note(&vault, 7).as_str()))]);
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+        .mount(&woodpecker)
+        .await;
+    let out = run(&vault, &woodpecker, &["--prune"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is empty: refusing to delete [\"registry_token\"]"), "{}", text(&out.stderr));
+    assert!(
+        woodpecker.received_requests().await.unwrap().iter().all(|r| r.method.as_str() == "GET"),
+        "nothing deleted"
+    );
+    let out = run(&vault, &woodpecker, &["--prune", "--prune-from-empty", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("delete    registry_token"), "{}", text(&out.stderr));
 }
