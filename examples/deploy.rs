@@ -17,7 +17,10 @@ use offinfra::deployer::{
     set_image::{parse_pairs, ImagePair},
     Deployer, Kind,
 };
-use offinfra::Error;
+use offinfra::{
+    types::{ImageName, ImageRef, Tag},
+    Error, ResultExt,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "deploy", version, about = "Set the image of a workload and wait for its rollout")]
@@ -64,7 +67,11 @@ fn pairs(args: &Args) -> Result<Vec<ImagePair>, Error> {
     if let Some(name) = &args.container_name {
         let image = match (&args.image, std::env::var("IMAGE_NAME"), std::env::var("IMAGE_TAG")) {
             (Some(image), _, _) => image.clone(),
-            (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => format!("{name}:{tag}"),
+            // Pipeline variables come from whoever triggered the pipeline: each is held to its rule.
+            (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => {
+                let name = ImageName::parse(&name).context("IMAGE_NAME")?;
+                name.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?).to_string()
+            }
             _ => {
                 let message = format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG");
                 return Err(Error::invalid(message));
@@ -72,7 +79,11 @@ fn pairs(args: &Args) -> Result<Vec<ImagePair>, Error> {
         };
         raw.push(format!("{name}={image}"));
     }
-    parse_pairs(&raw).map_err(|e| Error::invalid(e.to_string()))
+    let pairs = parse_pairs(&raw).map_err(|e| Error::invalid(e.to_string()))?;
+    for pair in &pairs {
+        ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
+    }
+    Ok(pairs)
 }
 
 async fn run(args: Args) -> Result<bool, Error> {

@@ -14,7 +14,7 @@ use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 use clap::Parser;
 use offinfra::{
     flow::FailedStep,
-    types::RepoName,
+    types::{ImageName, RepoName, Tag},
     woodpecker_client::{Wait, Woodpecker},
     ResultExt,
 };
@@ -75,6 +75,13 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
     }
     variables.extend(args.image_tag.clone().map(|tag| ("IMAGE_TAG".to_owned(), tag)));
     variables.extend(args.image_name.clone().map(|name| ("IMAGE_NAME".to_owned(), name)));
+    // The deploy pipeline runs what these name: each is held to its rule, however it was given.
+    if let Some(name) = variables.get("IMAGE_NAME") {
+        ImageName::parse(name).context("IMAGE_NAME")?;
+    }
+    if let Some(tag) = variables.get("IMAGE_TAG") {
+        Tag::parse(tag).context("IMAGE_TAG")?;
+    }
     let ci = Woodpecker::new(&args.woodpecker_url, args.token.clone().into())?;
     let repo_id = match (args.repo_id, &args.repo) {
         (Some(id), _) => id,

@@ -416,8 +416,9 @@ mod tests {
         let deploy = render(DEPLOY_TEMPLATE, &config()).unwrap();
         assert!(deploy.contains("when:\n  - event: manual\n"), "deploy only on manual events");
         assert!(deploy.contains(
-            "- 'deploy --namespace prod --name app --container \"app=${IMAGE_NAME}:${IMAGE_TAG}\" --timeout 300s --rollback-on-failure'"
+            "- deploy --namespace prod --name app --container-name app --timeout 300s --rollback-on-failure\n"
         ));
+        assert!(!deploy.contains('$'), "the image reaches deploy through its environment, never the YAML");
         let build = render(BUILD_TEMPLATE, &config()).unwrap();
         assert!(build.contains("--provenance=false"));
         assert!(build.contains("flow --repo acme/app --image ghcr.io/acme/app --layout image.tar"));

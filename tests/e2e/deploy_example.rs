@@ -98,3 +98,24 @@ async fn deploy_prints_kubectls_lines_and_rolls_back() {
 
     namespaces.delete(&ns, &Default::default()).await.unwrap();
 }
+
+#[test]
+fn pipeline_variables_that_are_not_an_image_are_refused_before_anything_is_sent() {
+    for (name, tag, want) in [
+        ("ghcr.io/acme/app", "1.0\" --kubeconfig /x", "IMAGE_TAG: image tag"),
+        ("ghcr.io/acme/app", "$(id)", "IMAGE_TAG: image tag"),
+        ("ghcr.io/acme/../app", "1.0", "IMAGE_NAME: image"),
+        ("ghcr.io/acme/app with space", "1.0", "IMAGE_NAME: image"),
+    ] {
+        let env = [
+            ("KUBECONFIG", "/nonexistent/kubeconfig"),
+            ("PLUGIN_NAME", "app"),
+            ("PLUGIN_CONTAINER", "app"),
+            ("IMAGE_NAME", name),
+            ("IMAGE_TAG", tag),
+        ];
+        let out = run_example("deploy", None, &[], &env);
+        assert_eq!(out.status.code(), Some(1), "{name} {tag}");
+        assert!(text(&out.stderr).starts_with(&format!("error: {want}")), "{name} {tag}: {}", text(&out.stderr));
+    }
+}

@@ -164,7 +164,8 @@ async fn onboards_once_then_changes_nothing() {
     let committed = |i: usize| files[i]["content"].as_str().unwrap().to_owned();
     let deploy = String::from_utf8(offinfra::http::base64_decode(&committed(1)).unwrap()).unwrap();
     assert!(deploy.contains("  - event: manual\n"));
-    assert!(deploy.contains("--namespace prod --name app --container \"app=${IMAGE_NAME}:${IMAGE_TAG}\""), "{deploy}");
+    assert!(deploy.contains("deploy --namespace prod --name app --container-name app --timeout 300s"), "{deploy}");
+    assert!(!deploy.contains("${"), "no pipeline variable is substituted into the YAML: {deploy}");
 
     // The second run sees what the first left: nothing to do, and no write call.
     forgejo.reset().await;
