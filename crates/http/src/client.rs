@@ -125,6 +125,7 @@ pub struct Request {
     idempotent: bool,
     authenticated: bool,
     foreign_credentials: bool,
+    max_body: Option<usize>,
 }
 
 impl Request {
@@ -140,6 +141,7 @@ impl Request {
             idempotent,
             authenticated: true,
             foreign_credentials: false,
+            max_body: None,
         }
     }
 
@@ -232,6 +234,13 @@ impl Request {
         self
     }
 
+    /// Reads an answer of up to `bytes` (the client's cap, [`DEFAULT_MAX_BODY`] unless raised, applies
+    /// otherwise): for the few answers that are legitimately large, such as a long step log.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method
@@ -294,10 +303,25 @@ pub struct ClientBuilder {
     user_agent: String,
     timeout: Option<Duration>,
     connect_timeout: Duration,
+    read_timeout: Duration,
+    max_body: usize,
     http: Option<reqwest::Client>,
 }
 
 impl ClientBuilder {
+    /// How long a read may wait for the server's next bytes (default 60 s): a server that stops
+    /// answering fails the request instead of hanging the job.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The largest answer read into memory (default [`DEFAULT_MAX_BODY`]); a larger one is an error.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
     /// Credentials sent with every request.
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = Some(auth);
@@ -346,6 +370,7 @@ impl ClientBuilder {
             None => {
                 let mut builder = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.read_timeout)
                     .redirect(redirect_policy(&self.auth));
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);
@@ -355,7 +380,7 @@ impl ClientBuilder {
         };
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Build(format!("invalid user agent {:?}", self.user_agent)))?;
-        Ok(Client { http, base, auth: self.auth, retry: self.retry, user_agent })
+        Ok(Client { http, base, auth: self.auth, retry: self.retry, user_agent, max_body: self.max_body })
     }
 }
 
@@ -367,6 +392,7 @@ pub struct Client {
     auth: Option<Auth>,
     retry: RetryPolicy,
     user_agent: HeaderValue,
+    max_body: usize,
 }
 
 impl Client {
@@ -380,6 +406,8 @@ impl Client {
             user_agent: concat!("offinfra/", env!("CARGO_PKG_VERSION")).into(),
             timeout: None,
             connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            max_body: DEFAULT_MAX_BODY,
             http: None,
         }
     }
@@ -461,13 +489,21 @@ impl Client {
                 Some(Body::Stream(factory)) => builder = builder.body(factory()),
                 None => {}
             }
+            let limit = request.max_body.unwrap_or(self.max_body);
             let outcome = match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     let final_url = resp.url().clone();
-                    match resp.bytes().await {
-                        Ok(body) => Ok(Response { status, headers, body, url: final_url }),
+                    match read_capped(resp, limit).await {
+                        Ok(Some(body)) => Ok(Response { status, headers, body, url: final_url }),
+                        Ok(None) => {
+                            return Err(Error::Decode {
+                                method: request.method.to_string(),
+                                url: shown,
+                                reason: format!("the answer is larger than {limit} bytes"),
+                            })
+                        }
                         Err(e) => Err(e),
                     }
                 }
@@ -593,7 +629,26 @@ impl Client {
     }
 }
 
-/// Pages followed at most by [`Client::all_pages`] before it decides the server loops.
+/// The largest answer a client reads into memory unless told otherwise: 4 MiB, as a registry caps a
+/// manifest.
+pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The body, or `None` when it is longer than `limit` (read no further than that).
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Option<Bytes>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// Pages followed at most by a pagination loop before it decides the server loops.
 pub const MAX_PAGES: usize = 10_000;
 
 /// Whether a request header carries a credential: `Authorization`, cookies, or any value marked
@@ -653,8 +708,10 @@ impl Client {
     ) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
         let mut page = 1usize;
+        let mut previous = None;
         loop {
-            let (batch, last) = self.page(request, pages, page, items.len()).await?;
+            let (batch, last, fingerprint) = self.page(request, pages, page, items.len(), previous).await?;
+            previous = Some(fingerprint);
             items.extend(batch);
             if let Some(limit) = limit.filter(|&l| items.len() >= l) {
                 items.truncate(limit);
@@ -674,17 +731,19 @@ impl Client {
         pages: PageNumbers,
     ) -> impl futures_util::Stream<Item = Result<T, Error>> + 'a {
         use futures_util::{stream, StreamExt};
-        let state = (1usize, 0usize, false);
-        stream::try_unfold(state, move |(page, seen, done)| {
+        let state = (1usize, 0usize, false, None);
+        stream::try_unfold(state, move |(page, seen, done, previous)| {
             let request = request.clone();
             let pages = pages.clone();
             async move {
                 if done {
                     return Ok(None);
                 }
-                let (batch, last): (Vec<T>, bool) = self.page(&request, &pages, page, seen).await?;
+                let (batch, last, fingerprint): (Vec<T>, bool, u64) =
+                    self.page(&request, &pages, page, seen, previous).await?;
                 let seen = seen + batch.len();
-                Ok::<_, Error>(Some((stream::iter(batch.into_iter().map(Ok)), (page + 1, seen, last))))
+                let next = (page + 1, seen, last, Some(fingerprint));
+                Ok::<_, Error>(Some((stream::iter(batch.into_iter().map(Ok)), next)))
             }
         })
         .flat_map(|batch: Result<_, Error>| match batch {
@@ -693,21 +752,44 @@ impl Client {
         })
     }
 
-    /// One page, and whether it is the last.
+    /// One page, whether it is the last, and a fingerprint of its body. A page equal to the one before
+    /// (a server that ignores the page number) or past [`MAX_PAGES`] is an error, never a loop. While
+    /// `X-Total-Count` says there is more, a short page is not the last (a Forgejo whose
+    /// `MAX_RESPONSE_ITEMS` is below our page size sends short pages).
     async fn page<T: DeserializeOwned>(
         &self,
         request: &Request,
         pages: &PageNumbers,
         page: usize,
         seen: usize,
-    ) -> Result<(Vec<T>, bool), Error> {
+        previous: Option<u64>,
+    ) -> Result<(Vec<T>, bool, u64), Error> {
         let numbered =
             request.clone().query(pages.page_param, page.to_string()).query(pages.size_param, pages.size.to_string());
+        let looping = |reason: String| Error::Decode {
+            method: numbered.method.to_string(),
+            url: self.url(&numbered.target).map(|u| redact(&u)).unwrap_or_default(),
+            reason,
+        };
+        if page > MAX_PAGES {
+            return Err(looping(format!("more than {MAX_PAGES} pages")));
+        }
         let response = self.execute(&numbered).await?;
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            response.body.hash(&mut hasher);
+            hasher.finish()
+        };
         let batch: Vec<T> = response.json(&numbered.method)?;
-        let total_reached = response.total_count().is_some_and(|total| seen + batch.len() >= total);
-        let last = batch.len() < pages.size || total_reached || batch.is_empty();
-        Ok((batch, last))
+        if !batch.is_empty() && previous == Some(fingerprint) {
+            return Err(looping(format!("page {page} repeats page {} (the server ignores the page number)", page - 1)));
+        }
+        let last = match response.total_count() {
+            Some(total) => seen + batch.len() >= total || batch.is_empty(),
+            None => batch.len() < pages.size || batch.is_empty(),
+        };
+        Ok((batch, last, fingerprint))
     }
 }
 

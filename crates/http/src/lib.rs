@@ -21,6 +21,7 @@ pub mod retry;
 
 pub use client::{
     base64, base64_decode, encode_segment, Auth, BodyFactory, Client, ClientBuilder, PageNumbers, Request, Response,
+    DEFAULT_MAX_BODY, MAX_PAGES,
 };
 pub use error::{ApiError, Error, MAX_ERROR_BODY};
 pub use reqwest::{header, Method, StatusCode};

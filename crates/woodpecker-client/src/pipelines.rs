@@ -18,6 +18,9 @@ pub struct StepTail {
     pub lines: Result<Vec<String>, Error>,
 }
 
+/// The largest step log read (a long build's log is far larger than any API answer).
+const STEP_LOG_MAX: usize = 64 * 1024 * 1024;
+
 /// How [`Pipelines::run`] waits for a pipeline's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wait {
@@ -186,8 +189,10 @@ impl Pipelines<'_> {
 
     /// The log of step `step_id` (`Step.id`, not its `pid`) of pipeline `number`, decoded.
     pub async fn logs(&self, number: i64, step_id: i64) -> Result<Vec<LogEntry>, Error> {
-        let raw: Vec<RawLogEntry> =
-            self.http.json(&Request::get(format!("/repos/{}/logs/{number}/{step_id}", self.repo_id))).await?;
+        let raw: Vec<RawLogEntry> = self
+            .http
+            .json(&Request::get(format!("/repos/{}/logs/{number}/{step_id}", self.repo_id)).max_body(STEP_LOG_MAX))
+            .await?;
         raw.into_iter()
             .map(|entry| {
                 let text = match entry.data {

@@ -324,3 +324,65 @@ async fn a_header_credential_stays_on_its_origin_across_redirects() {
     let seen = seen_headers(&elsewhere).await;
     assert!(!seen.iter().any(|h| h.contains("s3cret") || h.starts_with("x-vault-token")), "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_the_page_number_is_an_error_not_a_loop() {
+    let server = MockServer::start().await;
+    let full: Vec<u32> = (0..50).collect();
+    Mock::given(method("GET"))
+        .and(path("/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&full))
+        .mount(&server)
+        .await;
+    let client = client(&server).await;
+    let err = client
+        .collect_pages::<u32>(&Request::get("/items"), &offinfra_http::PageNumbers::WOODPECKER, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("repeats page 1"), "{err}");
+}
+
+#[tokio::test]
+async fn short_pages_go_on_while_the_total_count_says_there_is_more() {
+    let server = MockServer::start().await;
+    for (page, items) in [("1", vec![1, 2]), ("2", vec![3, 4]), ("3", vec![5])] {
+        Mock::given(method("GET"))
+            .and(path("/items"))
+            .and(query_param("page", page))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items).insert_header("x-total-count", "5"))
+            .mount(&server)
+            .await;
+    }
+    let client = client(&server).await;
+    let pages = offinfra_http::PageNumbers { page_param: "page", size_param: "limit", size: 50 };
+    let items: Vec<u32> = client.collect_pages(&Request::get("/items"), &pages, None).await.unwrap();
+    assert_eq!(items, [1, 2, 3, 4, 5], "a server capping pages below our size is read to the end");
+}
+
+#[tokio::test]
+async fn answers_are_capped_and_a_silent_server_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; offinfra_http::DEFAULT_MAX_BODY + 1]))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let client = client(&server).await;
+    let err = client.execute(&Request::get("/big")).await.unwrap_err();
+    assert!(err.to_string().contains("larger than 4194304 bytes"), "{err}");
+    assert!(client.execute(&Request::get("/big").max_body(8 << 20)).await.is_ok(), "a caller may raise the cap");
+
+    let impatient = Client::builder(server.uri())
+        .read_timeout(Duration::from_millis(200))
+        .retry(offinfra_test_support::fast_retry())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(impatient.execute(&Request::get("/slow")).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(4), "gave up before the server answered");
+}
