@@ -53,7 +53,7 @@ struct Args {
     /// Print the patch and change nothing
     #[arg(long)]
     dry_run: bool,
-    /// Post the result to this Slack incoming webhook
+    /// Post the result to this Slack incoming webhook (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
     slack_webhook: Option<String>,
 }

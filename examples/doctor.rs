@@ -43,7 +43,7 @@ struct Args {
     /// Vault address: where --fix takes secret values from
     #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
     vault_url: Option<String>,
-    /// Vault token
+    /// Vault token (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "VAULT_TOKEN", hide_env_values = true)]
     vault_token: Option<String>,
     /// The KV v2 mount
@@ -121,6 +121,7 @@ async fn run(args: Args) -> Result<bool, Error> {
         forgejo: args.forgejo.client_if_given()?,
         woodpecker: args.woodpecker.client_if_given()?,
         webhook,
+        woodpecker_urls: args.woodpecker.woodpecker_url.iter().cloned().collect(),
         secret_parity,
         vault,
         registry: args.registry.clone(),

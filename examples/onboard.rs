@@ -42,7 +42,7 @@ struct Args {
     /// The GitHub user the mirror pushes as
     #[arg(long, env = "GITHUB_MIRROR_USER", default_value = "x-access-token")]
     github_user: String,
-    /// GitHub token the mirror pushes with (contents: write)
+    /// GitHub token the mirror pushes with (contents: write) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "GITHUB_MIRROR_TOKEN", hide_env_values = true)]
     github_token: Option<String>,
     /// The image repository (default: ghcr.io/<github owner>/<name>, lower case)

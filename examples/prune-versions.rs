@@ -54,7 +54,7 @@ struct Args {
     /// Delete at most this many versions in this run (the oldest first)
     #[arg(long, value_name = "N")]
     max_deletions: Option<usize>,
-    /// GitHub token with read:packages (and delete:packages to delete)
+    /// GitHub token with read:packages (and delete:packages to delete) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     token: String,
     /// GitHub API base URL

@@ -39,7 +39,7 @@ struct Args {
     /// A message makes an annotated tag
     #[arg(long)]
     message: Option<String>,
-    /// Forgejo token with write:repository
+    /// Forgejo token with write:repository (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Print the tag that would be created and change nothing

@@ -26,7 +26,7 @@ struct Args {
     /// Vault address
     #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
     vault_url: String,
-    /// Vault token
+    /// Vault token (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "VAULT_TOKEN", hide_env_values = true)]
     vault_token: String,
     /// The KV v2 mount
@@ -38,7 +38,7 @@ struct Args {
     /// Woodpecker web address
     #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
     woodpecker_url: String,
-    /// Woodpecker token (an admin's for global secrets)
+    /// Woodpecker token (an admin's for global secrets) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
     woodpecker_token: String,
     /// Write organisation secrets of this org instead of global ones

@@ -52,10 +52,10 @@ struct Args {
     /// The first pause between two status polls (it grows to 10 s)
     #[arg(long, default_value = "2s", value_parser = offinfra::ci::parse_duration)]
     poll: Duration,
-    /// Woodpecker personal access token
+    /// Woodpecker personal access token (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
     token: String,
-    /// Post the result to this Slack incoming webhook
+    /// Post the result to this Slack incoming webhook (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
     slack_webhook: Option<String>,
 }

@@ -30,6 +30,31 @@ pub fn run_async<F: Future<Output = Result<bool, crate::Error>>>(body: F) -> Exi
     }
 }
 
+/// Server text made safe to print in a CI log: control characters (ANSI escapes included) become `�`,
+/// and a line that would start a GitHub Actions workflow command (`::add-mask::`, `::stop-commands::`, …)
+/// or a Woodpecker/Azure-style `##[…]` marker gets a space in front, so a server or a step log cannot
+/// issue commands to the runner.
+///
+/// ```
+/// assert_eq!(offinfra::ci::neutralise("::add-mask::x\n\u{1b}[31mred"), " ::add-mask::x\n�[31mred");
+/// ```
+pub fn neutralise(text: &str) -> String {
+    let clean: String =
+        text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c }).collect();
+    clean
+        .split('\n')
+        .map(|line| {
+            let start = line.trim_start();
+            if start.starts_with("::") || start.starts_with("##[") {
+                format!(" {line}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// What the log shows without `RUST_LOG`: warnings of our crates only. Other crates (kube, vaultrs, …)
 /// log their view of failures we already report as errors, so they speak only when asked.
 pub const DEFAULT_LOG_FILTER: &str =

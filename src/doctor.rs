@@ -87,9 +87,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Whether a hook delivers to Woodpecker (its endpoint is `/api/hook`).
-fn is_woodpecker_hook(url: &str) -> bool {
-    url.split('?').next().unwrap_or(url).trim_end_matches('/').ends_with("/api/hook")
+/// Whether a hook delivers to one of our Woodpecker servers: its endpoint is `/api/hook` on one of
+/// `hosts` (the in-cluster address and the public one). Another service's `/api/hook` is not ours, and
+/// its query (a token of that service) is never copied anywhere.
+fn is_woodpecker_hook(url: &str, hosts: &[String]) -> bool {
+    let path_ok = url.split('?').next().unwrap_or(url).trim_end_matches('/').ends_with("/api/hook");
+    path_ok && url_host(url).is_some_and(|host| hosts.iter().any(|h| url_host(h).as_deref() == Some(host.as_str())))
+}
+
+/// `host[:port]` of a URL, lower case.
+fn url_host(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    Some(match parsed.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
 }
 
 /// Checks that the Woodpecker webhooks of `owner/name` point at `expected` (the in-cluster Woodpecker
@@ -99,14 +112,16 @@ pub async fn webhook(
     owner: &str,
     name: &str,
     expected: &str,
+    woodpecker_urls: &[String],
     fix: bool,
 ) -> Result<Vec<Finding>, crate::Error> {
     let check = format!("webhook {owner}/{name}");
+    let hosts: Vec<String> = std::iter::once(expected.to_owned()).chain(woodpecker_urls.iter().cloned()).collect();
     let hooks = forgejo.repo(owner, name).hooks();
     let all = hooks.list().await.with_context(|| format!("listing the webhooks of {owner}/{name}"))?;
     let expected = expected.trim_end_matches('/');
     let mut findings = Vec::new();
-    for hook in all.iter().filter(|h| h.target().is_some_and(is_woodpecker_hook)) {
+    for hook in all.iter().filter(|h| h.target().is_some_and(|url| is_woodpecker_hook(url, &hosts))) {
         let url = hook.target().unwrap_or_default();
         let base = url.split('?').next().unwrap_or(url).trim_end_matches('/').trim_end_matches("/api/hook");
         if base == expected {
@@ -134,7 +149,12 @@ pub async fn webhook(
         findings.push(Finding::new(
             &check,
             Status::Fail,
-            format!("no Woodpecker webhook among {} hook(s): activate the repository in Woodpecker", all.len()),
+            format!(
+                "no webhook to {} among {} hook(s): activate the repository in Woodpecker (or give --woodpecker-url \
+                 when repair pointed it at the public address)",
+                hosts.join(" or "),
+                all.len()
+            ),
         ));
     }
     Ok(findings)
@@ -452,6 +472,8 @@ pub struct Checks {
     pub woodpecker: Option<woodpecker_client::Woodpecker>,
     /// The repository whose webhook must point at the in-cluster Woodpecker URL, and that URL.
     pub webhook: Option<(offinfra_types::RepoName, String)>,
+    /// Other addresses of the same Woodpecker (its public URL): hooks to them are ours to re-point.
+    pub woodpecker_urls: Vec<String>,
     /// Two Woodpecker registrations of one repository, whose secrets must match.
     pub secret_parity: Option<(i64, i64)>,
     /// Where `fix` takes secret values from.
@@ -483,7 +505,8 @@ impl Checks {
                 .forgejo
                 .as_ref()
                 .ok_or_else(|| invalid("the webhook check needs --forgejo-url and FORGEJO_TOKEN"))?;
-            findings.extend(webhook(forgejo, repo.owner(), repo.name(), internal, self.fix).await?);
+            findings
+                .extend(webhook(forgejo, repo.owner(), repo.name(), internal, &self.woodpecker_urls, self.fix).await?);
         }
         if let Some((a, b)) = self.secret_parity {
             let woodpecker = self

@@ -131,12 +131,13 @@ pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
     causes(error).join(": ")
 }
 
-/// The message, then each cause whose text the ones before do not already contain.
+/// The message, then each cause whose text the ones before do not already contain; server text in them
+/// is neutralised ([`crate::ci::neutralise`]).
 fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut shown = vec![error.to_string()];
+    let mut shown = vec![crate::ci::neutralise(&error.to_string())];
     let mut source = error.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
+        let text = crate::ci::neutralise(&cause.to_string());
         if !text.is_empty() && !shown.iter().any(|s| s.contains(&text)) {
             shown.push(text);
         }
@@ -179,6 +180,15 @@ mod tests {
         );
         assert_eq!(render_chain(&Error::invalid("--repo is missing")), "error: --repo is missing\n");
         assert_eq!(one_line(&error), "writing outputs: cannot open /x: error sending request: connection refused");
+    }
+
+    #[test]
+    fn server_text_cannot_issue_runner_commands() {
+        let api =
+            offinfra_http::ApiError::new("GET", "https://x/y", 500, br#"{"message":"\n::add-mask::\u001b[2Jgone"}"#);
+        let rendered = render_chain(&Error::Http(api.into()));
+        assert!(!rendered.lines().any(|l| l.starts_with("::")), "{rendered:?}");
+        assert!(!rendered.contains('\u{1b}'), "{rendered:?}");
     }
 
     #[test]

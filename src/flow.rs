@@ -326,9 +326,10 @@ impl FailedStep {
 
 impl From<woodpecker_client::StepTail> for FailedStep {
     fn from(tail: woodpecker_client::StepTail) -> Self {
+        // A step log is whatever the step printed: neutralised before it reaches our own log.
         let log = match tail.lines {
-            Ok(lines) => lines,
-            Err(e) => vec![format!("(no log: {e})")],
+            Ok(lines) => lines.iter().map(|line| crate::ci::neutralise(line)).collect(),
+            Err(e) => vec![format!("(no log: {})", crate::ci::neutralise(&e.to_string()))],
         };
         Self { name: tail.step.name, state: tail.step.state.to_string(), exit_code: tail.step.exit_code, log }
     }

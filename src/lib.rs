@@ -43,3 +43,56 @@ pub use offinfra_http as http;
 pub use offinfra_types as types;
 pub use svu;
 pub use woodpecker_client;
+
+/// Every parser that takes outside input, fed arbitrary text: an answer or an error, never a panic.
+#[cfg(test)]
+mod hostile_input {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,80}", bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            for input in [text.as_str(), lossy.as_str()] {
+                let _ = crate::types::ImageRef::parse(input);
+                let _ = crate::types::ImageName::parse(input);
+                let _ = crate::types::Tag::parse(input);
+                let _ = crate::types::RepoName::parse(input);
+                let _ = crate::types::RepoName::from_remote_url(input);
+                let _ = crate::types::CommitId::parse(input);
+                let _ = crate::ci::parse_duration(input);
+                let _ = crate::ghcr_client::registry::parse_challenge(input);
+                let _ = crate::http::link::next_link(input);
+                let _ = crate::svu::config::parse_yaml(input, std::path::Path::new(".svu.yml"));
+                let _ = crate::ghcr_client::registry::auth::realm_may_receive_credentials(
+                    &"https://ghcr.io".parse().expect("a URL"),
+                    input,
+                );
+                let _ = crate::ci::neutralise(input);
+                let mut headers = crate::http::header::HeaderMap::new();
+                if let Ok(value) = crate::http::header::HeaderValue::from_str(input) {
+                    headers.insert("retry-after", value.clone());
+                    headers.insert("x-ratelimit-reset", value);
+                    let _ = crate::http::retry::server_delay(&headers, std::time::SystemTime::now());
+                }
+            }
+        }
+
+        #[test]
+        fn durations_are_errors_not_overflows(n in any::<u64>(), unit in prop::sample::select(vec!["s", "m", "h", "d", "ms", ""])) {
+            let _ = crate::ci::parse_duration(&format!("{n}{unit}"));
+        }
+
+        #[test]
+        fn parsed_values_print_back_what_parses_again(text in "[a-z0-9./:_@-]{1,60}") {
+            if let Ok(reference) = crate::types::ImageRef::parse(&text) {
+                prop_assert_eq!(crate::types::ImageRef::parse(&reference.to_string()), Ok(reference));
+            }
+            if let Ok(name) = crate::types::ImageName::parse(&text) {
+                prop_assert_eq!(crate::types::ImageName::parse(&name.to_string()), Ok(name));
+            }
+        }
+    }
+}

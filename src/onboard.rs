@@ -364,7 +364,7 @@ pub async fn apply(
                     branch: Some(config.branch.clone()),
                 };
                 let sha = repo.contents().change(&commit).await.with_context(|| format!("committing to {full}"))?;
-                done.push(format!("committed {}", &sha[..sha.len().min(12)]));
+                done.push(format!("committed {}", sha.chars().take(12).collect::<String>()));
                 continue;
             }
             Change::Activate { forge_remote_id } => {

@@ -64,7 +64,7 @@ pub struct ForgejoFlags {
     /// Forgejo web address
     #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
     pub forgejo_url: Option<String>,
-    /// Forgejo token (write:repository to change anything)
+    /// Forgejo token (write:repository to change anything) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
     pub forgejo_token: Option<String>,
 }
@@ -93,7 +93,7 @@ pub struct WoodpeckerFlags {
     /// Woodpecker web address
     #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
     pub woodpecker_url: Option<String>,
-    /// Woodpecker token
+    /// Woodpecker token (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
     pub woodpecker_token: Option<String>,
 }

@@ -119,3 +119,20 @@ fn pipeline_variables_that_are_not_an_image_are_refused_before_anything_is_sent(
         assert!(text(&out.stderr).starts_with(&format!("error: {want}")), "{name} {tag}: {}", text(&out.stderr));
     }
 }
+
+#[test]
+fn a_named_kubeconfig_that_does_not_work_is_an_error_not_the_pods_account() {
+    let env = [
+        ("KUBECONFIG", "/nonexistent/kubeconfig"),
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", "1"),
+        ("PLUGIN_NAME", "app"),
+        ("PLUGIN_CONTAINER", "app"),
+        ("IMAGE_NAME", "ghcr.io/acme/app"),
+        ("IMAGE_TAG", "0123abcd"),
+    ];
+    let out = run_example("deploy", None, &[], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("KUBECONFIG \"/nonexistent/kubeconfig\""), "{stderr}");
+}

@@ -36,14 +36,28 @@ const INTERNAL: &str = "http://woodpecker-server.woodpecker.svc:8000";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_rewritten_by_repair_is_found_and_re_pointed() {
     let forgejo = offinfra_test_support::contract::strict_server().await;
-    let hooks = json!([hook(3, PUBLIC), hook(4, "https://chat.example.com/hooks/xyz")]);
+    // Hook 5 is another service's `/api/hook`: not ours, never re-pointed, its token never copied.
+    let hooks = json!([
+        hook(3, PUBLIC),
+        hook(4, "https://chat.example.com/hooks/xyz"),
+        hook(5, "https://other.example.com/api/hook?access_token=OTHER-TOKEN")
+    ]);
     Mock::given(method("GET"))
         .and(path("/api/v1/repos/acme/app/hooks"))
         .respond_with(ResponseTemplate::new(200).set_body_json(hooks))
         .mount(&forgejo)
         .await;
     let uri = forgejo.uri();
-    let args = ["--repo", "acme/app", "--forgejo-url", &uri, "--woodpecker-internal-url", INTERNAL];
+    let args = [
+        "--repo",
+        "acme/app",
+        "--forgejo-url",
+        &uri,
+        "--woodpecker-internal-url",
+        INTERNAL,
+        "--woodpecker-url",
+        "https://ci.example.com",
+    ];
     let env = [("FORGEJO_TOKEN", "fj")];
 
     let (code, stdout, _) = doctor(&args, &env);
@@ -79,6 +93,9 @@ async fn webhook_rewritten_by_repair_is_found_and_re_pointed() {
     assert_eq!(report["findings"][0]["status"], "pass");
     assert_eq!(report["findings"][0]["fixed"], format!("re-pointed to {INTERNAL}/api/hook?access_token=…"));
     assert!(!stdout.contains("SECRET-JWT") && !stderr.contains("SECRET-JWT"));
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1, "hook 5 is not Woodpecker's: {stdout}");
+    let patched = forgejo.received_requests().await.unwrap();
+    assert!(patched.iter().all(|r| !String::from_utf8_lossy(&r.body).contains("OTHER-TOKEN")), "another token copied");
     forgejo.verify().await;
 }
 

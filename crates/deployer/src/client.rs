@@ -211,12 +211,22 @@ impl std::fmt::Debug for Deployer {
 
 impl Deployer {
     /// A client from the kubeconfig (`$KUBECONFIG`, else `~/.kube/config`), else the in-cluster service
-    /// account ([`SERVICE_ACCOUNT_DIR`] and `KUBERNETES_SERVICE_HOST`/`_PORT`), as kubectl and kube's
-    /// `Config::infer` order them. The namespace is `namespace`, else the context's, else the service
-    /// account's namespace file.
+    /// account ([`SERVICE_ACCOUNT_DIR`] and `KUBERNETES_SERVICE_HOST`/`_PORT`), as kubectl orders them. A
+    /// kubeconfig that is named (`KUBECONFIG`) or present but unusable is an error: falling back to the
+    /// pod's service account would deploy with credentials nobody asked for. The namespace is
+    /// `namespace`, else the context's, else the service account's namespace file.
     pub async fn infer(namespace: Option<&str>) -> Result<Self, Error> {
+        let named = std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty());
+        let default_file = std::env::var_os("HOME").map(|home| Path::new(&home).join(".kube").join("config"));
         let config = match kube::Config::from_kubeconfig(&kube::config::KubeConfigOptions::default()).await {
             Ok(config) => config,
+            Err(e) if named.is_some() => {
+                return Err(Error::Config(format!("KUBECONFIG {:?}: {e}", named.unwrap_or_default())))
+            }
+            Err(e) if default_file.as_deref().is_some_and(Path::exists) => {
+                let path = default_file.unwrap_or_default();
+                return Err(Error::Config(format!("{}: {e}", path.display())));
+            }
             Err(kubeconfig) => {
                 let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
                 let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
@@ -242,8 +252,8 @@ impl Deployer {
         Self::from_config(service_account_config(dir, host, port).await?, namespace)
     }
 
-    fn from_config(mut config: kube::Config, namespace: Option<&str>) -> Result<Self, Error> {
-        config.apply_debug_overrides();
+    // No `apply_debug_overrides`: it lets an environment variable swap the credentials.
+    fn from_config(config: kube::Config, namespace: Option<&str>) -> Result<Self, Error> {
         let namespace = namespace.map(str::to_owned).unwrap_or_else(|| config.default_namespace.clone());
         let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self { client, namespace })
@@ -487,7 +497,8 @@ impl Deployer {
         }
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
         let mut events = watcher(api, config).default_backoff().boxed();
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout too large for the clock is no deadline at all (never an overflow panic).
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let next = match deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, events.next()).await {

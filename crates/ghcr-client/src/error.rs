@@ -93,6 +93,9 @@ pub enum Error {
         /// The version ids.
         not_found: Vec<u64>,
     },
+    /// A manifest reference that is neither a digest nor a tag (never put into a path).
+    #[error("manifest reference {0:?} is neither a digest nor a tag")]
+    BadReference(String),
     /// A repository on another registry than the client's.
     #[error("{repository} is not on {registry}: a registry client speaks only to its own host")]
     OtherRegistry {

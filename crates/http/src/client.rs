@@ -104,7 +104,13 @@ const NOT_UNRESERVED: &percent_encoding::AsciiSet =
 /// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters), so that a
 /// name with `/`, `:` or `+` stays one segment.
 pub fn encode_segment(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, NOT_UNRESERVED).to_string()
+    // `.` and `..` are unreserved, but as a whole segment they move the path up (`/secrets/..` is `/`):
+    // encoded, and `Client::url` refuses them in any spelling.
+    match segment {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        _ => percent_encoding::utf8_percent_encode(segment, NOT_UNRESERVED).to_string(),
+    }
 }
 
 /// Decodes standard base64 (padding optional, surrounding white space ignored); `None` if the text is
@@ -432,6 +438,15 @@ impl Client {
             Some((path, query)) => (path, Some(query)),
             None => (target, None),
         };
+        // A dot segment (`..`, or `%2E%2E`, which URL parsing reads as `..`) would move the request to
+        // another resource: a name a server or a careless input supplied never gets to do that.
+        let dot = |segment: &str| {
+            let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+            lower == "." || lower == ".."
+        };
+        if path.split('/').any(dot) {
+            return Err(Error::InvalidUrl { url: target.to_owned(), reason: "a `.` or `..` path segment".into() });
+        }
         let joined = format!("{}/{}", self.base.path().trim_end_matches('/'), path.trim_start_matches('/'));
         url.set_path(&joined);
         url.set_query(query);
@@ -818,6 +833,19 @@ mod tests {
             assert_eq!(base64(input.as_bytes()), want);
             assert_eq!(base64_decode(want).unwrap(), input.as_bytes());
         }
+    }
+
+    #[test]
+    fn dot_segments_cannot_move_a_path() {
+        assert_eq!(encode_segment(".."), "%2E%2E");
+        assert_eq!(encode_segment("."), "%2E");
+        assert_eq!(encode_segment("a..b"), "a..b");
+        assert_eq!(encode_segment("../x"), "..%2Fx");
+        let client = Client::builder("https://ci.example/api").build().unwrap();
+        for target in ["/secrets/%2E%2E", "/secrets/..", "/secrets/./x", "/a/%2e%2E/b"] {
+            assert!(client.url(target).is_err(), "{target} would leave its resource");
+        }
+        assert_eq!(client.url("/secrets/a..b").unwrap().path(), "/api/secrets/a..b");
     }
 
     #[test]

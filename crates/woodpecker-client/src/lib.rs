@@ -74,7 +74,11 @@ impl Woodpecker {
 
     /// The web address of a pipeline, for people.
     pub fn pipeline_url(&self, repo_id: i64, number: i64) -> String {
-        format!("{}/repos/{repo_id}/pipeline/{number}", self.root.base().as_str().trim_end_matches('/'))
+        // The address goes to logs and `$GITHUB_OUTPUT`: never with credentials written into the URL.
+        let mut base = self.root.base().clone();
+        let _ = (base.set_username(""), base.set_password(None));
+        base.set_query(None);
+        format!("{}/repos/{repo_id}/pipeline/{number}", base.as_str().trim_end_matches('/'))
     }
 
     /// `GET /version` (at the server root).
@@ -137,5 +141,7 @@ mod tests {
         let ci = Woodpecker::new("https://ci.example.com", "wp-secret-token".into()).unwrap();
         assert!(!format!("{ci:?}").contains("wp-secret-token"));
         assert_eq!(ci.pipeline_url(42, 7), "https://ci.example.com/repos/42/pipeline/7");
+        let with_userinfo = Woodpecker::new("https://bot:hunter2@ci.example.com/", "t".into()).unwrap();
+        assert_eq!(with_userinfo.pipeline_url(42, 7), "https://ci.example.com/repos/42/pipeline/7");
     }
 }

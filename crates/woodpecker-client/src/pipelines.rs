@@ -147,7 +147,7 @@ impl Pipelines<'_> {
             if pipeline.status.is_terminal() {
                 return Ok(pipeline);
             }
-            if start.elapsed() + pause > timeout {
+            if start.elapsed().saturating_add(pause) > timeout {
                 return Err(Error::Timeout {
                     repo_id: self.repo_id,
                     number,
@@ -156,7 +156,7 @@ impl Pipelines<'_> {
                 });
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_secs(10).max(first_pause));
+            pause = (pause.saturating_mul(3) / 2).min(Duration::from_secs(10).max(first_pause));
         }
     }
 

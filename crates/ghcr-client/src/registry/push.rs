@@ -328,6 +328,7 @@ impl Registry {
         bytes: &[u8],
         scopes: &[String],
     ) -> Result<(), Error> {
+        super::read::manifest_reference(reference)?;
         let request = Request::put(format!("/v2/{repository}/manifests/{reference}"))
             .body(Bytes::copy_from_slice(bytes), media_type);
         let response = self.execute(request, scopes).await?;
@@ -564,7 +565,11 @@ impl Registry {
                     // `0-0` is how Distribution says "nothing yet".
                     let resumed = status.header("range").and_then(|r| r.split_once('-')).and_then(|(start, end)| {
                         let end = end.parse::<u64>().ok()?;
-                        Some(if start == "0" && end == 0 { 0 } else { end + 1 })
+                        if start == "0" && end == 0 {
+                            Some(0)
+                        } else {
+                            end.checked_add(1)
+                        }
                     });
                     match resumed {
                         // Resume where the registry stands (the same chunk again when it has none of it).

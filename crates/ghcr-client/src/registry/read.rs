@@ -43,6 +43,7 @@ impl Registry {
 
     /// The digest a tag or digest resolves to (`HEAD`), or `None` if it does not exist.
     pub async fn manifest_digest(&self, repository: &str, reference: &str) -> Result<Option<String>, Error> {
+        let is_digest = manifest_reference(reference)?;
         let request = Request::head(format!("/v2/{repository}/manifests/{reference}"))
             .header(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
         let response = self.send(request, &Self::pull(repository)).await?;
@@ -50,7 +51,7 @@ impl Registry {
             s if s.is_success() => Ok(response
                 .header(DOCKER_CONTENT_DIGEST)
                 .map(str::to_owned)
-                .or_else(|| reference.starts_with("sha").then(|| reference.to_owned()))),
+                .or_else(|| is_digest.then(|| reference.to_owned()))),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(response.to_error("HEAD").into()),
         }
@@ -58,6 +59,7 @@ impl Registry {
 
     /// A manifest by tag or digest, its digest verified; `None` if it does not exist.
     pub async fn manifest(&self, repository: &str, reference: &str) -> Result<Option<FetchedManifest>, Error> {
+        manifest_reference(reference)?;
         let request = Request::get(format!("/v2/{repository}/manifests/{reference}"))
             .header(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
         let response = match self.execute(request, &Self::pull(repository)).await {
@@ -169,6 +171,36 @@ impl Registry {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
             _ => Err(response.to_error("HEAD").into()),
+        }
+    }
+}
+
+/// Checks what goes into a `/manifests/<reference>` path (a tag a server listed, a caller's input):
+/// a digest (`algorithm:hex`, `true`) or an OCI tag (`false`); anything else, `../x` included, is an error.
+pub(super) fn manifest_reference(reference: &str) -> Result<bool, Error> {
+    if let Some((algorithm, hex)) = reference.split_once(':') {
+        let algorithm_ok =
+            !algorithm.is_empty() && algorithm.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(true);
+        }
+    } else if offinfra_types::Tag::parse(reference).is_ok() {
+        return Ok(false);
+    }
+    Err(Error::BadReference(reference.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_in_paths_are_digests_or_tags() {
+        assert!(manifest_reference(&format!("sha256:{}", "a".repeat(64))).unwrap());
+        assert!(!manifest_reference("sha-not-a-digest").unwrap(), "a tag starting with sha is a tag");
+        assert!(!manifest_reference("latest").unwrap());
+        for bad in ["../../v2/_catalog", "a/b", "sha256:xyz", "", "t?x=1", "a b"] {
+            assert!(manifest_reference(bad).is_err(), "{bad}");
         }
     }
 }
