@@ -263,15 +263,43 @@ impl Layout {
         Error::BadJson { path: self.path.clone(), what: what.to_owned(), reason: e.to_string() }
     }
 
+    /// The file `name` of a directory layout, which must stay inside the layout: a symlink that leads out
+    /// of it (to `/etc/shadow`, to a home directory) is refused, whatever it points at.
+    fn inside(&self, dir: &Path, name: &str) -> Result<PathBuf, std::io::Error> {
+        let root = dir.canonicalize()?;
+        let path = dir.join(name).canonicalize()?;
+        if !path.starts_with(&root) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{name} leads outside the layout (to {})", path.display()),
+            ));
+        }
+        Ok(path)
+    }
+
     fn read_file(&self, name: &str) -> Result<Vec<u8>, Error> {
         let missing = || Error::NotALayout { path: self.path.clone(), reason: format!("no {name}") };
+        let too_big = |size: u64| Error::NotALayout {
+            path: self.path.clone(),
+            reason: format!("{name} has {size} bytes, more than the {MAX_MANIFEST_BYTES} a layout's index may have"),
+        };
         match &self.source {
-            Source::Dir(dir) => std::fs::read(dir.join(name)).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => missing(),
-                _ => Error::io(dir.join(name), e),
-            }),
+            Source::Dir(dir) => {
+                let path = self.inside(dir, name).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => missing(),
+                    _ => Error::io(dir.join(name), e),
+                })?;
+                let size = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+                if size > MAX_MANIFEST_BYTES {
+                    return Err(too_big(size));
+                }
+                std::fs::read(&path).map_err(|e| Error::io(&path, e))
+            }
             Source::Tar { file, entries } => {
                 let &(offset, size) = entries.get(name).ok_or_else(missing)?;
+                if size > MAX_MANIFEST_BYTES {
+                    return Err(too_big(size));
+                }
                 let mut buf = Vec::with_capacity(size as usize);
                 self.open_at(file, offset, size)?.read_to_end(&mut buf).map_err(|e| Error::io(file, e))?;
                 Ok(buf)
@@ -289,9 +317,11 @@ impl Layout {
     pub fn blob_size(&self, descriptor: &Descriptor) -> Result<u64, Error> {
         let name = blob_path(descriptor)?;
         match &self.source {
-            Source::Dir(dir) => {
-                std::fs::metadata(dir.join(&name)).map(|m| m.len()).map_err(|_| self.missing(descriptor))
-            }
+            Source::Dir(dir) => match self.inside(dir, &name) {
+                Ok(path) => std::fs::metadata(path).map(|m| m.len()).map_err(|_| self.missing(descriptor)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(self.missing(descriptor)),
+                Err(e) => Err(Error::io(dir.join(&name), e)),
+            },
             Source::Tar { entries, .. } => {
                 entries.get(&name).map(|&(_, size)| size).ok_or_else(|| self.missing(descriptor))
             }
@@ -308,7 +338,10 @@ impl Layout {
         let name = blob_path(descriptor)?;
         match &self.source {
             Source::Dir(dir) => {
-                let path = dir.join(&name);
+                let path = self.inside(dir, &name).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => self.missing(descriptor),
+                    _ => Error::io(dir.join(&name), e),
+                })?;
                 let size = std::fs::metadata(&path).map_err(|_| self.missing(descriptor))?.len();
                 Ok((path, 0, size))
             }
@@ -324,7 +357,10 @@ impl Layout {
         let name = blob_path(descriptor)?;
         match &self.source {
             Source::Dir(dir) => {
-                let path = dir.join(&name);
+                let path = self.inside(dir, &name).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => self.missing(descriptor),
+                    _ => Error::io(dir.join(&name), e),
+                })?;
                 let file = File::open(&path).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => self.missing(descriptor),
                     _ => Error::io(&path, e),
@@ -471,6 +507,10 @@ impl Layout {
         }
         let index = self.parse_index(&index_blob)?;
         for child in index.manifests() {
+            // A child listed twice, or by two nested indexes, is read and pushed once.
+            if out.iter().any(|m| m.descriptor.digest() == child.digest()) {
+                continue;
+            }
             let blob = self.read_manifest(child)?;
             match blob.kind {
                 ManifestKind::Image => out.push(blob),

@@ -133,3 +133,42 @@ fn bad_layouts_fail_before_anything_is_pushed() {
     std::fs::write(&junk, b"this is not a tar archive at all").unwrap();
     assert!(Layout::open(&junk).is_err());
 }
+
+#[test]
+fn a_directory_layout_cannot_point_outside_itself() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), b"not yours").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    let image = b.image("app", 1);
+    b.write_index(vec![image]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let selected = layout.select(&Selector::default()).unwrap();
+    // Swap a layer for a symlink that leads out of the layout.
+    let layer = selected.blobs.last().unwrap().digest().to_string();
+    let blob = tmp.path().join("blobs/sha256").join(&layer[7..]);
+    std::fs::remove_file(&blob).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), &blob).unwrap();
+    let err = layout.select(&Selector::default()).unwrap_err();
+    assert!(err.to_string().contains("outside the layout"), "{err}");
+    assert!(Layout::open(tmp.path()).unwrap().blob_location(selected.blobs.last().unwrap()).is_err());
+
+    // index.json itself a symlink out.
+    std::fs::remove_file(tmp.path().join("index.json")).unwrap();
+    std::fs::write(outside.path().join("index.json"), br#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("index.json"), tmp.path().join("index.json")).unwrap();
+    let err = Layout::open(tmp.path()).unwrap_err();
+    assert!(err.to_string().contains("outside the layout"), "{err}");
+}
+
+#[test]
+fn an_oversized_index_is_refused_before_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 1)]);
+    let padding = " ".repeat(5 * 1024 * 1024);
+    std::fs::write(tmp.path().join("index.json"), format!("{{\"schemaVersion\":2,\"manifests\":[]{padding}}}"))
+        .unwrap();
+    let err = Layout::open(tmp.path()).unwrap_err();
+    assert!(err.to_string().contains("more than"), "{err}");
+}
