@@ -72,6 +72,7 @@ enum Command {
 
 fn main() -> ExitCode {
     offinfra::ci::init_logging();
+    offinfra::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

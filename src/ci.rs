@@ -55,6 +55,36 @@ pub fn neutralise(text: &str) -> String {
         .join("\n")
 }
 
+/// The environment variables the examples read secrets from (tokens, passwords, the Slack webhook).
+pub const SECRET_VARIABLES: &[&str] = &[
+    "GITHUB_TOKEN",
+    "FORGEJO_TOKEN",
+    "FORGEJO_GIT_TOKEN",
+    "WOODPECKER_TOKEN",
+    "PLUGIN_TOKEN",
+    "VAULT_TOKEN",
+    "REGISTRY_PASSWORD",
+    "GITHUB_MIRROR_TOKEN",
+    "SLACK_WEBHOOK",
+];
+
+/// Inside GitHub Actions (`GITHUB_ACTIONS=true`), writes `::add-mask::<value>` for the value of each of
+/// [`SECRET_VARIABLES`] that is set (each line of a multi-line value), so the runner hides it wherever it
+/// would appear in the log, even a secret that did not come from `secrets.*`. Outside Actions it writes
+/// nothing. The examples call it first, with stderr: stdout carries the data a step captures
+/// (`digest=$(push-image …)`), and the runner reads workflow commands from both streams.
+pub fn mask_secrets(var: impl Fn(&str) -> Option<String>, out: &mut impl Write) {
+    if var("GITHUB_ACTIONS").as_deref() != Some("true") {
+        return;
+    }
+    for name in SECRET_VARIABLES {
+        let Some(value) = var(name) else { continue };
+        for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let _ = writeln!(out, "::add-mask::{line}");
+        }
+    }
+}
+
 /// What the log shows without `RUST_LOG`: warnings of our crates only. Other crates (kube, vaultrs, …)
 /// log their view of failures we already report as errors, so they speak only when asked.
 pub const DEFAULT_LOG_FILTER: &str =
@@ -215,6 +245,27 @@ fn io_error(what: &str, path: &Path, source: std::io::Error) -> crate::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_masked_inside_actions_only() {
+        let env = |actions: &'static str| {
+            move |name: &str| match name {
+                "GITHUB_ACTIONS" => Some(actions.to_owned()),
+                "FORGEJO_TOKEN" => Some("fj-secret".to_owned()),
+                "SLACK_WEBHOOK" => Some("https://hooks.example/a\nsecond-line".to_owned()),
+                _ => None,
+            }
+        };
+        let mut out = Vec::new();
+        mask_secrets(env("true"), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "::add-mask::fj-secret\n::add-mask::https://hooks.example/a\n::add-mask::second-line\n"
+        );
+        let mut out = Vec::new();
+        mask_secrets(env("false"), &mut out);
+        assert!(out.is_empty(), "nothing outside Actions");
+    }
 
     #[test]
     fn outputs_single_and_multi_line() {

@@ -8,7 +8,7 @@ use crate::ResultExt;
 
 use ghcr_client::{
     packages::{Owner, PackageVersion, Packages, VersionState},
-    prune::{plan, roots_to_read, ManifestInfo, Plan, PruneOptions},
+    prune::{plan, roots_to_read, untagged_to_read, ManifestInfo, Plan, PruneOptions},
     registry::Registry,
 };
 
@@ -78,6 +78,18 @@ pub async fn plan_from_registry(
             None => ManifestInfo::Image,
         };
         manifests.insert(digest, info);
+    }
+    // Untagged versions: which are OCI 1.1 referrers (signatures, SBOMs) of a kept image. One that cannot
+    // be read has no subject we know of; the grace period still covers a push in flight.
+    for digest in untagged_to_read(versions, options) {
+        if manifests.contains_key(&digest) {
+            continue;
+        }
+        if let Ok(Some(fetched)) = registry.manifest(repository, &digest).await {
+            if let Some(subject) = fetched.subject() {
+                manifests.insert(digest, ManifestInfo::Referrer { subject });
+            }
+        }
     }
     Ok(plan(versions, &manifests, options)?)
 }

@@ -10,6 +10,7 @@ use offinfra::Error;
 /// exits 0, `Ok(false)` 1, an error prints `error: …` with its causes and exits 1).
 pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: impl FnOnce(A) -> F) -> ExitCode {
     offinfra::ci::init_logging();
+    offinfra::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
     match A::try_parse() {
         Ok(args) => offinfra::ci::run_async(run(args)),
         Err(e) => {

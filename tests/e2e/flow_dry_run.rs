@@ -54,3 +54,15 @@ fn a_real_run_names_what_a_step_lacks() {
     let out = run_example("flow", Some(repo.path()), &["--dry-run", "--sha", "nothex"], &[]);
     assert_eq!(text(&out.stderr), "error: commit \"nothex\": expected a git commit id (at least 8 hex digits)\n");
 }
+
+#[test]
+fn inside_actions_every_secret_from_the_environment_is_masked_first() {
+    let (repo, _) = checkout();
+    let env = [("GITHUB_ACTIONS", "true"), ("FORGEJO_TOKEN", "fj-s3cret"), ("WOODPECKER_TOKEN", "wp-s3cret")];
+    let out = run_example("flow", Some(repo.path()), &["--dry-run"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("::add-mask::fj-s3cret\n::add-mask::wp-s3cret\n"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("s3cret"), "stdout carries data only");
+    let outside = run_example("flow", Some(repo.path()), &["--dry-run"], &env[1..]);
+    assert!(!text(&outside.stderr).contains("add-mask"), "{}", text(&outside.stderr));
+}

@@ -104,6 +104,11 @@ pub enum ManifestInfo {
         /// The child manifest digests.
         children: Vec<String>,
     },
+    /// An OCI 1.1 referrer: a manifest whose `subject` names another manifest (a signature, an SBOM).
+    Referrer {
+        /// The digest of the manifest it refers to.
+        subject: String,
+    },
 }
 
 /// Keep or delete.
@@ -254,6 +259,17 @@ pub fn roots_to_read(versions: &[PackageVersion], opts: &PruneOptions) -> Vec<St
     root_decisions(versions, opts).into_iter().filter_map(|(v, reason)| reason.map(|_| v.name.clone())).collect()
 }
 
+/// The untagged versions the caller should also read, to learn which are OCI 1.1 referrers (a manifest
+/// with a `subject`) of a kept image: pass each as [`ManifestInfo::Referrer`] to [`plan`], or leave it
+/// out when it has no subject.
+pub fn untagged_to_read(versions: &[PackageVersion], opts: &PruneOptions) -> Vec<String> {
+    versions
+        .iter()
+        .filter(|v| v.tags().is_empty() && !opts.keep_digests.contains(&v.name))
+        .map(|v| v.name.clone())
+        .collect()
+}
+
 /// Tagged versions newest first, each with the reason it is kept on its own (or `None`).
 fn root_decisions<'a>(
     versions: &'a [PackageVersion],
@@ -317,7 +333,7 @@ pub fn plan(
     for root in keep.keys() {
         match manifests.get(*root) {
             None => return Err(Error::UnsafePlan(format!("the manifest of kept version {root} was not read"))),
-            Some(ManifestInfo::Image) => {}
+            Some(ManifestInfo::Image | ManifestInfo::Referrer { .. }) => {}
             Some(ManifestInfo::Index { children }) => {
                 stack.extend(children.iter().map(|c| (c.clone(), (*root).to_owned())));
             }
@@ -346,6 +362,10 @@ pub fn plan(
                 .tags()
                 .iter()
                 .filter_map(|t| referrer_subject(t))
+                .chain(match manifests.get(&v.name) {
+                    Some(ManifestInfo::Referrer { subject }) => Some(subject.clone()),
+                    _ => None,
+                })
                 .find(|s| keep.contains_key(s.as_str()) || referenced.contains_key(s))
             {
                 (Action::Keep, Reason::ReferrerOf { subject })
@@ -547,6 +567,24 @@ mod tests {
         assert_eq!(decision("sha256:signature-of-4").reason, Reason::ReferrerOf { subject: single.clone() });
         assert_eq!(decision(&single).reason, Reason::Newest { rank: 1 }, "a signature is not an image of its own");
         assert_eq!(decision("sha256:index-2").action, Action::Delete);
+
+        // An OCI 1.1 referrer: untagged, found by its subject.
+        let mut with_sbom = versions.clone();
+        with_sbom.push(v(301, "sha256:sbom-of-4", 4, &[]));
+        let mut read = manifests.clone();
+        read.insert("sha256:sbom-of-4".into(), ManifestInfo::Referrer { subject: single.clone() });
+        read.insert("sha256:sbom-of-2".into(), ManifestInfo::Referrer { subject: "sha256:index-2".into() });
+        with_sbom.push(v(302, "sha256:sbom-of-2", 2, &[]));
+        let untagged = with_sbom.iter().filter(|v| v.tags().is_empty()).count();
+        assert_eq!(
+            untagged_to_read(&with_sbom, &opts).len(),
+            untagged - 1,
+            "every untagged version but the kept digest"
+        );
+        let plan = super::plan(&with_sbom, &read, &opts).unwrap();
+        let reason = |digest: &str| plan.decisions.iter().find(|d| d.digest == digest).unwrap().reason.clone();
+        assert_eq!(reason("sha256:sbom-of-4"), Reason::ReferrerOf { subject: single });
+        assert_eq!(reason("sha256:sbom-of-2"), Reason::Unreferenced, "a referrer of a pruned image goes with it");
     }
 
     #[test]

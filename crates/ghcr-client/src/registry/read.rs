@@ -31,6 +31,13 @@ impl FetchedManifest {
         let manifests = value.get("manifests")?.as_array()?;
         Some(manifests.iter().filter_map(|m| m.get("digest")?.as_str().map(str::to_owned)).collect())
     }
+
+    /// The digest this manifest's `subject` names: an OCI 1.1 referrer (a signature, an SBOM, an
+    /// attestation) of that manifest.
+    pub fn subject(&self) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_slice(&self.bytes).ok()?;
+        value.get("subject")?.get("digest")?.as_str().map(str::to_owned)
+    }
 }
 
 impl Registry {
