@@ -120,7 +120,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let client = Registry::builder(registry).credentials(args.login.credentials(registry)?).options(options).build()?;
     let progress = std::io::stderr()
         .is_terminal()
-        .then(|| progress::blob_bars(image.blobs.iter().map(|b| (b.digest().to_string(), b.size())).collect()));
+        .then(|| progress::blob_bars(image.blobs().iter().map(|b| (b.digest().to_string(), b.size())).collect()));
     let report =
         client.push_image(&layout, &image, &args.repository, &tags, args.mount_from.as_deref(), progress).await?;
     let summary = report.summary(&args.repository);

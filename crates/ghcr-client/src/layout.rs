@@ -155,16 +155,26 @@ pub struct ManifestBlob {
 /// The image chosen from a layout: what a push sends.
 #[derive(Debug, Clone)]
 pub struct SelectedImage {
-    /// The manifests to push in order: children before the index that lists them; the last is the root.
-    pub manifests: Vec<ManifestBlob>,
-    /// The config and layer blobs those manifests reference, each once.
-    pub blobs: Vec<Descriptor>,
+    // Private: only `Layout::select` makes one, so there is always a root manifest.
+    manifests: Vec<ManifestBlob>,
+    blobs: Vec<Descriptor>,
 }
 
 impl SelectedImage {
+    /// The manifests to push in order: children before the index that lists them; the last is the root.
+    pub fn manifests(&self) -> &[ManifestBlob] {
+        &self.manifests
+    }
+
+    /// The config and layer blobs those manifests reference, each once.
+    pub fn blobs(&self) -> &[Descriptor] {
+        &self.blobs
+    }
+
     /// The manifest tags will point at.
     pub fn root(&self) -> &ManifestBlob {
-        self.manifests.last().expect("a selected image has at least one manifest")
+        // `select` pushes the root last and never returns an empty selection.
+        &self.manifests[self.manifests.len() - 1]
     }
 
     /// The root manifest's digest (`sha256:…`), what `push-image` prints.

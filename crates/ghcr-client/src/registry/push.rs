@@ -140,8 +140,12 @@ impl PushPlan {
             repository: repository.clone(),
             digest: image.digest(),
             tags: tags.to_vec(),
-            manifests: image.manifests.iter().map(|m| m.descriptor.digest().to_string()).collect(),
-            blobs: image.blobs.iter().map(|b| PlannedBlob { digest: b.digest().to_string(), size: b.size() }).collect(),
+            manifests: image.manifests().iter().map(|m| m.descriptor.digest().to_string()).collect(),
+            blobs: image
+                .blobs()
+                .iter()
+                .map(|b| PlannedBlob { digest: b.digest().to_string(), size: b.size() })
+                .collect(),
         }
     }
 
@@ -277,7 +281,7 @@ impl Registry {
         progress: Option<ProgressFn>,
     ) -> Result<PushReport, Error> {
         let notify = |event| emit(&progress, event);
-        let outcomes: Vec<(String, BlobOutcome, u64)> = stream::iter(image.blobs.iter().cloned())
+        let outcomes: Vec<(String, BlobOutcome, u64)> = stream::iter(image.blobs().iter().cloned())
             .map(|descriptor| {
                 let progress = progress.clone();
                 async move {
@@ -292,7 +296,7 @@ impl Registry {
             .try_collect()
             .await?;
         let scopes = Self::push_scope(repository);
-        for manifest in &image.manifests {
+        for manifest in image.manifests() {
             let digest = manifest.descriptor.digest().to_string();
             let is_root = std::ptr::eq(manifest, image.root());
             if !is_root || tags.is_empty() {

@@ -19,8 +19,8 @@ fn single_manifest_from_directory_and_tar() {
         let layout = Layout::open(&path).unwrap();
         let selected = layout.select(&Selector::default()).unwrap();
         assert_eq!(selected.digest(), image["digest"].as_str().unwrap());
-        assert_eq!(selected.manifests.len(), 1);
-        assert_eq!(selected.blobs.len(), 4, "config + 3 layers");
+        assert_eq!(selected.manifests().len(), 1);
+        assert_eq!(selected.blobs().len(), 4, "config + 3 layers");
         let on_disk = std::fs::read(tmp.path().join("blobs/sha256").join(&selected.digest()[7..])).unwrap();
         assert_eq!(selected.root().bytes, on_disk, "manifest bytes are kept exactly");
         layout.verify(&selected).unwrap();
@@ -41,16 +41,16 @@ fn buildx_attestations_are_dropped_unless_the_index_is_kept() {
     let layout = Layout::open(tmp.path()).unwrap();
     let single = layout.select(&Selector::default()).unwrap();
     assert_eq!(single.digest(), amd64["digest"].as_str().unwrap(), "provenance: false shape");
-    assert_eq!(single.manifests.len(), 1);
+    assert_eq!(single.manifests().len(), 1);
 
     let whole = layout.select(&Selector { keep_index: true, ..Selector::default() }).unwrap();
-    let order: Vec<String> = whole.manifests.iter().map(|m| m.descriptor.digest().to_string()).collect();
+    let order: Vec<String> = whole.manifests().iter().map(|m| m.descriptor.digest().to_string()).collect();
     assert_eq!(
         order,
         [amd64["digest"].as_str().unwrap(), att["digest"].as_str().unwrap(), index["digest"].as_str().unwrap()]
     );
     assert_eq!(whole.root().kind, ManifestKind::Index);
-    assert_eq!(whole.blobs.len(), 3 + 2, "both manifests' configs and layers");
+    assert_eq!(whole.blobs().len(), 3 + 2, "both manifests' configs and layers");
     layout.verify(&whole).unwrap();
 }
 
@@ -145,13 +145,13 @@ fn a_directory_layout_cannot_point_outside_itself() {
     let layout = Layout::open(tmp.path()).unwrap();
     let selected = layout.select(&Selector::default()).unwrap();
     // Swap a layer for a symlink that leads out of the layout.
-    let layer = selected.blobs.last().unwrap().digest().to_string();
+    let layer = selected.blobs().last().unwrap().digest().to_string();
     let blob = tmp.path().join("blobs/sha256").join(&layer[7..]);
     std::fs::remove_file(&blob).unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret"), &blob).unwrap();
     let err = layout.select(&Selector::default()).unwrap_err();
     assert!(err.to_string().contains("outside the layout"), "{err}");
-    assert!(Layout::open(tmp.path()).unwrap().blob_location(selected.blobs.last().unwrap()).is_err());
+    assert!(Layout::open(tmp.path()).unwrap().blob_location(selected.blobs().last().unwrap()).is_err());
 
     // index.json itself a symlink out.
     std::fs::remove_file(tmp.path().join("index.json")).unwrap();

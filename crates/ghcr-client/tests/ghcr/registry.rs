@@ -56,7 +56,7 @@ async fn anonymous_push_repush_mount_and_read_back() {
     assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{:?}", mounted.blobs);
 
     // Reads.
-    let layer = image.blobs.last().unwrap();
+    let layer = image.blobs().last().unwrap();
     let mut pulled_layer = Vec::new();
     let n = registry.pull_blob("team/app", layer.digest().as_ref(), &mut pulled_layer).await.unwrap();
     let (path, _, _) = layout.blob_location(layer).unwrap();
@@ -164,7 +164,7 @@ async fn pull_through_cache_check() {
     assert!(registry.check_cache().await.unwrap().repositories.is_empty(), "nothing pulled through yet");
     assert_eq!(registry.manifest("lib/app", "1").await.unwrap().unwrap().digest, image.digest());
     // The cache lists a repository once blobs were pulled through it.
-    let config = &image.blobs[0];
+    let config = &image.blobs()[0];
     let mut bytes = Vec::new();
     let n = registry.pull_blob("lib/app", config.digest().as_ref(), &mut bytes).await.unwrap();
     assert_eq!(n, config.size());
@@ -186,7 +186,7 @@ async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = single_image(tmp.path());
     let image = layout.select(&Selector::default()).unwrap();
-    let layer = image.blobs.last().unwrap().clone();
+    let layer = image.blobs().last().unwrap().clone();
     let (path, offset, size) = layout.blob_location(&layer).unwrap();
     assert_eq!(offset, 0);
     let mut bytes = std::fs::read(&path).unwrap();

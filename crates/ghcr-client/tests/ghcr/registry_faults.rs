@@ -73,7 +73,7 @@ async fn a_failed_chunk_is_sent_again() {
         .map(|r| r.headers.get("content-range").unwrap().to_str().unwrap().to_owned())
         .collect();
     assert_eq!(patches[0], patches[1], "the failed chunk went again, same range");
-    let expected_chunks: u64 = image.blobs.iter().map(|b| b.size().div_ceil(4096)).sum();
+    let expected_chunks: u64 = image.blobs().iter().map(|b| b.size().div_ceil(4096)).sum();
     assert_eq!(patches.len() as u64, expected_chunks + 1);
 }
 
