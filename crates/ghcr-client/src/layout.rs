@@ -206,7 +206,7 @@ enum Source {
 /// let layout = Layout::open("image.tar")?;
 /// let image = layout.select(&Selector::default())?; // linux/amd64, attestations dropped
 /// layout.verify(&image)?;
-/// println!("{} ({} blobs)", image.digest(), image.blobs.len());
+/// println!("{} ({} blobs)", image.digest(), image.blobs().len());
 /// # Ok::<(), ghcr_client::Error>(())
 /// ```
 #[derive(Debug)]
