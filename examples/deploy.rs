@@ -59,6 +59,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    cli::plugin_settings(&[("SLACK_WEBHOOK", "PLUGIN_SLACK_WEBHOOK")]);
     cli::run_main(run)
 }
 

@@ -89,6 +89,9 @@ struct Args {
     /// Images kept by the prune
     #[arg(long, default_value_t = 10)]
     keep: usize,
+    /// A failed prune is reported but does not fail the step (it never holds back the deploy)
+    #[arg(long)]
+    prune_failure_ok: bool,
     /// Never prune versions with a tag matching this regular expression
     #[arg(long, value_name = "REGEX")]
     protect_tags: Option<String>,
@@ -130,6 +133,7 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         keep: args.keep,
         deploy_branch: args.deploy_branch.clone(),
         steps: Steps { tag: !args.skip_tag, push: !args.skip_push, prune: !args.skip_prune, deploy: !args.skip_deploy },
+        prune_failure_ok: args.prune_failure_ok,
         local_fallback: args.output.dry_run,
         ..Config::new(cwd)
     };

@@ -81,6 +81,7 @@ enum OwnerType {
 }
 
 fn main() -> ExitCode {
+    cli::plugin_settings(&[("GITHUB_TOKEN", "PLUGIN_TOKEN")]);
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 

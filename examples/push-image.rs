@@ -77,6 +77,7 @@ enum Upload {
 }
 
 fn main() -> ExitCode {
+    cli::plugin_settings(&[("REGISTRY_USERNAME", "PLUGIN_USERNAME"), ("REGISTRY_PASSWORD", "PLUGIN_PASSWORD")]);
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 

@@ -61,6 +61,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    cli::plugin_settings(&[
+        ("WOODPECKER_TOKEN", "PLUGIN_TOKEN"),
+        ("WOODPECKER_TOKEN", "PLUGIN_WOODPECKER_TOKEN"),
+        ("SLACK_WEBHOOK", "PLUGIN_SLACK_WEBHOOK"),
+    ]);
     cli::run_main(run)
 }
 

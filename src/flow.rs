@@ -19,6 +19,7 @@
 //!     keep: 10,
 //!     deploy_branch: "master".into(),
 //!     steps: Steps::default(),
+//!     prune_failure_ok: false,
 //! })?;
 //! assert_eq!(plan.tag.as_deref(), Some("v1.3.0"));
 //! assert_eq!(plan.image_refs[1].to_string(), "ghcr.io/acme/app:latest");
@@ -145,6 +146,9 @@ pub struct PlanInputs {
     pub deploy_branch: String,
     /// Which steps run.
     pub steps: Steps,
+    /// A failed prune leaves the run successful (it is still reported); by default it fails the run,
+    /// though never before the deploy of the image it pushed.
+    pub prune_failure_ok: bool,
 }
 
 /// The body of Woodpecker's `POST /api/repos/{id}/pipelines`.
@@ -179,6 +183,8 @@ pub struct Plan {
     pub deploy: Option<DeployRequest>,
     /// The steps that run.
     pub steps: Steps,
+    /// Whether a failed prune leaves the run successful.
+    pub prune_failure_ok: bool,
 }
 
 /// A plan that cannot be made, naming the input.
@@ -224,6 +230,7 @@ impl Plan {
             keep: steps.prune.then_some(inputs.keep),
             deploy,
             steps,
+            prune_failure_ok: inputs.prune_failure_ok,
         })
     }
 
@@ -407,9 +414,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every step that ran succeeded.
+    /// Whether every step that ran succeeded (a failed prune counts only unless the plan tolerates it).
     pub fn success(&self) -> bool {
-        self.steps.iter().all(|s| s.status != StepStatus::Failed)
+        self.steps
+            .iter()
+            .all(|s| s.status != StepStatus::Failed || (s.step == Step::Prune && self.plan.prune_failure_ok))
     }
 
     /// The `$GITHUB_OUTPUT` pairs: `version`, `tag`, `tag_created`, `image`, `image_tag`, `digest`,
@@ -541,15 +550,14 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
                 report.pruned = Some(deleted);
                 record(&mut report, Step::Prune, StepStatus::Done, detail)
             }
-            Err(e) => {
-                failed = true;
-                record(
-                    &mut report,
-                    Step::Prune,
-                    StepStatus::Failed,
-                    format!("pruning {}: {}", plan.image, crate::error::one_line(&e)),
-                )
-            }
+            // The image is pushed: a prune that failed (a token without delete:packages, say) is
+            // reported but does not hold back its deploy.
+            Err(e) => record(
+                &mut report,
+                Step::Prune,
+                StepStatus::Failed,
+                format!("pruning {}: {}", plan.image, crate::error::one_line(&e)),
+            ),
         },
     }
 
@@ -600,6 +608,7 @@ mod tests {
             keep: 10,
             deploy_branch: "master".into(),
             steps: Steps::default(),
+            prune_failure_ok: false,
         }
     }
 
@@ -736,6 +745,18 @@ mod tests {
         assert_eq!(report.steps[1].detail, "pushing ghcr.io/acme/app: push broke");
         assert_eq!(fake.calls.lock().unwrap().len(), 2, "nothing after the failed push ran");
         assert!(report.summary_markdown().contains("| push | ❌ failed | pushing ghcr.io/acme/app: push broke |"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_prune_does_not_hold_back_the_deploy() {
+        let plan = Plan::new(inputs(true)).unwrap();
+        let fake = Fake::new(Some(Step::Prune), Some("success"));
+        let report = run_with(&plan, &fake).await;
+        assert_eq!(statuses(&report), [StepStatus::Done, StepStatus::Done, StepStatus::Failed, StepStatus::Done]);
+        assert!(!report.success(), "reported, and the run fails by default");
+        assert!(report.summary_markdown().contains("| prune | ❌ failed | pruning ghcr.io/acme/app: prune broke |"));
+        let tolerant = Plan::new(PlanInputs { prune_failure_ok: true, ..inputs(true) }).unwrap();
+        assert!(run_with(&tolerant, &Fake::new(Some(Step::Prune), Some("success"))).await.success());
     }
 
     #[tokio::test]

@@ -20,6 +20,20 @@ pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: i
     }
 }
 
+/// Woodpecker plugin settings for secrets: `settings: token: {from_secret: …}` arrives as `PLUGIN_TOKEN`,
+/// while the flag reads its own variable (`WOODPECKER_TOKEN`). For each `(variable, setting)` pair, the
+/// setting fills the variable when the variable is not set, before the flags are parsed (command line
+/// beats variable beats setting).
+pub fn plugin_settings(pairs: &[(&str, &str)]) {
+    for (variable, setting) in pairs {
+        let unset = std::env::var_os(variable).is_none_or(|v| v.is_empty());
+        if let (true, Some(value)) = (unset, std::env::var_os(setting).filter(|v| !v.is_empty())) {
+            // Before any thread starts: nothing else reads the environment yet.
+            std::env::set_var(variable, value);
+        }
+    }
+}
+
 /// `--format`: text for people, or JSON for tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

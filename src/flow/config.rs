@@ -45,6 +45,8 @@ pub struct Config {
     pub deploy_branch: String,
     /// Which steps run.
     pub steps: Steps,
+    /// A failed prune leaves the run successful.
+    pub prune_failure_ok: bool,
     /// Plan for `local/<directory>` when neither `repo` nor an `origin` remote names the repository
     /// (a dry run still shows a plan; a real run must know where to tag and deploy).
     pub local_fallback: bool,
@@ -64,6 +66,7 @@ impl Config {
             keep: 10,
             deploy_branch: "master".into(),
             steps: Steps::default(),
+            prune_failure_ok: false,
             local_fallback: false,
         }
     }
@@ -112,6 +115,7 @@ impl Config {
             keep: self.keep,
             deploy_branch: self.deploy_branch.clone(),
             steps: self.steps,
+            prune_failure_ok: self.prune_failure_ok,
         })?)
     }
 }

@@ -136,3 +136,45 @@ fn a_named_kubeconfig_that_does_not_work_is_an_error_not_the_pods_account() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("KUBECONFIG \"/nonexistent/kubeconfig\""), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinds_without_a_rollout_status_are_deployed_and_succeed() {
+    use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
+    let cluster = Cluster::get();
+    let client = cluster.client().await;
+    let ns = format!("deploy-kinds-{}", std::process::id());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+    namespaces.create(&PostParams::default(), &namespace).await.unwrap();
+    let containers = serde_json::json!([{"name": "app", "image": "registry.invalid/app:1"}]);
+    let replicasets: Api<ReplicaSet> = Api::namespaced(client.clone(), &ns);
+    let replicaset = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "workers"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "workers"}},
+                 "template": {"metadata": {"labels": {"app": "workers"}}, "spec": {"containers": containers}}}
+    }))
+    .unwrap();
+    replicasets.create(&PostParams::default(), &replicaset).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "one"}, "spec": {"containers": containers}}))
+            .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let kc = cluster.kubeconfig.clone();
+    for (kind, name, resource) in [("replicaset", "workers", "replicaset.apps/workers"), ("pod", "one", "pod/one")] {
+        let args = ["-n", &ns, "--kind", kind, "--name", name, "--container", "app=registry.invalid/app:2"];
+        let out = run(&kc, &args, &[]);
+        assert!(out.status.success(), "{kind}: {}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            format!("{resource} image updated\n{resource}: no rollout to wait for (its next pods start with the new image)\n")
+        );
+    }
+    let template = replicasets.get("workers").await.unwrap().spec.unwrap().template.unwrap().spec.unwrap();
+    assert_eq!(template.containers[0].image.as_deref(), Some("registry.invalid/app:2"));
+    assert_eq!(
+        pods.get("one").await.unwrap().spec.unwrap().containers[0].image.as_deref(),
+        Some("registry.invalid/app:2")
+    );
+    namespaces.delete(&ns, &Default::default()).await.unwrap();
+}

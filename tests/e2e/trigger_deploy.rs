@@ -131,3 +131,21 @@ async fn a_filtered_pipeline_and_bad_input_are_clear_errors() {
     let out = run(&["--woodpecker-url", &server.uri()], &[("WOODPECKER_TOKEN", "wp")]);
     assert_eq!(out.status.code(), Some(2), "usage: a repository is required");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_a_plugin_the_token_setting_is_used() {
+    let server = woodpecker("pipeline_success.json").await;
+    let uri = server.uri();
+    let env = [
+        ("PLUGIN_WOODPECKER_URL", uri.as_str()),
+        ("PLUGIN_REPO", "owner/app"),
+        ("PLUGIN_TOKEN", "plugin-secret"),
+        ("IMAGE_TAG", "0123abcd"),
+        ("IMAGE_NAME", "ghcr.io/owner/app"),
+    ];
+    let out = run(&[], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let requests = server.received_requests().await.unwrap();
+    let post = requests.iter().find(|r| r.method.as_str() == "POST").expect("the pipeline was started");
+    assert_eq!(post.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer plugin-secret");
+}

@@ -41,6 +41,14 @@ pub enum Kind {
     Pod,
 }
 
+impl Kind {
+    /// Whether kubectl has a rollout status for the kind (Deployments, StatefulSets, DaemonSets): the
+    /// others take the new image when their next pod starts.
+    pub fn has_rollout_status(self) -> bool {
+        matches!(self, Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet)
+    }
+}
+
 impl std::str::FromStr for Kind {
     type Err = String;
     /// kubectl's names and short names.

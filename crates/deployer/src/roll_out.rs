@@ -101,6 +101,11 @@ impl Deployer {
         if report.applied {
             emit(Line::Out(&format!("{target} image updated\n")));
         }
+        // Asked to deploy, not for a status: a kind without one is done once its template has the image.
+        if !spec.kind.has_rollout_status() {
+            emit(Line::Out(&format!("{target}: no rollout to wait for (its next pods start with the new image)\n")));
+            return Ok(RollOutcome { rolled_out: true, reason: String::new() });
+        }
         let mut reason = match self.wait_printing(spec, emit).await? {
             WaitOutcome::RolledOut(_) => return Ok(RollOutcome { rolled_out: true, reason: String::new() }),
             WaitOutcome::TimedOut(_) => "timed out waiting for the condition".to_owned(),
