@@ -25,9 +25,15 @@ use offinfra::{
 #[derive(Parser, Debug)]
 #[command(name = "flow", version, about = "Version, tag, push, prune and deploy in one CI step")]
 struct Args {
-    /// The repository as owner/name (default: the checkout's origin remote)
+    /// The repository the CI builds, owner/name (in Actions the GitHub mirror; default: the origin remote)
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
     repo: Option<String>,
+    /// The canonical Forgejo repository that receives the tag (default: forgejo_repository in .offinfra.yml)
+    #[arg(long, env = "FORGEJO_REPOSITORY", value_name = "OWNER/NAME")]
+    forgejo_repo: Option<String>,
+    /// The Woodpecker registration that deploys, by name (default: --repo)
+    #[arg(long, value_name = "OWNER/NAME")]
+    woodpecker_repo: Option<String>,
     /// The built commit (default: HEAD)
     #[arg(long, env = "GITHUB_SHA", value_name = "SHA")]
     sha: Option<String>,
@@ -97,7 +103,7 @@ struct Args {
     protect_tags: Option<String>,
     #[command(flatten)]
     woodpecker: cli::WoodpeckerFlags,
-    /// The repository's Woodpecker id (default: looked up by owner/name)
+    /// The Woodpecker registration's numeric id (default: looked up by name)
     #[arg(long, env = "WOODPECKER_REPO_ID")]
     woodpecker_repo_id: Option<i64>,
     /// The branch the deploy pipeline runs on
@@ -127,6 +133,9 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
             ..Settings::default()
         },
         repo: args.repo.as_deref().filter(|r| !r.is_empty()).map(RepoName::parse).transpose()?,
+        forgejo_repo: args.forgejo_repo.as_deref().filter(|r| !r.is_empty()).map(RepoName::parse).transpose()?,
+        woodpecker_repo: args.woodpecker_repo.as_deref().map(RepoName::parse).transpose()?,
+        woodpecker_repo_id: args.woodpecker_repo_id,
         sha: args.sha.as_deref().map(str::parse).transpose()?,
         image: args.image.as_deref().map(ImageName::parse).transpose()?,
         extra_tags: args.tags.iter().map(|t| Tag::parse(t)).collect::<Result<_, _>>()?,
@@ -159,7 +168,6 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         protect_tags: args.protect_tags.clone(),
         woodpecker_url: args.woodpecker.woodpecker_url.clone(),
         woodpecker_token: args.woodpecker.woodpecker_token.clone().map(Into::into),
-        woodpecker_repo_id: args.woodpecker_repo_id,
         wait: args.wait.then_some(args.timeout),
     }
     .connect(&plan)?;

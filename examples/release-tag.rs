@@ -30,8 +30,8 @@ struct Args {
     /// The Forgejo web address (a sub-path is fine)
     #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
     forgejo_url: String,
-    /// The repository on Forgejo, owner/name
-    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    /// The canonical repository on Forgejo, owner/name (not GITHUB_REPOSITORY: that names the mirror)
+    #[arg(long, env = "FORGEJO_REPOSITORY", value_name = "OWNER/NAME")]
     repo: String,
     /// The commit to tag (default: HEAD of this checkout)
     #[arg(long, env = "GITHUB_SHA", value_name = "SHA")]

@@ -8,10 +8,12 @@
 //! our clients, and tests or other forges plug in their own.
 //!
 //! ```
-//! use offinfra::flow::{Plan, PlanInputs, Steps, VersionPlan};
+//! use offinfra::flow::{Plan, PlanInputs, Registration, Steps, VersionPlan};
 //!
 //! let plan = Plan::new(PlanInputs {
-//!     repo: "acme/app".parse()?,
+//!     repo: "Acme/app".parse()?,                          // the GitHub mirror, where Actions runs
+//!     forgejo_repo: Some("acme/app".parse()?),            // canonical git: receives the tag
+//!     registration: Registration::Name("Acme/app".parse()?), // the Woodpecker registration that deploys
 //!     sha: "0123abcd4567ef890123abcd4567ef8901234567".parse()?,
 //!     version: VersionPlan { version: "1.3.0".into(), tag: "v1.3.0".into(), current_tag: Some("v1.2.0".into()), release: true },
 //!     image: "ghcr.io/acme/app".parse()?,
@@ -127,11 +129,37 @@ impl VersionPlan {
     }
 }
 
-/// What [`Plan::new`] decides from.
+/// The Woodpecker registration that runs the deploy pipeline: by name (looked up) or by numeric id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Registration {
+    /// `owner/name` as Woodpecker knows it (the GitHub mirror's, for a repository built on Actions).
+    Name(RepoName),
+    /// The numeric id.
+    Id(i64),
+}
+
+impl fmt::Display for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Registration::Name(name) => write!(f, "{name}"),
+            Registration::Id(id) => write!(f, "#{id}"),
+        }
+    }
+}
+
+/// What [`Plan::new`] decides from. A repository has several names, and none stands in for another:
+/// the Forgejo repository receives the tag, the Woodpecker registration runs the deploy, and the image
+/// has a name of its own.
 #[derive(Debug, Clone)]
 pub struct PlanInputs {
-    /// The repository as `owner/name` on the forge and in the CI.
+    /// The repository the CI builds (`GITHUB_REPOSITORY`: the GitHub mirror), named in summaries.
     pub repo: RepoName,
+    /// The canonical Forgejo repository that receives the tag; `None` when not known (a dry run shows it,
+    /// a real run that tags needs it).
+    pub forgejo_repo: Option<RepoName>,
+    /// The Woodpecker registration that deploys.
+    pub registration: Registration,
     /// The built commit.
     pub sha: CommitId,
     /// The computed version.
@@ -163,8 +191,12 @@ pub struct DeployRequest {
 /// Everything a run will do, decided up front.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
-    /// `owner/name`.
+    /// The repository the CI builds.
     pub repo: RepoName,
+    /// The Forgejo repository that receives the tag.
+    pub forgejo_repo: Option<RepoName>,
+    /// The Woodpecker registration that deploys.
+    pub registration: Registration,
     /// The built commit.
     pub sha: CommitId,
     /// The computed version.
@@ -221,6 +253,8 @@ impl Plan {
         });
         Ok(Self {
             repo: inputs.repo,
+            forgejo_repo: inputs.forgejo_repo,
+            registration: inputs.registration,
             tag: (steps.tag && inputs.version.release).then(|| inputs.version.tag.clone()),
             version: inputs.version,
             sha: inputs.sha,
@@ -238,9 +272,19 @@ impl Plan {
     pub fn describe(&self) -> String {
         let mut out = String::new();
         let current = self.version.current_tag.as_deref().unwrap_or("none");
+        out += &match &self.forgejo_repo {
+            Some(repo) => format!("forgejo  {repo} (receives the tag)\n"),
+            None => {
+                "forgejo  not named: give --forgejo-repo (FORGEJO_REPOSITORY) or forgejo_repository in .offinfra.yml\n"
+                    .to_owned()
+            }
+        };
+        out += &format!("ci       {} (the Woodpecker registration that deploys)\n", self.registration);
+        out += &format!("image    {}\n", self.image);
         out += &format!("version  {} (current tag: {current})\n", self.version.version);
+        let forgejo = self.forgejo_repo.as_ref().map_or("the Forgejo repository".to_owned(), |r| r.to_string());
         out += &match (&self.tag, self.steps.tag) {
-            (Some(tag), _) => format!("tag      create {tag} on {} at {}\n", self.repo, self.sha),
+            (Some(tag), _) => format!("tag      create {tag} on {forgejo} at {}\n", self.sha),
             (None, true) => format!("tag      none: {}\n", self.version.no_release_reason()),
             (None, false) => "tag      skipped\n".to_owned(),
         };
@@ -254,11 +298,16 @@ impl Plan {
             None => "prune    skipped\n".to_owned(),
         };
         out += &match &self.deploy {
-            Some(request) => format!(
-                "deploy   POST /api/repos/<id of {}>/pipelines {}\n",
-                self.repo,
-                serde_json::to_string(request).unwrap_or_default()
-            ),
+            Some(request) => {
+                let id = match &self.registration {
+                    Registration::Id(id) => id.to_string(),
+                    Registration::Name(name) => format!("<id of {name}>"),
+                };
+                format!(
+                    "deploy   POST /api/repos/{id}/pipelines {}\n",
+                    serde_json::to_string(request).unwrap_or_default()
+                )
+            }
             None => "deploy   skipped\n".to_owned(),
         };
         out
@@ -273,7 +322,7 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
 /// The forge that receives the release tag.
 #[async_trait::async_trait]
 pub trait Forge: Send + Sync {
-    /// Creates `tag` on `sha` in `repo`; `Ok(false)` when it already points there.
+    /// Creates `tag` on `sha` in the Forgejo repository `repo`; `Ok(false)` when it already points there.
     async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error>;
 }
 
@@ -345,8 +394,8 @@ impl From<woodpecker_client::StepTail> for FailedStep {
 /// The CI that runs the deploy pipeline.
 #[async_trait::async_trait]
 pub trait DeployTarget: Send + Sync {
-    /// Starts the deploy pipeline of `repo` with `request`, waiting for it if so configured.
-    async fn deploy(&self, repo: &RepoName, request: &DeployRequest) -> Result<Deployed, Error>;
+    /// Starts the deploy pipeline of `registration` with `request`, waiting for it if so configured.
+    async fn deploy(&self, registration: &Registration, request: &DeployRequest) -> Result<Deployed, Error>;
 }
 
 /// The backends a run uses; a step whose backend is `None` is skipped (and the plan should say so).
@@ -494,26 +543,33 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
             record(&mut report, Step::Tag, StepStatus::Skipped, detail)
         }
         (Some(_), None) => record(&mut report, Step::Tag, StepStatus::Skipped, "no forge configured".into()),
-        (Some(tag), Some(forge)) => match forge.create_tag(&plan.repo, tag, &plan.sha).await {
-            Ok(created) => {
-                report.tag_created = Some(created);
-                let detail = if created {
-                    format!("created {tag} at {}", plan.sha.image_tag())
-                } else {
-                    format!("{tag} already at {}", plan.sha.image_tag())
-                };
-                record(&mut report, Step::Tag, StepStatus::Done, detail)
+        (Some(_), Some(_)) if plan.forgejo_repo.is_none() => {
+            failed = true;
+            let detail = "the Forgejo repository is not named (--forgejo-repo, FORGEJO_REPOSITORY)".to_owned();
+            record(&mut report, Step::Tag, StepStatus::Failed, detail)
+        }
+        (Some(tag), Some(forge)) => {
+            match forge.create_tag(plan.forgejo_repo.as_ref().unwrap_or(&plan.repo), tag, &plan.sha).await {
+                Ok(created) => {
+                    report.tag_created = Some(created);
+                    let detail = if created {
+                        format!("created {tag} at {}", plan.sha.image_tag())
+                    } else {
+                        format!("{tag} already at {}", plan.sha.image_tag())
+                    };
+                    record(&mut report, Step::Tag, StepStatus::Done, detail)
+                }
+                Err(e) => {
+                    failed = true;
+                    record(
+                        &mut report,
+                        Step::Tag,
+                        StepStatus::Failed,
+                        format!("creating {tag}: {}", crate::error::one_line(&e)),
+                    )
+                }
             }
-            Err(e) => {
-                failed = true;
-                record(
-                    &mut report,
-                    Step::Tag,
-                    StepStatus::Failed,
-                    format!("creating {tag}: {}", crate::error::one_line(&e)),
-                )
-            }
-        },
+        }
     }
 
     // Push.
@@ -566,7 +622,7 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
         _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
-        (Some(request), Some(target)) => match target.deploy(&plan.repo, request).await {
+        (Some(request), Some(target)) => match target.deploy(&plan.registration, request).await {
             Ok(deployed) => {
                 let ok = deployed.status.as_deref().is_none_or(|s| s == "success");
                 let detail = match &deployed.status {
@@ -595,7 +651,9 @@ mod tests {
 
     fn inputs(release: bool) -> PlanInputs {
         PlanInputs {
-            repo: "acme/app".parse().unwrap(),
+            repo: "Acme/app".parse().unwrap(),
+            forgejo_repo: Some("acme-git/app".parse().unwrap()),
+            registration: Registration::Name("Acme/app".parse().unwrap()),
             sha: "0123ABCD4567ef890123abcd4567ef8901234567".parse().unwrap(),
             version: VersionPlan {
                 version: if release { "1.3.0" } else { "1.2.0" }.into(),
@@ -622,7 +680,10 @@ mod tests {
             body,
             serde_json::json!({"branch": "master", "variables": {"IMAGE_NAME": "ghcr.io/acme/app", "IMAGE_TAG": "0123abcd"}})
         );
-        assert!(plan.describe().contains("tag      create v1.3.0 on acme/app at 0123abcd4567"));
+        assert!(plan.describe().contains("tag      create v1.3.0 on acme-git/app at 0123abcd4567"));
+        assert!(plan.describe().contains("deploy   POST /api/repos/<id of Acme/app>/pipelines"));
+        let by_id = Plan::new(PlanInputs { registration: Registration::Id(42), ..inputs(true) }).unwrap();
+        assert!(by_id.describe().contains("deploy   POST /api/repos/42/pipelines"));
 
         let quiet = Plan::new(inputs(false)).unwrap();
         assert_eq!(quiet.tag, None, "no release, no tag");
@@ -696,7 +757,7 @@ mod tests {
     }
     #[async_trait::async_trait]
     impl DeployTarget for Fake {
-        async fn deploy(&self, repo: &RepoName, r: &DeployRequest) -> Result<Deployed, Error> {
+        async fn deploy(&self, repo: &Registration, r: &DeployRequest) -> Result<Deployed, Error> {
             self.call(Step::Deploy, format!("deploy {repo} {}", r.variables["IMAGE_TAG"]))?;
             Ok(Deployed { number: 7, url: "http://ci/7".into(), status: self.status.clone(), failed_steps: Vec::new() })
         }
@@ -723,10 +784,10 @@ mod tests {
         assert_eq!(
             *fake.calls.lock().unwrap(),
             [
-                "tag acme/app v1.3.0 0123abcd4567ef890123abcd4567ef8901234567",
+                "tag acme-git/app v1.3.0 0123abcd4567ef890123abcd4567ef8901234567",
                 "push ghcr.io/acme/app [0123abcd, latest]",
                 "prune ghcr.io/acme/app 10 Some(\"sha256:d\")",
-                "deploy acme/app 0123abcd",
+                "deploy Acme/app 0123abcd",
             ]
         );
         let outputs: BTreeMap<String, String> = report.outputs().into_iter().collect();

@@ -421,7 +421,7 @@ mod tests {
         assert!(!deploy.contains('$'), "the image reaches deploy through its environment, never the YAML");
         let build = render(BUILD_TEMPLATE, &config()).unwrap();
         assert!(build.contains("--provenance=false"));
-        assert!(build.contains("flow --repo acme/app --image ghcr.io/acme/app --layout image.tar"));
+        assert!(build.contains("flow --forgejo-repo acme/app --image ghcr.io/acme/app --layout image.tar"));
         assert!(build.contains("FORGEJO_TOKEN: ${{ secrets.FORGEJO_TOKEN }}"), "GitHub expressions survive");
 
         let mut missing = config();

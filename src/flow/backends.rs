@@ -10,7 +10,7 @@ use ghcr_client::{
 
 use offinfra_types::{CommitId, ImageName, RepoName, Tag};
 
-use super::{DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore, PlanError};
+use super::{DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore, PlanError, Registration};
 use crate::{
     prune::{plan_package, OwnerKind},
     Error, ResultExt,
@@ -89,18 +89,18 @@ impl PackageStore for GhcrPrune {
 pub struct WoodpeckerDeploy {
     /// The client.
     pub ci: woodpecker_client::Woodpecker,
-    /// The repository's numeric id; looked up from `owner/name` when `None`.
-    pub repo_id: Option<i64>,
     /// Wait for the pipeline's result.
     pub wait: Option<woodpecker_client::Wait>,
 }
 
 #[async_trait::async_trait]
 impl DeployTarget for WoodpeckerDeploy {
-    async fn deploy(&self, repo: &RepoName, request: &DeployRequest) -> Result<Deployed, Error> {
-        let id = match self.repo_id {
-            Some(id) => id,
-            None => self.ci.lookup(repo.owner(), repo.name()).await.with_context(|| format!("looking up {repo}"))?.id,
+    async fn deploy(&self, registration: &Registration, request: &DeployRequest) -> Result<Deployed, Error> {
+        let id = match registration {
+            Registration::Id(id) => *id,
+            Registration::Name(repo) => {
+                self.ci.lookup(repo.owner(), repo.name()).await.with_context(|| format!("looking up {repo}"))?.id
+            }
         };
         let outcome = self.ci.repo(id).pipelines().run(&request.branch, &request.variables, self.wait, |_| ()).await?;
         let number = outcome.started.number;

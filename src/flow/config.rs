@@ -6,14 +6,19 @@ use std::path::PathBuf;
 use offinfra_types::{CommitId, ImageName, RepoName, Tag};
 use svu::{config::Settings, Action};
 
-use super::{Plan, PlanInputs, Steps, VersionPlan};
+use super::{Plan, PlanInputs, Registration, Steps, VersionPlan};
 use crate::Error;
 
 /// The registry an image goes to when none is named.
 pub const DEFAULT_REGISTRY: &str = "ghcr.io";
 
+/// The file in a checkout that names what the environment cannot tell (`forgejo_repository: viktor/app`).
+pub const CONFIG_FILE: &str = ".offinfra.yml";
+
 /// What a run is planned from. `None` fields take the checkout's values: the repository from the `origin`
-/// remote, the commit from `HEAD`, the image from the repository (`ghcr.io/<owner>/<name>`, lower case).
+/// remote (in Actions, `GITHUB_REPOSITORY`: the GitHub mirror), the commit from `HEAD`, the Woodpecker
+/// registration and the image from that repository (`ghcr.io/<owner>/<name>`, lower case), the Forgejo
+/// repository from [`CONFIG_FILE`]'s `forgejo_repository` (it has a name of its own: nothing guesses it).
 ///
 /// ```no_run
 /// use offinfra::flow::Config;
@@ -31,8 +36,14 @@ pub struct Config {
     pub svu_config: PathBuf,
     /// svu settings given as flags; they win over `SVU_*` variables and the file.
     pub svu: Settings,
-    /// The repository on the forge and in the CI.
+    /// The repository the CI builds (the GitHub mirror in Actions).
     pub repo: Option<RepoName>,
+    /// The canonical Forgejo repository that receives the tag.
+    pub forgejo_repo: Option<RepoName>,
+    /// The Woodpecker registration by name (default: `repo`).
+    pub woodpecker_repo: Option<RepoName>,
+    /// The Woodpecker registration by numeric id (wins over the name).
+    pub woodpecker_repo_id: Option<i64>,
     /// The built commit.
     pub sha: Option<CommitId>,
     /// The image repository.
@@ -60,6 +71,9 @@ impl Config {
             svu_config: ".svu.yml".into(),
             svu: Settings::default(),
             repo: None,
+            forgejo_repo: None,
+            woodpecker_repo: None,
+            woodpecker_repo_id: None,
             sha: None,
             image: None,
             extra_tags: vec![Tag::parse("latest").expect("a valid tag")],
@@ -106,8 +120,22 @@ impl Config {
             Some(image) => image.clone(),
             None => ImageName::from_repo(DEFAULT_REGISTRY, &name)?,
         };
+        let forgejo_repo = match &self.forgejo_repo {
+            Some(repo) => Some(repo.clone()),
+            None => match repo.workdir() {
+                Some(root) => checkout_setting(root, "forgejo_repository")?.map(|v| RepoName::parse(&v)).transpose()?,
+                None => None,
+            },
+        };
+        let registration = match (self.woodpecker_repo_id, &self.woodpecker_repo) {
+            (Some(id), _) => Registration::Id(id),
+            (None, Some(repo)) => Registration::Name(repo.clone()),
+            (None, None) => Registration::Name(name.clone()),
+        };
         Ok(Plan::new(PlanInputs {
             repo: name,
+            forgejo_repo,
+            registration,
             sha,
             version: VersionPlan::from_outcome(&computed.outcome, &computed.options.tag_prefix),
             image,
@@ -117,5 +145,23 @@ impl Config {
             steps: self.steps,
             prune_failure_ok: self.prune_failure_ok,
         })?)
+    }
+}
+
+/// The string value of `key` in the checkout's [`CONFIG_FILE`], if the file and the key are there.
+fn checkout_setting(root: &std::path::Path, key: &str) -> Result<Option<String>, Error> {
+    let path = root.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(Error::Io { what: format!("cannot read {}", path.display()), source }),
+    };
+    let docs =
+        yaml_rust2::YamlLoader::load_from_str(&text).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    let value = &docs.first().cloned().unwrap_or(yaml_rust2::Yaml::Null)[key];
+    match value {
+        yaml_rust2::Yaml::BadValue | yaml_rust2::Yaml::Null => Ok(None),
+        yaml_rust2::Yaml::String(s) => Ok(Some(s.clone())),
+        _ => Err(Error::invalid(format!("{}: {key} must be a string", path.display()))),
     }
 }

@@ -70,8 +70,6 @@ pub struct Connect {
     pub woodpecker_url: Option<String>,
     /// A Woodpecker token (the deploy step).
     pub woodpecker_token: Option<SecretString>,
-    /// The repository's Woodpecker id; looked up by name when `None`.
-    pub woodpecker_repo_id: Option<i64>,
     /// Wait for the deploy pipeline's result, at most this long.
     pub wait: Option<Duration>,
 }
@@ -91,7 +89,6 @@ impl Default for Connect {
             protect_tags: None,
             woodpecker_url: None,
             woodpecker_token: None,
-            woodpecker_repo_id: None,
             wait: None,
         }
     }
@@ -154,7 +151,15 @@ impl Connect {
         let forge = match &plan.tag {
             Some(_) => Some(ForgejoTags {
                 forgejo: Forgejo::new(
-                    required(&self.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)")?,
+                    required(&self.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)").and_then(
+                        |url| match &plan.forgejo_repo {
+                            Some(_) => Ok(url),
+                            None => Err(Error::invalid(
+                                "tagging needs the Forgejo repository: --forgejo-repo (FORGEJO_REPOSITORY) or \
+                                 forgejo_repository in .offinfra.yml (or skip the step)",
+                            )),
+                        },
+                    )?,
                     required_secret(&self.forgejo_token, "tagging needs FORGEJO_TOKEN")?,
                 )?,
                 message: None,
@@ -197,7 +202,6 @@ impl Connect {
                     required(&self.woodpecker_url, "deploying needs --woodpecker-url (WOODPECKER_URL)")?,
                     required_secret(&self.woodpecker_token, "deploying needs WOODPECKER_TOKEN")?,
                 )?,
-                repo_id: self.woodpecker_repo_id,
                 wait: self.wait.map(woodpecker_client::Wait::up_to),
             })
         } else {

@@ -142,10 +142,9 @@ async fn kinds_without_a_rollout_status_are_deployed_and_succeed() {
     use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
     let cluster = Cluster::get();
     let client = cluster.client().await;
-    let ns = format!("deploy-kinds-{}", std::process::id());
+    // A namespace whose default service account has its token: pods can be created at once.
+    let ns = cluster.namespace(&client, "deploy-kinds").await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
-    namespaces.create(&PostParams::default(), &namespace).await.unwrap();
     let containers = serde_json::json!([{"name": "app", "image": "registry.invalid/app:1"}]);
     let replicasets: Api<ReplicaSet> = Api::namespaced(client.clone(), &ns);
     let replicaset = serde_json::from_value(serde_json::json!({

@@ -22,8 +22,11 @@ fn dry_run_prints_the_plan_without_credentials() {
     let sha8 = &head[..8];
     let expected = format!(
         "dry run: nothing is contacted\n\
+         forgejo  not named: give --forgejo-repo (FORGEJO_REPOSITORY) or forgejo_repository in .offinfra.yml\n\
+         ci       Acme/App (the Woodpecker registration that deploys)\n\
+         image    ghcr.io/acme/app\n\
          version  1.0.0 (current tag: v0.4.1)\n\
-         tag      create v1.0.0 on Acme/App at {head}\n\
+         tag      create v1.0.0 on the Forgejo repository at {head}\n\
          push     ghcr.io/acme/app:{sha8}, ghcr.io/acme/app:latest\n\
          prune    keep the newest 10 images of ghcr.io/acme/app\n\
          deploy   POST /api/repos/<id of Acme/App>/pipelines {{\"branch\":\"master\",\"variables\":{{\"IMAGE_NAME\":\"ghcr.io/acme/app\",\"IMAGE_TAG\":\"{sha8}\"}}}}\n"
@@ -39,6 +42,31 @@ fn dry_run_prints_the_plan_without_credentials() {
     assert_eq!(plan["keep"], serde_json::Value::Null);
     assert_eq!(plan["image_tags"], serde_json::json!([sha8, "stable"]));
     assert_eq!(plan["deploy"]["variables"]["IMAGE_TAG"], sha8);
+}
+
+#[test]
+fn the_fleets_names_are_kept_apart() {
+    let (repo, head) = checkout();
+    std::fs::write(repo.path().join(".offinfra.yml"), "forgejo_repository: viktor/app\n").unwrap();
+    let env = [("GITHUB_REPOSITORY", "ViktorBarzin/app")];
+    let out = run_example("flow", Some(repo.path()), &["--dry-run"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("forgejo  viktor/app (receives the tag)\n"), "{stdout}");
+    assert!(stdout.contains("ci       ViktorBarzin/app (the Woodpecker registration that deploys)\n"), "{stdout}");
+    assert!(stdout.contains("image    ghcr.io/viktorbarzin/app\n"), "{stdout}");
+    assert!(stdout.contains(&format!("tag      create v1.0.0 on viktor/app at {head}\n")), "{stdout}");
+    assert!(stdout.contains("deploy   POST /api/repos/<id of ViktorBarzin/app>/pipelines"), "{stdout}");
+    // A flag beats the file; a numeric registration is used as is.
+    let args = ["--dry-run", "--forgejo-repo", "infra/app", "--woodpecker-repo-id", "1"];
+    let stdout = text(&run_example("flow", Some(repo.path()), &args, &env).stdout);
+    assert!(stdout.contains("forgejo  infra/app") && stdout.contains("POST /api/repos/1/pipelines"), "{stdout}");
+    // A real run that tags needs the Forgejo repository.
+    std::fs::remove_file(repo.path().join(".offinfra.yml")).unwrap();
+    let out =
+        run_example("flow", Some(repo.path()), &["--forgejo-url", "http://127.0.0.1:9"], &[("FORGEJO_TOKEN", "t")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: tagging needs the Forgejo repository"), "{}", text(&out.stderr));
 }
 
 #[test]

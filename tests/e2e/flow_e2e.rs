@@ -52,7 +52,7 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     let forgejo = offinfra_test_support::contract::strict_server().await;
     let tag = json!({"name": "v1.3.0", "message": "", "id": head, "commit": {"sha": head, "url": "u", "created": "2026-11-27T10:00:00Z"}, "zipball_url": "z", "tarball_url": "t"});
     Mock::given(method("POST"))
-        .and(path("/api/v1/repos/owner/app/tags"))
+        .and(path("/api/v1/repos/viktor/app/tags"))
         .and(header("authorization", "token fj-token"))
         .and(body_json(json!({"tag_name": "v1.3.0", "target": head})))
         .respond_with(ResponseTemplate::new(201).set_body_json(tag))
@@ -91,7 +91,7 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     // Woodpecker: the deploy pipeline gets the image's name and tag, then reports success.
     let woodpecker = offinfra_test_support::contract::strict_server().await;
     Mock::given(method("GET"))
-        .and(path("/api/repos/lookup/owner/app"))
+        .and(path("/api/repos/lookup/ViktorBarzin/app"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("repo.json")))
         .mount(&woodpecker)
         .await;
@@ -116,7 +116,8 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     let github_url = github.uri();
     let woodpecker_url = woodpecker.uri();
     let env = [
-        ("GITHUB_REPOSITORY", "owner/app"),
+        ("GITHUB_REPOSITORY", "ViktorBarzin/app"),
+        ("FORGEJO_REPOSITORY", "viktor/app"),
         ("GITHUB_SHA", head.as_str()),
         ("GITHUB_OUTPUT", output.to_str().unwrap()),
         ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
