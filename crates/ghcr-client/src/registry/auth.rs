@@ -78,10 +78,20 @@ impl Credentials {
     }
 }
 
-/// Finds credentials for `registry` in a docker `config.json` (`auths` entries with `auth`, or
-/// `username`/`password`, or `identitytoken`). `Ok(None)` when the file or the entry is absent;
-/// credential helpers (`credsStore`, `credHelpers`) are not run.
+/// Finds credentials for `registry` in a docker `config.json` as docker does: the credential helper
+/// `credHelpers` names for the registry, else the `credsStore` helper, else the `auths` entry (`auth`,
+/// or `username`/`password`, or `identitytoken`). A helper is the program `docker-credential-<name>` on
+/// `PATH`, asked with `get` and the registry on stdin. `Ok(None)` when nothing has credentials for it.
 pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Option<Credentials>, Error> {
+    credentials_from_config(config_dir, registry, std::env::var_os("PATH"))
+}
+
+/// [`docker_config_credentials`] with the helpers looked up on `path` (a `PATH`-style list).
+fn credentials_from_config(
+    config_dir: &Path,
+    registry: &str,
+    path_var: Option<std::ffi::OsString>,
+) -> Result<Option<Credentials>, Error> {
     let path = config_dir.join("config.json");
     let text = match std::fs::read(&path) {
         Ok(text) => text,
@@ -90,6 +100,15 @@ pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Op
     };
     let bad = |reason: String| Error::BadJson { path: path.clone(), what: "docker config".into(), reason };
     let config: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let helper = config
+        .get("credHelpers")
+        .and_then(|h| h.get(registry))
+        .or_else(|| config.get("credsStore"))
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.is_empty());
+    if let Some(helper) = helper {
+        return run_credential_helper(helper, registry, path_var);
+    }
     let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else { return Ok(None) };
     let entry = auths.iter().find(|(key, _)| {
         let key = key.trim_start_matches("https://").trim_start_matches("http://");
@@ -112,6 +131,56 @@ pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Op
         (Some(u), Some(p)) => Ok(Some(Credentials::Basic { username: u.to_owned(), password: p.to_owned().into() })),
         _ => Ok(None),
     }
+}
+
+/// Asks `docker-credential-<helper> get` for `registry`'s credentials (the docker credential-helper
+/// protocol: the server on stdin, `{"Username", "Secret"}` on stdout, a `<token>` user meaning an
+/// identity token). A helper that says it has none is `Ok(None)`.
+fn run_credential_helper(
+    helper: &str,
+    registry: &str,
+    path_var: Option<std::ffi::OsString>,
+) -> Result<Option<Credentials>, Error> {
+    use std::io::Write;
+    if !helper.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(Error::Credentials(format!("credential helper name {helper:?} is not a plain name")));
+    }
+    let program = format!("docker-credential-{helper}");
+    let found = path_var
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(&program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            Error::Credentials(format!("{program} (the docker config's credential helper) is not on PATH"))
+        })?;
+    let mut child = std::process::Command::new(&found)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Credentials(format!("cannot run {program}: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(registry.as_bytes());
+    }
+    let output = child.wait_with_output().map_err(|e| Error::Credentials(format!("{program}: {e}")))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+        if said.to_ascii_lowercase().contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(Error::Credentials(format!("{program} get {registry}: {}", said.trim())));
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| Error::Credentials(format!("{program} answered something that is not JSON: {e}")))?;
+    let field = |k: &str| answer.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let (username, secret) = (field("Username"), field("Secret"));
+    Ok(match (username.as_str(), secret.is_empty()) {
+        (_, true) => None,
+        ("<token>", false) => Some(Credentials::IdentityToken(secret.into())),
+        (_, false) => Some(Credentials::Basic { username, password: secret.into() }),
+    })
 }
 
 /// A `WWW-Authenticate` challenge.
@@ -282,6 +351,48 @@ pub fn realm_may_receive_credentials(registry: &url::Url, realm: &str) -> bool {
 mod tests {
 
     use super::*;
+
+    #[test]
+    fn credential_helpers_answer_as_docker_asks_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = tempfile::tempdir().unwrap();
+        // A stand-in helper: knows reg.example (as a user) and tok.example (an identity token).
+        let script = r#"#!/bin/sh
+[ "$1" = get ] || exit 2
+read -r server
+case "$server" in
+  reg.example) echo '{"ServerURL":"reg.example","Username":"bot","Secret":"from-the-store"}' ;;
+  tok.example) echo '{"ServerURL":"tok.example","Username":"<token>","Secret":"refresh-me"}' ;;
+  *) echo "credentials not found in native keychain"; exit 1 ;;
+esac
+"#;
+        for name in ["docker-credential-store", "docker-credential-special"] {
+            let path = bin.path().join(name);
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let config = tempfile::tempdir().unwrap();
+        std::fs::write(
+            config.path().join("config.json"),
+            r#"{"auths":{"reg.example":{},"plain.example":{"auth":"dTpw"}},"credsStore":"store","credHelpers":{"tok.example":"special","bad.example":"../x"}}"#,
+        )
+        .unwrap();
+        let path = Some(bin.path().as_os_str().to_owned());
+        let get = |registry: &str| credentials_from_config(config.path(), registry, path.clone());
+        let Some(Credentials::Basic { username, password }) = get("reg.example").unwrap() else { panic!() };
+        assert_eq!((username.as_str(), password.expose_secret()), ("bot", "from-the-store"));
+        assert!(
+            matches!(get("tok.example").unwrap(), Some(Credentials::IdentityToken(_))),
+            "<token> is an identity token"
+        );
+        assert!(
+            get("plain.example").unwrap().is_none(),
+            "credsStore wins over auths, as in docker: the store has none"
+        );
+        assert!(get("bad.example").unwrap_err().to_string().contains("not a plain name"));
+        let missing = credentials_from_config(config.path(), "reg.example", Some("/nonexistent".into())).unwrap_err();
+        assert!(missing.to_string().contains("docker-credential-store"), "{missing}");
+    }
 
     #[test]
     fn credentials_go_to_a_realm_over_https_or_loopback_only() {
