@@ -15,7 +15,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::Parser;
 use offinfra::{
     doctor::{self, Checks, Status},
-    secrets::VaultSource,
+    secrets::{VaultAuth, VaultSource},
     types::RepoName,
     Error,
 };
@@ -52,6 +52,9 @@ struct Args {
     /// Accept any TLS certificate from Vault (VAULT_SKIP_VERIFY is not read)
     #[arg(long)]
     vault_skip_verify: bool,
+    /// Allow plain http to a Vault that is not on loopback
+    #[arg(long)]
+    vault_plain_http: bool,
     /// The KV v2 path holding the repository's secrets
     #[arg(long)]
     vault_path: Option<String>,
@@ -110,10 +113,11 @@ async fn run(args: Args) -> Result<bool, Error> {
     let vault = match (&args.vault_url, &args.vault_token, &args.vault_path) {
         (Some(url), Some(token), Some(path)) => Some(VaultSource {
             url: url.clone(),
-            token: token.clone().into(),
+            auth: VaultAuth::Token(token.clone().into()),
             mount: args.vault_mount.clone(),
             path: path.clone(),
             skip_tls_verify: args.vault_skip_verify,
+            plain_http: args.vault_plain_http,
         }),
         _ => None,
     };

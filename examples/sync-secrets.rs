@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::Format;
 use offinfra::{
-    secrets::{apply, plan_sync, read_vault, Prune, VaultSource, DEFAULT_EVENTS},
+    secrets::{apply, plan_sync, read_vault, Prune, VaultAuth, VaultSource, DEFAULT_EVENTS, SERVICE_ACCOUNT_TOKEN},
     woodpecker_client::{SecretScope, Woodpecker},
     ResultExt,
 };
@@ -28,7 +28,16 @@ struct Args {
     vault_url: String,
     /// Vault token (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "VAULT_TOKEN", hide_env_values = true)]
-    vault_token: String,
+    vault_token: Option<String>,
+    /// Log in with Vault's Kubernetes auth as this role (in a pod: no long-lived token)
+    #[arg(long, env = "VAULT_K8S_ROLE", value_name = "ROLE")]
+    vault_k8s_role: Option<String>,
+    /// Where Vault's Kubernetes auth method is mounted
+    #[arg(long, env = "VAULT_K8S_MOUNT", default_value = "kubernetes", value_name = "PATH")]
+    vault_k8s_mount: String,
+    /// The service-account token file sent to Vault
+    #[arg(long, env = "VAULT_K8S_TOKEN_FILE", default_value = SERVICE_ACCOUNT_TOKEN, value_name = "FILE")]
+    vault_k8s_token_file: std::path::PathBuf,
     /// The KV v2 mount
     #[arg(long, env = "VAULT_MOUNT", default_value = "secret")]
     mount: String,
@@ -56,6 +65,9 @@ struct Args {
     /// Accept any TLS certificate from Vault (VAULT_SKIP_VERIFY is not read)
     #[arg(long)]
     vault_skip_verify: bool,
+    /// Allow plain http to a Vault that is not on loopback (an in-cluster service address)
+    #[arg(long, env = "VAULT_PLAIN_HTTP")]
+    vault_plain_http: bool,
     #[command(flatten)]
     output: cli::Output,
 }
@@ -67,10 +79,26 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), offinfra::Error> {
     let source = read_vault(&VaultSource {
         url: args.vault_url.clone(),
-        token: args.vault_token.clone().into(),
+        auth: match &args.vault_k8s_role {
+            Some(role) => VaultAuth::Kubernetes {
+                role: role.clone(),
+                mount: args.vault_k8s_mount.clone(),
+                token_file: args.vault_k8s_token_file.clone(),
+            },
+            None => VaultAuth::Token(
+                args.vault_token
+                    .clone()
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        offinfra::Error::invalid("Vault needs VAULT_TOKEN, or --vault-k8s-role in a cluster")
+                    })?
+                    .into(),
+            ),
+        },
         mount: args.mount.clone(),
         path: args.path.clone(),
         skip_tls_verify: args.vault_skip_verify,
+        plain_http: args.vault_plain_http,
     })
     .await?;
     let ci = Woodpecker::new(&args.woodpecker_url, args.woodpecker_token.clone().into())?;

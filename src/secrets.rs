@@ -207,15 +207,52 @@ pub enum SyncError {
 pub struct VaultSource {
     /// Vault's address: https, or plain http on loopback only.
     pub url: String,
-    /// A Vault token.
-    pub token: SecretString,
+    /// How to log in.
+    pub auth: VaultAuth,
     /// The KV v2 mount (`secret`).
     pub mount: String,
     /// The secret's path.
     pub path: String,
     /// Accept any TLS certificate (only when the user asks, never from the environment).
     pub skip_tls_verify: bool,
+    /// Allow plain http to a Vault that is not on loopback (an in-cluster service address, say): only when
+    /// the user asks.
+    pub plain_http: bool,
 }
+
+/// How [`read_vault`] logs in to Vault.
+#[derive(Clone)]
+pub enum VaultAuth {
+    /// A Vault token.
+    Token(SecretString),
+    /// Vault's Kubernetes auth method: the pod's service-account token, exchanged for a Vault token of
+    /// `role` (what a CronJob in the cluster uses instead of a long-lived token).
+    Kubernetes {
+        /// The Vault role bound to the service account.
+        role: String,
+        /// Where the auth method is mounted (`kubernetes`).
+        mount: String,
+        /// The service-account token file (a projected token rotates: it is read at each run).
+        token_file: std::path::PathBuf,
+    },
+}
+
+impl std::fmt::Debug for VaultAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VaultAuth::Token(_) => f.write_str("Token([redacted])"),
+            VaultAuth::Kubernetes { role, mount, token_file } => f
+                .debug_struct("Kubernetes")
+                .field("role", role)
+                .field("mount", mount)
+                .field("token_file", token_file)
+                .finish(),
+        }
+    }
+}
+
+/// The service-account token file a pod has.
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// Reads the current version of the KV v2 secret `source` names. The data must be an object whose every
 /// value is a string. The address must be https, or plain http on a loopback host; `VAULT_SKIP_VERIFY`
@@ -231,19 +268,34 @@ pub async fn read_vault(source: &VaultSource) -> Result<SourceSecrets, SyncError
     // The client panics on an address it cannot parse: check first.
     let url = match url::Url::parse(address) {
         Ok(url) if url.scheme() == "https" => url,
-        Ok(url) if url.scheme() == "http" && is_loopback(&url) => url,
+        Ok(url) if url.scheme() == "http" && (is_loopback(&url) || source.plain_http) => url,
         Ok(url) if url.scheme() == "http" => {
-            return Err(vault_error(format!("vault address {address:?}: plain http only on loopback; use https")))
+            return Err(vault_error(format!(
+                "vault address {address:?}: plain http only on loopback; use https (or --vault-plain-http)"
+            )))
         }
         _ => return Err(vault_error(format!("vault address {address:?}: expected an http(s) URL"))),
     };
+    let token = match &source.auth {
+        VaultAuth::Token(token) => token.expose_secret().to_owned(),
+        VaultAuth::Kubernetes { .. } => String::new(),
+    };
     let settings = VaultClientSettingsBuilder::default()
         .address(address)
-        .token(source.token.expose_secret())
+        .token(token)
         .verify(!source.skip_tls_verify)
         .build()
         .map_err(|e| vault_error(format!("vault address {address:?}: {e}")))?;
-    let client = VaultClient::new(settings).map_err(|e| vault_error(e.to_string()))?;
+    let mut client = VaultClient::new(settings).map_err(|e| vault_error(e.to_string()))?;
+    if let VaultAuth::Kubernetes { role, mount, token_file } = &source.auth {
+        use vaultrs::client::Client as _;
+        let jwt = std::fs::read_to_string(token_file)
+            .map_err(|e| vault_error(format!("cannot read the service-account token {}: {e}", token_file.display())))?;
+        let login = vaultrs::auth::kubernetes::login(&client, mount, role, jwt.trim()).await.map_err(|e| {
+            vault_error(format!("kubernetes login as role {role:?} at auth/{mount}: {}", error_chain(&e)))
+        })?;
+        client.set_token(&login.client_token);
+    }
     let request =
         ReadSecretRequest::builder().mount(mount).path(path).build().map_err(|e| vault_error(e.to_string()))?;
     let response = vaultrs::api::exec_with_result(&client, request).await.map_err(|e| vault_error(error_chain(&e)))?;
@@ -417,10 +469,11 @@ mod tests {
     async fn vault_addresses_are_checked_before_anything_is_sent() {
         let source = |url: &str| VaultSource {
             url: url.into(),
-            token: "t".to_owned().into(),
+            auth: VaultAuth::Token("t".to_owned().into()),
             mount: "secret".into(),
             path: "ci".into(),
             skip_tls_verify: false,
+            plain_http: false,
         };
         for (url, want) in [
             ("http://vault.lan:8200", "plain http only on loopback"),

@@ -226,3 +226,49 @@ async fn an_empty_source_prunes_nothing_unless_forced() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("delete    registry_token"), "{}", text(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_cluster_vault_is_reached_with_kubernetes_auth() {
+    let vault = vault(7).await;
+    let sa = tempfile::tempdir().unwrap();
+    let token_file = sa.path().join("token");
+    std::fs::write(&token_file, "eyJ-service-account-jwt\n").unwrap();
+    let auth = json!({"client_token": "vault-token", "accessor": "a", "policies": ["sync"], "token_policies": ["sync"],
+                      "metadata": {"role": "offinfra-sync"}, "lease_duration": 600, "renewable": true,
+                      "entity_id": "e", "token_type": "service", "orphan": true});
+    Mock::given(method("POST"))
+        .and(path("/v1/auth/kubernetes/login"))
+        .and(wiremock::matchers::body_json(json!({"role": "offinfra-sync", "jwt": "eyJ-service-account-jwt"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"auth": auth, "data": null, "lease_duration": 0, "renewable": false, "lease_id": "", "request_id": "r", "warnings": null, "wrap_info": null})))
+        .expect(1)
+        .mount(&vault)
+        .await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let note_v7 = note(&vault, 7);
+    let existing = json!(["registry_token", "slack_webhook", "new_one"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(note_v7.as_str())))
+        .collect::<Vec<_>>());
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+        .mount(&woodpecker)
+        .await;
+    let (vault_uri, woodpecker_uri) = (vault.uri(), woodpecker.uri());
+    let args = ["--vault-url", &vault_uri, "--path", "ci/global", "--woodpecker-url", &woodpecker_uri];
+    let env = [
+        ("WOODPECKER_TOKEN", "wp-token"),
+        ("VAULT_K8S_ROLE", "offinfra-sync"),
+        ("VAULT_K8S_TOKEN_FILE", token_file.to_str().unwrap()),
+    ];
+    let out = run_example("sync-secrets", None, &args, &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with("nothing to change\n"), "{}", text(&out.stderr));
+    vault.verify().await;
+
+    // Neither a token nor a role: a clear error, nothing sent.
+    let out = run_example("sync-secrets", None, &args, &[("WOODPECKER_TOKEN", "wp-token")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Vault needs VAULT_TOKEN, or --vault-k8s-role"), "{}", text(&out.stderr));
+}
