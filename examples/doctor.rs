@@ -76,6 +76,9 @@ struct Args {
     /// Its namespace (default: the kubeconfig context's)
     #[arg(long, short = 'n')]
     namespace: Option<String>,
+    /// A namespace whose workloads' images must be pullable as the kubelet would pull them (repeat)
+    #[arg(long = "images-in", value_name = "NAMESPACE")]
+    images_in: Vec<String>,
     /// Woodpecker pipeline files or directories to lint
     #[arg(long, value_name = "PATH")]
     lint: Vec<PathBuf>,
@@ -133,6 +136,7 @@ async fn run(args: Args) -> Result<bool, Error> {
         cache: args.cache.clone(),
         plain_http: args.plain_http,
         deployment: args.deployment.clone().map(|name| (args.namespace.clone(), name)),
+        images_in: args.images_in.clone(),
         lint: args.lint.clone(),
         fix: args.fix,
     };

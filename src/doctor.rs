@@ -283,6 +283,118 @@ pub fn image_location(image: &offinfra_types::ImageRef) -> (&str, &str, &str) {
     (image.api_host(), image.name().repository(), image.reference())
 }
 
+/// What the kubelet would find: for every Deployment, StatefulSet, DaemonSet and CronJob of each of
+/// `namespaces`, each image is read from its registry with the pull secrets the pods get (the pod spec's
+/// and the service account's `imagePullSecrets`, matched by registry host), or anonymously when none
+/// matches. A private image in a namespace without a usable pull secret fails and says so; a CronJob that
+/// tracks `:latest` needs `imagePullPolicy: Always`.
+pub async fn workload_images(
+    client: &deployer::kube::Client,
+    namespaces: &[String],
+    plain_http: bool,
+) -> Result<Vec<Finding>, crate::Error> {
+    use ghcr_client::registry::{credentials_in_docker_config, Credentials, Registry, RegistryOptions};
+    let mut findings = Vec::new();
+    for namespace in namespaces {
+        let deployer = deployer::Deployer::new(client.clone(), namespace.clone());
+        let (workloads, unserved) =
+            deployer.workloads().await.with_context(|| format!("listing the workloads of {namespace}"))?;
+        for kind in unserved {
+            findings.push(Finding::new(
+                format!("images {namespace}"),
+                Status::Warn,
+                format!("the API server serves no {kind}"),
+            ));
+        }
+        for workload in &workloads {
+            // The secrets, read once per workload: (name, docker config JSON or why it cannot be used).
+            let mut secrets = Vec::new();
+            for name in &workload.pull_secrets {
+                secrets.push((name.clone(), deployer.pull_secret(name).await?));
+            }
+            for image in &workload.images {
+                let check =
+                    format!("image {namespace}/{}/{}/{}", workload.kind.resource(), workload.name, image.container);
+                let parsed = match offinfra_types::ImageRef::parse(&image.image) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        findings.push(Finding::new(check, Status::Fail, e.to_string()));
+                        continue;
+                    }
+                };
+                let tracks_latest = parsed.digest().is_none() && parsed.tag().is_some_and(|t| t.as_str() == "latest");
+                if workload.kind == deployer::Kind::CronJob
+                    && tracks_latest
+                    && image.pull_policy.as_deref() != Some("Always")
+                {
+                    findings.push(Finding::new(
+                        &check,
+                        Status::Fail,
+                        format!(
+                            "{} tracks :latest without imagePullPolicy: Always: nodes keep their first pull",
+                            image.image
+                        ),
+                    ));
+                }
+                let (host, repository, reference) = image_location(&parsed);
+                let mut credentials = None;
+                let mut unusable = Vec::new();
+                for (name, secret) in &secrets {
+                    match secret {
+                        deployer::pull::PullSecret::DockerConfig(json) => {
+                            match credentials_in_docker_config(json, host) {
+                                Ok(Some(found)) if credentials.is_none() => credentials = Some((name.clone(), found)),
+                                Ok(_) => {}
+                                Err(e) => unusable.push(format!("{name}: {e}")),
+                            }
+                        }
+                        deployer::pull::PullSecret::Unusable(why) => unusable.push(why.clone()),
+                    }
+                }
+                let options = RegistryOptions { plain_http: plain_http.then_some(true), ..RegistryOptions::default() };
+                let auth = credentials.as_ref().map(|(_, c)| c.clone()).unwrap_or(Credentials::Anonymous);
+                let registry = Registry::builder(host).credentials(auth).options(options).build()?;
+                let without = || {
+                    let listed = if workload.pull_secrets.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        workload.pull_secrets.join(", ")
+                    };
+                    let unusable = if unusable.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; unusable: {}", unusable.join("; "))
+                    };
+                    format!(
+                        "{} is private and namespace {namespace} has no pull secret for {host} (imagePullSecrets: {listed}{unusable})",
+                        image.image
+                    )
+                };
+                findings.push(match (registry.manifest_digest(repository, reference).await, &credentials) {
+                    (Ok(Some(digest)), Some((secret, _))) => {
+                        Finding::new(check, Status::Pass, format!("{} is {digest} (pulled with {secret})", image.image))
+                    }
+                    (Ok(Some(digest)), None) => {
+                        Finding::new(check, Status::Pass, format!("{} is {digest}", image.image))
+                    }
+                    (Ok(None), _) => Finding::new(check, Status::Fail, format!("{} is not in {host}", image.image)),
+                    (Err(e), None) if e.is_denied() => Finding::new(check, Status::Fail, without()),
+                    (Err(e), Some((secret, _))) if e.is_denied() => Finding::new(
+                        check,
+                        Status::Fail,
+                        format!("{}: {host} refused the credentials of pull secret {secret}", image.image),
+                    ),
+                    (Err(e), _) => Finding::new(check, Status::Fail, format!("{}: {e}", image.image)),
+                });
+            }
+        }
+        if workloads.is_empty() {
+            findings.push(Finding::new(format!("images {namespace}"), Status::Warn, "no workloads"));
+        }
+    }
+    Ok(findings)
+}
+
 /// Checks that every image the Deployment `name` runs exists in its registry; `registry_for` gives the
 /// client for a host.
 pub async fn deployment_images(
@@ -488,6 +600,8 @@ pub struct Checks {
     pub plain_http: bool,
     /// A Deployment (and its namespace, default the kubeconfig context's) whose images must exist.
     pub deployment: Option<(Option<String>, String)>,
+    /// Namespaces whose every workload's images must be pullable as the kubelet would pull them.
+    pub images_in: Vec<String>,
     /// Woodpecker pipeline files, or directories of them, to lint.
     pub lint: Vec<std::path::PathBuf>,
     /// Repair what is safe to.
@@ -538,6 +652,10 @@ impl Checks {
         if let Some((namespace, name)) = &self.deployment {
             let deployer = deployer::Deployer::infer(namespace.as_deref()).await?;
             findings.extend(deployment_images(&deployer, name, &registry).await?);
+        }
+        if !self.images_in.is_empty() {
+            let deployer = deployer::Deployer::infer(None).await?;
+            findings.extend(workload_images(deployer.client(), &self.images_in, self.plain_http).await?);
         }
         if !self.lint.is_empty() {
             let globals = match &self.woodpecker {

@@ -307,3 +307,81 @@ async fn registry_orphans_cache_and_deployment_images() {
     assert!(images[1].1.starts_with(&format!("{repo}:v1 is sha256:")), "{images:?}");
     cluster::delete_namespace(&client, &namespace).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_images_are_read_with_the_pull_secrets_the_kubelet_would_use() {
+    use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+    let reg = LocalRegistry::start(Auth::Basic);
+    let host = reg.host();
+    let src = tempfile::tempdir().unwrap();
+    let b = Builder::new(src.path());
+    b.write_index(vec![b.image("app", 1)]);
+    let repo = format!("{host}/viktorbarzin/app");
+    let login = [("REGISTRY_USERNAME", oci::USER), ("REGISTRY_PASSWORD", oci::PASSWORD)];
+    let out = run_example(
+        "push-image",
+        None,
+        &["--layout", src.path().to_str().unwrap(), "--repository", &repo, "--tag", "1"],
+        &login,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let k8s = cluster::Cluster::get();
+    let client = k8s.client().await;
+    // Namespace a has the pull secret, through its default service account; b does not (not on the allowlist).
+    let (a, b_ns) = (k8s.namespace(&client, "pull-a").await, k8s.namespace(&client, "pull-b").await);
+    let auth = offinfra::http::base64(format!("{}:{}", oci::USER, oci::PASSWORD).as_bytes());
+    let config = json!({"auths": {format!("http://{host}"): {"auth": auth}}}).to_string();
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "ghcr-credentials"}, "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": offinfra::http::base64(config.as_bytes())}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &a).create(&PostParams::default(), &secret).await.unwrap();
+    let accounts = Api::<ServiceAccount>::namespaced(client.clone(), &a);
+    let patch = json!({"imagePullSecrets": [{"name": "ghcr-credentials"}]});
+    accounts
+        .patch(
+            "default",
+            &offinfra::deployer::kube::api::PatchParams::default(),
+            &offinfra::deployer::kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    for ns in [&a, &b_ns] {
+        let app: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "app"},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "app"}},
+                     "template": {"metadata": {"labels": {"app": "app"}}, "spec": {
+                         "containers": [{"name": "app", "image": format!("{repo}:1")}]}}}
+        }))
+        .unwrap();
+        Api::<Deployment>::namespaced(client.clone(), ns).create(&PostParams::default(), &app).await.unwrap();
+    }
+    let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
+    let (code, stdout, stderr) =
+        doctor(&["--images-in", &a, "--images-in", &b_ns, "--format", "json"], &[("KUBECONFIG", kubeconfig.as_str())]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let report: Value = serde_json::from_slice(stdout.as_bytes()).unwrap();
+    let finding = |ns: &str| {
+        let found = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"].as_str().unwrap().starts_with(&format!("image {ns}/")));
+        let found = found.unwrap_or_else(|| panic!("no finding for {ns}: {stdout}"));
+        (found["status"].as_str().unwrap().to_owned(), found["evidence"].as_str().unwrap().to_owned())
+    };
+    let (status, evidence) = finding(&a);
+    assert_eq!(status, "pass", "{evidence}");
+    assert!(evidence.ends_with("(pulled with ghcr-credentials)"), "{evidence}");
+    let (status, evidence) = finding(&b_ns);
+    assert_eq!(status, "fail");
+    assert_eq!(
+        evidence,
+        format!("{repo}:1 is private and namespace {b_ns} has no pull secret for {host} (imagePullSecrets: none)")
+    );
+    for ns in [&a, &b_ns] {
+        cluster::delete_namespace(&client, ns).await;
+    }
+}

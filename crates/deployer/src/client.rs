@@ -117,7 +117,7 @@ pub enum Error {
     Config(String),
 }
 
-fn not_found(e: kube::Error) -> Error {
+pub(crate) fn not_found(e: kube::Error) -> Error {
     match e {
         kube::Error::Api(status) if status.code == 404 => Error::NotFound(status.message.clone()),
         other => Error::Kube(other),
@@ -272,12 +272,17 @@ impl Deployer {
         Self { client, namespace: namespace.into() }
     }
 
+    /// The Kubernetes client (for a deployer of another namespace: [`Deployer::new`]).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
-    fn api<K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>>(&self) -> Api<K>
+    pub(crate) fn api<K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>>(&self) -> Api<K>
     where
         K::DynamicType: Default,
     {

@@ -40,6 +40,7 @@
 //! ```
 
 mod client;
+pub mod pull;
 pub mod roll_out;
 pub mod rollout;
 pub mod set_image;

@@ -138,4 +138,23 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
+
+    /// The HTTP status of the failed call, when a server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http(e) => e.status(),
+            Error::PruneStopped { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether a server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Whether the registry refused the credentials, or asked for some (401 or 403).
+    pub fn is_denied(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
 }

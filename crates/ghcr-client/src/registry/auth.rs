@@ -109,10 +109,30 @@ fn credentials_from_config(
     if let Some(helper) = helper {
         return run_credential_helper(helper, registry, path_var);
     }
+    auths_entry(&config, registry, &bad)
+}
+
+/// The credentials for `registry` in the `auths` map of a docker config JSON, such as the
+/// `.dockerconfigjson` of a Kubernetes pull secret (no credential helpers there). Registry keys match
+/// with or without scheme and path (`https://ghcr.io/v1/` is `ghcr.io`).
+pub fn credentials_in_docker_config(json: &[u8], registry: &str) -> Result<Option<Credentials>, Error> {
+    let bad = |reason: String| Error::BadJson { path: "dockerconfigjson".into(), what: "docker config".into(), reason };
+    let config: serde_json::Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
+    auths_entry(&config, registry, &bad)
+}
+
+fn auths_entry(
+    config: &serde_json::Value,
+    registry: &str,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<Option<Credentials>, Error> {
     let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else { return Ok(None) };
+    // Docker Hub's credentials are filed under its old index address.
+    let hub = |host: &str| matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io");
     let entry = auths.iter().find(|(key, _)| {
         let key = key.trim_start_matches("https://").trim_start_matches("http://");
-        key == registry || key.split('/').next() == Some(registry)
+        let host = key.split('/').next().unwrap_or(key);
+        key == registry || host == registry || (hub(host) && hub(registry))
     });
     let Some((_, entry)) = entry else { return Ok(None) };
     let text = |k: &str| entry.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty());

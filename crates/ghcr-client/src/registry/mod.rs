@@ -30,7 +30,7 @@ pub mod push;
 pub mod read;
 
 use auth::AuthState;
-pub use auth::{docker_config_credentials, parse_challenge, Challenge, Credentials};
+pub use auth::{credentials_in_docker_config, docker_config_credentials, parse_challenge, Challenge, Credentials};
 pub use health::{CacheHealth, Orphan, OrphanReport, RepositoryOrphan};
 pub use push::{BlobOutcome, Progress, ProgressFn, PushReport};
 pub use read::FetchedManifest;
