@@ -42,6 +42,12 @@ struct Args {
     /// The GitHub user the mirror pushes as
     #[arg(long, env = "GITHUB_MIRROR_USER", default_value = "x-access-token")]
     github_user: String,
+    /// The GitHub API (read to check that the mirror would not overwrite GitHub commits)
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    github_api_url: String,
+    /// Create the push mirror even though GitHub has commits Forgejo lacks (they are overwritten)
+    #[arg(long)]
+    allow_overwrite: bool,
     /// GitHub token the mirror pushes with (contents: write) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "GITHUB_MIRROR_TOKEN", hide_env_values = true)]
     github_token: Option<String>,
@@ -90,10 +96,16 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         service_account: args.service_account.clone(),
         deploy_image: args.deploy_image.clone(),
         offinfra_git: args.offinfra_git.clone(),
+        allow_overwrite: args.allow_overwrite,
     };
     let config = settings.config();
     let (forgejo, woodpecker) = (args.forgejo.client()?, args.woodpecker.client()?);
-    let plan = inspect(&forgejo, &woodpecker, &config).await?;
+    let token = args.github_token.clone().filter(|t| !t.is_empty()).map(|t| offinfra::http::Auth::Bearer(t.into()));
+    let mut github = offinfra::http::Client::builder(&args.github_api_url);
+    if let Some(auth) = token {
+        github = github.auth(auth);
+    }
+    let plan = inspect(&forgejo, &woodpecker, &github.build()?, &config).await?;
     let (json, dry_run) = (args.output.json(), args.output.dry_run);
     if !json {
         eprint!("{}", plan.describe(dry_run));

@@ -32,6 +32,10 @@ pub struct OnboardConfig {
     pub branch: String,
     /// The GitHub repository the mirror pushes to, `https://github.com/<owner>/<name>.git`.
     pub github_remote: String,
+    /// That repository's name, for the GitHub API.
+    pub github_repo: offinfra_types::RepoName,
+    /// Create the push mirror even when GitHub has commits Forgejo lacks (they are overwritten).
+    pub allow_overwrite: bool,
     /// The GitHub user for the mirror.
     pub github_user: String,
     /// The GitHub token for the mirror (contents: write).
@@ -72,6 +76,8 @@ pub struct Settings {
     pub deploy_image: Option<String>,
     /// Where the build workflow installs offinfra from.
     pub offinfra_git: String,
+    /// Create the push mirror even over GitHub commits Forgejo lacks.
+    pub allow_overwrite: bool,
 }
 
 impl Settings {
@@ -105,6 +111,8 @@ impl Settings {
             name: name.to_owned(),
             branch: self.branch.clone(),
             github_remote: format!("https://github.com/{github}.git"),
+            github_repo: github.clone(),
+            allow_overwrite: self.allow_overwrite,
             github_user: self.github_user.clone(),
             github_token: self.github_token.clone(),
             values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
@@ -232,19 +240,17 @@ fn is_old_pipeline(path: &str) -> bool {
 pub async fn inspect(
     forgejo: &Forgejo,
     woodpecker: &Woodpecker,
+    github: &offinfra_http::Client,
     config: &OnboardConfig,
 ) -> Result<OnboardPlan, crate::Error> {
     let full = format!("{}/{}", config.owner, config.name);
     let repo = forgejo.repo(&config.owner, &config.name);
     let info = repo.get().await.with_context(|| format!("reading {full} on Forgejo"))?;
-    if repo
-        .branch(&config.branch)
-        .await
-        .with_context(|| format!("reading branch {} of {full}", config.branch))?
-        .is_none()
-    {
+    let Some(branch) =
+        repo.branch(&config.branch).await.with_context(|| format!("reading branch {} of {full}", config.branch))?
+    else {
         return Err(crate::Error::invalid(format!("{full} has no branch {:?}: push it first", config.branch)));
-    }
+    };
     let mut plan = OnboardPlan::default();
 
     // The push mirror.
@@ -257,7 +263,36 @@ pub async fn inspect(
             "push mirror to {} exists but does not sync on commit: delete it in Forgejo to have it recreated",
             m.remote_address
         )),
-        None => plan.changes.push(Change::CreateMirror { remote: config.github_remote.clone() }),
+        None => {
+            // A push mirror force-pushes: GitHub commits that Forgejo lacks would be lost.
+            let gh = &config.github_repo;
+            let head = github_branch_head(github, gh, &config.branch).await?;
+            let forgejo_head = branch.commit["id"].as_str().unwrap_or_default().to_owned();
+            if let Some(head) = head.filter(|h| *h != forgejo_head) {
+                let lacking = match repo.compare(&config.branch, &head).await? {
+                    None => Some("a commit Forgejo does not have".to_owned()),
+                    Some(c) if c.total_commits > 0 => {
+                        Some(format!("{} commit(s) Forgejo's {} lacks", c.total_commits, config.branch))
+                    }
+                    Some(_) => None,
+                };
+                match (lacking, config.allow_overwrite) {
+                    (Some(what), false) => {
+                        return Err(crate::Error::invalid(format!(
+                            "GitHub {gh} {} is at {head}, {what} ({full} {} is at {}): the push mirror would \
+                             overwrite it; reconcile the two, or pass --allow-overwrite",
+                            config.branch, config.branch, forgejo_head
+                        )))
+                    }
+                    (Some(what), true) => plan.in_place.push(format!(
+                        "GitHub {gh} {} is at {head}, {what}: overwritten by the mirror (--allow-overwrite)",
+                        config.branch
+                    )),
+                    (None, _) => {}
+                }
+            }
+            plan.changes.push(Change::CreateMirror { remote: config.github_remote.clone() })
+        }
     }
 
     // The pipeline files, on the branch being onboarded.
@@ -384,6 +419,26 @@ pub async fn apply(
     Ok(done)
 }
 
+/// The commit at the head of `branch` of the GitHub repository `repo`; `None` when the repository or the
+/// branch does not exist yet (a new mirror).
+async fn github_branch_head(
+    github: &offinfra_http::Client,
+    repo: &offinfra_types::RepoName,
+    branch: &str,
+) -> Result<Option<String>, crate::Error> {
+    let route = format!(
+        "/repos/{}/{}/branches/{}",
+        offinfra_http::encode_segment(repo.owner()),
+        offinfra_http::encode_segment(repo.name()),
+        offinfra_http::encode_segment(branch)
+    );
+    match github.json::<serde_json::Value>(&offinfra_http::Request::get(route)).await {
+        Ok(answer) => Ok(answer["commit"]["sha"].as_str().map(str::to_owned)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading branch {branch} of {repo} on GitHub")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +460,8 @@ mod tests {
             name: "app".into(),
             branch: "master".into(),
             github_remote: "https://github.com/acme/app.git".into(),
+            github_repo: "acme/app".parse().unwrap(),
+            allow_overwrite: false,
             github_user: "acme-bot".into(),
             github_token: "t".into(),
             values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

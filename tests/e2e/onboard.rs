@@ -65,19 +65,23 @@ async fn reads(forgejo: &MockServer) {
     }
 }
 
-fn run(forgejo: &MockServer, woodpecker: &MockServer) -> std::process::Output {
-    let args = [
+fn run(forgejo: &MockServer, woodpecker: &MockServer, github: &MockServer, extra: &[&str]) -> std::process::Output {
+    let (github_api, forgejo_url, woodpecker_url) = (github.uri(), forgejo.uri(), woodpecker.uri());
+    let mut args = vec![
+        "--github-api-url",
+        github_api.as_str(),
         "--repo",
         "acme/app",
         "--forgejo-url",
-        &forgejo.uri(),
+        &forgejo_url,
         "--woodpecker-url",
-        &woodpecker.uri(),
+        &woodpecker_url,
         "--namespace",
         "prod",
         "--offinfra-git",
         "https://git.example.com/platform/offinfra",
     ];
+    args.extend_from_slice(extra);
     let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp"), ("GITHUB_MIRROR_TOKEN", "gh-mirror-token")];
     run_example("onboard", None, &args, &env)
 }
@@ -90,6 +94,9 @@ fn writes(requests: &[wiremock::Request]) -> Vec<String> {
 async fn onboards_once_then_changes_nothing() {
     let forgejo = offinfra_test_support::contract::strict_server().await;
     let woodpecker = offinfra_test_support::contract::strict_server().await;
+    // The GitHub mirror does not exist yet: nothing there to overwrite.
+    let github = offinfra_test_support::contract::strict_server().await;
+    get(&github, "/repos/acme/app/branches/master", not_found()).await;
 
     // A repository still built by an old Woodpecker pipeline, default branch main, no mirror.
     get(&forgejo, REPO, ok(repo("main"))).await;
@@ -134,7 +141,7 @@ async fn onboards_once_then_changes_nothing() {
         .mount(&forgejo)
         .await;
 
-    let out = run(&forgejo, &woodpecker);
+    let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("gh-mirror-token"));
@@ -183,7 +190,7 @@ async fn onboards_once_then_changes_nothing() {
         .await;
     get(&woodpecker, "/api/repos/lookup/acme/app", ok(woodpecker_repo(true))).await;
 
-    let out = run(&forgejo, &woodpecker);
+    let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.ends_with("acme/app is onboarded: nothing to change\n"), "{stderr}");
@@ -191,4 +198,42 @@ async fn onboards_once_then_changes_nothing() {
     assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), Vec::<String>::new());
     forgejo.verify().await;
     woodpecker.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let github = offinfra_test_support::contract::strict_server().await;
+    get(&forgejo, REPO, ok(repo("master"))).await;
+    reads(&forgejo).await;
+    get(&forgejo, &format!("{REPO}/push_mirrors"), ok(json!([]))).await;
+    // GitHub's master has a commit Forgejo has never seen (the two remotes diverged).
+    get(&github, "/repos/acme/app/branches/master", ok(json!({"name": "master", "commit": {"sha": "d1ver9ed"}}))).await;
+    get(&forgejo, &format!("{REPO}/compare/master...d1ver9ed"), not_found()).await;
+
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "GitHub acme/app master is at d1ver9ed, a commit Forgejo does not have (acme/app master is at c0ffee)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-overwrite"), "{stderr}");
+    assert!(writes(&forgejo.received_requests().await.unwrap()).is_empty(), "nothing written");
+    assert!(writes(&woodpecker.received_requests().await.unwrap()).is_empty(), "nothing written");
+
+    // With --allow-overwrite the plan goes on (a dry run here: it says what it would do).
+    for route in [".github/workflows/build.yml", ".woodpecker/deploy.yml"] {
+        get(&forgejo, &format!("{REPO}/contents/{route}"), not_found()).await;
+    }
+    get(&forgejo, &format!("{REPO}/contents/.woodpecker"), not_found()).await;
+    get(&woodpecker, "/api/repos/lookup/acme/app", ResponseTemplate::new(404).set_body_string("Not Found")).await;
+    let out = run(&forgejo, &woodpecker, &github, &["--allow-overwrite", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("overwritten by the mirror (--allow-overwrite)"), "{stderr}");
+    assert!(stderr.contains("would    create a push mirror to https://github.com/acme/app.git"), "{stderr}");
 }

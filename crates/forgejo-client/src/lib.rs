@@ -37,7 +37,7 @@ pub use contents::{ChangeFiles, Contents, ContentsApi, Entry, FileChange};
 pub use error::Error;
 pub use hooks::{EditHook, Hook, Hooks};
 pub use mirrors::{check_go_duration, same_remote, CreatePushMirror, PushMirror, PushMirrors};
-pub use misc::{Branch, CreateStatus, Package, StatusState};
+pub use misc::{Branch, Compare, CreateStatus, Package, StatusState};
 pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
 pub use offinfra_http::SecretString;
 pub use repos::{EditRepo, Repository};

@@ -90,6 +90,17 @@ impl RepoHandle<'_> {
         }
     }
 
+    /// The commits `head` has that `base` lacks (`GET /repos/{o}/{r}/compare/{base}...{head}`); `None`
+    /// when either is unknown to the repository.
+    pub async fn compare(&self, base: &str, head: &str) -> Result<Option<Compare>, Error> {
+        let route = format!("/compare/{}...{}", crate::encode(base), crate::encode(head));
+        match self.forgejo.http.json(&Request::get(self.path(&route))).await {
+            Ok(compare) => Ok(Some(compare)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every branch.
     pub async fn branches(&self) -> Result<Vec<Branch>, Error> {
         Ok(self.forgejo.http.collect_pages(&Request::get(self.path("/branches")), &PageNumbers::FORGEJO, None).await?)
@@ -101,6 +112,14 @@ impl RepoHandle<'_> {
         self.forgejo.http.execute(&request).await?;
         Ok(())
     }
+}
+
+/// A comparison of two commits (the spec's `Compare`); only the count is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compare {
+    /// How many commits the head has that the base lacks.
+    #[serde(default)]
+    pub total_commits: i64,
 }
 
 impl Forgejo {
