@@ -66,12 +66,18 @@ struct Args {
     /// The service account the deploy step runs as
     #[arg(long, default_value = "deployer")]
     service_account: String,
-    /// The image holding our `deploy` binary (default: ghcr.io/<github owner>/offinfra-deploy:latest)
-    #[arg(long)]
+    /// The image holding our `deploy` binary (required), e.g. ghcr.io/acme/offinfra-deploy:1.2.0
+    #[arg(long, env = "OFFINFRA_DEPLOY_IMAGE")]
     deploy_image: Option<String>,
-    /// Where the build workflow installs offinfra from
-    #[arg(long, default_value = env!("CARGO_PKG_REPOSITORY"))]
-    offinfra_git: String,
+    /// Where the build workflow installs offinfra from (required), a git URL
+    #[arg(long, env = "OFFINFRA_GIT")]
+    offinfra_git: Option<String>,
+    /// The Actions secret the workflow reads the Forgejo token from
+    #[arg(long, default_value = "FORGEJO_GIT_TOKEN", value_name = "NAME")]
+    forgejo_secret: String,
+    /// The Actions secret the workflow reads the Woodpecker token from
+    #[arg(long, default_value = "WOODPECKER_TOKEN", value_name = "NAME")]
+    woodpecker_secret: String,
     #[command(flatten)]
     output: cli::Output,
 }
@@ -96,9 +102,11 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         service_account: args.service_account.clone(),
         deploy_image: args.deploy_image.clone(),
         offinfra_git: args.offinfra_git.clone(),
+        forgejo_secret: args.forgejo_secret.clone(),
+        woodpecker_secret: args.woodpecker_secret.clone(),
         allow_overwrite: args.allow_overwrite,
     };
-    let config = settings.config();
+    let config = settings.config()?;
     let (forgejo, woodpecker) = (args.forgejo.client()?, args.woodpecker.client()?);
     let token = args.github_token.clone().filter(|t| !t.is_empty()).map(|t| offinfra::http::Auth::Bearer(t.into()));
     let mut github = offinfra::http::Client::builder(&args.github_api_url);

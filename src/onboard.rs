@@ -72,17 +72,27 @@ pub struct Settings {
     pub container: Option<String>,
     /// The service account the deploy step runs as.
     pub service_account: String,
-    /// The image holding the `deploy` binary (default `ghcr.io/<github owner>/offinfra-deploy:latest`).
+    /// The image holding the `deploy` binary (required: the deploy pipeline runs it).
     pub deploy_image: Option<String>,
-    /// Where the build workflow installs offinfra from.
-    pub offinfra_git: String,
+    /// Where the build workflow installs offinfra from (required: there is no default to guess).
+    pub offinfra_git: Option<String>,
+    /// The GitHub Actions secret holding the Forgejo token the workflow tags with.
+    pub forgejo_secret: String,
+    /// The GitHub Actions secret holding the Woodpecker token the workflow deploys with.
+    pub woodpecker_secret: String,
     /// Create the push mirror even over GitHub commits Forgejo lacks.
     pub allow_overwrite: bool,
 }
 
 impl Settings {
-    /// The templates' values: each setting given, or its default.
-    pub fn config(&self) -> OnboardConfig {
+    /// The templates' values: each setting given, or its default. A required setting that is missing
+    /// (where offinfra is installed from, the deploy image) is an error naming its flag.
+    pub fn config(&self) -> Result<OnboardConfig, crate::Error> {
+        let required = |value: &Option<String>, what: &str| {
+            value.clone().filter(|v| !v.is_empty()).ok_or_else(|| crate::Error::invalid(format!("onboarding needs {what}")))
+        };
+        let offinfra_git = required(&self.offinfra_git, "--offinfra-git (where the workflow installs offinfra from)")?;
+        let deploy_image = required(&self.deploy_image, "--deploy-image (the image the deploy pipeline runs)")?;
         let (owner, name) = (self.repo.owner(), self.repo.name());
         let github = self.github_repo.as_ref().unwrap_or(&self.repo);
         let gh_owner = github.owner().to_ascii_lowercase();
@@ -96,17 +106,16 @@ impl Settings {
                     .clone()
                     .unwrap_or_else(|| format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase())),
             ),
-            ("offinfra_git", self.offinfra_git.clone()),
-            (
-                "deploy_image",
-                self.deploy_image.clone().unwrap_or_else(|| format!("ghcr.io/{gh_owner}/offinfra-deploy:latest")),
-            ),
+            ("offinfra_git", offinfra_git),
+            ("deploy_image", deploy_image),
+            ("forgejo_secret", self.forgejo_secret.clone()),
+            ("woodpecker_secret", self.woodpecker_secret.clone()),
             ("namespace", or_name(&self.namespace)),
             ("deployment", or_name(&self.deployment)),
             ("container", or_name(&self.container)),
             ("service_account", self.service_account.clone()),
         ];
-        OnboardConfig {
+        Ok(OnboardConfig {
             owner: owner.to_owned(),
             name: name.to_owned(),
             branch: self.branch.clone(),
@@ -116,7 +125,7 @@ impl Settings {
             github_user: self.github_user.clone(),
             github_token: self.github_token.clone(),
             values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        }
+        })
     }
 }
 
@@ -450,6 +459,8 @@ mod tests {
             ("image", "ghcr.io/acme/app"),
             ("offinfra_git", "https://git.example.com/acme/offinfra"),
             ("deploy_image", "ghcr.io/acme/offinfra-deploy:latest"),
+            ("forgejo_secret", "FORGEJO_GIT_TOKEN"),
+            ("woodpecker_secret", "WOODPECKER_TOKEN"),
             ("namespace", "prod"),
             ("deployment", "app"),
             ("container", "app"),
@@ -479,7 +490,9 @@ mod tests {
         let build = render(BUILD_TEMPLATE, &config()).unwrap();
         assert!(build.contains("--provenance=false"));
         assert!(build.contains("flow --forgejo-repo acme/app --image ghcr.io/acme/app --layout image.tar"));
-        assert!(build.contains("FORGEJO_TOKEN: ${{ secrets.FORGEJO_TOKEN }}"), "GitHub expressions survive");
+        assert!(build.contains("FORGEJO_TOKEN: ${{ secrets.FORGEJO_GIT_TOKEN }}"), "GitHub expressions survive");
+        assert!(build.contains("WOODPECKER_TOKEN: ${{ secrets.WOODPECKER_TOKEN }}"));
+        assert!(!build.contains("example.invalid") && !deploy.contains("example.invalid"), "no placeholder defaults");
 
         let mut missing = config();
         missing.values.retain(|(k, _)| k != "namespace");

@@ -80,6 +80,8 @@ fn run(forgejo: &MockServer, woodpecker: &MockServer, github: &MockServer, extra
         "prod",
         "--offinfra-git",
         "https://git.example.com/platform/offinfra",
+        "--deploy-image",
+        "ghcr.io/acme/offinfra-deploy:1.0.0",
     ];
     args.extend_from_slice(extra);
     let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp"), ("GITHUB_MIRROR_TOKEN", "gh-mirror-token")];
@@ -236,4 +238,17 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("overwritten by the mirror (--allow-overwrite)"), "{stderr}");
     assert!(stderr.contains("would    create a push mirror to https://github.com/acme/app.git"), "{stderr}");
+}
+
+#[test]
+fn no_placeholder_defaults_where_offinfra_comes_from_is_required() {
+    let args = ["--repo", "acme/app", "--forgejo-url", "http://127.0.0.1:9", "--woodpecker-url", "http://127.0.0.1:9"];
+    let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp")];
+    let out = run_example("onboard", None, &args, &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "error: onboarding needs --offinfra-git (where the workflow installs offinfra from)\n");
+    let mut with_git = args.to_vec();
+    with_git.extend(["--offinfra-git", "https://git.example.com/platform/offinfra"]);
+    let out = run_example("onboard", None, &with_git, &env);
+    assert_eq!(text(&out.stderr), "error: onboarding needs --deploy-image (the image the deploy pipeline runs)\n");
 }
