@@ -42,6 +42,10 @@ struct Args {
     /// The GitHub user the mirror pushes as
     #[arg(long, env = "GITHUB_MIRROR_USER", default_value = "x-access-token")]
     github_user: String,
+    /// A Woodpecker token of a user of the GitHub forge, to activate the mirror's registration (default:
+    /// the Woodpecker token; prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "WOODPECKER_GITHUB_TOKEN", hide_env_values = true)]
+    woodpecker_github_token: Option<String>,
     /// The GitHub API (read to check that the mirror would not overwrite GitHub commits)
     #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
     github_api_url: String,
@@ -107,7 +111,15 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         allow_overwrite: args.allow_overwrite,
     };
     let config = settings.config()?;
-    let (forgejo, woodpecker) = (args.forgejo.client()?, args.woodpecker.client()?);
+    // The registration is the GitHub mirror's: activated by a Woodpecker user of the GitHub forge.
+    let woodpecker = match args.woodpecker_github_token.clone().filter(|t| !t.is_empty()) {
+        Some(token) => offinfra::woodpecker_client::Woodpecker::new(
+            cli::required(&args.woodpecker.woodpecker_url, "--woodpecker-url (WOODPECKER_URL)")?,
+            token.into(),
+        )?,
+        None => args.woodpecker.client()?,
+    };
+    let forgejo = args.forgejo.client()?;
     let token = args.github_token.clone().filter(|t| !t.is_empty()).map(|t| offinfra::http::Auth::Bearer(t.into()));
     let mut github = offinfra::http::Client::builder(&args.github_api_url);
     if let Some(auth) = token {

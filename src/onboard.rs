@@ -89,7 +89,10 @@ impl Settings {
     /// (where offinfra is installed from, the deploy image) is an error naming its flag.
     pub fn config(&self) -> Result<OnboardConfig, crate::Error> {
         let required = |value: &Option<String>, what: &str| {
-            value.clone().filter(|v| !v.is_empty()).ok_or_else(|| crate::Error::invalid(format!("onboarding needs {what}")))
+            value
+                .clone()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| crate::Error::invalid(format!("onboarding needs {what}")))
         };
         let offinfra_git = required(&self.offinfra_git, "--offinfra-git (where the workflow installs offinfra from)")?;
         let deploy_image = required(&self.deploy_image, "--deploy-image (the image the deploy pipeline runs)")?;
@@ -355,14 +358,20 @@ pub async fn inspect(
         plan.changes.push(Change::CommitFiles { create, update, delete });
     }
 
-    // Woodpecker.
-    match woodpecker.lookup(&config.owner, &config.name).await {
-        Ok(found) if found.active => plan.in_place.push(format!("active in Woodpecker as repo {}", found.id)),
-        Ok(_) => plan.changes.push(Change::Activate { forge_remote_id: info.id.to_string() }),
-        Err(woodpecker_client::Error::Http(e)) if e.is_not_found() => {
-            plan.changes.push(Change::Activate { forge_remote_id: info.id.to_string() })
+    // Woodpecker: the registration that deploys is the GitHub mirror's (Actions runs there and
+    // triggers it), activated with the GitHub repository's id by a Woodpecker user of the GitHub forge.
+    let gh = &config.github_repo;
+    let activate = || async {
+        let id = github_repo_id(github, gh).await?;
+        Ok::<_, crate::Error>(Change::Activate { forge_remote_id: id.to_string() })
+    };
+    match woodpecker.lookup(gh.owner(), gh.name()).await {
+        Ok(found) if found.active => {
+            plan.in_place.push(format!("active in Woodpecker as repo {} (the registration of GitHub {gh})", found.id))
         }
-        Err(e) => return Err(e).with_context(|| format!("looking up {full} in Woodpecker")),
+        Ok(_) => plan.changes.push(activate().await?),
+        Err(woodpecker_client::Error::Http(e)) if e.is_not_found() => plan.changes.push(activate().await?),
+        Err(e) => return Err(e).with_context(|| format!("looking up {gh} in Woodpecker")),
     }
 
     // The default branch.
@@ -412,11 +421,12 @@ pub async fn apply(
                 continue;
             }
             Change::Activate { forge_remote_id } => {
+                let gh = &config.github_repo;
                 let (found, _) = woodpecker
-                    .activate(forge_remote_id, &config.owner, &config.name)
+                    .activate(forge_remote_id, gh.owner(), gh.name())
                     .await
-                    .with_context(|| format!("activating {full} in Woodpecker"))?;
-                done.push(format!("activated in Woodpecker as repo {}", found.id));
+                    .with_context(|| format!("activating GitHub {gh} in Woodpecker"))?;
+                done.push(format!("activated GitHub {gh} in Woodpecker as repo {}", found.id));
                 continue;
             }
             Change::SetDefaultBranch { to, .. } => {
@@ -426,6 +436,24 @@ pub async fn apply(
         done.push(change.to_string());
     }
     Ok(done)
+}
+
+/// The numeric id of the GitHub repository `repo` (what Woodpecker activates a GitHub repository by).
+async fn github_repo_id(github: &offinfra_http::Client, repo: &offinfra_types::RepoName) -> Result<i64, crate::Error> {
+    let route = format!(
+        "/repos/{}/{}",
+        offinfra_http::encode_segment(repo.owner()),
+        offinfra_http::encode_segment(repo.name())
+    );
+    match github.json::<serde_json::Value>(&offinfra_http::Request::get(route)).await {
+        Ok(answer) => answer["id"]
+            .as_i64()
+            .ok_or_else(|| crate::Error::invalid(format!("GitHub's answer for {repo} has no numeric id"))),
+        Err(e) if e.is_not_found() => Err(crate::Error::invalid(format!(
+            "GitHub {repo} does not exist (or the token cannot see it): create it, empty, for the mirror to push to"
+        ))),
+        Err(e) => Err(e).with_context(|| format!("reading {repo} on GitHub")),
+    }
 }
 
 /// The commit at the head of `branch` of the GitHub repository `repo`; `None` when the repository or the

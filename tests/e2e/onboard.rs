@@ -99,6 +99,7 @@ async fn onboards_once_then_changes_nothing() {
     // The GitHub mirror does not exist yet: nothing there to overwrite.
     let github = offinfra_test_support::contract::strict_server().await;
     get(&github, "/repos/acme/app/branches/master", not_found()).await;
+    get(&github, "/repos/acme/app", ok(json!({"id": 4242, "full_name": "acme/app"}))).await;
 
     // A repository still built by an old Woodpecker pipeline, default branch main, no mirror.
     get(&forgejo, REPO, ok(repo("main"))).await;
@@ -130,7 +131,7 @@ async fn onboards_once_then_changes_nothing() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/repos"))
-        .and(query_param("forge_remote_id", "17"))
+        .and(query_param("forge_remote_id", "4242"))
         .respond_with(ok(woodpecker_repo(true)))
         .expect(1)
         .mount(&woodpecker)
@@ -148,7 +149,7 @@ async fn onboards_once_then_changes_nothing() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("gh-mirror-token"));
     assert!(stderr.contains("done     committed 5eed5eed5eed\n"), "{stderr}");
-    assert!(stderr.contains("done     activated in Woodpecker as repo 42\n"), "{stderr}");
+    assert!(stderr.contains("done     activated GitHub acme/app in Woodpecker as repo 42\n"), "{stderr}");
     assert!(stderr.contains("done     default branch main -> master\n"), "{stderr}");
     forgejo.verify().await;
     woodpecker.verify().await;
@@ -233,6 +234,7 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     }
     get(&forgejo, &format!("{REPO}/contents/.woodpecker"), not_found()).await;
     get(&woodpecker, "/api/repos/lookup/acme/app", ResponseTemplate::new(404).set_body_string("Not Found")).await;
+    get(&github, "/repos/acme/app", ok(json!({"id": 4242, "full_name": "acme/app"}))).await;
     let out = run(&forgejo, &woodpecker, &github, &["--allow-overwrite", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
@@ -246,7 +248,10 @@ fn no_placeholder_defaults_where_offinfra_comes_from_is_required() {
     let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp")];
     let out = run_example("onboard", None, &args, &env);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "error: onboarding needs --offinfra-git (where the workflow installs offinfra from)\n");
+    assert_eq!(
+        text(&out.stderr),
+        "error: onboarding needs --offinfra-git (where the workflow installs offinfra from)\n"
+    );
     let mut with_git = args.to_vec();
     with_git.extend(["--offinfra-git", "https://git.example.com/platform/offinfra"]);
     let out = run_example("onboard", None, &with_git, &env);
