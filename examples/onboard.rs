@@ -82,6 +82,16 @@ struct Args {
     /// The Actions secret the workflow reads the Woodpecker token from
     #[arg(long, default_value = "WOODPECKER_TOKEN", value_name = "NAME")]
     woodpecker_secret: String,
+    /// An Actions secret to set on the mirror, its value from variable VARIABLE (default: NAME)
+    /// (repeat; default: the two above)
+    #[arg(long = "actions-secret", value_name = "NAME[=VARIABLE]")]
+    actions_secrets: Vec<String>,
+    /// A file of NAME=VALUE lines giving Actions secret values (read before the variables)
+    #[arg(long, value_name = "FILE")]
+    actions_secrets_file: Option<std::path::PathBuf>,
+    /// Overwrite Actions secrets that already exist (their values cannot be compared)
+    #[arg(long)]
+    replace_secrets: bool,
     #[command(flatten)]
     output: cli::Output,
 }
@@ -91,6 +101,30 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
+    let mut from_file = std::collections::BTreeMap::new();
+    if let Some(path) = &args.actions_secrets_file {
+        let text = std::fs::read_to_string(path).map_err(|source| offinfra::Error::Io {
+            what: format!("--actions-secrets-file {}", path.display()),
+            source,
+        })?;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            if let Some((name, value)) = line.split_once('=') {
+                from_file.insert(name.trim().to_owned(), value.to_owned());
+            }
+        }
+    }
+    let wanted = match args.actions_secrets.is_empty() {
+        true => vec![args.forgejo_secret.clone(), args.woodpecker_secret.clone()],
+        false => args.actions_secrets.clone(),
+    };
+    let actions_secrets = wanted
+        .iter()
+        .map(|spec| {
+            let (name, variable) = spec.split_once('=').unwrap_or((spec.as_str(), spec.as_str()));
+            let value = from_file.get(name).cloned().or_else(|| std::env::var(variable).ok()).filter(|v| !v.is_empty());
+            (name.to_owned(), value.map(Into::into))
+        })
+        .collect();
     let settings = Settings {
         repo: RepoName::parse(&args.repo).context("--repo")?,
         github_repo: args.github_repo.as_deref().map(RepoName::parse).transpose().context("--github-repo")?,
@@ -109,6 +143,8 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         forgejo_secret: args.forgejo_secret.clone(),
         woodpecker_secret: args.woodpecker_secret.clone(),
         allow_overwrite: args.allow_overwrite,
+        actions_secrets,
+        replace_secrets: args.replace_secrets,
     };
     let config = settings.config()?;
     // The registration is the GitHub mirror's: activated by a Woodpecker user of the GitHub forge.
@@ -125,7 +161,8 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     if let Some(auth) = token {
         github = github.auth(auth);
     }
-    let plan = inspect(&forgejo, &woodpecker, &github.build()?, &config).await?;
+    let github = github.build()?;
+    let plan = inspect(&forgejo, &woodpecker, &github, &config).await?;
     let (json, dry_run) = (args.output.json(), args.output.dry_run);
     if !json {
         eprint!("{}", plan.describe(dry_run));
@@ -143,7 +180,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         let message = "the push mirror needs a GitHub token: set GITHUB_MIRROR_TOKEN or pass --github-token";
         return Err(offinfra::Error::invalid(message));
     }
-    let done = apply(&forgejo, &woodpecker, &config, &plan).await?;
+    let done = apply(&forgejo, &woodpecker, &github, &config, &plan).await?;
     if json {
         println!("{}", serde_json::json!({"plan": plan, "done": done}));
     } else {

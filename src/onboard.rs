@@ -36,6 +36,10 @@ pub struct OnboardConfig {
     pub github_repo: offinfra_types::RepoName,
     /// Create the push mirror even when GitHub has commits Forgejo lacks (they are overwritten).
     pub allow_overwrite: bool,
+    /// The mirror's Actions secrets: name and value (`None`: not given).
+    pub actions_secrets: Vec<(String, Option<SecretString>)>,
+    /// Overwrite Actions secrets that exist.
+    pub replace_secrets: bool,
     /// The GitHub user for the mirror.
     pub github_user: String,
     /// The GitHub token for the mirror (contents: write).
@@ -82,6 +86,11 @@ pub struct Settings {
     pub woodpecker_secret: String,
     /// Create the push mirror even over GitHub commits Forgejo lacks.
     pub allow_overwrite: bool,
+    /// The mirror's GitHub Actions secrets the workflow needs: name and value (`None`: not given, left
+    /// to the user and said so).
+    pub actions_secrets: Vec<(String, Option<SecretString>)>,
+    /// Overwrite Actions secrets that exist (their values cannot be read to compare).
+    pub replace_secrets: bool,
 }
 
 impl Settings {
@@ -125,6 +134,8 @@ impl Settings {
             github_remote: format!("https://github.com/{github}.git"),
             github_repo: github.clone(),
             allow_overwrite: self.allow_overwrite,
+            actions_secrets: self.actions_secrets.clone(),
+            replace_secrets: self.replace_secrets,
             github_user: self.github_user.clone(),
             github_token: self.github_token.clone(),
             values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
@@ -170,8 +181,13 @@ pub enum Change {
     },
     /// Activate the repository in Woodpecker.
     Activate {
-        /// Forgejo's id of the repository.
+        /// The forge's id of the repository (GitHub's, for the mirror's registration).
         forge_remote_id: String,
+    },
+    /// Set these GitHub Actions secrets of the mirror (sealed with the repository's public key).
+    SetActionsSecrets {
+        /// Their names (values never appear).
+        names: Vec<String>,
     },
     /// Make `branch` the default.
     SetDefaultBranch {
@@ -199,6 +215,7 @@ impl std::fmt::Display for Change {
                 write!(f, "activate in Woodpecker (forge id {forge_remote_id})")
             }
             Change::SetDefaultBranch { from, to } => write!(f, "default branch {from} -> {to}"),
+            Change::SetActionsSecrets { names } => write!(f, "set Actions secrets {}", names.join(", ")),
         }
     }
 }
@@ -374,6 +391,27 @@ pub async fn inspect(
         Err(e) => return Err(e).with_context(|| format!("looking up {gh} in Woodpecker")),
     }
 
+    // The mirror's Actions secrets: names are listed, values are write-only.
+    if !config.actions_secrets.is_empty() {
+        let existing = github_secret_names(github, gh).await?;
+        let mut names = Vec::new();
+        for (name, value) in &config.actions_secrets {
+            match (value, existing.contains(name)) {
+                (None, true) => plan.in_place.push(format!("Actions secret {name} exists")),
+                (None, false) => {
+                    plan.in_place.push(format!("Actions secret {name} is missing and no value was given: set it"))
+                }
+                (Some(_), true) if !config.replace_secrets => {
+                    plan.in_place.push(format!("Actions secret {name} exists (--replace-secrets overwrites it)"))
+                }
+                (Some(_), _) => names.push(name.clone()),
+            }
+        }
+        if !names.is_empty() {
+            plan.changes.push(Change::SetActionsSecrets { names });
+        }
+    }
+
     // The default branch.
     if info.default_branch == config.branch {
         plan.in_place.push(format!("default branch {}", config.branch));
@@ -387,6 +425,7 @@ pub async fn inspect(
 pub async fn apply(
     forgejo: &Forgejo,
     woodpecker: &Woodpecker,
+    github: &offinfra_http::Client,
     config: &OnboardConfig,
     plan: &OnboardPlan,
 ) -> Result<Vec<String>, crate::Error> {
@@ -429,6 +468,15 @@ pub async fn apply(
                 done.push(format!("activated GitHub {gh} in Woodpecker as repo {}", found.id));
                 continue;
             }
+            Change::SetActionsSecrets { names } => {
+                let values: Vec<(&String, &SecretString)> = config
+                    .actions_secrets
+                    .iter()
+                    .filter(|(name, _)| names.contains(name))
+                    .filter_map(|(name, value)| value.as_ref().map(|v| (name, v)))
+                    .collect();
+                set_actions_secrets(github, &config.github_repo, &values).await?;
+            }
             Change::SetDefaultBranch { to, .. } => {
                 repo.set_default_branch(to).await.with_context(|| format!("setting the default branch of {full}"))?;
             }
@@ -436,6 +484,59 @@ pub async fn apply(
         done.push(change.to_string());
     }
     Ok(done)
+}
+
+/// The names of the Actions secrets of the GitHub repository `repo`.
+async fn github_secret_names(
+    github: &offinfra_http::Client,
+    repo: &offinfra_types::RepoName,
+) -> Result<Vec<String>, crate::Error> {
+    let route = format!("{}/actions/secrets", github_repo_path(repo));
+    let answer: serde_json::Value = github
+        .json(&offinfra_http::Request::get(route).query("per_page", "100"))
+        .await
+        .with_context(|| format!("listing the Actions secrets of {repo} on GitHub"))?;
+    Ok(answer["secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// Sets Actions secrets of `repo`: each value sealed (libsodium's sealed box, as GitHub requires) with
+/// the repository's public key, then `PUT`. The plain value never leaves this function.
+async fn set_actions_secrets(
+    github: &offinfra_http::Client,
+    repo: &offinfra_types::RepoName,
+    secrets: &[(&String, &SecretString)],
+) -> Result<(), crate::Error> {
+    use offinfra_http::ExposeSecret;
+    let base = github_repo_path(repo);
+    let key: serde_json::Value = github
+        .json(&offinfra_http::Request::get(format!("{base}/actions/secrets/public-key")))
+        .await
+        .with_context(|| format!("reading the Actions public key of {repo}"))?;
+    let (key_id, key) = (key["key_id"].as_str().unwrap_or_default(), key["key"].as_str().unwrap_or_default());
+    let bytes: [u8; 32] = offinfra_http::base64_decode(key)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| crate::Error::invalid(format!("the Actions public key of {repo} is not 32 bytes of base64")))?;
+    let public = crypto_box::PublicKey::from(bytes);
+    for (name, value) in secrets {
+        let sealed = public
+            .seal(&mut crypto_box::aead::OsRng, value.expose_secret().as_bytes())
+            .map_err(|_| crate::Error::invalid(format!("cannot seal Actions secret {name}")))?;
+        let body = serde_json::json!({"encrypted_value": offinfra_http::base64(&sealed), "key_id": key_id});
+        let request =
+            offinfra_http::Request::put(format!("{base}/actions/secrets/{}", offinfra_http::encode_segment(name)))
+                .json(&body)?;
+        github.execute(&request).await.with_context(|| format!("setting Actions secret {name} of {repo}"))?;
+    }
+    Ok(())
+}
+
+fn github_repo_path(repo: &offinfra_types::RepoName) -> String {
+    format!("/repos/{}/{}", offinfra_http::encode_segment(repo.owner()), offinfra_http::encode_segment(repo.name()))
 }
 
 /// The numeric id of the GitHub repository `repo` (what Woodpecker activates a GitHub repository by).
@@ -501,6 +602,8 @@ mod tests {
             github_remote: "https://github.com/acme/app.git".into(),
             github_repo: "acme/app".parse().unwrap(),
             allow_overwrite: false,
+            actions_secrets: Vec::new(),
+            replace_secrets: false,
             github_user: "acme-bot".into(),
             github_token: "t".into(),
             values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

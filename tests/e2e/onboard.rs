@@ -84,7 +84,12 @@ fn run(forgejo: &MockServer, woodpecker: &MockServer, github: &MockServer, extra
         "ghcr.io/acme/offinfra-deploy:1.0.0",
     ];
     args.extend_from_slice(extra);
-    let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp"), ("GITHUB_MIRROR_TOKEN", "gh-mirror-token")];
+    let env = [
+        ("FORGEJO_TOKEN", "fj"),
+        ("WOODPECKER_TOKEN", "wp"),
+        ("GITHUB_MIRROR_TOKEN", "gh-mirror-token"),
+        ("FORGEJO_GIT_TOKEN", "fj-git-VALUE"),
+    ];
     run_example("onboard", None, &args, &env)
 }
 
@@ -100,6 +105,20 @@ async fn onboards_once_then_changes_nothing() {
     let github = offinfra_test_support::contract::strict_server().await;
     get(&github, "/repos/acme/app/branches/master", not_found()).await;
     get(&github, "/repos/acme/app", ok(json!({"id": 4242, "full_name": "acme/app"}))).await;
+    // The mirror's Actions secrets: none yet; values are sealed with this key pair's public half.
+    let secret_key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
+    let public_key = offinfra::http::base64(secret_key.public_key().as_bytes());
+    get(&github, "/repos/acme/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
+    get(&github, "/repos/acme/app/actions/secrets/public-key", ok(json!({"key_id": "kid-1", "key": public_key}))).await;
+    for name in ["FORGEJO_GIT_TOKEN", "WOODPECKER_TOKEN"] {
+        Mock::given(method("PUT"))
+            .and(path(format!("/repos/acme/app/actions/secrets/{name}")))
+            .and(body_partial_json(json!({"key_id": "kid-1"})))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(1)
+            .mount(&github)
+            .await;
+    }
 
     // A repository still built by an old Woodpecker pipeline, default branch main, no mirror.
     get(&forgejo, REPO, ok(repo("main"))).await;
@@ -151,8 +170,18 @@ async fn onboards_once_then_changes_nothing() {
     assert!(stderr.contains("done     committed 5eed5eed5eed\n"), "{stderr}");
     assert!(stderr.contains("done     activated GitHub acme/app in Woodpecker as repo 42\n"), "{stderr}");
     assert!(stderr.contains("done     default branch main -> master\n"), "{stderr}");
+    assert!(stderr.contains("done     set Actions secrets FORGEJO_GIT_TOKEN, WOODPECKER_TOKEN\n"), "{stderr}");
+    assert!(!stderr.contains("-VALUE"), "a secret value was printed: {stderr}");
     forgejo.verify().await;
     woodpecker.verify().await;
+    github.verify().await;
+    // GitHub got each value sealed to its key: only the secret key opens it.
+    let puts = github.received_requests().await.unwrap();
+    let put = puts.iter().find(|r| r.url.path().ends_with("/FORGEJO_GIT_TOKEN")).unwrap();
+    let body: Value = serde_json::from_slice(&put.body).unwrap();
+    let sealed = offinfra::http::base64_decode(body["encrypted_value"].as_str().unwrap()).unwrap();
+    assert_eq!(secret_key.unseal(&sealed).unwrap(), b"fj-git-VALUE");
+    assert!(!String::from_utf8_lossy(&put.body).contains("fj-git-VALUE"));
 
     // One commit: both files created, the old pipeline deleted; the body is the spec's.
     let requests = forgejo.received_requests().await.unwrap();
@@ -192,6 +221,13 @@ async fn onboards_once_then_changes_nothing() {
     get(&forgejo, &format!("{REPO}/contents/.woodpecker"), ok(json!([file(".woodpecker/deploy.yml", "d1", None)])))
         .await;
     get(&woodpecker, "/api/repos/lookup/acme/app", ok(woodpecker_repo(true))).await;
+    github.reset().await;
+    forbid_unmounted(&github).await;
+    get(&github, "/repos/acme/app/branches/master", not_found()).await;
+    let listed = json!({"total_count": 2, "secrets": [
+        {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"},
+        {"name": "WOODPECKER_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}]});
+    get(&github, "/repos/acme/app/actions/secrets", ok(listed)).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);
@@ -199,6 +235,7 @@ async fn onboards_once_then_changes_nothing() {
     assert!(stderr.ends_with("acme/app is onboarded: nothing to change\n"), "{stderr}");
     assert_eq!(writes(&forgejo.received_requests().await.unwrap()), Vec::<String>::new());
     assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), Vec::<String>::new());
+    assert_eq!(writes(&github.received_requests().await.unwrap()), Vec::<String>::new());
     forgejo.verify().await;
     woodpecker.verify().await;
 }
@@ -235,6 +272,7 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     get(&forgejo, &format!("{REPO}/contents/.woodpecker"), not_found()).await;
     get(&woodpecker, "/api/repos/lookup/acme/app", ResponseTemplate::new(404).set_body_string("Not Found")).await;
     get(&github, "/repos/acme/app", ok(json!({"id": 4242, "full_name": "acme/app"}))).await;
+    get(&github, "/repos/acme/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
     let out = run(&forgejo, &woodpecker, &github, &["--allow-overwrite", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
