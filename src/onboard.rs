@@ -611,6 +611,39 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_exactly_what_onboard_writes_for_a_fleet_repo() {
+        let settings = Settings {
+            repo: "viktor/app".parse().unwrap(),
+            github_repo: Some("ViktorBarzin/app".parse().unwrap()),
+            branch: "master".into(),
+            forgejo_url: "https://git.example.com/".into(),
+            woodpecker_url: "https://ci.example.com".into(),
+            github_user: "x-access-token".into(),
+            github_token: "t".to_owned().into(),
+            image: None,
+            namespace: None,
+            deployment: None,
+            container: None,
+            service_account: "deployer".into(),
+            deploy_image: Some("ghcr.io/viktorbarzin/offinfra-deploy:latest".into()),
+            offinfra_git: Some("https://git.example.com/platform/offinfra".into()),
+            forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
+            woodpecker_secret: "WOODPECKER_TOKEN".into(),
+            allow_overwrite: false,
+            actions_secrets: Vec::new(),
+            replace_secrets: false,
+        };
+        let config = settings.config().unwrap();
+        let readme = include_str!("../README.md");
+        for template in [BUILD_TEMPLATE, DEPLOY_TEMPLATE] {
+            let rendered = render(template, &config).unwrap();
+            assert!(readme.contains(&rendered), "README.md does not show this file as onboard writes it:\n{rendered}");
+        }
+        assert!(config.github_remote.ends_with("github.com/ViktorBarzin/app.git"), "the mirror's own name");
+        assert!(render(BUILD_TEMPLATE, &config).unwrap().contains("--image ghcr.io/viktorbarzin/app"), "lower case");
+    }
+
+    #[test]
     fn templates_encode_the_lessons() {
         let deploy = render(DEPLOY_TEMPLATE, &config()).unwrap();
         assert!(deploy.contains("when:\n  - event: manual\n"), "deploy only on manual events");
