@@ -1,4 +1,5 @@
-//! `onboard` twice against a wiremock Forgejo and Woodpecker: the first run creates the mirror, commits
+//! `onboard` twice against a wiremock Forgejo (`viktor/app`), GitHub (its mirror `ViktorBarzin/app`) and
+//! Woodpecker (the mirror's registration): the first run creates the mirror, commits
 //! the two pipeline files and deletes the old one in one commit, activates the repository and flips the
 //! default branch; the second run, against the state the first one left, makes no write call.
 
@@ -10,12 +11,12 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-const REPO: &str = "/api/v1/repos/acme/app";
+const REPO: &str = "/api/v1/repos/viktor/app";
 
 fn repo(default_branch: &str) -> Value {
-    let r = json!({"id": 17, "name": "app", "full_name": "acme/app", "default_branch": default_branch, "empty": false,
-                   "archived": false, "private": true, "mirror": false, "clone_url": "https://git.example.com/acme/app.git",
-                   "html_url": "https://git.example.com/acme/app"});
+    let r = json!({"id": 17, "name": "app", "full_name": "viktor/app", "default_branch": default_branch, "empty": false,
+                   "archived": false, "private": true, "mirror": false, "clone_url": "https://git.example.com/viktor/app.git",
+                   "html_url": "https://git.example.com/viktor/app"});
     Spec::forgejo().assert("Repository", &r);
     r
 }
@@ -32,7 +33,7 @@ fn file(path: &str, sha: &str, content: Option<&str>) -> Value {
 }
 
 fn mirror(sync_on_commit: bool) -> Value {
-    let m = json!({"repo_name": "app", "remote_name": "remote_mirror_x1", "remote_address": "https://github.com/acme/app.git",
+    let m = json!({"repo_name": "app", "remote_name": "remote_mirror_x1", "remote_address": "https://github.com/ViktorBarzin/app.git",
                    "created": "2026-11-27T10:00:00Z", "last_update": "2026-11-27T10:00:00Z", "last_error": "",
                    "interval": "0s", "sync_on_commit": sync_on_commit});
     Spec::forgejo().assert("PushMirror", &m);
@@ -40,7 +41,7 @@ fn mirror(sync_on_commit: bool) -> Value {
 }
 
 fn woodpecker_repo(active: bool) -> Value {
-    let r = json!({"id": 42, "forge_remote_id": "17", "owner": "acme", "name": "app", "full_name": "acme/app",
+    let r = json!({"id": 42, "forge_remote_id": "17", "owner": "ViktorBarzin", "name": "app", "full_name": "ViktorBarzin/app",
                    "default_branch": "master", "active": active});
     Spec::woodpecker().assert("Repo", &r);
     r
@@ -71,7 +72,9 @@ fn run(forgejo: &MockServer, woodpecker: &MockServer, github: &MockServer, extra
         "--github-api-url",
         github_api.as_str(),
         "--repo",
-        "acme/app",
+        "viktor/app",
+        "--github-repo",
+        "ViktorBarzin/app",
         "--forgejo-url",
         &forgejo_url,
         "--woodpecker-url",
@@ -103,16 +106,21 @@ async fn onboards_once_then_changes_nothing() {
     let woodpecker = offinfra_test_support::contract::strict_server().await;
     // The GitHub mirror does not exist yet: nothing there to overwrite.
     let github = offinfra_test_support::contract::strict_server().await;
-    get(&github, "/repos/acme/app/branches/master", not_found()).await;
-    get(&github, "/repos/acme/app", ok(json!({"id": 4242, "full_name": "acme/app"}))).await;
+    get(&github, "/repos/ViktorBarzin/app/branches/master", not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app", ok(json!({"id": 4242, "full_name": "ViktorBarzin/app"}))).await;
     // The mirror's Actions secrets: none yet; values are sealed with this key pair's public half.
     let secret_key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
     let public_key = offinfra::http::base64(secret_key.public_key().as_bytes());
-    get(&github, "/repos/acme/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
-    get(&github, "/repos/acme/app/actions/secrets/public-key", ok(json!({"key_id": "kid-1", "key": public_key}))).await;
+    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
+    get(
+        &github,
+        "/repos/ViktorBarzin/app/actions/secrets/public-key",
+        ok(json!({"key_id": "kid-1", "key": public_key})),
+    )
+    .await;
     for name in ["FORGEJO_GIT_TOKEN", "WOODPECKER_TOKEN"] {
         Mock::given(method("PUT"))
-            .and(path(format!("/repos/acme/app/actions/secrets/{name}")))
+            .and(path(format!("/repos/ViktorBarzin/app/actions/secrets/{name}")))
             .and(body_partial_json(json!({"key_id": "kid-1"})))
             .respond_with(ResponseTemplate::new(201))
             .expect(1)
@@ -129,12 +137,13 @@ async fn onboards_once_then_changes_nothing() {
     }
     get(&forgejo, &format!("{REPO}/contents/.woodpecker"), ok(json!([file(".woodpecker/build.yml", "0ld", None)])))
         .await;
-    get(&woodpecker, "/api/repos/lookup/acme/app", ResponseTemplate::new(404).set_body_string("Not Found")).await;
+    get(&woodpecker, "/api/repos/lookup/ViktorBarzin/app", ResponseTemplate::new(404).set_body_string("Not Found"))
+        .await;
 
     Mock::given(method("POST"))
         .and(path(format!("{REPO}/push_mirrors")))
         .and(body_partial_json(
-            json!({"remote_address": "https://github.com/acme/app.git", "remote_username": "x-access-token",
+            json!({"remote_address": "https://github.com/ViktorBarzin/app.git", "remote_username": "x-access-token",
                                       "remote_password": "gh-mirror-token", "interval": "0s", "sync_on_commit": true}),
         ))
         .respond_with(ok(mirror(true)))
@@ -168,7 +177,7 @@ async fn onboards_once_then_changes_nothing() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("gh-mirror-token"));
     assert!(stderr.contains("done     committed 5eed5eed5eed\n"), "{stderr}");
-    assert!(stderr.contains("done     activated GitHub acme/app in Woodpecker as repo 42\n"), "{stderr}");
+    assert!(stderr.contains("done     activated GitHub ViktorBarzin/app in Woodpecker as repo 42\n"), "{stderr}");
     assert!(stderr.contains("done     default branch main -> master\n"), "{stderr}");
     assert!(stderr.contains("done     set Actions secrets FORGEJO_GIT_TOKEN, WOODPECKER_TOKEN\n"), "{stderr}");
     assert!(!stderr.contains("-VALUE"), "a secret value was printed: {stderr}");
@@ -201,6 +210,9 @@ async fn onboards_once_then_changes_nothing() {
     );
     assert_eq!(files[2]["sha"], "0ld");
     let committed = |i: usize| files[i]["content"].as_str().unwrap().to_owned();
+    let build = String::from_utf8(offinfra::http::base64_decode(&committed(0)).unwrap()).unwrap();
+    assert!(build.contains("flow --forgejo-repo viktor/app --image ghcr.io/viktorbarzin/app"), "{build}");
+    assert!(build.contains("${{ secrets.FORGEJO_GIT_TOKEN }}"), "the fleet's secret name: {build}");
     let deploy = String::from_utf8(offinfra::http::base64_decode(&committed(1)).unwrap()).unwrap();
     assert!(deploy.contains("  - event: manual\n"));
     assert!(deploy.contains("deploy --namespace prod --name app --container-name app --timeout 300s"), "{deploy}");
@@ -220,19 +232,19 @@ async fn onboards_once_then_changes_nothing() {
     get(&forgejo, &format!("{REPO}/contents/.woodpecker/deploy.yml"), ok(deploy)).await;
     get(&forgejo, &format!("{REPO}/contents/.woodpecker"), ok(json!([file(".woodpecker/deploy.yml", "d1", None)])))
         .await;
-    get(&woodpecker, "/api/repos/lookup/acme/app", ok(woodpecker_repo(true))).await;
+    get(&woodpecker, "/api/repos/lookup/ViktorBarzin/app", ok(woodpecker_repo(true))).await;
     github.reset().await;
     forbid_unmounted(&github).await;
-    get(&github, "/repos/acme/app/branches/master", not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app/branches/master", not_found()).await;
     let listed = json!({"total_count": 2, "secrets": [
         {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"},
         {"name": "WOODPECKER_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}]});
-    get(&github, "/repos/acme/app/actions/secrets", ok(listed)).await;
+    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(listed)).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.ends_with("acme/app is onboarded: nothing to change\n"), "{stderr}");
+    assert!(stderr.ends_with("viktor/app is onboarded: nothing to change\n"), "{stderr}");
     assert_eq!(writes(&forgejo.received_requests().await.unwrap()), Vec::<String>::new());
     assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), Vec::<String>::new());
     assert_eq!(writes(&github.received_requests().await.unwrap()), Vec::<String>::new());
@@ -249,7 +261,12 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     reads(&forgejo).await;
     get(&forgejo, &format!("{REPO}/push_mirrors"), ok(json!([]))).await;
     // GitHub's master has a commit Forgejo has never seen (the two remotes diverged).
-    get(&github, "/repos/acme/app/branches/master", ok(json!({"name": "master", "commit": {"sha": "d1ver9ed"}}))).await;
+    get(
+        &github,
+        "/repos/ViktorBarzin/app/branches/master",
+        ok(json!({"name": "master", "commit": {"sha": "d1ver9ed"}})),
+    )
+    .await;
     get(&forgejo, &format!("{REPO}/compare/master...d1ver9ed"), not_found()).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
@@ -257,7 +274,7 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "GitHub acme/app master is at d1ver9ed, a commit Forgejo does not have (acme/app master is at c0ffee)"
+            "GitHub ViktorBarzin/app master is at d1ver9ed, a commit Forgejo does not have (viktor/app master is at c0ffee)"
         ),
         "{stderr}"
     );
@@ -270,19 +287,21 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
         get(&forgejo, &format!("{REPO}/contents/{route}"), not_found()).await;
     }
     get(&forgejo, &format!("{REPO}/contents/.woodpecker"), not_found()).await;
-    get(&woodpecker, "/api/repos/lookup/acme/app", ResponseTemplate::new(404).set_body_string("Not Found")).await;
-    get(&github, "/repos/acme/app", ok(json!({"id": 4242, "full_name": "acme/app"}))).await;
-    get(&github, "/repos/acme/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
+    get(&woodpecker, "/api/repos/lookup/ViktorBarzin/app", ResponseTemplate::new(404).set_body_string("Not Found"))
+        .await;
+    get(&github, "/repos/ViktorBarzin/app", ok(json!({"id": 4242, "full_name": "ViktorBarzin/app"}))).await;
+    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
     let out = run(&forgejo, &woodpecker, &github, &["--allow-overwrite", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("overwritten by the mirror (--allow-overwrite)"), "{stderr}");
-    assert!(stderr.contains("would    create a push mirror to https://github.com/acme/app.git"), "{stderr}");
+    assert!(stderr.contains("would    create a push mirror to https://github.com/ViktorBarzin/app.git"), "{stderr}");
 }
 
 #[test]
 fn no_placeholder_defaults_where_offinfra_comes_from_is_required() {
-    let args = ["--repo", "acme/app", "--forgejo-url", "http://127.0.0.1:9", "--woodpecker-url", "http://127.0.0.1:9"];
+    let args =
+        ["--repo", "viktor/app", "--forgejo-url", "http://127.0.0.1:9", "--woodpecker-url", "http://127.0.0.1:9"];
     let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp")];
     let out = run_example("onboard", None, &args, &env);
     assert_eq!(out.status.code(), Some(1));
