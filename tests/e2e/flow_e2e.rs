@@ -89,7 +89,24 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     }
 
     // Woodpecker: the deploy pipeline gets the image's name and tag, then reports success.
+    // Woodpecker knows the app twice, as the fleet's infra repo is: the Forgejo registration (id 82) and the
+    // GitHub mirror's (id 42). Only the mirror's may receive the deploy.
     let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let mut forgejo_registration = fixtures::woodpecker("repo.json");
+    forgejo_registration["id"] = json!(82);
+    forgejo_registration["full_name"] = json!("viktor/app");
+    Mock::given(method("GET"))
+        .and(path("/api/repos/lookup/viktor/app"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(forgejo_registration))
+        .expect(0)
+        .mount(&woodpecker)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/repos/82/pipelines"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&woodpecker)
+        .await;
     Mock::given(method("GET"))
         .and(path("/api/repos/lookup/ViktorBarzin/app"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("repo.json")))
