@@ -43,7 +43,7 @@ pub mod backends;
 mod config;
 pub mod connect;
 
-pub use config::Config;
+pub use config::{Config, CONFIG_FILE, DEFAULT_REGISTRY};
 
 /// The flow's steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
