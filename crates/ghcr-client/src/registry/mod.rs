@@ -25,12 +25,14 @@ pub use offinfra_types::{ImageName, ImageRef, Tag};
 use crate::Error;
 
 pub mod auth;
+pub mod copy;
 pub mod health;
 pub mod push;
 pub mod read;
 
 use auth::AuthState;
 pub use auth::{credentials_in_docker_config, docker_config_credentials, parse_challenge, Challenge, Credentials};
+pub use copy::CopyReport;
 pub use health::{CacheHealth, Orphan, OrphanReport, RepositoryOrphan};
 pub use push::{BlobOutcome, Progress, ProgressFn, PushReport};
 pub use read::FetchedManifest;

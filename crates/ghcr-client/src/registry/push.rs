@@ -26,7 +26,8 @@ use crate::{
 };
 
 /// What happened to one blob during a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BlobOutcome {
     /// Already in the repository.
     Present,
@@ -324,7 +325,7 @@ impl Registry {
         })
     }
 
-    async fn put_manifest(
+    pub(super) async fn put_manifest(
         &self,
         repository: &str,
         reference: &str,
@@ -434,7 +435,7 @@ impl Registry {
         Err(last_error)
     }
 
-    async fn start_upload(&self, repository: &str) -> Result<String, Error> {
+    pub(super) async fn start_upload(&self, repository: &str) -> Result<String, Error> {
         let response = self
             .execute(Request::post(format!("/v2/{repository}/blobs/uploads/")), &Self::push_scope(repository))
             .await?;

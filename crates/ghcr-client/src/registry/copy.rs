@@ -1,0 +1,178 @@
+//! Copying an image between registries: manifests as bytes (digests preserved exactly), blobs streamed from
+//! source to destination without touching disk, several at once; a blob the destination has is skipped.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use offinfra_http::{
+    header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH},
+    Request,
+};
+use serde::Serialize;
+
+use super::{BlobOutcome, FetchedManifest, Registry};
+use crate::Error;
+
+/// Index nesting followed at most.
+const MAX_DEPTH: usize = 8;
+
+/// What [`Registry::copy_from`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopyReport {
+    /// The copied root manifest's digest (the same on both sides).
+    pub digest: String,
+    /// The manifests copied, children first.
+    pub manifests: Vec<String>,
+    /// Each blob and whether it was copied or already there.
+    pub blobs: Vec<(String, BlobOutcome)>,
+    /// Bytes streamed to the destination.
+    pub bytes_copied: u64,
+}
+
+impl Registry {
+    /// Copies `reference` (a tag or digest) of `source_repository` on `source` into `repository` of this
+    /// registry, under `tag` when given (else by digest only). An index is copied whole: every child
+    /// manifest (platforms, attestations) and their blobs. Manifests are copied as the bytes the source
+    /// sent, so every digest is preserved; blobs stream through without touching disk, `concurrency` of
+    /// them at once, and one the destination already has is not sent again (a rerun of an interrupted
+    /// copy sends only what is missing).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), ghcr_client::Error> {
+    /// use ghcr_client::registry::{Credentials, Registry};
+    ///
+    /// let ghcr = Registry::builder("ghcr.io").build()?;
+    /// let lan = Registry::builder("registry.lan:5000").credentials(Credentials::Anonymous).build()?;
+    /// let report = lan.copy_from(&ghcr, "viktorbarzin/infra-ci", "latest", "infra-ci", Some("latest")).await?;
+    /// println!("{}", report.digest);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_from(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        reference: &str,
+        repository: &str,
+        tag: Option<&str>,
+    ) -> Result<CopyReport, Error> {
+        let root = source.manifest(source_repository, reference).await?.ok_or_else(|| {
+            Error::Http(offinfra_http::Error::Decode {
+                method: "GET".into(),
+                url: format!("{}/{source_repository}:{reference}", source.host),
+                reason: "no such manifest".into(),
+            })
+        })?;
+        // Children first, so that no manifest is pushed before what it references.
+        let mut manifests: Vec<FetchedManifest> = Vec::new();
+        let mut blobs: BTreeSet<(String, u64)> = BTreeSet::new();
+        collect(source, source_repository, root, &mut manifests, &mut blobs, 0).await?;
+
+        let copied: Arc<Mutex<u64>> = Arc::default();
+        let outcomes: Vec<(String, BlobOutcome)> = stream::iter(blobs.into_iter().map(|(digest, size)| {
+            let copied = copied.clone();
+            async move {
+                if self.blob_exists(repository, &digest).await? {
+                    return Ok::<_, Error>((digest, BlobOutcome::Present));
+                }
+                self.stream_blob(source, source_repository, repository, &digest, size).await?;
+                *copied.lock().expect("byte count") += size;
+                Ok((digest, BlobOutcome::Uploaded))
+            }
+        }))
+        .buffered(self.options.concurrency.max(1))
+        .try_collect()
+        .await?;
+
+        let scopes = Self::push_scope(repository);
+        let digest = manifests.last().map(|m| m.digest.clone()).unwrap_or_default();
+        for manifest in &manifests {
+            self.put_manifest(repository, &manifest.digest, &manifest.media_type, &manifest.bytes, &scopes).await?;
+        }
+        if let (Some(tag), Some(root)) = (tag, manifests.last()) {
+            self.put_manifest(repository, tag, &root.media_type, &root.bytes, &scopes).await?;
+        }
+        let bytes_copied = *copied.lock().expect("byte count");
+        Ok(CopyReport {
+            digest,
+            manifests: manifests.iter().map(|m| m.digest.clone()).collect(),
+            blobs: outcomes,
+            bytes_copied,
+        })
+    }
+
+    /// One blob from `source` to this registry: the source's answer body is the upload's body.
+    async fn stream_blob(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        repository: &str,
+        digest: &str,
+        size: u64,
+    ) -> Result<(), Error> {
+        let scopes = Self::pull(source_repository);
+        let target = format!("/v2/{source_repository}/blobs/{digest}");
+        // A HEAD settles the source's authentication before the streamed GET.
+        let head = source.send(Request::head(target.as_str()), &scopes).await?;
+        if !head.status.is_success() {
+            return Err(head.to_error("HEAD").into());
+        }
+        let mut request = Request::get(target.as_str());
+        if let Some(value) = source.auth_header(&scopes.join(" "))? {
+            request = request.header(AUTHORIZATION, value);
+        }
+        let response = source.http.send_streaming(&request).await?;
+        // The body can be sent once: the request is not retried (a rerun copies what is still missing).
+        let body = Mutex::new(Some(offinfra_http::Body::wrap_stream(response.bytes_stream())));
+        let factory: offinfra_http::BodyFactory = Arc::new(move || {
+            body.lock().expect("body").take().unwrap_or_else(|| offinfra_http::Body::from(Vec::new()))
+        });
+        let location = self.start_upload(repository).await?;
+        let put = Request::put(location.as_str())
+            .query("digest", digest)
+            .header(CONTENT_LENGTH, HeaderValue::from(size))
+            .stream_body(factory, "application/octet-stream")
+            .idempotent(false);
+        self.execute(put, &Self::push_scope(repository)).await?;
+        tracing::debug!(digest, size, "blob copied");
+        Ok(())
+    }
+}
+
+/// Reads `manifest` and, for an index, every child manifest (recursively), pushing each onto `out` after
+/// its children, and gathers the config and layer blobs of every image manifest.
+fn collect<'a>(
+    source: &'a Registry,
+    repository: &'a str,
+    manifest: FetchedManifest,
+    out: &'a mut Vec<FetchedManifest>,
+    blobs: &'a mut BTreeSet<(String, u64)>,
+    depth: usize,
+) -> futures_util::future::BoxFuture<'a, Result<(), Error>> {
+    Box::pin(async move {
+        if depth > MAX_DEPTH || out.iter().any(|m| m.digest == manifest.digest) {
+            return Ok(());
+        }
+        let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
+        if let Some(children) = manifest.children() {
+            for child in children {
+                let fetched = source.manifest(repository, &child).await?.ok_or_else(|| Error::MissingBlob {
+                    path: format!("{}/{repository}", source.host).into(),
+                    digest: child.clone(),
+                })?;
+                collect(source, repository, fetched, out, blobs, depth + 1).await?;
+            }
+        } else {
+            let descriptors = value["layers"].as_array().into_iter().flatten().chain(std::iter::once(&value["config"]));
+            for descriptor in descriptors {
+                if let (Some(digest), Some(size)) = (descriptor["digest"].as_str(), descriptor["size"].as_u64()) {
+                    blobs.insert((digest.to_owned(), size));
+                }
+            }
+        }
+        out.push(manifest);
+        Ok(())
+    })
+}

@@ -1,0 +1,120 @@
+//! `copy-image`: copy an image between registries (the break-glass copy from ghcr.io to the LAN registry),
+//! an index with every platform; digests preserved byte for byte, blobs streamed without touching disk,
+//! a blob the destination has is not sent again. Prints the digest alone on stdout.
+//!
+//! ```text
+//! copy-image ghcr.io/viktorbarzin/infra-ci:latest registry.lan:5000/infra-ci:latest \
+//!   --src-creds "bot:$GHCR_TOKEN" --dest-creds "admin:$REGISTRY_PASSWORD"
+//! ```
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+use offinfra::{
+    ghcr_client::registry::{BlobOutcome, Credentials, Registry, RegistryOptions},
+    types::ImageRef,
+    Error,
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "copy-image", version, about = "Copy an image (or a multi-arch index) between registries")]
+struct Args {
+    /// The image to copy: registry/repository:tag or registry/repository@sha256:…
+    source: String,
+    /// Where to: registry/repository[:tag] (default tag: the source's)
+    destination: String,
+    /// Source credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "SRC_CREDS", hide_env_values = true, value_name = "USER:PASSWORD")]
+    src_creds: Option<String>,
+    /// Destination credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "DEST_CREDS", hide_env_values = true, value_name = "USER:PASSWORD")]
+    dest_creds: Option<String>,
+    /// Docker config directory for stored credentials of either side (default ~/.docker)
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
+    docker_config: Option<PathBuf>,
+    /// Speak plain HTTP to the source even off loopback
+    #[arg(long)]
+    src_plain_http: bool,
+    /// Speak plain HTTP to the destination even off loopback
+    #[arg(long)]
+    dest_plain_http: bool,
+    /// Blobs copied at once
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: cli::Format,
+}
+
+fn main() -> ExitCode {
+    cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
+}
+
+fn registry(
+    host: &str,
+    creds: &Option<String>,
+    config: &Option<PathBuf>,
+    plain: bool,
+    n: usize,
+) -> Result<Registry, Error> {
+    let credentials = match creds.as_deref().filter(|c| !c.is_empty()) {
+        Some(pair) => {
+            let (user, password) =
+                pair.split_once(':').ok_or_else(|| Error::invalid("credentials: expected USER:PASSWORD"))?;
+            Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() }
+        }
+        None => {
+            let dir = config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+            Credentials::resolve(None, None, dir.as_deref(), host)?
+        }
+    };
+    let options =
+        RegistryOptions { plain_http: plain.then_some(true), concurrency: n.max(1), ..RegistryOptions::default() };
+    Ok(Registry::builder(host).credentials(credentials).options(options).build()?)
+}
+
+async fn run(args: Args) -> Result<(), Error> {
+    let source = ImageRef::parse(&args.source)?;
+    let destination = ImageRef::parse(&args.destination)?;
+    if destination.digest().is_some() {
+        return Err(Error::invalid("the destination names a repository and a tag, not a digest"));
+    }
+    let from =
+        registry(source.api_host(), &args.src_creds, &args.docker_config, args.src_plain_http, args.concurrency)?;
+    let to = registry(
+        destination.api_host(),
+        &args.dest_creds,
+        &args.docker_config,
+        args.dest_plain_http,
+        args.concurrency,
+    )?;
+    // A destination written without a tag takes the source's (docker reads it as `latest`).
+    let written_tag = args.destination.rsplit('/').next().is_some_and(|last| last.contains(':'));
+    let tag = if written_tag { destination.tag() } else { source.tag() }.map(|t| t.to_string());
+    let report = to
+        .copy_from(
+            &from,
+            source.name().repository(),
+            source.reference(),
+            destination.name().repository(),
+            tag.as_deref(),
+        )
+        .await?;
+    if args.format == cli::Format::Json {
+        return cli::print_json(&report);
+    }
+    let copied = report.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Uploaded).count();
+    eprintln!(
+        "copied {} to {} ({} manifests, {copied} of {} blobs sent, {} bytes)",
+        source,
+        destination.name(),
+        report.manifests.len(),
+        report.blobs.len(),
+        report.bytes_copied
+    );
+    println!("{}", report.digest);
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! `copy-image` between two real registries on loopback: one in token mode standing in for ghcr.io, one with
+//! htpasswd standing in for the LAN registry VM. skopeo reads both sides.
+
+use offinfra_test_support::examples::{run_example, text};
+use offinfra_test_support::oci::{self, platform, skopeo_digest, with, Auth, Builder, LocalRegistry};
+use serde_json::{json, Value};
+
+fn creds() -> String {
+    format!("{}:{}", oci::USER, oci::PASSWORD)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_nothing() {
+    let ghcr = LocalRegistry::start(Auth::Token);
+    let lan = LocalRegistry::start(Auth::Basic);
+    // A multi-arch index (two platforms and an attestation) pushed whole to the ghcr stand-in.
+    let src = tempfile::tempdir().unwrap();
+    let b = Builder::new(src.path());
+    let amd64 = with(b.image("amd64", 3), "platform", platform("linux", "amd64"));
+    let arm64 = with(b.image("arm64", 2), "platform", platform("linux", "arm64"));
+    let att = oci::attestation(&b, &amd64);
+    b.write_index(vec![b.index_blob(vec![amd64, arm64, att])]);
+    let source = format!("{}/viktorbarzin/infra-ci", ghcr.host());
+    let login = [("REGISTRY_USERNAME", oci::USER), ("REGISTRY_PASSWORD", oci::PASSWORD)];
+    let args =
+        ["--layout", src.path().to_str().unwrap(), "--repository", source.as_str(), "--tag", "latest", "--keep-index"];
+    let out = run_example("push-image", None, &args, &login);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pushed = text(&out.stdout).trim().to_owned();
+
+    let creds = creds();
+    let env = [("SRC_CREDS", creds.as_str()), ("DEST_CREDS", creds.as_str())];
+    let destination = format!("{}/infra-ci:latest", lan.host());
+    let out = run_example("copy-image", None, &[&format!("{source}:latest"), &destination, "--format", "json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["digest"], json!(pushed), "the index keeps its digest");
+    assert_eq!(report["manifests"].as_array().unwrap().len(), 4, "three children and the index");
+    assert!(report["blobs"].as_array().unwrap().iter().all(|b| b[1] == "uploaded"));
+    let creds_arg = Some(creds.as_str());
+    assert_eq!(skopeo_digest(&format!("{source}:latest"), creds_arg), pushed);
+    assert_eq!(skopeo_digest(&destination, creds_arg), pushed, "skopeo reads the same digest on the copy");
+
+    // Again: everything is there, nothing is sent.
+    let out = run_example("copy-image", None, &[&format!("{source}:latest"), &destination, "--format", "json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(again["blobs"].as_array().unwrap().iter().all(|b| b[1] == "present"), "{again}");
+    assert_eq!(again["bytes_copied"], 0);
+
+    // By digest, into another repository with a tag of its own; the digest alone on stdout.
+    let by_digest = format!("{source}@{pushed}");
+    let other = format!("{}/mirror/infra-ci:break-glass", lan.host());
+    let out = run_example("copy-image", None, &[&by_digest, &other], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{pushed}\n"));
+    assert_eq!(skopeo_digest(&other, creds_arg), pushed);
+
+    // Wrong destination credentials: a clear error, and the password never printed.
+    let bad = format!("{}:wrong-pw", oci::USER);
+    let out = run_example(
+        "copy-image",
+        None,
+        &[&format!("{source}:latest"), &other],
+        &[("SRC_CREDS", creds.as_str()), ("DEST_CREDS", bad.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("wrong-pw"));
+}
