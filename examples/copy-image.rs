@@ -41,6 +41,9 @@ struct Args {
     /// Speak plain HTTP to the destination even off loopback
     #[arg(long)]
     dest_plain_http: bool,
+    /// Copy only this platform of an index (its image manifest becomes the copied root)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<offinfra::ghcr_client::layout::PlatformSpec>,
     /// Blobs copied at once
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -94,14 +97,9 @@ async fn run(args: Args) -> Result<(), Error> {
     // A destination written without a tag takes the source's (docker reads it as `latest`).
     let written_tag = args.destination.rsplit('/').next().is_some_and(|last| last.contains(':'));
     let tag = if written_tag { destination.tag() } else { source.tag() }.map(|t| t.to_string());
+    let (from_repo, to_repo) = (source.name().repository(), destination.name().repository());
     let report = to
-        .copy_from(
-            &from,
-            source.name().repository(),
-            source.reference(),
-            destination.name().repository(),
-            tag.as_deref(),
-        )
+        .copy_platform_from(&from, from_repo, source.reference(), to_repo, tag.as_deref(), args.platform.as_ref())
         .await?;
     if args.format == cli::Format::Json {
         return cli::print_json(&report);

@@ -17,6 +17,7 @@ async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_noth
     let src = tempfile::tempdir().unwrap();
     let b = Builder::new(src.path());
     let amd64 = with(b.image("amd64", 3), "platform", platform("linux", "amd64"));
+    let amd64_manifest = amd64["digest"].as_str().unwrap().to_owned();
     let arm64 = with(b.image("arm64", 2), "platform", platform("linux", "arm64"));
     let att = oci::attestation(&b, &amd64);
     b.write_index(vec![b.index_blob(vec![amd64, arm64, att])]);
@@ -55,6 +56,14 @@ async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_noth
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{pushed}\n"));
     assert_eq!(skopeo_digest(&other, creds_arg), pushed);
+
+    // One platform: its image manifest is the copied root, with its own digest.
+    let single = format!("{}/infra-ci-amd64:latest", lan.host());
+    let out =
+        run_example("copy-image", None, &[&format!("{source}:latest"), &single, "--platform", "linux/amd64"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), amd64_manifest, "the amd64 manifest, not the index");
+    assert_eq!(skopeo_digest(&single, creds_arg), amd64_manifest);
 
     // Wrong destination credentials: a clear error, and the password never printed.
     let bad = format!("{}:wrong-pw", oci::USER);

@@ -94,6 +94,15 @@ impl std::fmt::Display for PlatformSpec {
 }
 
 impl PlatformSpec {
+    /// Whether a descriptor in an index's JSON (`{"platform": {"os", "architecture", "variant"}}`) is for
+    /// this platform.
+    pub fn matches_json(&self, descriptor: &serde_json::Value) -> bool {
+        let platform = &descriptor["platform"];
+        platform["os"].as_str() == Some(self.os.as_str())
+            && platform["architecture"].as_str() == Some(self.architecture.as_str())
+            && self.variant.as_ref().is_none_or(|v| platform["variant"].as_str() == Some(v.as_str()))
+    }
+
     fn matches(&self, descriptor: &Descriptor) -> bool {
         descriptor.platform().as_ref().is_some_and(|p| {
             p.os().to_string() == self.os

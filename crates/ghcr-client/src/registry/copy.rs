@@ -14,7 +14,7 @@ use offinfra_http::{
 use serde::Serialize;
 
 use super::{BlobOutcome, FetchedManifest, Registry};
-use crate::Error;
+use crate::{layout::PlatformSpec, Error};
 
 /// Index nesting followed at most.
 const MAX_DEPTH: usize = 8;
@@ -58,13 +58,47 @@ impl Registry {
         repository: &str,
         tag: Option<&str>,
     ) -> Result<CopyReport, Error> {
-        let root = source.manifest(source_repository, reference).await?.ok_or_else(|| {
+        self.copy_platform_from(source, source_repository, reference, repository, tag, None).await
+    }
+
+    /// [`Self::copy_from`]; with `platform`, an index is narrowed to that platform's image manifest, which
+    /// becomes the copied root (its digest is the one printed and tagged).
+    pub async fn copy_platform_from(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        reference: &str,
+        repository: &str,
+        tag: Option<&str>,
+        platform: Option<&PlatformSpec>,
+    ) -> Result<CopyReport, Error> {
+        let missing = |what: String| {
             Error::Http(offinfra_http::Error::Decode {
                 method: "GET".into(),
                 url: format!("{}/{source_repository}:{reference}", source.host),
-                reason: "no such manifest".into(),
+                reason: what,
             })
-        })?;
+        };
+        let mut root =
+            source.manifest(source_repository, reference).await?.ok_or_else(|| missing("no such manifest".into()))?;
+        if let (Some(platform), Some(_)) = (platform, root.children()) {
+            let index: serde_json::Value = serde_json::from_slice(&root.bytes).unwrap_or_default();
+            let chosen = index["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|d| platform.matches_json(d))
+                .and_then(|d| d["digest"].as_str())
+                .ok_or_else(|| Error::Selection {
+                    path: format!("{}/{source_repository}", source.host).into(),
+                    reason: format!("index {} has no {platform} image", root.digest),
+                })?
+                .to_owned();
+            root = source
+                .manifest(source_repository, &chosen)
+                .await?
+                .ok_or_else(|| missing(format!("the {platform} manifest {chosen} is missing")))?;
+        }
         // Children first, so that no manifest is pushed before what it references.
         let mut manifests: Vec<FetchedManifest> = Vec::new();
         let mut blobs: BTreeSet<(String, u64)> = BTreeSet::new();
