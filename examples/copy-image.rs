@@ -14,7 +14,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
-    ghcr_client::registry::{BlobOutcome, Credentials, Registry, RegistryOptions},
+    ghcr_client::registry::{BlobOutcome, CopyReport, Credentials, Registry, RegistryOptions},
     types::ImageRef,
     Error,
 };
@@ -24,7 +24,8 @@ use offinfra::{
 struct Args {
     /// The image to copy: registry/repository:tag or registry/repository@sha256:…
     source: String,
-    /// Where to: registry/repository[:tag] (default tag: the source's)
+    /// Where to: registry/repository[:tag] (default tag: the source's), or an OCI layout directory
+    /// oci:DIR[:NAME] (readable by skopeo and by push-image)
     destination: String,
     /// Source credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "SRC_CREDS", hide_env_values = true, value_name = "USER:PASSWORD")]
@@ -81,6 +82,25 @@ fn registry(
 
 async fn run(args: Args) -> Result<(), Error> {
     let source = ImageRef::parse(&args.source)?;
+    if let Some(layout) = args.destination.strip_prefix("oci:") {
+        // `oci:DIR:NAME` as skopeo writes it; a last part with a `/` is still the directory.
+        let (dir, name) = match layout.rsplit_once(':') {
+            Some((dir, name)) if !name.contains('/') && !dir.is_empty() => (dir, Some(name.to_owned())),
+            _ => (layout, source.tag().map(|t| t.to_string())),
+        };
+        let from =
+            registry(source.api_host(), &args.src_creds, &args.docker_config, args.src_plain_http, args.concurrency)?;
+        let report = from
+            .save_to_layout(
+                source.name().repository(),
+                source.reference(),
+                args.platform.as_ref(),
+                dir.as_ref(),
+                name.as_deref(),
+            )
+            .await?;
+        return render(&args, &report, &source.to_string(), layout);
+    }
     let destination = ImageRef::parse(&args.destination)?;
     if destination.digest().is_some() {
         return Err(Error::invalid("the destination names a repository and a tag, not a digest"));
@@ -101,17 +121,18 @@ async fn run(args: Args) -> Result<(), Error> {
     let report = to
         .copy_platform_from(&from, from_repo, source.reference(), to_repo, tag.as_deref(), args.platform.as_ref())
         .await?;
+    render(&args, &report, &source.to_string(), &destination.name().to_string())
+}
+
+/// The report as JSON, or a line on stderr and the digest alone on stdout.
+fn render(args: &Args, report: &CopyReport, source: &str, destination: &str) -> Result<(), Error> {
     if args.format == cli::Format::Json {
-        return cli::print_json(&report);
+        return cli::print_json(report);
     }
     let copied = report.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Uploaded).count();
+    let (manifests, blobs, bytes) = (report.manifests.len(), report.blobs.len(), report.bytes_copied);
     eprintln!(
-        "copied {} to {} ({} manifests, {copied} of {} blobs sent, {} bytes)",
-        source,
-        destination.name(),
-        report.manifests.len(),
-        report.blobs.len(),
-        report.bytes_copied
+        "copied {source} to {destination} ({manifests} manifests, {copied} of {blobs} blobs sent, {bytes} bytes)"
     );
     println!("{}", report.digest);
     Ok(())

@@ -65,6 +65,29 @@ async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_noth
     assert_eq!(text(&out.stdout).trim(), amd64_manifest, "the amd64 manifest, not the index");
     assert_eq!(skopeo_digest(&single, creds_arg), amd64_manifest);
 
+    // Saved to an OCI layout (break-glass: carried over on a disk), read by skopeo, pushed back with
+    // push-image to a third repository: the same digest all the way.
+    let saved = tempfile::tempdir().unwrap();
+    let dir = saved.path().join("infra-ci");
+    let out =
+        run_example("copy-image", None, &[&format!("{source}:latest"), &format!("oci:{}:latest", dir.display())], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), pushed);
+    assert_eq!(oci::sha256_digest(&std::fs::read(dir.join("blobs/sha256").join(&pushed[7..])).unwrap()), pushed);
+    let inspected = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", &format!("oci:{}:latest", dir.display())])
+        .output()
+        .unwrap();
+    assert!(inspected.status.success(), "{}", text(&inspected.stderr));
+    assert_eq!(oci::sha256_digest(&inspected.stdout), pushed, "skopeo reads the saved layout");
+    let third = format!("{}/restored/infra-ci", lan.host());
+    let login = [("REGISTRY_USERNAME", oci::USER), ("REGISTRY_PASSWORD", oci::PASSWORD)];
+    let args = ["--layout", dir.to_str().unwrap(), "--repository", third.as_str(), "--tag", "latest", "--keep-index"];
+    let out = run_example("push-image", None, &args, &login);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), pushed);
+    assert_eq!(skopeo_digest(&format!("{third}:latest"), creds_arg), pushed);
+
     // Wrong destination credentials: a clear error, and the password never printed.
     let bad = format!("{}:wrong-pw", oci::USER);
     let out = run_example(

@@ -72,6 +72,19 @@ impl Registry {
         tag: Option<&str>,
         platform: Option<&PlatformSpec>,
     ) -> Result<CopyReport, Error> {
+        let (manifests, blobs) = source.image_parts(source_repository, reference, platform).await?;
+        self.copy_parts(source, source_repository, repository, tag, manifests, blobs).await
+    }
+
+    /// The manifests of `reference` (children first, the root last; narrowed to `platform` when given)
+    /// and the config and layer blobs they reference.
+    async fn image_parts(
+        &self,
+        source_repository: &str,
+        reference: &str,
+        platform: Option<&PlatformSpec>,
+    ) -> Result<(Vec<FetchedManifest>, BTreeSet<(String, u64)>), Error> {
+        let source = self;
         let missing = |what: String| {
             Error::Http(offinfra_http::Error::Decode {
                 method: "GET".into(),
@@ -103,7 +116,19 @@ impl Registry {
         let mut manifests: Vec<FetchedManifest> = Vec::new();
         let mut blobs: BTreeSet<(String, u64)> = BTreeSet::new();
         collect(source, source_repository, root, &mut manifests, &mut blobs, 0).await?;
+        Ok((manifests, blobs))
+    }
 
+    /// Sends `blobs` and then `manifests` (children first) from `source` into `repository`.
+    async fn copy_parts(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        repository: &str,
+        tag: Option<&str>,
+        manifests: Vec<FetchedManifest>,
+        blobs: BTreeSet<(String, u64)>,
+    ) -> Result<CopyReport, Error> {
         let copied: Arc<Mutex<u64>> = Arc::default();
         let outcomes: Vec<(String, BlobOutcome)> = stream::iter(blobs.into_iter().map(|(digest, size)| {
             let copied = copied.clone();
@@ -134,6 +159,88 @@ impl Registry {
             manifests: manifests.iter().map(|m| m.digest.clone()).collect(),
             blobs: outcomes,
             bytes_copied,
+        })
+    }
+
+    /// Saves `reference` of `repository` (narrowed to `platform` when given) into the OCI image layout
+    /// directory `dir` (made when missing; an existing layout keeps its other images), named `ref_name`
+    /// in its `index.json`: readable by skopeo (`oci:DIR:REF`) and by our `push-image`. Blobs the layout
+    /// has are not fetched again; each fetched blob is checked against its digest.
+    pub async fn save_to_layout(
+        &self,
+        repository: &str,
+        reference: &str,
+        platform: Option<&PlatformSpec>,
+        dir: &std::path::Path,
+        ref_name: Option<&str>,
+    ) -> Result<CopyReport, Error> {
+        let (manifests, blobs) = self.image_parts(repository, reference, platform).await?;
+        let blob_dir = dir.join("blobs").join("sha256");
+        tokio::fs::create_dir_all(&blob_dir).await.map_err(|e| Error::io(&blob_dir, e))?;
+        let io = |path: &std::path::Path, e| Error::io(path, e);
+        let file_of = |digest: &str| -> Result<std::path::PathBuf, Error> {
+            let hex =
+                digest.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            hex.map(|h| blob_dir.join(h)).ok_or_else(|| Error::UnsupportedDigest { digest: digest.to_owned() })
+        };
+        let mut outcomes = Vec::new();
+        let mut copied = 0u64;
+        for (digest, size) in &blobs {
+            let path = file_of(digest)?;
+            if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == *size) {
+                outcomes.push((digest.clone(), BlobOutcome::Present));
+                continue;
+            }
+            // Into a temporary name first: a broken download never looks like a finished blob.
+            let partial = path.with_extension("partial");
+            let mut file = tokio::fs::File::create(&partial).await.map_err(|e| io(&partial, e))?;
+            copied += self.pull_blob(repository, digest, &mut file).await?;
+            tokio::fs::rename(&partial, &path).await.map_err(|e| io(&path, e))?;
+            outcomes.push((digest.clone(), BlobOutcome::Uploaded));
+        }
+        for manifest in &manifests {
+            let path = file_of(&manifest.digest)?;
+            tokio::fs::write(&path, &manifest.bytes).await.map_err(|e| io(&path, e))?;
+        }
+        let root = manifests
+            .last()
+            .ok_or_else(|| Error::Selection { path: dir.to_owned(), reason: "nothing to save".into() })?;
+        let layout_file = dir.join("oci-layout");
+        tokio::fs::write(&layout_file, br#"{"imageLayoutVersion":"1.0.0"}"#).await.map_err(|e| io(&layout_file, e))?;
+        let index_file = dir.join("index.json");
+        let mut index: serde_json::Value = match tokio::fs::read(&index_file).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::BadJson {
+                path: index_file.clone(),
+                what: "index.json".into(),
+                reason: e.to_string(),
+            })?,
+            Err(_) => {
+                serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+            }
+        };
+        let mut entry =
+            serde_json::json!({"mediaType": root.media_type, "digest": root.digest, "size": root.bytes.len()});
+        if let Some(name) = ref_name {
+            entry["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": name});
+        }
+        let list = index["manifests"].as_array_mut().ok_or_else(|| Error::BadJson {
+            path: index_file.clone(),
+            what: "index.json".into(),
+            reason: "no manifests list".into(),
+        })?;
+        // The name now means this image: an entry of the same name (or, unnamed, the same digest) goes.
+        list.retain(|m| match ref_name {
+            Some(name) => m["annotations"]["org.opencontainers.image.ref.name"].as_str() != Some(name),
+            None => m["digest"].as_str() != Some(root.digest.as_str()),
+        });
+        list.push(entry);
+        let text = serde_json::to_vec_pretty(&index).unwrap_or_default();
+        tokio::fs::write(&index_file, text).await.map_err(|e| io(&index_file, e))?;
+        Ok(CopyReport {
+            digest: root.digest.clone(),
+            manifests: manifests.iter().map(|m| m.digest.clone()).collect(),
+            blobs: outcomes,
+            bytes_copied: copied,
         })
     }
 
