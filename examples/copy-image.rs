@@ -1,10 +1,12 @@
-//! `copy-image`: copy an image between registries (the break-glass copy from ghcr.io to the LAN registry),
-//! an index with every platform; digests preserved byte for byte, blobs streamed without touching disk,
-//! a blob the destination has is not sent again. Prints the digest alone on stdout.
+//! `copy-image`: copy an image between registries and OCI layouts, named as skopeo names them
+//! (`docker://REF` or `REF`, `oci:DIR[:NAME]`, `oci-archive:TAR[:NAME]`): the break-glass copy from ghcr.io to
+//! the LAN registry, or a save to carry over. An index is copied with every platform (`--platform` for one);
+//! digests are kept byte for byte, blobs stream without touching disk, what the destination has is not sent
+//! again. Prints the digest alone on stdout.
 //!
 //! ```text
-//! copy-image ghcr.io/viktorbarzin/infra-ci:latest registry.lan:5000/infra-ci:latest \
-//!   --src-creds "bot:$GHCR_TOKEN" --dest-creds "admin:$REGISTRY_PASSWORD"
+//! SRC_CREDS=bot:$GHCR_TOKEN DEST_CREDS=admin:$LAN_PW copy-image ghcr.io/viktorbarzin/infra-ci:latest registry.lan:5000/infra-ci:latest
+//! copy-image ghcr.io/viktorbarzin/infra-ci:latest oci-archive:infra-ci.tar
 //! ```
 
 #[path = "common/cli.rs"]
@@ -14,37 +16,43 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
-    ghcr_client::registry::{BlobOutcome, CopyReport, Credentials, Registry, RegistryOptions},
-    types::ImageRef,
+    copy::{counts, Access, Copy, Endpoint},
+    ghcr_client::{layout::PlatformSpec, registry::Credentials},
     Error,
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "copy-image", version, about = "Copy an image (or a multi-arch index) between registries")]
+#[command(
+    name = "copy-image",
+    version,
+    about = "Copy an image (or a multi-arch index) between registries and OCI layouts"
+)]
 struct Args {
-    /// The image to copy: registry/repository:tag or registry/repository@sha256:…
+    /// From: REGISTRY/REPO:TAG, REGISTRY/REPO@sha256:…, oci:DIR[:NAME] or oci-archive:TAR[:NAME]
     source: String,
-    /// Where to: registry/repository[:tag] (default tag: the source's), or an OCI layout directory
-    /// oci:DIR[:NAME] (readable by skopeo and by push-image)
+    /// To: REGISTRY/REPO[:TAG] (default tag: the source's), oci:DIR[:NAME] or oci-archive:TAR[:NAME]
     destination: String,
-    /// Source credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
+    /// Source registry credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "SRC_CREDS", hide_env_values = true, value_name = "USER:PASSWORD")]
     src_creds: Option<String>,
-    /// Destination credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
+    /// Destination registry credentials USER:PASSWORD (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "DEST_CREDS", hide_env_values = true, value_name = "USER:PASSWORD")]
     dest_creds: Option<String>,
-    /// Docker config directory for stored credentials of either side (default ~/.docker)
+    /// Docker config directory for either side's stored credentials (default ~/.docker)
     #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
     docker_config: Option<PathBuf>,
-    /// Speak plain HTTP to the source even off loopback
+    /// Speak plain HTTP to the source registry even off loopback
     #[arg(long)]
     src_plain_http: bool,
-    /// Speak plain HTTP to the destination even off loopback
+    /// Speak plain HTTP to the destination registry even off loopback
     #[arg(long)]
     dest_plain_http: bool,
     /// Copy only this platform of an index (its image manifest becomes the copied root)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    platform: Option<offinfra::ghcr_client::layout::PlatformSpec>,
+    platform: Option<PlatformSpec>,
+    /// Copy every tag of the source repository (registry to registry)
+    #[arg(long)]
+    all_tags: bool,
     /// Blobs copied at once
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -57,83 +65,51 @@ fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-fn registry(
-    host: &str,
-    creds: &Option<String>,
-    config: &Option<PathBuf>,
-    plain: bool,
-    n: usize,
-) -> Result<Registry, Error> {
-    let credentials = match creds.as_deref().filter(|c| !c.is_empty()) {
+/// `USER:PASSWORD`, else the docker config's entry for the endpoint's registry, else anonymous.
+fn credentials(endpoint: &Endpoint, pair: &Option<String>, config: &Option<PathBuf>) -> Result<Credentials, Error> {
+    let Endpoint::Registry(image) = endpoint else { return Ok(Credentials::Anonymous) };
+    match pair.as_deref().filter(|c| !c.is_empty()) {
         Some(pair) => {
             let (user, password) =
                 pair.split_once(':').ok_or_else(|| Error::invalid("credentials: expected USER:PASSWORD"))?;
-            Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() }
+            Ok(Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() })
         }
         None => {
             let dir = config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-            Credentials::resolve(None, None, dir.as_deref(), host)?
+            Ok(Credentials::resolve(None, None, dir.as_deref(), image.api_host())?)
         }
-    };
-    let options =
-        RegistryOptions { plain_http: plain.then_some(true), concurrency: n.max(1), ..RegistryOptions::default() };
-    Ok(Registry::builder(host).credentials(credentials).options(options).build()?)
+    }
 }
 
 async fn run(args: Args) -> Result<(), Error> {
-    let source = ImageRef::parse(&args.source)?;
-    if let Some(layout) = args.destination.strip_prefix("oci:") {
-        // `oci:DIR:NAME` as skopeo writes it; a last part with a `/` is still the directory.
-        let (dir, name) = match layout.rsplit_once(':') {
-            Some((dir, name)) if !name.contains('/') && !dir.is_empty() => (dir, Some(name.to_owned())),
-            _ => (layout, source.tag().map(|t| t.to_string())),
-        };
-        let from =
-            registry(source.api_host(), &args.src_creds, &args.docker_config, args.src_plain_http, args.concurrency)?;
-        let report = from
-            .save_to_layout(
-                source.name().repository(),
-                source.reference(),
-                args.platform.as_ref(),
-                dir.as_ref(),
-                name.as_deref(),
-            )
-            .await?;
-        return render(&args, &report, &source.to_string(), layout);
-    }
-    let destination = ImageRef::parse(&args.destination)?;
-    if destination.digest().is_some() {
-        return Err(Error::invalid("the destination names a repository and a tag, not a digest"));
-    }
-    let from =
-        registry(source.api_host(), &args.src_creds, &args.docker_config, args.src_plain_http, args.concurrency)?;
-    let to = registry(
-        destination.api_host(),
-        &args.dest_creds,
-        &args.docker_config,
-        args.dest_plain_http,
-        args.concurrency,
-    )?;
-    // A destination written without a tag takes the source's (docker reads it as `latest`).
-    let written_tag = args.destination.rsplit('/').next().is_some_and(|last| last.contains(':'));
-    let tag = if written_tag { destination.tag() } else { source.tag() }.map(|t| t.to_string());
-    let (from_repo, to_repo) = (source.name().repository(), destination.name().repository());
-    let report = to
-        .copy_platform_from(&from, from_repo, source.reference(), to_repo, tag.as_deref(), args.platform.as_ref())
-        .await?;
-    render(&args, &report, &source.to_string(), &destination.name().to_string())
-}
-
-/// The report as JSON, or a line on stderr and the digest alone on stdout.
-fn render(args: &Args, report: &CopyReport, source: &str, destination: &str) -> Result<(), Error> {
+    let copy = Copy {
+        source: Endpoint::parse(&args.source)?,
+        destination: Endpoint::parse(&args.destination)?,
+        platform: args.platform.clone(),
+        all_tags: args.all_tags,
+    };
+    let access = Access {
+        source: credentials(&copy.source, &args.src_creds, &args.docker_config)?,
+        destination: credentials(&copy.destination, &args.dest_creds, &args.docker_config)?,
+        source_plain_http: args.src_plain_http,
+        destination_plain_http: args.dest_plain_http,
+        concurrency: args.concurrency,
+    };
+    let reports = copy.run(&access).await?;
     if args.format == cli::Format::Json {
-        return cli::print_json(report);
+        return match reports.as_slice() {
+            [one] => cli::print_json(one),
+            all => cli::print_json(&all),
+        };
     }
-    let copied = report.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Uploaded).count();
-    let (manifests, blobs, bytes) = (report.manifests.len(), report.blobs.len(), report.bytes_copied);
-    eprintln!(
-        "copied {source} to {destination} ({manifests} manifests, {copied} of {blobs} blobs sent, {bytes} bytes)"
-    );
-    println!("{}", report.digest);
+    for report in &reports {
+        let (sent, present, mounted) = counts(report);
+        let manifests = report.manifests.len();
+        eprintln!(
+            "copied {} to {}: {manifests} manifests, {sent} blobs sent, {present} present, {mounted} mounted, {} bytes",
+            args.source, args.destination, report.bytes_copied
+        );
+        println!("{}", report.digest);
+    }
     Ok(())
 }

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod ci;
+pub mod copy;
 pub mod doctor;
 pub mod error;
 pub mod flow;

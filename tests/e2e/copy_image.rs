@@ -88,6 +88,47 @@ async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_noth
     assert_eq!(text(&out.stdout).trim(), pushed);
     assert_eq!(skopeo_digest(&format!("{third}:latest"), creds_arg), pushed);
 
+    // On one registry, blobs are mounted from the source repository: nothing is streamed.
+    let lan_env = [("SRC_CREDS", creds.as_str()), ("DEST_CREDS", creds.as_str())];
+    let sibling = format!("{}/infra-ci-sibling:latest", lan.host());
+    let out = run_example("copy-image", None, &[&destination, &sibling, "--format", "json"], &lan_env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mounted: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(mounted["blobs"].as_array().unwrap().iter().all(|b| b[1] == "mounted"), "{mounted}");
+    assert_eq!(skopeo_digest(&sibling, creds_arg), pushed);
+
+    // A tar to carry over, and back from it to a registry: same digest.
+    let tar = saved.path().join("infra-ci.tar");
+    let out = run_example(
+        "copy-image",
+        None,
+        &[&format!("{source}:latest"), &format!("oci-archive:{}", tar.display())],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let back = format!("{}/from-tar/infra-ci:latest", lan.host());
+    let out = run_example("copy-image", None, &[&format!("oci-archive:{}:latest", tar.display()), &back], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), pushed);
+    assert_eq!(skopeo_digest(&back, creds_arg), pushed);
+
+    // Every tag of a repository.
+    let tagged = format!("{}/infra-ci:v2", lan.host());
+    assert!(run_example("copy-image", None, &[&destination, &tagged], &lan_env).status.success());
+    let everything = format!("{}/everything", lan.host());
+    let out = run_example(
+        "copy-image",
+        None,
+        &[&format!("{}/infra-ci", lan.host()), &everything, "--all-tags", "--format", "json"],
+        &lan_env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2, "latest and v2: {all}");
+    for tag in ["latest", "v2"] {
+        assert_eq!(skopeo_digest(&format!("{everything}:{tag}"), creds_arg), pushed, "{tag}");
+    }
+
     // Wrong destination credentials: a clear error, and the password never printed.
     let bad = format!("{}:wrong-pw", oci::USER);
     let out = run_example(

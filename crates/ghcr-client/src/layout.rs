@@ -644,3 +644,32 @@ pub fn sha256_digest(data: &[u8]) -> String {
     h.update(data);
     h.finish()
 }
+
+/// Writes the layout directory `dir` as the tar `path` (entries in name order, as `docker buildx` writes
+/// one), through a temporary file renamed into place.
+pub fn write_tar(dir: &Path, path: &Path) -> Result<(), Error> {
+    let partial = path.with_extension("partial");
+    let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+    let mut builder = tar::Builder::new(file);
+    builder.follow_symlinks(false);
+    let mut names: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).map_err(|e| Error::io(&current, e))? {
+            let entry = entry.map_err(|e| Error::io(&current, e))?;
+            let file_type = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+            if file_type.is_dir() {
+                stack.push(entry.path());
+            } else if file_type.is_file() {
+                names.push(entry.path());
+            }
+        }
+    }
+    names.sort();
+    for file in names {
+        let name = file.strip_prefix(dir).unwrap_or(&file).to_owned();
+        builder.append_path_with_name(&file, &name).map_err(|e| Error::io(&file, e))?;
+    }
+    builder.into_inner().and_then(|mut f| std::io::Write::flush(&mut f)).map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
+}

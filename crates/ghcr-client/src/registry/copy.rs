@@ -136,7 +136,15 @@ impl Registry {
                 if self.blob_exists(repository, &digest).await? {
                     return Ok::<_, Error>((digest, BlobOutcome::Present));
                 }
-                self.stream_blob(source, source_repository, repository, &digest, size).await?;
+                // On the same registry, the blob is mounted from the source repository: nothing is sent.
+                let mut session = None;
+                if source.host == self.host {
+                    match self.try_mount(repository, &digest, source_repository).await? {
+                        super::push::Mount::Mounted => return Ok((digest, BlobOutcome::Mounted)),
+                        super::push::Mount::Declined(location) => session = location,
+                    }
+                }
+                self.stream_blob(source, source_repository, repository, &digest, size, session).await?;
                 *copied.lock().expect("byte count") += size;
                 Ok((digest, BlobOutcome::Uploaded))
             }
@@ -252,6 +260,7 @@ impl Registry {
         repository: &str,
         digest: &str,
         size: u64,
+        session: Option<String>,
     ) -> Result<(), Error> {
         let scopes = Self::pull(source_repository);
         let target = format!("/v2/{source_repository}/blobs/{digest}");
@@ -270,7 +279,10 @@ impl Registry {
         let factory: offinfra_http::BodyFactory = Arc::new(move || {
             body.lock().expect("body").take().unwrap_or_else(|| offinfra_http::Body::from(Vec::new()))
         });
-        let location = self.start_upload(repository).await?;
+        let location = match session {
+            Some(location) => location,
+            None => self.start_upload(repository).await?,
+        };
         let put = Request::put(location.as_str())
             .query("digest", digest)
             .header(CONTENT_LENGTH, HeaderValue::from(size))

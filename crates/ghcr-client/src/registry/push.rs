@@ -202,6 +202,14 @@ impl PushSummary {
     }
 }
 
+/// What a cross-repository mount attempt got.
+pub(super) enum Mount {
+    /// The blob is in the repository now.
+    Mounted,
+    /// Not mounted; the upload session the registry opened instead, if it did.
+    Declined(Option<String>),
+}
+
 /// The result of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushReport {
@@ -367,20 +375,13 @@ impl Registry {
             return Ok((digest, BlobOutcome::Present, 0));
         }
         let mut session = None;
-        if let Some(from) = mount_from.filter(|from| *from != repository) {
-            let scopes = vec![format!("repository:{repository}:pull,push"), format!("repository:{from}:pull")];
-            let request = Request::post(format!("/v2/{repository}/blobs/uploads/"))
-                .query("mount", digest.as_str())
-                .query("from", from);
-            let response = self.send(request, &scopes).await?;
-            match response.status {
-                StatusCode::CREATED => {
+        if let Some(from) = mount_from {
+            match self.try_mount(repository, &digest, from).await? {
+                Mount::Mounted => {
                     notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Mounted });
                     return Ok((digest, BlobOutcome::Mounted, 0));
                 }
-                // Mount declined: the registry opened an upload session instead.
-                StatusCode::ACCEPTED => session = response.header(LOCATION.as_str()).map(str::to_owned),
-                _ => {}
+                Mount::Declined(location) => session = location,
             }
         }
         let (file, offset, length) = layout.blob_location(descriptor)?;
@@ -433,6 +434,23 @@ impl Registry {
             tokio::time::sleep(delay).await;
         };
         Err(last_error)
+    }
+
+    /// Asks the registry to mount `digest` from its repository `from` into `repository`.
+    pub(super) async fn try_mount(&self, repository: &str, digest: &str, from: &str) -> Result<Mount, Error> {
+        if from == repository {
+            return Ok(Mount::Declined(None));
+        }
+        let scopes = vec![format!("repository:{repository}:pull,push"), format!("repository:{from}:pull")];
+        let request =
+            Request::post(format!("/v2/{repository}/blobs/uploads/")).query("mount", digest).query("from", from);
+        let response = self.send(request, &scopes).await?;
+        Ok(match response.status {
+            StatusCode::CREATED => Mount::Mounted,
+            // Mount declined: the registry opened an upload session instead.
+            StatusCode::ACCEPTED => Mount::Declined(response.header(LOCATION.as_str()).map(str::to_owned)),
+            _ => Mount::Declined(None),
+        })
     }
 
     pub(super) async fn start_upload(&self, repository: &str) -> Result<String, Error> {

@@ -1,0 +1,207 @@
+//! Copying images between registries and OCI layouts, named as skopeo names them: `docker://REF` (or a
+//! bare reference), `oci:DIR[:NAME]` and `oci-archive:TAR[:NAME]`. Registry to registry streams blobs and
+//! keeps every digest ([`ghcr_client::registry::Registry::copy_platform_from`]); registry to layout saves
+//! ([`ghcr_client::registry::Registry::save_to_layout`]); layout to registry is the push.
+
+use std::path::PathBuf;
+
+use ghcr_client::{
+    layout::{Layout, PlatformSpec, Selector},
+    registry::{BlobOutcome, CopyReport, Credentials, Registry, RegistryOptions},
+};
+use offinfra_types::{ImageRef, Tag};
+
+use crate::{Error, ResultExt};
+
+/// One side of a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// An image in a registry.
+    Registry(ImageRef),
+    /// An OCI image layout: a directory, or a tar of one (`archive`), and the image's name in it.
+    Layout {
+        /// The directory or the tar.
+        path: PathBuf,
+        /// The `org.opencontainers.image.ref.name` (default: the other side's tag).
+        name: Option<String>,
+        /// A tar rather than a directory.
+        archive: bool,
+    },
+}
+
+impl Endpoint {
+    /// Parses `docker://REF` or `REF`, `oci:DIR[:NAME]`, `oci-archive:TAR[:NAME]`.
+    ///
+    /// ```
+    /// use offinfra::copy::Endpoint;
+    ///
+    /// assert!(matches!(Endpoint::parse("ghcr.io/acme/app:1")?, Endpoint::Registry(_)));
+    /// let Endpoint::Layout { path, name, archive } = Endpoint::parse("oci-archive:/tmp/app.tar:v1")? else { panic!() };
+    /// assert_eq!((path.to_str(), name.as_deref(), archive), (Some("/tmp/app.tar"), Some("v1"), true));
+    /// # Ok::<(), offinfra::Error>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let layout = |rest: &str, archive: bool| {
+            // `DIR:NAME` as skopeo writes it; a last part with a `/` is still the path.
+            let (path, name) = match rest.rsplit_once(':') {
+                Some((path, name)) if !name.contains('/') && !path.is_empty() => (path, Some(name.to_owned())),
+                _ => (rest, None),
+            };
+            if path.is_empty() {
+                return Err(Error::invalid(format!("{text:?}: the layout needs a path")));
+            }
+            Ok(Endpoint::Layout { path: path.into(), name, archive })
+        };
+        if let Some(rest) = text.strip_prefix("oci-archive:") {
+            return layout(rest, true);
+        }
+        if let Some(rest) = text.strip_prefix("oci:") {
+            return layout(rest, false);
+        }
+        Ok(Endpoint::Registry(ImageRef::parse(text.strip_prefix("docker://").unwrap_or(text))?))
+    }
+}
+
+/// How to reach each side's registry.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The source registry's credentials.
+    pub source: Credentials,
+    /// The destination registry's credentials.
+    pub destination: Credentials,
+    /// Plain HTTP to a source registry off loopback.
+    pub source_plain_http: bool,
+    /// Plain HTTP to a destination registry off loopback.
+    pub destination_plain_http: bool,
+    /// Blobs copied at once.
+    pub concurrency: usize,
+}
+
+/// What to copy.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    /// From.
+    pub source: Endpoint,
+    /// To.
+    pub destination: Endpoint,
+    /// One platform of an index (its image manifest becomes the root); `None`: all of them.
+    pub platform: Option<PlatformSpec>,
+    /// Every tag of the source repository (registry to registry).
+    pub all_tags: bool,
+}
+
+fn registry(image: &ImageRef, credentials: &Credentials, plain: bool, concurrency: usize) -> Result<Registry, Error> {
+    let options = RegistryOptions {
+        plain_http: plain.then_some(true),
+        concurrency: concurrency.max(1),
+        ..RegistryOptions::default()
+    };
+    Ok(Registry::builder(image.api_host()).credentials(credentials.clone()).options(options).build()?)
+}
+
+impl Copy {
+    /// Runs the copy; one report per image copied (several with `all_tags`).
+    pub async fn run(&self, access: &Access) -> Result<Vec<CopyReport>, Error> {
+        let platform = self.platform.as_ref();
+        match (&self.source, &self.destination) {
+            (Endpoint::Registry(from), Endpoint::Registry(to)) => {
+                if to.digest().is_some() {
+                    return Err(Error::invalid(format!("destination {to}: a repository and a tag, not a digest")));
+                }
+                let source = registry(from, &access.source, access.source_plain_http, access.concurrency)?;
+                let target = registry(to, &access.destination, access.destination_plain_http, access.concurrency)?;
+                let (from_repo, to_repo) = (from.name().repository(), to.name().repository());
+                let references: Vec<(String, Option<String>)> = if self.all_tags {
+                    let tags =
+                        source.tags(from_repo).await.with_context(|| format!("listing the tags of {}", from.name()))?;
+                    tags.into_iter().map(|t| (t.clone(), Some(t))).collect()
+                } else {
+                    let tag = to.tag().or(from.tag()).map(Tag::to_string);
+                    vec![(from.reference().to_owned(), tag)]
+                };
+                let mut reports = Vec::new();
+                for (reference, tag) in references {
+                    let report = target
+                        .copy_platform_from(&source, from_repo, &reference, to_repo, tag.as_deref(), platform)
+                        .await
+                        .with_context(|| format!("copying {}:{reference}", from.name()))?;
+                    reports.push(report);
+                }
+                Ok(reports)
+            }
+            (Endpoint::Registry(from), Endpoint::Layout { path, name, archive }) => {
+                let source = registry(from, &access.source, access.source_plain_http, access.concurrency)?;
+                let name = name.clone().or_else(|| from.tag().map(Tag::to_string));
+                let repository = from.name().repository();
+                if !archive {
+                    return Ok(vec![
+                        source.save_to_layout(repository, from.reference(), platform, path, name.as_deref()).await?,
+                    ]);
+                }
+                // A tar is written whole from a directory beside it, then renamed into place.
+                let staging = tempfile_dir(path)?;
+                let report = source
+                    .save_to_layout(repository, from.reference(), platform, staging.path(), name.as_deref())
+                    .await?;
+                ghcr_client::layout::write_tar(staging.path(), path)?;
+                Ok(vec![report])
+            }
+            (Endpoint::Layout { path, name, .. }, Endpoint::Registry(to)) => {
+                let layout = Layout::open(path)?;
+                let selector = Selector {
+                    reference: name.clone(),
+                    platform: platform.cloned().unwrap_or_default(),
+                    keep_index: platform.is_none(),
+                };
+                let image = layout.select(&selector)?;
+                let target = registry(to, &access.destination, access.destination_plain_http, access.concurrency)?;
+                let tags: Vec<Tag> = to.tag().cloned().into_iter().collect();
+                let pushed = target.push_image(&layout, &image, to.name(), &tags, None, None).await?;
+                Ok(vec![CopyReport {
+                    digest: pushed.digest,
+                    manifests: image.manifests().iter().map(|m| m.descriptor.digest().to_string()).collect(),
+                    bytes_copied: pushed.bytes_uploaded,
+                    blobs: pushed.blobs,
+                }])
+            }
+            (Endpoint::Layout { .. }, Endpoint::Layout { .. }) => {
+                Err(Error::invalid("layout to layout: copy the directory, or push it to a registry first"))
+            }
+        }
+    }
+}
+
+/// A directory for staging next to `path` (same file system, so the final rename is atomic).
+fn tempfile_dir(path: &std::path::Path) -> Result<TempDir, Error> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = format!(
+        ".{}.staging-{}",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        fastrand::u64(..)
+    );
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|source| Error::Io { what: format!("cannot create {}", dir.display()), source })?;
+    Ok(TempDir(dir))
+}
+
+/// Removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `(copied, present, mounted)` blob counts of a report.
+pub fn counts(report: &CopyReport) -> (usize, usize, usize) {
+    let count = |o| report.blobs.iter().filter(|(_, outcome)| *outcome == o).count();
+    (count(BlobOutcome::Uploaded), count(BlobOutcome::Present), count(BlobOutcome::Mounted))
+}
