@@ -375,3 +375,31 @@ async fn an_identity_token_is_exchanged_never_sent() {
         .any(|v| v.to_str().unwrap_or_default().contains("id-t0ken"));
     assert!(!bearer_identity, "the identity token went out as a credential");
 }
+
+#[tokio::test]
+async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
+    let source_reg = LocalRegistry::start(Auth::Anonymous);
+    let target_reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 4)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
+    let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once.clone()).unwrap();
+    source.push(&layout, &image, "app", &["v1".into()], None).await.unwrap();
+
+    // The destination is reached through a proxy that drops the connection after 20 KiB of blobs.
+    let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
+    let through_proxy = Registry::new(&proxy, Credentials::Anonymous, once.clone()).unwrap();
+    let err = through_proxy.copy_from(&source, "app", "v1", "copy", Some("v1")).await.unwrap_err();
+    assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection: {err}");
+
+    let target = Registry::new(&target_reg.host(), Credentials::Anonymous, once).unwrap();
+    assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), None, "no tag after the failure");
+    let rerun = target.copy_from(&source, "app", "v1", "copy", Some("v1")).await.unwrap();
+    let present = rerun.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
+    assert!(present >= 1, "blobs copied before the cut are not sent again: {:?}", rerun.blobs);
+    assert!(rerun.bytes_copied < image.blob_bytes());
+    assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), Some(image.digest()), "same digest");
+}
