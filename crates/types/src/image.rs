@@ -8,6 +8,132 @@ use crate::{string_type, Error, RepoName, Tag};
 const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
+/// The distribution reference grammar, checked by hand: oci-spec's `Reference` parses with a regex whose
+/// Unicode `\w{0,127}` compiles to ~14 MiB of automaton on first use, more than a whole image push needs.
+/// Returns `(registry, repository, tag, digest)` with docker's defaults (`docker.io`, `library/`).
+fn parse_reference(s: &str) -> Result<(String, String, Option<String>, Option<String>), String> {
+    if s.is_empty() {
+        return Err("repository name must have at least one component".into());
+    }
+    let (rest, digest) = match s.split_once('@') {
+        Some((rest, digest)) => (rest, Some(check_digest(digest)?)),
+        None => (s, None),
+    };
+    let (name, tag, _) = split_written(rest);
+    if let Some(tag) = tag {
+        Tag::parse(tag).map_err(|_| "invalid tag format".to_owned())?;
+    }
+    let (first, remainder) = match name.split_once('/') {
+        Some((first, remainder)) if is_host(first) => (Some(first), remainder),
+        _ => (None, name),
+    };
+    if let Some(host) = first {
+        check_host(host)?;
+    }
+    for component in remainder.split('/') {
+        check_path_component(component)?;
+    }
+    let (registry, repository) = match first {
+        Some("index.docker.io") | None => {
+            let repository =
+                if remainder.contains('/') { remainder.to_owned() } else { format!("library/{remainder}") };
+            ("docker.io".to_owned(), repository)
+        }
+        Some(host) => (host.to_owned(), remainder.to_owned()),
+    };
+    if repository.len() > 255 {
+        return Err("repository name must not be more than 255 characters".into());
+    }
+    let tag = match (tag, &digest) {
+        (Some(tag), _) => Some(tag.to_owned()),
+        (None, Some(_)) => None,
+        (None, None) => Some("latest".to_owned()),
+    };
+    Ok((registry, repository, tag, digest))
+}
+
+/// `host[:port]`: dot-separated labels of letters, digits and inner `-`, then an optional numeric port.
+fn check_host(host: &str) -> Result<(), String> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !name.split('.').all(label_ok) || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err("invalid reference format".into());
+    }
+    Ok(())
+}
+
+/// A path component: lower-case letters and digits, separated inside by `.`, `_`, `__` or `-`s.
+fn check_path_component(component: &str) -> Result<(), String> {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if component.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err("repository name must be lowercase".into());
+    }
+    let ok = !bytes.is_empty() && alnum(bytes[0]) && alnum(bytes[bytes.len() - 1]) && {
+        let mut i = 0;
+        let mut fine = true;
+        while i < bytes.len() {
+            if alnum(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            // A separator: `.`, `_`, `__`, or a run of `-`, always between two alphanumerics.
+            let start = i;
+            match bytes[i] {
+                b'.' => i += 1,
+                b'_' => i += if bytes.get(i + 1) == Some(&b'_') { 2 } else { 1 },
+                b'-' => {
+                    while bytes.get(i) == Some(&b'-') {
+                        i += 1;
+                    }
+                }
+                _ => {
+                    fine = false;
+                    break;
+                }
+            }
+            if start == 0 || !bytes.get(i).copied().is_some_and(alnum) {
+                fine = false;
+                break;
+            }
+        }
+        fine
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("invalid reference format".into())
+    }
+}
+
+/// `algorithm:hex`, with the lengths sha256, sha384 and sha512 have.
+fn check_digest(digest: &str) -> Result<String, String> {
+    let (algorithm, hex) = digest.split_once(':').ok_or("invalid checksum digest format")?;
+    let algorithm_ok = algorithm.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && algorithm.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'.'));
+    if !algorithm_ok || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("invalid checksum digest format".into());
+    }
+    let expected = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err("unsupported digest algorithm".into()),
+    };
+    if hex.len() != expected {
+        return Err("invalid checksum digest length".into());
+    }
+    Ok(digest.to_owned())
+}
+
 /// Whether the first component of a name is a registry host, by docker's rule: it has a `.` or a `:`
 /// (a port), or it is `localhost`.
 fn is_host(component: &str) -> bool {
@@ -58,11 +184,11 @@ impl ImageName {
             return Err(bad());
         }
         let (host, _) = name.split_once('/').ok_or_else(bad)?;
-        let reference = Reference::try_from(name).map_err(|_| bad())?;
-        if !is_host(host) || reference.registry() != host {
+        let (registry, repository, _, _) = parse_reference(name).map_err(|_| bad())?;
+        if !is_host(host) || registry != host {
             return Err(bad());
         }
-        Ok(Self { registry: host.to_owned(), repository: reference.repository().to_owned() })
+        Ok(Self { registry, repository })
     }
 
     /// The image of a forge repository in `registry`, lower-cased as registries require
@@ -127,17 +253,10 @@ pub struct ImageRef {
 impl ImageRef {
     /// Parses a reference.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let reference =
-            Reference::try_from(s).map_err(|e| Error::ImageRef { input: s.to_owned(), reason: e.to_string() })?;
-        let tag = match reference.tag() {
-            Some(tag) => {
-                Some(Tag::parse(tag).map_err(|e| Error::ImageRef { input: s.to_owned(), reason: e.to_string() })?)
-            }
-            None => None,
-        };
-        let name =
-            ImageName { registry: reference.registry().to_owned(), repository: reference.repository().to_owned() };
-        Ok(Self { name, tag, digest: reference.digest().map(str::to_owned) })
+        let bad = |reason: String| Error::ImageRef { input: s.to_owned(), reason };
+        let (registry, repository, tag, digest) = parse_reference(s).map_err(bad)?;
+        let tag = tag.map(|t| Tag::parse(&t)).transpose().map_err(|e| bad(e.to_string()))?;
+        Ok(Self { name: ImageName { registry, repository }, tag, digest })
     }
 
     /// The image repository.
@@ -161,6 +280,20 @@ impl ImageRef {
             (Some(digest), _) => digest,
             (None, Some(tag)) => tag.as_str(),
             (None, None) => "latest",
+        }
+    }
+
+    /// The same reference as oci-spec's [`Reference`], for crates that take one.
+    pub fn to_reference(&self) -> Reference {
+        let (registry, repository) = (self.name.registry.clone(), self.name.repository.clone());
+        match (&self.tag, &self.digest) {
+            (Some(tag), Some(digest)) => {
+                Reference::with_tag_and_digest(registry, repository, tag.to_string(), digest.clone())
+            }
+            (None, Some(digest)) => Reference::with_digest(registry, repository, digest.clone()),
+            (tag, None) => {
+                Reference::with_tag(registry, repository, tag.as_ref().map_or("latest".to_owned(), Tag::to_string))
+            }
         }
     }
 
@@ -251,6 +384,73 @@ mod tests {
         assert_eq!((both.tag().map(Tag::as_str), both.reference()), (Some("1.2"), DIGEST));
         assert_eq!(both.to_string(), format!("ghcr.io/acme/app:1.2@{DIGEST}"));
         assert_eq!(both.name().to_string(), "ghcr.io/acme/app");
+    }
+
+    #[test]
+    fn the_hand_parser_agrees_with_oci_specs_regex() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let inputs = [
+            "nginx".to_owned(),
+            "acme/app:1".into(),
+            "ghcr.io/acme/app".into(),
+            "127.0.0.1:5000/acme/app:0123abcd".into(),
+            "localhost:5000/app".into(),
+            "localhost/a/b/c".into(),
+            "index.docker.io/nginx".into(),
+            "registry.lan:5050/infra/ci-image_x.y".into(),
+            "a__b/c--d/e.f_g".into(),
+            format!("ghcr.io/acme/app@{digest}"),
+            format!("ghcr.io/acme/app:1.2@{digest}"),
+            "Nginx".into(),
+            "app:".into(),
+            "a b".into(),
+            "ghcr.io/-app".into(),
+            "ghcr.io//app".into(),
+            "a___b".into(),
+            "a_.b".into(),
+            "-a".into(),
+            "a-".into(),
+            "host:port/app".into(),
+            "ex-.com/app".into(),
+            "app@sha256:00".into(),
+            format!("app@md5:{}", "0".repeat(32)),
+            "app:.x".into(),
+        ];
+        for input in &inputs {
+            let ours = ImageRef::parse(input);
+            match oci_spec::distribution::Reference::try_from(input.as_str()) {
+                Ok(reference) => {
+                    let ours = ours.unwrap_or_else(|e| panic!("{input:?}: oci-spec accepts, we refuse: {e}"));
+                    assert_eq!(ours.name().registry(), reference.registry(), "{input:?}");
+                    assert_eq!(ours.name().repository(), reference.repository(), "{input:?}");
+                    assert_eq!(ours.tag().map(Tag::as_str), reference.tag(), "{input:?}");
+                    assert_eq!(ours.digest(), reference.digest(), "{input:?}");
+                    assert_eq!(ours.to_reference().whole(), reference.whole(), "{input:?}");
+                }
+                Err(_) => assert!(ours.is_err(), "{input:?}: oci-spec refuses, we accept {ours:?}"),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        #[test]
+        fn accepts_exactly_what_oci_spec_accepts(text in "[a-zA-Z0-9./:_@-]{1,40}") {
+            let ours = ImageRef::parse(&text);
+            match oci_spec::distribution::Reference::try_from(text.as_str()) {
+                // oci-spec lets `A/0` through (an upper-case first component that is no host); docker
+                // refuses it: "repository name must be lowercase". So do we.
+                Ok(reference) if reference.repository().bytes().any(|b| b.is_ascii_uppercase()) => {
+                    proptest::prop_assert!(ours.is_err(), "{:?} accepted: {:?}", text, ours)
+                }
+                Ok(reference) => {
+                    let ours = ours.map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{text:?}: {e}")))?;
+                    proptest::prop_assert_eq!(ours.to_reference().whole(), reference.whole());
+                }
+                Err(_) => proptest::prop_assert!(ours.is_err(), "{:?} accepted: {:?}", text, ours),
+            }
+        }
     }
 
     #[test]
