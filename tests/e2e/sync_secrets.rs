@@ -18,6 +18,23 @@ fn note(vault: &MockServer, version: u64) -> String {
     format!("managed by offinfra sync-secrets: vault {} secret/ci/global v{version}", vault.uri())
 }
 
+/// A Woodpecker whose global secrets are all of `vault`'s at version 7: nothing to change.
+async fn in_step(vault: &MockServer) -> MockServer {
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let note_v7 = note(vault, 7);
+    let existing = json!(["registry_token", "slack_webhook", "new_one"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(note_v7.as_str())))
+        .collect::<Vec<_>>());
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+        .mount(&woodpecker)
+        .await;
+    woodpecker
+}
+
 async fn vault(version: u64) -> MockServer {
     let server = MockServer::start().await;
     let data = json!({"registry_token": "reg-VALUE", "slack_webhook": "slack-VALUE", "new_one": "new-VALUE"});
@@ -135,18 +152,7 @@ async fn creates_updates_prunes_and_leaves_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_source_writes_nothing() {
     let vault = vault(7).await;
-    let note_v7 = note(&vault, 7);
-    let woodpecker = offinfra_test_support::contract::strict_server().await;
-    let existing = json!(["registry_token", "slack_webhook", "new_one"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(note_v7.as_str())))
-        .collect::<Vec<_>>());
-    Mock::given(method("GET"))
-        .and(path("/api/secrets"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
-        .mount(&woodpecker)
-        .await;
+    let woodpecker = in_step(&vault).await;
     let out = run(&vault, &woodpecker, &["--prune"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).ends_with("unchanged new_one, registry_token, slack_webhook\nnothing to change\n"));
@@ -243,18 +249,7 @@ async fn in_the_cluster_vault_is_reached_with_kubernetes_auth() {
         .expect(1)
         .mount(&vault)
         .await;
-    let woodpecker = offinfra_test_support::contract::strict_server().await;
-    let note_v7 = note(&vault, 7);
-    let existing = json!(["registry_token", "slack_webhook", "new_one"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| fixtures::woodpecker_secret(i as i64 + 1, n, &EVENTS, Some(note_v7.as_str())))
-        .collect::<Vec<_>>());
-    Mock::given(method("GET"))
-        .and(path("/api/secrets"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
-        .mount(&woodpecker)
-        .await;
+    let woodpecker = in_step(&vault).await;
     let (vault_uri, woodpecker_uri) = (vault.uri(), woodpecker.uri());
     let args = ["--vault-url", &vault_uri, "--path", "ci/global", "--woodpecker-url", &woodpecker_uri];
     let env = [

@@ -100,6 +100,20 @@ async fn prune_keeps_whole_images_and_deletes_exactly_the_plan() {
     assert_eq!(deleted_ids(&server.received_requests().await.unwrap()), [3, 4, 5]);
 }
 
+/// Plans keeping the newest image of the mounted versions and runs the plan, which must fail.
+async fn keep_one_and_fail(server: &MockServer) -> (ghcr_client::prune::Plan, Error) {
+    let client = packages(server);
+    let owner = Owner::Org("acme".into());
+    let versions = client.list_versions(&owner, "app", VersionState::Active).await.unwrap();
+    let manifests = HashMap::from([(
+        "sha256:index-new".to_string(),
+        ManifestInfo::Index { children: vec!["sha256:amd64-new".into()] },
+    )]);
+    let plan = plan(&versions, &manifests, &PruneOptions { keep: 1, ..PruneOptions::default() }).unwrap();
+    let err = client.execute(&owner, "app", &plan).await.unwrap_err();
+    (plan, err)
+}
+
 #[tokio::test]
 async fn deletions_stop_at_a_failure_and_a_rerun_finishes() {
     let server = MockServer::start().await;
@@ -114,15 +128,7 @@ async fn deletions_stop_at_a_failure_and_a_rerun_finishes() {
         .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
         .mount(&server)
         .await;
-    let client = packages(&server);
-    let owner = Owner::Org("acme".into());
-    let versions = client.list_versions(&owner, "app", VersionState::Active).await.unwrap();
-    let manifests = HashMap::from([(
-        "sha256:index-new".to_string(),
-        ManifestInfo::Index { children: vec!["sha256:amd64-new".into()] },
-    )]);
-    let plan = plan(&versions, &manifests, &PruneOptions { keep: 1, ..PruneOptions::default() }).unwrap();
-    let err = client.execute(&owner, "app", &plan).await.unwrap_err();
+    let (_, err) = keep_one_and_fail(&server).await;
     let Error::PruneStopped { deleted, version_id, source, .. } = &err else { panic!("{err}") };
     assert_eq!((deleted.as_slice(), *version_id, source.status()), (&[][..], 4, Some(500)), "a 404 is not a deletion");
     let attempts =
@@ -136,15 +142,7 @@ async fn a_prune_where_every_delete_is_a_404_fails() {
     let server = MockServer::start().await;
     mount_versions(&server).await;
     Mock::given(method("DELETE")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
-    let client = packages(&server);
-    let owner = Owner::Org("acme".into());
-    let versions = client.list_versions(&owner, "app", VersionState::Active).await.unwrap();
-    let manifests = HashMap::from([(
-        "sha256:index-new".to_string(),
-        ManifestInfo::Index { children: vec!["sha256:amd64-new".into()] },
-    )]);
-    let plan = plan(&versions, &manifests, &PruneOptions { keep: 1, ..PruneOptions::default() }).unwrap();
-    let err = client.execute(&owner, "app", &plan).await.unwrap_err();
+    let (plan, err) = keep_one_and_fail(&server).await;
     let Error::NothingDeleted { not_found } = &err else { panic!("{err}") };
     assert_eq!(not_found.len(), plan.deletion_count());
     assert!(err.to_string().contains("delete:packages"), "{err}");
