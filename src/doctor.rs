@@ -649,13 +649,16 @@ impl Checks {
         if let Some(host) = &self.cache {
             findings.push(cache(&registry(host)?).await);
         }
-        if let Some((namespace, name)) = &self.deployment {
-            let deployer = deployer::Deployer::infer(namespace.as_deref()).await?;
-            findings.extend(deployment_images(&deployer, name, &registry).await?);
-        }
-        if !self.images_in.is_empty() {
-            let deployer = deployer::Deployer::infer(None).await?;
-            findings.extend(workload_images(deployer.client(), &self.images_in, self.plain_http).await?);
+        // One Kubernetes client (the kubeconfig is read once) for both cluster checks.
+        if self.deployment.is_some() || !self.images_in.is_empty() {
+            let namespace = self.deployment.as_ref().and_then(|(namespace, _)| namespace.as_deref());
+            let deployer = deployer::Deployer::infer(namespace).await?;
+            if let Some((_, name)) = &self.deployment {
+                findings.extend(deployment_images(&deployer, name, &registry).await?);
+            }
+            if !self.images_in.is_empty() {
+                findings.extend(workload_images(deployer.client(), &self.images_in, self.plain_http).await?);
+            }
         }
         if !self.lint.is_empty() {
             let globals = match &self.woodpecker {

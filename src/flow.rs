@@ -536,40 +536,38 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
     };
 
     // Tag.
-    match (&plan.tag, backends.forge) {
+    match (&plan.tag, backends.forge, &plan.forgejo_repo) {
         _ if !plan.steps.tag => record(&mut report, Step::Tag, StepStatus::Skipped, "turned off".into()),
-        (None, _) => {
+        (None, _, _) => {
             let detail = format!("nothing to release: {}", plan.version.no_release_reason());
             record(&mut report, Step::Tag, StepStatus::Skipped, detail)
         }
-        (Some(_), None) => record(&mut report, Step::Tag, StepStatus::Skipped, "no forge configured".into()),
-        (Some(_), Some(_)) if plan.forgejo_repo.is_none() => {
+        (Some(_), None, _) => record(&mut report, Step::Tag, StepStatus::Skipped, "no forge configured".into()),
+        (Some(_), Some(_), None) => {
             failed = true;
             let detail = "the Forgejo repository is not named (--forgejo-repo, FORGEJO_REPOSITORY)".to_owned();
             record(&mut report, Step::Tag, StepStatus::Failed, detail)
         }
-        (Some(tag), Some(forge)) => {
-            match forge.create_tag(plan.forgejo_repo.as_ref().unwrap_or(&plan.repo), tag, &plan.sha).await {
-                Ok(created) => {
-                    report.tag_created = Some(created);
-                    let detail = if created {
-                        format!("created {tag} at {}", plan.sha.image_tag())
-                    } else {
-                        format!("{tag} already at {}", plan.sha.image_tag())
-                    };
-                    record(&mut report, Step::Tag, StepStatus::Done, detail)
-                }
-                Err(e) => {
-                    failed = true;
-                    record(
-                        &mut report,
-                        Step::Tag,
-                        StepStatus::Failed,
-                        format!("creating {tag}: {}", crate::error::one_line(&e)),
-                    )
-                }
+        (Some(tag), Some(forge), Some(forgejo_repo)) => match forge.create_tag(forgejo_repo, tag, &plan.sha).await {
+            Ok(created) => {
+                report.tag_created = Some(created);
+                let detail = if created {
+                    format!("created {tag} at {}", plan.sha.image_tag())
+                } else {
+                    format!("{tag} already at {}", plan.sha.image_tag())
+                };
+                record(&mut report, Step::Tag, StepStatus::Done, detail)
             }
-        }
+            Err(e) => {
+                failed = true;
+                record(
+                    &mut report,
+                    Step::Tag,
+                    StepStatus::Failed,
+                    format!("creating {tag}: {}", crate::error::one_line(&e)),
+                )
+            }
+        },
     }
 
     // Push.

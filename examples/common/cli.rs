@@ -68,6 +68,11 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a flag or variable has a non-empty value.
+fn given(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.is_empty())
+}
+
 /// A value a step needs, or the error naming the flag (and variable) that gives it.
 pub fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, Error> {
     value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| Error::invalid(format!("{what} is required")))
@@ -87,7 +92,6 @@ pub struct ForgejoFlags {
 impl ForgejoFlags {
     /// The client when both address and token are given, `None` when either is not.
     pub fn client_if_given(&self) -> Result<Option<offinfra::forgejo_client::Forgejo>, Error> {
-        let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
         match given(&self.forgejo_url) && given(&self.forgejo_token) {
             true => self.client().map(Some),
             false => Ok(None),
@@ -116,7 +120,6 @@ pub struct WoodpeckerFlags {
 impl WoodpeckerFlags {
     /// The client when both address and token are given, `None` when either is not.
     pub fn client_if_given(&self) -> Result<Option<offinfra::woodpecker_client::Woodpecker>, Error> {
-        let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
         match given(&self.woodpecker_url) && given(&self.woodpecker_token) {
             true => self.client().map(Some),
             false => Ok(None),

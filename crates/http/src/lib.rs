@@ -25,7 +25,7 @@ pub use client::{
 };
 pub use error::{ApiError, Error, MAX_ERROR_BODY};
 pub use reqwest::{header, Method, StatusCode};
-pub use reqwest::{Body, Client as ReqwestClient};
+pub use reqwest::{Body, Client as ReqwestClient, Response as StreamedResponse};
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use url::Url;

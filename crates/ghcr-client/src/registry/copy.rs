@@ -8,7 +8,7 @@ use std::{
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use offinfra_http::{
-    header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH},
+    header::{HeaderValue, CONTENT_LENGTH},
     Request,
 };
 use serde::Serialize;
@@ -262,18 +262,7 @@ impl Registry {
         size: u64,
         session: Option<String>,
     ) -> Result<(), Error> {
-        let scopes = Self::pull(source_repository);
-        let target = format!("/v2/{source_repository}/blobs/{digest}");
-        // A HEAD settles the source's authentication before the streamed GET.
-        let head = source.send(Request::head(target.as_str()), &scopes).await?;
-        if !head.status.is_success() {
-            return Err(head.to_error("HEAD").into());
-        }
-        let mut request = Request::get(target.as_str());
-        if let Some(value) = source.auth_header(&scopes.join(" "))? {
-            request = request.header(AUTHORIZATION, value);
-        }
-        let response = source.http.send_streaming(&request).await?;
+        let response = source.blob_stream(source_repository, digest).await?;
         // The body can be sent once: the request is not retried (a rerun copies what is still missing).
         let body = Mutex::new(Some(offinfra_http::Body::wrap_stream(response.bytes_stream())));
         let factory: offinfra_http::BodyFactory = Arc::new(move || {

@@ -138,18 +138,7 @@ impl Registry {
         out: &mut W,
     ) -> Result<u64, Error> {
         use tokio::io::AsyncWriteExt;
-        let scopes = Self::pull(repository);
-        let target = format!("/v2/{repository}/blobs/{digest}");
-        // A HEAD settles authentication (and finds a missing blob) before the streamed GET.
-        let head = self.send(Request::head(target.as_str()), &scopes).await?;
-        if !head.status.is_success() {
-            return Err(head.to_error("HEAD").into());
-        }
-        let mut request = Request::get(target.as_str());
-        if let Some(value) = self.auth_header(&scopes.join(" "))? {
-            request = request.header(AUTHORIZATION, value);
-        }
-        let mut response = self.http.send_streaming(&request).await?;
+        let mut response = self.blob_stream(repository, digest).await?;
         let mut hasher = Hasher::for_digest(digest)?;
         let place = format!("{}/{repository}", self.host);
         let mut size = 0u64;
@@ -168,6 +157,27 @@ impl Registry {
             return Err(Error::DigestMismatch { path: PathBuf::from(place), digest: digest.to_owned(), actual });
         }
         Ok(size)
+    }
+
+    /// Blob `digest` of `repository` as a streamed answer, its body unread (a pull writes it to a file, a
+    /// copy hands it to another registry's upload). A HEAD settles authentication (and finds a missing
+    /// blob) before the streamed GET, which cannot answer a challenge.
+    pub(super) async fn blob_stream(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<offinfra_http::StreamedResponse, Error> {
+        let scopes = Self::pull(repository);
+        let target = format!("/v2/{repository}/blobs/{digest}");
+        let head = self.send(Request::head(target.as_str()), &scopes).await?;
+        if !head.status.is_success() {
+            return Err(head.to_error("HEAD").into());
+        }
+        let mut request = Request::get(target.as_str());
+        if let Some(value) = self.auth_header(&scopes.join(" "))? {
+            request = request.header(AUTHORIZATION, value);
+        }
+        Ok(self.http.send_streaming(&request).await?)
     }
 
     /// Whether the repository has the blob (`HEAD`).
