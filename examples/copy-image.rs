@@ -9,13 +9,11 @@
 //! copy-image ghcr.io/viktorbarzin/infra-ci:latest oci-archive:infra-ci.tar
 //! ```
 
-#[path = "common/cli.rs"]
-mod cli;
-
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
+    cli,
     copy::{counts, Access, Copy, Endpoint},
     ghcr_client::{layout::PlatformSpec, registry::Credentials},
     Error,

@@ -6,9 +6,6 @@
 //! # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)
 //! ```
 
-#[path = "common/cli.rs"]
-mod cli;
-
 use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
@@ -18,6 +15,7 @@ use offinfra::deployer::{
     Deployer, Kind,
 };
 use offinfra::{
+    cli,
     types::{ImageName, ImageRef, Tag},
     Error, ResultExt,
 };

@@ -5,17 +5,13 @@
 //! GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\d' --dry-run
 //! ```
 
-#[path = "common/cli.rs"]
-mod cli;
-
-use std::{process::ExitCode, time::Duration};
+use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use cli::Format;
+use offinfra::cli::{self, prune::RetentionArgs, Format};
 use offinfra::{
     ghcr_client::{
         packages::{Packages, DEFAULT_API_URL},
-        prune::PruneOptions,
         registry::{Credentials, Registry, RegistryOptions},
     },
     prune::{plan_package, OwnerKind},
@@ -33,27 +29,8 @@ struct Args {
     /// The package name
     #[arg(long, env = "PLUGIN_PACKAGE")]
     package: String,
-    /// How many images (tagged versions, with what they reference) to keep
-    #[arg(long, default_value_t = 10, env = "PLUGIN_KEEP")]
-    keep: usize,
-    /// Never delete versions with a tag matching this regular expression
-    #[arg(long, value_name = "REGEX", env = "PLUGIN_PROTECT_TAGS")]
-    protect_tags: Option<String>,
-    /// Never delete versions carrying this tag (repeat; `latest` is always kept)
-    #[arg(long = "keep-tag", value_name = "TAG")]
-    keep_tags: Vec<String>,
-    /// Never delete this digest (repeat; e.g. the image just pushed)
-    #[arg(long = "keep-digest", value_name = "DIGEST")]
-    keep_digests: Vec<String>,
-    /// Untagged versions younger than this are kept (a push may still be in flight)
-    #[arg(long, default_value = "1h", value_parser = offinfra::ci::parse_duration)]
-    grace: Duration,
-    /// Delete only untagged versions
-    #[arg(long)]
-    untagged_only: bool,
-    /// Delete at most this many versions in this run (the oldest first)
-    #[arg(long, value_name = "N")]
-    max_deletions: Option<usize>,
+    #[command(flatten)]
+    retention: RetentionArgs,
     /// GitHub token with read:packages (and delete:packages to delete) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     token: String,
@@ -66,9 +43,6 @@ struct Args {
     /// Speak plain HTTP to the registry
     #[arg(long)]
     plain_http: bool,
-    /// Seconds to wait between two deletions
-    #[arg(long, default_value_t = 1.0)]
-    pause: f64,
     #[command(flatten)]
     output: cli::Output,
 }
@@ -86,26 +60,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
-    if !args.pause.is_finite() || args.pause < 0.0 {
-        return Err(offinfra::Error::invalid(format!(
-            "--pause {}: expected a number of seconds, 0 or more",
-            args.pause
-        )));
-    }
-    let protect_tags = args.protect_tags.as_deref().map(PruneOptions::protect).transpose()?;
-    let defaults = PruneOptions::default();
-    let options = PruneOptions {
-        keep: args.keep,
-        protect_tags,
-        always_keep_tags: defaults.always_keep_tags.iter().chain(&args.keep_tags).cloned().collect(),
-        keep_digests: args.keep_digests.clone(),
-        untagged_grace: args.grace,
-        untagged_only: args.untagged_only,
-        max_deletions: args.max_deletions,
-        now: None,
-    };
-    let packages = Packages::new(&args.api_url, args.token.clone().into())?
-        .pause_between_deletes(Duration::from_secs_f64(args.pause));
+    let options = args.retention.options()?;
+    let packages =
+        Packages::new(&args.api_url, args.token.clone().into())?.pause_between_deletes(args.retention.pause()?);
     let kind = match args.owner_type {
         OwnerType::Auto => OwnerKind::Auto,
         OwnerType::User => OwnerKind::User,

@@ -5,13 +5,10 @@
 //! registry-check --registry registry.example --repository team/app --cache cache.example --format json
 //! ```
 
-#[path = "common/cli.rs"]
-mod cli;
-
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::Format;
+use offinfra::cli::{self, Format};
 use offinfra::ghcr_client::registry::{Registry, RegistryOptions};
 
 #[derive(Parser, Debug)]

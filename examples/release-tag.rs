@@ -6,23 +6,20 @@
 //! FORGEJO_TOKEN=… release-tag --forgejo-url https://git.example.com --repo owner/app   # prints v1.3.0
 //! ```
 
-#[path = "common/cli.rs"]
-mod cli;
-
-#[path = "common/svu_args.rs"]
-mod svu_args;
-
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
     ci::Outputs,
+    cli::{
+        self,
+        svu::{go_bool, NextArgs},
+    },
     forgejo_client::{CreateTag, Forgejo},
     svu::{config, Action},
     types::{CommitId, RepoName},
     ResultExt,
 };
-use svu_args::{go_bool, NextArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "release-tag", version, about = "Create the next semantic-version tag on Forgejo")]

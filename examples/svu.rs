@@ -13,11 +13,11 @@
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use clap::{CommandFactory, Parser, Subcommand};
-#[path = "common/svu_args.rs"]
-mod svu_args;
 
-use offinfra::svu::{config, Action, VersionInfo};
-use svu_args::{go_bool, NextArgs, PrereleaseArgs, VersionArgs};
+use offinfra::{
+    cli::svu::{go_bool, VersionCommand},
+    svu::{config, VersionInfo},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -41,25 +41,12 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per run: the variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// prints the next version based on the git log
-    #[command(visible_alias = "n")]
-    Next(NextArgs),
-    /// new major version
-    Major(VersionArgs),
-    /// new minor version
-    #[command(visible_alias = "m")]
-    Minor(VersionArgs),
-    /// new patch version
-    #[command(visible_alias = "p")]
-    Patch(VersionArgs),
-    /// prints current version
-    #[command(visible_alias = "c")]
-    Current(VersionArgs),
-    /// new pre release version based on the next version calculated from git log
-    #[command(visible_alias = "pr")]
-    Prerelease(PrereleaseArgs),
+    #[command(flatten)]
+    Version(VersionCommand),
     /// creates a config file (--config) with the default settings
     #[command(visible_alias = "i")]
     Init,
@@ -106,12 +93,7 @@ fn run(cli: Cli) -> Result<(), String> {
             clap_complete::generate(*shell, &mut Cli::command(), "svu", &mut std::io::stdout());
             return Ok(());
         }
-        Some(Command::Next(a)) => (Action::Next, &a.common, a.settings(cli.verbose)),
-        Some(Command::Prerelease(a)) => (Action::Prerelease, &a.common, a.settings(cli.verbose)),
-        Some(Command::Major(a)) => (Action::Major, a, a.settings(cli.verbose)),
-        Some(Command::Minor(a)) => (Action::Minor, a, a.settings(cli.verbose)),
-        Some(Command::Patch(a)) => (Action::Patch, a, a.settings(cli.verbose)),
-        Some(Command::Current(a)) => (Action::Current, a, a.settings(cli.verbose)),
+        Some(Command::Version(command)) => command.resolve(cli.verbose),
     };
 
     let computed = config::compute(&cwd, &cli.config, flags, action, |name| std::env::var(name).ok())

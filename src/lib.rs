@@ -17,6 +17,8 @@
 //! - [`doctor`]: health checks with evidence and safe fixes.
 //! - [`secrets`]: Woodpecker secrets kept in step with Vault KV v2.
 //! - [`prune`], [`notify`], [`ci`]: prune planning from live data, Slack results, GitHub Actions outputs.
+//! - `cli` (feature `cli`, on by default): the example binaries' command lines as clap argument groups,
+//!   for tools that take the same flags.
 //!
 //! ```no_run
 //! let repo = offinfra::svu::Repository::discover(".")?;
@@ -26,6 +28,8 @@
 //! ```
 
 pub mod ci;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod copy;
 pub mod doctor;
 pub mod error;

@@ -1,9 +1,13 @@
-//! The svu command-line flags, shared by the `svu` and `release-tag` examples.
-#![allow(dead_code)]
+//! svu's command-line flags (svu v3's names), shared by the `svu` and `release-tag` examples.
 
 use clap::Args;
-use offinfra::svu::config::{self, Settings};
 
+use crate::svu::{
+    config::{self, Settings},
+    Action,
+};
+
+/// The flags every svu command takes.
 #[derive(Args, Debug)]
 pub struct VersionArgs {
     /// sets the tag prefix
@@ -38,8 +42,10 @@ pub struct VersionArgs {
     pub extra: Vec<String>,
 }
 
+/// The flags of `svu next` (and `release-tag`).
 #[derive(Args, Debug)]
 pub struct NextArgs {
+    /// The flags every command takes.
     #[command(flatten)]
     pub common: VersionArgs,
     /// only use commits that changed files in the given directories (repeat or comma-separate)
@@ -53,8 +59,10 @@ pub struct NextArgs {
     pub v0: Option<bool>,
 }
 
+/// The flags of `svu prerelease`.
 #[derive(Args, Debug)]
 pub struct PrereleaseArgs {
+    /// The flags every command takes.
     #[command(flatten)]
     pub common: VersionArgs,
     /// only use commits that changed files in the given directories (repeat or comma-separate)
@@ -62,11 +70,13 @@ pub struct PrereleaseArgs {
     pub log_directory: Vec<String>,
 }
 
+/// Go's `strconv.ParseBool`, as svu's flags take booleans (`--json=false`).
 pub fn go_bool(value: &str) -> Result<bool, String> {
     config::parse_bool(value).ok_or_else(|| format!("invalid boolean {value:?} (use true or false)"))
 }
 
 impl VersionArgs {
+    /// The settings these flags give, `verbose` being the global `--verbose`.
     pub fn settings(&self, verbose: Option<bool>) -> Settings {
         Settings {
             verbose,
@@ -104,4 +114,40 @@ impl PrereleaseArgs {
 
 fn non_empty(dirs: &[String]) -> Option<Vec<String>> {
     (!dirs.is_empty()).then(|| dirs.to_vec())
+}
+
+/// svu's version commands, as `svu` names them (with its aliases).
+#[derive(clap::Subcommand, Debug)]
+pub enum VersionCommand {
+    /// prints the next version based on the git log
+    #[command(visible_alias = "n")]
+    Next(NextArgs),
+    /// new major version
+    Major(VersionArgs),
+    /// new minor version
+    #[command(visible_alias = "m")]
+    Minor(VersionArgs),
+    /// new patch version
+    #[command(visible_alias = "p")]
+    Patch(VersionArgs),
+    /// prints current version
+    #[command(visible_alias = "c")]
+    Current(VersionArgs),
+    /// new pre release version based on the next version calculated from git log
+    #[command(visible_alias = "pr")]
+    Prerelease(PrereleaseArgs),
+}
+
+impl VersionCommand {
+    /// The action, the flags every command takes, and the settings the command's flags give.
+    pub fn resolve(&self, verbose: Option<bool>) -> (Action, &VersionArgs, Settings) {
+        match self {
+            Self::Next(a) => (Action::Next, &a.common, a.settings(verbose)),
+            Self::Prerelease(a) => (Action::Prerelease, &a.common, a.settings(verbose)),
+            Self::Major(a) => (Action::Major, a, a.settings(verbose)),
+            Self::Minor(a) => (Action::Minor, a, a.settings(verbose)),
+            Self::Patch(a) => (Action::Patch, a, a.settings(verbose)),
+            Self::Current(a) => (Action::Current, a, a.settings(verbose)),
+        }
+    }
 }

@@ -1,0 +1,126 @@
+//! The `doctor` example's flags: [`DoctorArgs`] gives the [`Checks`] to run.
+
+use std::path::PathBuf;
+
+use crate::{
+    doctor::Checks,
+    secrets::{VaultAuth, VaultSource},
+    types::RepoName,
+    Error,
+};
+
+/// Which checks run (each when its inputs are given) and whether `--fix` repairs. `--format` is not here.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DoctorArgs {
+    /// The repository (webhook check), owner/name
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// Forgejo\'s address and token.
+    #[command(flatten)]
+    pub forgejo: super::ForgejoFlags,
+    /// The in-cluster Woodpecker URL the webhook must point at
+    #[arg(long, env = "WOODPECKER_INTERNAL_URL", value_name = "URL")]
+    pub woodpecker_internal_url: Option<String>,
+    /// Woodpecker\'s address and token.
+    #[command(flatten)]
+    pub woodpecker: super::WoodpeckerFlags,
+    /// Two Woodpecker repo ids registering the same repository: their secrets must match
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    pub repo_ids: Vec<i64>,
+    /// Vault address: where --fix takes secret values from
+    #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
+    pub vault_url: Option<String>,
+    /// Vault token (prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "VAULT_TOKEN", hide_env_values = true)]
+    pub vault_token: Option<String>,
+    /// The KV v2 mount
+    #[arg(long, default_value = "secret")]
+    pub vault_mount: String,
+    /// Accept any TLS certificate from Vault (VAULT_SKIP_VERIFY is not read)
+    #[arg(long)]
+    pub vault_skip_verify: bool,
+    /// Allow plain http to a Vault that is not on loopback
+    #[arg(long)]
+    pub vault_plain_http: bool,
+    /// The KV v2 path holding the repository's secrets
+    #[arg(long)]
+    pub vault_path: Option<String>,
+    /// A registry to check for orphaned index children
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    /// Repositories to check there (default: the catalog)
+    #[arg(long = "repository", value_name = "NAME")]
+    pub repositories: Vec<String>,
+    /// A pull-through cache that must answer /v2/_catalog
+    #[arg(long, value_name = "HOST")]
+    pub cache: Option<String>,
+    /// Speak plain HTTP to non-loopback registries
+    #[arg(long)]
+    pub plain_http: bool,
+    /// A Deployment whose images must exist in their registries
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// Its namespace (default: the kubeconfig context's)
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// A namespace whose workloads' images must be pullable as the kubelet would pull them (repeat)
+    #[arg(long = "images-in", value_name = "NAMESPACE")]
+    pub images_in: Vec<String>,
+    /// Woodpecker pipeline files or directories to lint
+    #[arg(long, value_name = "PATH")]
+    pub lint: Vec<PathBuf>,
+    /// Repair what is safe to: re-point webhooks, write missing secrets from Vault
+    #[arg(long)]
+    pub fix: bool,
+}
+
+impl DoctorArgs {
+    /// The checks these flags ask for, each input held to its rule.
+    pub fn checks(&self) -> Result<Checks, Error> {
+        let webhook = match &self.woodpecker_internal_url {
+            Some(internal) => {
+                let repo =
+                    self.repo.as_deref().ok_or_else(|| Error::invalid("the webhook check needs --repo owner/name"))?;
+                Some((RepoName::parse(repo)?, internal.clone()))
+            }
+            None => None,
+        };
+        let secret_parity = match self.repo_ids[..] {
+            [] => None,
+            [a, b] => Some((a, b)),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "--repo-ids {:?}: expected exactly two Woodpecker repo ids",
+                    self.repo_ids
+                )))
+            }
+        };
+        let vault = match (&self.vault_url, &self.vault_token, &self.vault_path) {
+            (Some(url), Some(token), Some(path)) => Some(VaultSource {
+                url: url.clone(),
+                auth: VaultAuth::Token(token.clone().into()),
+                mount: self.vault_mount.clone(),
+                path: path.clone(),
+                skip_tls_verify: self.vault_skip_verify,
+                plain_http: self.vault_plain_http,
+            }),
+            _ => None,
+        };
+        Ok(Checks {
+            forgejo: self.forgejo.client_if_given()?,
+            woodpecker: self.woodpecker.client_if_given()?,
+            webhook,
+            woodpecker_urls: self.woodpecker.woodpecker_url.iter().cloned().collect(),
+            secret_parity,
+            vault,
+            registry: self.registry.clone(),
+            repositories: self.repositories.clone(),
+            cache: self.cache.clone(),
+            plain_http: self.plain_http,
+            deployment: self.deployment.clone().map(|name| (self.namespace.clone(), name)),
+            images_in: self.images_in.clone(),
+            lint: self.lint.clone(),
+            fix: self.fix,
+        })
+    }
+}

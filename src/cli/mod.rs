@@ -1,0 +1,408 @@
+//! The command lines of the example binaries as clap argument groups, so that a tool of your own can
+//! take the same flags (`#[command(flatten)]`) and turn them into the library's inputs the same way.
+//!
+//! - The shared groups: [`Output`] (`--dry-run`/`--format`), [`ForgejoFlags`], [`WoodpeckerFlags`],
+//!   [`RegistryLogin`], and [`run_main`] (parse, run, exit code).
+//! - One group per job: [`flow::FlowArgs`], [`onboard::OnboardArgs`], [`doctor::DoctorArgs`],
+//!   [`secrets::SyncSecretsArgs`], [`push::PushArgs`], [`deploy::TriggerArgs`], [`prune::RetentionArgs`],
+//!   and svu's flags and commands in [`svu`].
+//!
+//! Behind the `cli` feature (on by default; `default-features = false` drops clap).
+//!
+//! ```no_run
+//! use clap::Parser;
+//!
+//! /// A tool of your own that runs the flow with the same flags as the `flow` example, plus its own.
+//! #[derive(Parser)]
+//! struct MyTool {
+//!     #[command(flatten)]
+//!     flow: offinfra::cli::flow::FlowArgs,
+//!     #[command(flatten)]
+//!     output: offinfra::cli::Output,
+//!     /// A flag of the tool's own
+//!     #[arg(long)]
+//!     announce: bool,
+//! }
+//!
+//! let tool = MyTool::parse();
+//! let plan = tool.flow.config(std::env::current_dir()?, tool.output.dry_run)?
+//!     .plan(|name| std::env::var(name).ok(), &mut |note| eprintln!("note: {note}"))?;
+//! println!("{}", plan.describe());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+// The fields' doc comments are the flags' help text, printed as written: `<owner>` there is a placeholder,
+// not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
+pub mod deploy;
+pub mod doctor;
+pub mod flow;
+pub mod onboard;
+pub mod prune;
+pub mod push;
+pub mod secrets;
+pub mod svu;
+
+use std::{future::Future, path::PathBuf, process::ExitCode};
+
+use crate::Error;
+
+/// Parses (help and version exit 0, usage errors 2), then runs on a multi-thread runtime (`Ok(true)`
+/// exits 0, `Ok(false)` 1, an error prints `error: …` with its causes and exits 1).
+pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: impl FnOnce(A) -> F) -> ExitCode {
+    crate::ci::init_logging();
+    crate::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
+    match A::try_parse() {
+        Ok(args) => crate::ci::run_async(run(args)),
+        Err(e) => {
+            let _ = e.print();
+            crate::ci::usage_exit(e.use_stderr())
+        }
+    }
+}
+
+/// Woodpecker plugin settings for secrets: `settings: token: {from_secret: …}` arrives as `PLUGIN_TOKEN`,
+/// while the flag reads its own variable (`WOODPECKER_TOKEN`). For each `(variable, setting)` pair, the
+/// setting fills the variable when the variable is not set, before the flags are parsed (command line
+/// beats variable beats setting).
+pub fn plugin_settings(pairs: &[(&str, &str)]) {
+    for (variable, setting) in pairs {
+        let unset = std::env::var_os(variable).is_none_or(|v| v.is_empty());
+        if let (true, Some(value)) = (unset, std::env::var_os(setting).filter(|v| !v.is_empty())) {
+            // Before any thread starts: nothing else reads the environment yet.
+            std::env::set_var(variable, value);
+        }
+    }
+}
+
+/// `--format`: text for people, or JSON for tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Human,
+    /// JSON for tools.
+    Json,
+}
+
+/// `--dry-run` and `--format`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Output {
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the plan or report
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+impl Output {
+    /// Whether the output is JSON.
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::invalid(format!("cannot render JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Whether a flag or variable has a non-empty value.
+pub(crate) fn given(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.is_empty())
+}
+
+/// A value a step needs, or the error naming the flag (and variable) that gives it.
+pub fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, Error> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| Error::invalid(format!("{what} is required")))
+}
+
+/// Forgejo's address and token.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ForgejoFlags {
+    /// Forgejo web address
+    #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
+    pub forgejo_url: Option<String>,
+    /// Forgejo token (write:repository to change anything) (prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
+    pub forgejo_token: Option<String>,
+}
+
+impl ForgejoFlags {
+    /// The client when both address and token are given, `None` when either is not.
+    pub fn client_if_given(&self) -> Result<Option<crate::forgejo_client::Forgejo>, Error> {
+        match given(&self.forgejo_url) && given(&self.forgejo_token) {
+            true => self.client().map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// The client, or the error naming the missing flag.
+    pub fn client(&self) -> Result<crate::forgejo_client::Forgejo, Error> {
+        let url = required(&self.forgejo_url, "--forgejo-url (FORGEJO_URL)")?;
+        let token = required(&self.forgejo_token, "--forgejo-token (FORGEJO_TOKEN)")?;
+        Ok(crate::forgejo_client::Forgejo::new(url, token.to_owned().into())?)
+    }
+}
+
+/// Woodpecker's address and token.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WoodpeckerFlags {
+    /// Woodpecker web address
+    #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
+    pub woodpecker_url: Option<String>,
+    /// Woodpecker token (prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
+    pub woodpecker_token: Option<String>,
+}
+
+impl WoodpeckerFlags {
+    /// The client when both address and token are given, `None` when either is not.
+    pub fn client_if_given(&self) -> Result<Option<crate::woodpecker_client::Woodpecker>, Error> {
+        match given(&self.woodpecker_url) && given(&self.woodpecker_token) {
+            true => self.client().map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// The client, or the error naming the missing flag.
+    pub fn client(&self) -> Result<crate::woodpecker_client::Woodpecker, Error> {
+        let url = required(&self.woodpecker_url, "--woodpecker-url (WOODPECKER_URL)")?;
+        let token = required(&self.woodpecker_token, "--woodpecker-token (WOODPECKER_TOKEN)")?;
+        Ok(crate::woodpecker_client::Woodpecker::new(url, token.to_owned().into())?)
+    }
+}
+
+/// How to log in to a registry, as docker does: a user and a password (or token), else the docker
+/// config's entry for the registry, else anonymous.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RegistryLogin {
+    /// Registry user (ghcr.io: any user, e.g. $GITHUB_ACTOR)
+    #[arg(long, env = "REGISTRY_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password or token from stdin (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The password or token (prefer --password-stdin; never on the command line)
+    #[arg(long, env = "REGISTRY_PASSWORD", hide_env_values = true, hide = true)]
+    pub password: Option<String>,
+    /// Docker config directory for stored credentials (default ~/.docker)
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
+    pub docker_config: Option<PathBuf>,
+    /// Speak plain HTTP even to a registry that is not on loopback
+    #[arg(long)]
+    pub plain_http: bool,
+}
+
+impl RegistryLogin {
+    /// The credentials for `registry`.
+    pub fn credentials(&self, registry: &str) -> Result<crate::ghcr_client::registry::Credentials, Error> {
+        let password = if self.password_stdin {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_line(&mut text)
+                .map_err(|source| Error::Io { what: "cannot read the password from stdin".into(), source })?;
+            Some(text.trim_end_matches(['\r', '\n']).to_owned())
+        } else {
+            self.password.clone()
+        };
+        let docker_config =
+            self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        Ok(crate::ghcr_client::registry::Credentials::resolve(
+            self.username.as_deref(),
+            password.map(Into::into),
+            docker_config.as_deref(),
+            registry,
+        )?)
+    }
+
+    /// `Some(true)` when plain HTTP was asked for; else docker's rule (plain HTTP for loopback only).
+    pub fn plain_http(&self) -> Option<bool> {
+        self.plain_http.then_some(true)
+    }
+}
+
+/// Posts `text` to the Slack webhook when one is configured; a failed post is a warning on stderr, not a
+/// failed step.
+pub async fn notify_slack(webhook: Option<&str>, text: &str) {
+    if let Some(webhook) = webhook.filter(|w| !w.is_empty()) {
+        if let Err(e) = crate::notify::slack(&webhook.to_owned().into(), text).await {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Parser, Debug)]
+    struct Flow {
+        #[command(flatten)]
+        flow: flow::FlowArgs,
+        #[command(flatten)]
+        output: Output,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Groups {
+        #[command(flatten)]
+        onboard: onboard::OnboardArgs,
+        #[command(flatten)]
+        output: Output,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Others {
+        #[command(flatten)]
+        doctor: doctor::DoctorArgs,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Trigger {
+        #[command(flatten)]
+        trigger: deploy::TriggerArgs,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Prune {
+        #[command(flatten)]
+        retention: prune::RetentionArgs,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Push {
+        #[command(flatten)]
+        push: push::PushArgs,
+        #[command(flatten)]
+        output: Output,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Sync {
+        #[command(flatten)]
+        sync: secrets::SyncSecretsArgs,
+        #[command(flatten)]
+        output: Output,
+    }
+
+    #[test]
+    fn every_group_flattens_into_a_command_without_clashes() {
+        // clap's own consistency checks: duplicate ids or flags, bad defaults, broken `requires`.
+        Flow::command().debug_assert();
+        Groups::command().debug_assert();
+        Others::command().debug_assert();
+        Trigger::command().debug_assert();
+        Prune::command().debug_assert();
+        Push::command().debug_assert();
+        Sync::command().debug_assert();
+    }
+
+    #[test]
+    fn flow_flags_become_the_config_and_a_bad_input_names_itself() {
+        let parsed = Flow::try_parse_from([
+            "flow",
+            "--repo",
+            "ViktorBarzin/app",
+            "--forgejo-repo",
+            "viktor/app",
+            "--image",
+            "ghcr.io/viktorbarzin/app",
+            "--sha",
+            "0123456789abcdef",
+            "--skip-prune",
+            "--keep",
+            "3",
+            "--dry-run",
+        ])
+        .expect("flags parse");
+        let config = parsed.flow.config(".".into(), parsed.output.dry_run).expect("a config");
+        assert_eq!(config.repo.map(|r| r.to_string()).as_deref(), Some("ViktorBarzin/app"));
+        assert_eq!(config.forgejo_repo.map(|r| r.to_string()).as_deref(), Some("viktor/app"));
+        assert_eq!(config.image.map(|i| i.to_string()).as_deref(), Some("ghcr.io/viktorbarzin/app"));
+        assert!(config.steps.tag && config.steps.push && !config.steps.prune && config.steps.deploy);
+        assert_eq!((config.keep, config.local_fallback), (3, true));
+        assert_eq!(config.extra_tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["latest"]);
+
+        let bad = Flow::try_parse_from(["flow", "--image", "ghcr.io/Owner/App:tag"]).expect("flags parse");
+        let error = bad.flow.config(".".into(), false).expect_err("an image with a tag is not an image name");
+        assert!(error.to_string().contains("ghcr.io/Owner/App:tag"), "{error}");
+    }
+
+    #[test]
+    fn trigger_variables_are_checked_whichever_way_they_come() {
+        let parse = |args: &[&str]| {
+            Trigger::try_parse_from(
+                [&["trigger", "--woodpecker-url", "http://127.0.0.1:1", "--token", "t", "--repo-id", "1"], args]
+                    .concat(),
+            )
+        };
+        let ok = parse(&["--var", "A=1", "--image-tag", "0123abcd", "--image-name", "ghcr.io/o/app"]).expect("parse");
+        let vars = ok.trigger.variables().expect("variables");
+        assert_eq!(vars.get("A").map(String::as_str), Some("1"));
+        assert_eq!(vars.get("IMAGE_TAG").map(String::as_str), Some("0123abcd"));
+        for (args, named) in [
+            (&["--var", "NOEQUALS"][..], "NOEQUALS"),
+            (&["--var", "IMAGE_NAME=Not An Image"][..], "IMAGE_NAME"),
+            (&["--image-tag", "bad tag"][..], "IMAGE_TAG"),
+        ] {
+            let error = parse(args).expect("parse").trigger.variables().expect_err("refused");
+            assert!(error.to_string().contains(named), "{args:?}: {error}");
+        }
+        assert!(ok.trigger.wait().is_none(), "no --wait, no wait");
+    }
+
+    #[test]
+    fn retention_keeps_latest_and_named_tags_and_refuses_a_bad_pause() {
+        let parsed = Prune::try_parse_from(["p", "--keep-tag", "stable", "--keep", "4", "--pause=-1"]).expect("parse");
+        let options = parsed.retention.options().expect("options");
+        assert_eq!(options.keep, 4);
+        assert!(options.always_keep_tags.iter().any(|t| t == "latest"), "{:?}", options.always_keep_tags);
+        assert!(options.always_keep_tags.iter().any(|t| t == "stable"), "{:?}", options.always_keep_tags);
+        let error = parsed.retention.pause().expect_err("a negative pause");
+        assert!(error.to_string().contains("--pause -1"), "{error}");
+        let bad_regex = Prune::try_parse_from(["p", "--protect-tags", "("]).expect("parse");
+        assert!(bad_regex.retention.options().is_err(), "a broken --protect-tags is an error");
+    }
+
+    #[test]
+    fn push_needs_a_tag_and_holds_the_sha_to_its_rule() {
+        let parse = |args: &[&str]| {
+            Push::try_parse_from([&["push", "--layout", "x", "--repository", "127.0.0.1:5000/o/app"], args].concat())
+        };
+        let none = parse(&[]).expect("parse");
+        if std::env::var_os("PLUGIN_TAGS").is_none() && std::env::var_os("GITHUB_SHA").is_none() {
+            assert!(none.push.tags().is_err(), "nothing to tag is an error");
+        }
+        let tags = parse(&["--tag", "v1", "--sha", "0123456789abcdef"]).expect("parse").push.tags().expect("tags");
+        assert_eq!(tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["v1", "01234567"]);
+        assert!(parse(&["--tag", "v1", "--sha", "xyz"]).expect("parse").push.tags().is_err());
+    }
+
+    #[test]
+    fn sync_secrets_needs_a_vault_login() {
+        let parsed = Sync::try_parse_from([
+            "s",
+            "--vault-url",
+            "http://127.0.0.1:1",
+            "--path",
+            "ci/global",
+            "--woodpecker-url",
+            "http://127.0.0.1:2",
+            "--woodpecker-token",
+            "t",
+            "--prune",
+        ])
+        .expect("parse");
+        if std::env::var_os("VAULT_TOKEN").is_none() && std::env::var_os("VAULT_K8S_ROLE").is_none() {
+            let error = parsed.sync.vault().expect_err("no token, no role");
+            assert!(error.to_string().contains("VAULT_TOKEN"), "{error}");
+        }
+        assert!(matches!(parsed.sync.prune(), crate::secrets::Prune::On));
+    }
+}
