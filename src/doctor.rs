@@ -594,6 +594,9 @@ pub struct Checks {
     pub registry: Option<String>,
     /// The repositories of `registry` to check.
     pub repositories: Vec<String>,
+    /// A Forgejo user or organisation whose container packages must have no orphaned index children, and
+    /// the client of Forgejo's registry ([`crate::forgejo_registry::registry`]); needs `forgejo`.
+    pub forgejo_packages: Option<(String, ghcr_client::registry::Registry)>,
     /// A pull-through cache that must answer.
     pub cache: Option<String>,
     /// Plain HTTP to registries that are not on loopback.
@@ -645,6 +648,21 @@ impl Checks {
         };
         if let Some(host) = &self.registry {
             findings.extend(orphans(&registry(host)?, &self.repositories).await?);
+        }
+        if let Some((owner, registry)) = &self.forgejo_packages {
+            let forgejo = self
+                .forgejo
+                .as_ref()
+                .ok_or_else(|| invalid("the Forgejo packages check needs --forgejo-url and FORGEJO_TOKEN"))?;
+            let repositories = crate::forgejo_registry::repositories(forgejo, owner).await?;
+            match repositories.is_empty() {
+                true => findings.push(Finding::new(
+                    format!("orphans {}/{owner}", registry.host()),
+                    Status::Pass,
+                    "no container packages",
+                )),
+                false => findings.extend(orphans(registry, &repositories).await?),
+            }
         }
         if let Some(host) = &self.cache {
             findings.push(cache(&registry(host)?).await);

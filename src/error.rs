@@ -54,6 +54,9 @@ pub enum Error {
     /// Vault or Woodpecker during a secrets sync.
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SyncError),
+    /// A Forgejo registry cleanup that stopped half-way.
+    #[error(transparent)]
+    Cleanup(Box<crate::forgejo_registry::CleanupStopped>),
     /// A local file.
     #[error("{what}: {source}")]
     Io {
@@ -95,6 +98,10 @@ impl Error {
             | Error::Forgejo(forgejo_client::Error::Http(e))
             | Error::Woodpecker(woodpecker_client::Error::Http(e))
             | Error::Registry(ghcr_client::Error::Http(e)) => e,
+            Error::Cleanup(stopped) => match &stopped.source {
+                forgejo_client::Error::Http(e) => e,
+                _ => return None,
+            },
             _ => return None,
         };
         http.status()
@@ -103,6 +110,12 @@ impl Error {
     /// Whether a server answered 404 (the thing asked for does not exist).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
+    }
+}
+
+impl From<crate::forgejo_registry::CleanupStopped> for Error {
+    fn from(stopped: crate::forgejo_registry::CleanupStopped) -> Self {
+        Self::Cleanup(Box::new(stopped))
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`onboard`]: put a repository on the pipeline (mirror, pipeline files, activation, default branch).
 //! - [`doctor`]: health checks with evidence and safe fixes.
 //! - [`secrets`]: Woodpecker secrets kept in step with Vault KV v2.
+//! - [`forgejo_registry`]: Forgejo's container registry cleaned image by image (index children kept).
 //! - [`prune`], [`notify`], [`ci`]: prune planning from live data, Slack results, GitHub Actions outputs.
 //! - `cli` (feature `cli`, on by default): the example binaries' command lines as clap argument groups,
 //!   for tools that take the same flags.
@@ -34,6 +35,7 @@ pub mod copy;
 pub mod doctor;
 pub mod error;
 pub mod flow;
+pub mod forgejo_registry;
 pub mod notify;
 pub mod onboard;
 pub mod prune;

@@ -51,6 +51,12 @@ pub struct DoctorArgs {
     /// Repositories to check there (default: the catalog)
     #[arg(long = "repository", value_name = "NAME")]
     pub repositories: Vec<String>,
+    /// A Forgejo user or organisation whose container packages must have no orphaned index children
+    #[arg(long, value_name = "OWNER")]
+    pub forgejo_packages: Option<String>,
+    /// The registry host serving Forgejo's packages (default: the host of --forgejo-url)
+    #[arg(long, value_name = "HOST")]
+    pub forgejo_registry: Option<String>,
     /// A pull-through cache that must answer /v2/_catalog
     #[arg(long, value_name = "HOST")]
     pub cache: Option<String>,
@@ -106,6 +112,22 @@ impl DoctorArgs {
             }),
             _ => None,
         };
+        let forgejo_packages = match &self.forgejo_packages {
+            Some(owner) => {
+                let url =
+                    super::required(&self.forgejo.forgejo_url, "--forgejo-url (FORGEJO_URL) of --forgejo-packages")?;
+                let token = super::required(
+                    &self.forgejo.forgejo_token,
+                    "--forgejo-token (FORGEJO_TOKEN) of --forgejo-packages",
+                )?;
+                let plain_http = self.plain_http.then_some(true);
+                let host = self.forgejo_registry.as_deref();
+                let registry =
+                    crate::forgejo_registry::registry(url, host, owner, token.to_owned().into(), plain_http)?;
+                Some((owner.clone(), registry))
+            }
+            None => None,
+        };
         Ok(Checks {
             forgejo: self.forgejo.client_if_given()?,
             woodpecker: self.woodpecker.client_if_given()?,
@@ -115,6 +137,7 @@ impl DoctorArgs {
             vault,
             registry: self.registry.clone(),
             repositories: self.repositories.clone(),
+            forgejo_packages,
             cache: self.cache.clone(),
             plain_http: self.plain_http,
             deployment: self.deployment.clone().map(|name| (self.namespace.clone(), name)),

@@ -7,6 +7,7 @@ mod doctor;
 mod fixtures;
 mod flow_dry_run;
 mod flow_e2e;
+mod forgejo_cleanup;
 mod ghcr_examples;
 mod onboard;
 mod release_tag;

@@ -130,6 +130,14 @@ impl Forgejo {
         Ok(self.http.collect_pages(&request, &PageNumbers::FORGEJO, None).await?)
     }
 
+    /// The versions of container package `name` of `owner` (one per tag, one per untagged `sha256:`
+    /// manifest): [`Self::container_packages`] narrowed to the exact name (`q` matches substrings).
+    pub async fn container_versions(&self, owner: &str, name: &str) -> Result<Vec<Package>, Error> {
+        let mut versions = self.container_packages(owner, name).await?;
+        versions.retain(|p| p.name == name);
+        Ok(versions)
+    }
+
     /// Deletes one container package version (a tag or a `sha256:` manifest).
     pub async fn delete_container_version(&self, owner: &str, name: &str, version: &str) -> Result<(), Error> {
         let path =

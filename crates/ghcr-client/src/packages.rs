@@ -233,6 +233,33 @@ pub struct DockerMetadata {
 }
 
 impl PackageVersion {
+    /// A container version as the planner needs it, for registries other than ghcr.io whose package
+    /// APIs are shaped differently (Forgejo lists one version per tag): `digest` with its `tags`.
+    ///
+    /// ```
+    /// let v = ghcr_client::packages::PackageVersion::container(7, "sha256:aa", "2026-01-01T00:00:00Z", vec!["v1".into()]);
+    /// assert_eq!((v.id, v.name.as_str(), v.tags()), (7, "sha256:aa", &["v1".to_string()][..]));
+    /// ```
+    pub fn container(id: u64, digest: impl Into<String>, created_at: impl Into<String>, tags: Vec<String>) -> Self {
+        Self {
+            id,
+            name: digest.into(),
+            url: None,
+            package_html_url: None,
+            html_url: None,
+            created_at: created_at.into(),
+            updated_at: None,
+            deleted_at: None,
+            license: None,
+            description: None,
+            metadata: Some(VersionMetadata {
+                package_type: "container".into(),
+                container: Some(ContainerMetadata { tags }),
+                docker: None,
+            }),
+        }
+    }
+
     /// The tags of this version (empty when untagged).
     pub fn tags(&self) -> &[String] {
         match &self.metadata {

@@ -203,26 +203,38 @@ impl std::fmt::Display for Plan {
     /// One line per version: action, id, digest, tags, reason.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for d in &self.decisions {
-            let action = match d.action {
-                Action::Keep => "keep  ",
-                Action::Delete => "delete",
-            };
             let tags = if d.tags.is_empty() { "-".to_owned() } else { d.tags.join(",") };
-            let reason = match &d.reason {
-                Reason::Newest { rank } => format!("newest image #{rank}"),
-                Reason::ProtectedTag { tag } => format!("protected tag {tag}"),
-                Reason::KeptDigest => "the image just pushed".to_owned(),
-                Reason::ReferrerOf { subject } => format!("referrer of kept {subject}"),
-                Reason::InGrace => "untagged, younger than the grace period".to_owned(),
-                Reason::ReferencedBy { index } => format!("referenced by kept index {index}"),
-                Reason::Tagged => "tagged (untagged-only)".to_owned(),
-                Reason::OverCap => "deletion cap reached".to_owned(),
-                Reason::OlderImage { rank } => format!("image #{rank}, older than the newest kept"),
-                Reason::Unreferenced => "untagged, referenced by no kept index".to_owned(),
-            };
-            writeln!(f, "{action} {:>12} {} {} {tags} ({reason})", d.version_id, d.digest, d.created_at)?;
+            writeln!(f, "{} {:>12} {} {} {tags} ({})", d.action, d.version_id, d.digest, d.created_at, d.reason)?;
         }
         write!(f, "{} to delete, {} to keep", self.deletion_count(), self.decisions.len() - self.deletion_count())
+    }
+}
+
+impl std::fmt::Display for Action {
+    /// `keep  ` or `delete`: one width, so that plan lines align.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Keep => "keep  ",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+impl std::fmt::Display for Reason {
+    /// The reason in words, as plans print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Newest { rank } => write!(f, "newest image #{rank}"),
+            Reason::ProtectedTag { tag } => write!(f, "protected tag {tag}"),
+            Reason::KeptDigest => f.write_str("the image just pushed"),
+            Reason::ReferrerOf { subject } => write!(f, "referrer of kept {subject}"),
+            Reason::InGrace => f.write_str("untagged, younger than the grace period"),
+            Reason::ReferencedBy { index } => write!(f, "referenced by kept index {index}"),
+            Reason::Tagged => f.write_str("tagged (untagged-only)"),
+            Reason::OverCap => f.write_str("deletion cap reached"),
+            Reason::OlderImage { rank } => write!(f, "image #{rank}, older than the newest kept"),
+            Reason::Unreferenced => f.write_str("untagged, referenced by no kept index"),
+        }
     }
 }
 

@@ -29,14 +29,18 @@ async fn branches_statuses_and_packages() {
         .mount(&server)
         .await;
     let package = serde_json::json!({"id": 9, "owner": {"id": 3, "login": "owner"}, "creator": {"id": 3, "login": "owner"}, "type": "container", "name": "app", "version": "sha256:aa", "created_at": "2026-11-01T00:00:00Z", "html_url": "h"});
+    // `q` matches substrings: `app-cache` comes back too.
+    let mut similar = package.clone();
+    similar["id"] = 10.into();
+    similar["name"] = "app-cache".into();
     Mock::given(method("GET"))
         .and(path("/api/v1/packages/owner"))
         .and(query_param("type", "container"))
         .and(query_param("q", "app"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!([package.clone()]))
-                .insert_header("x-total-count", "1"),
+                .set_body_json(serde_json::json!([package.clone(), similar.clone()]))
+                .insert_header("x-total-count", "2"),
         )
         .mount(&server)
         .await;
@@ -73,7 +77,9 @@ async fn branches_statuses_and_packages() {
     };
     repo.create_status("5f1c8c1b", &create).await.unwrap();
     let packages = f.container_packages("owner", "app").await.unwrap();
-    assert_eq!(packages[0].version, "sha256:aa");
+    assert_eq!(packages.len(), 2);
+    let versions = f.container_versions("owner", "app").await.unwrap();
+    assert_eq!(versions.iter().map(|p| (p.id, p.version.as_str())).collect::<Vec<_>>(), [(9, "sha256:aa")]);
     f.delete_container_version("owner", "app", "sha256:aa").await.unwrap();
     let state: StatusState = serde_json::from_value(serde_json::json!("skipped")).unwrap();
     assert_eq!(state, StatusState::Unknown("skipped".into()));
@@ -82,4 +88,5 @@ async fn branches_statuses_and_packages() {
     spec.assert("Branch", &branch);
     spec.assert("CreateStatusOption", &status);
     spec.assert("Package", &package);
+    spec.assert("Package", &similar);
 }

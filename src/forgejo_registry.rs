@@ -1,0 +1,359 @@
+//! Cleaning Forgejo's container registry with the same image-aware planner as the ghcr.io prune.
+//!
+//! Forgejo's packages API lists one version per tag and one per untagged manifest (`sha256:…`: the
+//! platform and attestation manifests of an index, or a manifest whose tag moved on). Its own cleanup
+//! rules know nothing of indexes, which is how they orphan index children. Here each tag is resolved to
+//! its digest through Forgejo's OCI endpoint, the versions are grouped into images (one digest with all
+//! its tags), and [`crate::prune::plan_from_registry`] decides per image: the newest N, protected tags,
+//! never a child or referrer of a kept index, a grace period for untagged manifests. An image that goes
+//! is every version of it: each tag and its `sha256:` version.
+//!
+//! [`plan`] is a dry run: it reads and decides, and [`CleanupPlan`] prints what [`execute`] then deletes,
+//! exactly, in the same order: tagged images first (oldest first), then untagged manifests, so that a
+//! run stopped half-way never leaves a tag whose index lost a child.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), offinfra::Error> {
+//! use offinfra::{forgejo_registry, ghcr_client::prune::PruneOptions};
+//!
+//! let forgejo = offinfra::forgejo_client::Forgejo::new("https://git.example.com", "token".to_owned().into())?;
+//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", "token".to_owned().into(), None)?;
+//! let options = PruneOptions { keep: 5, ..PruneOptions::default() };
+//! let plan = forgejo_registry::plan(&forgejo, &registry, "viktor", &[], &options).await?;
+//! print!("{plan}");
+//! let report = forgejo_registry::execute(&forgejo, &plan, std::time::Duration::from_secs(1)).await?;
+//! println!("deleted {} versions", report.deleted.len());
+//! # Ok(()) }
+//! ```
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
+
+use forgejo_client::{Forgejo, Package};
+use ghcr_client::{
+    packages::PackageVersion,
+    prune::{Plan, PruneOptions},
+    registry::{Credentials, Registry, RegistryOptions},
+};
+use offinfra_http::SecretString;
+use serde::Serialize;
+
+use crate::{Error, ResultExt};
+
+/// The registry client for Forgejo's OCI endpoint: `host` (default: the host and port of `forgejo_url`),
+/// logged in with a Forgejo token (Forgejo reads the token and ignores the user name, which is sent as
+/// `username`). `plain_http` as [`RegistryOptions::plain_http`]: `None` is docker's rule.
+pub fn registry(
+    forgejo_url: &str,
+    host: Option<&str>,
+    username: &str,
+    token: SecretString,
+    plain_http: Option<bool>,
+) -> Result<Registry, Error> {
+    let host = match host.filter(|h| !h.is_empty()) {
+        Some(host) => host.to_owned(),
+        None => {
+            let url = url::Url::parse(forgejo_url)
+                .map_err(|e| Error::invalid(format!("Forgejo URL {forgejo_url:?}: {e}")))?;
+            let name =
+                url.host_str().ok_or_else(|| Error::invalid(format!("Forgejo URL {forgejo_url:?} has no host")))?;
+            match url.port() {
+                Some(port) => format!("{name}:{port}"),
+                None => name.to_owned(),
+            }
+        }
+    };
+    let credentials = Credentials::Basic { username: username.to_owned(), password: token };
+    let options = RegistryOptions { plain_http, ..RegistryOptions::default() };
+    Ok(Registry::builder(&host).credentials(credentials).options(options).build()?)
+}
+
+/// One Forgejo package version to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionDeletion {
+    /// The package.
+    pub package: String,
+    /// The version: a tag, or `sha256:…` for an untagged manifest.
+    pub version: String,
+    /// Its id in Forgejo.
+    pub version_id: i64,
+    /// The manifest digest it holds.
+    pub digest: String,
+}
+
+/// One package's decisions: per image, and the versions its deletions are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackagePlan {
+    /// The package name.
+    pub package: String,
+    /// Its repository on the registry (`owner/package`, lower case).
+    pub repository: String,
+    /// One decision per image (a digest with its tags; `version_id` numbers the images, newest first
+    /// by creation).
+    pub images: Plan,
+    /// The versions to delete, in order.
+    pub deletions: Vec<VersionDeletion>,
+}
+
+/// What a cleanup deletes, package by package. Printed (`Display`) or serialised, it is exactly what
+/// [`execute`] deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CleanupPlan {
+    /// The user or organisation.
+    pub owner: String,
+    /// The registry the manifests were read from.
+    pub registry: String,
+    /// Each package's plan, by name.
+    pub packages: Vec<PackagePlan>,
+}
+
+impl CleanupPlan {
+    /// Every deletion, in the order [`execute`] makes them.
+    pub fn deletions(&self) -> impl Iterator<Item = &VersionDeletion> {
+        self.packages.iter().flat_map(|p| &p.deletions)
+    }
+
+    /// Whether nothing would be deleted.
+    pub fn is_noop(&self) -> bool {
+        self.deletions().next().is_none()
+    }
+}
+
+impl std::fmt::Display for CleanupPlan {
+    /// Per package: one line per image (action, digest, created, tags, reason), the versions each deleted
+    /// image is, then a count.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for package in &self.packages {
+            writeln!(f, "{}/{} ({}/{})", self.owner, package.package, self.registry, package.repository)?;
+            for d in &package.images.decisions {
+                let tags = if d.tags.is_empty() { "-".to_owned() } else { d.tags.join(",") };
+                writeln!(f, "  {} {} {} {tags} ({})", d.action, d.digest, d.created_at, d.reason)?;
+            }
+            for v in &package.deletions {
+                writeln!(f, "  delete version {} (id {})", v.version, v.version_id)?;
+            }
+        }
+        let images: usize = self.packages.iter().map(|p| p.images.deletion_count()).sum();
+        let kept: usize = self.packages.iter().map(|p| p.images.decisions.len()).sum::<usize>() - images;
+        writeln!(f, "{} version(s) to delete in {images} image(s), {kept} image(s) kept", self.deletions().count())
+    }
+}
+
+/// Plans the cleanup of `packages` of `owner` (every container package of the owner when empty): the
+/// versions from the packages API, each tag's digest and each kept index's children from `registry`.
+/// Refuses to plan (an error, nothing decided) when a listed tag is missing from the registry or a kept
+/// manifest cannot be read.
+pub async fn plan(
+    forgejo: &Forgejo,
+    registry: &Registry,
+    owner: &str,
+    packages: &[String],
+    options: &PruneOptions,
+) -> Result<CleanupPlan, Error> {
+    let listed = forgejo
+        .container_packages(owner, "")
+        .await
+        .with_context(|| format!("listing the container packages of {owner}"))?;
+    let mut by_name: BTreeMap<String, Vec<Package>> = BTreeMap::new();
+    for version in listed.into_iter().filter(|p| p.kind.is_empty() || p.kind == "container") {
+        by_name.entry(version.name.clone()).or_default().push(version);
+    }
+    if let Some(missing) = packages.iter().find(|p| !by_name.contains_key(*p)) {
+        return Err(Error::invalid(format!("{owner} has no container package {missing:?}")));
+    }
+    let mut plans = Vec::new();
+    for (name, versions) in by_name {
+        if !packages.is_empty() && !packages.contains(&name) {
+            continue;
+        }
+        plans.push(plan_package(registry, owner, &name, &versions, options).await?);
+    }
+    Ok(CleanupPlan { owner: owner.to_owned(), registry: registry.host().to_owned(), packages: plans })
+}
+
+/// One package: its versions grouped into images, decided, and the decisions turned into versions.
+async fn plan_package(
+    registry: &Registry,
+    owner: &str,
+    package: &str,
+    versions: &[Package],
+    options: &PruneOptions,
+) -> Result<PackagePlan, Error> {
+    let repository = format!("{}/{}", owner.to_ascii_lowercase(), package.to_ascii_lowercase());
+    // digest -> (its versions, its newest creation time)
+    let mut images: BTreeMap<String, (Vec<&Package>, String)> = BTreeMap::new();
+    for version in versions {
+        let digest = if version.version.starts_with("sha256:") {
+            version.version.clone()
+        } else {
+            registry
+                .manifest_digest(&repository, &version.version)
+                .await
+                .with_context(|| format!("resolving {repository}:{} on {}", version.version, registry.host()))?
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "tag {} of {owner}/{package} is listed by Forgejo but missing from {}/{repository}: \
+                         refusing to plan",
+                        version.version,
+                        registry.host()
+                    ))
+                })?
+        };
+        let entry = images.entry(digest).or_insert_with(|| (Vec::new(), String::new()));
+        entry.0.push(version);
+        if newer(&version.created_at, &entry.1) {
+            entry.1 = version.created_at.clone();
+        }
+    }
+    let grouped: Vec<(String, Vec<&Package>, String)> =
+        images.into_iter().map(|(digest, (members, created))| (digest, members, created)).collect();
+    let synthetic: Vec<PackageVersion> = grouped
+        .iter()
+        .enumerate()
+        .map(|(i, (digest, members, created))| {
+            let tags: BTreeSet<String> =
+                members.iter().filter(|m| !m.version.starts_with("sha256:")).map(|m| m.version.clone()).collect();
+            PackageVersion::container(i as u64 + 1, digest.clone(), created.clone(), tags.into_iter().collect())
+        })
+        .collect();
+    let images = crate::prune::plan_from_registry(&synthetic, registry, &repository, options).await?;
+
+    // Tagged images first, then untagged manifests: an interrupted run leaves no tag on a broken index.
+    let deleted: Vec<&ghcr_client::prune::Decision> = images
+        .deletions()
+        .filter(|d| !d.tags.is_empty())
+        .chain(images.deletions().filter(|d| d.tags.is_empty()))
+        .collect();
+    let mut deletions = Vec::new();
+    for decision in deleted {
+        let Some((digest, members, _)) = grouped.iter().find(|(digest, ..)| *digest == decision.digest) else {
+            continue;
+        };
+        // Within an image: its tags, then its `sha256:` version.
+        let mut members = members.clone();
+        members.sort_by_key(|m| (m.version.starts_with("sha256:"), m.version.clone()));
+        deletions.extend(members.into_iter().map(|m| VersionDeletion {
+            package: package.to_owned(),
+            version: m.version.clone(),
+            version_id: m.id,
+            digest: digest.clone(),
+        }));
+    }
+    Ok(PackagePlan { package: package.to_owned(), repository, images, deletions })
+}
+
+/// Whether RFC 3339 time `a` is later than `b` (an unreadable `b` loses, an unreadable `a` does not win).
+fn newer(a: &str, b: &str) -> bool {
+    match (ghcr_client::prune::rfc3339_seconds(a), ghcr_client::prune::rfc3339_seconds(b)) {
+        (Some(a), Some(b)) => a > b,
+        (Some(_), None) => true,
+        (None, _) => b.is_empty(),
+    }
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CleanupReport {
+    /// `package:version` of each deleted version, in order.
+    pub deleted: Vec<String>,
+    /// The versions whose delete answered 404 (gone already, or invisible to the token).
+    pub not_found: Vec<String>,
+}
+
+/// Why a cleanup stopped half-way: what was deleted, what failed, what was not attempted.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cleanup stopped at {failed}: deleted {} ({}), not deleted {} ({}): {source}",
+    deleted.len(),
+    deleted.join(", "),
+    not_deleted.len(),
+    not_deleted.join(", ")
+)]
+pub struct CleanupStopped {
+    /// `package:version` of each version deleted before the failure.
+    pub deleted: Vec<String>,
+    /// The version whose delete failed.
+    pub failed: String,
+    /// It and every later version of the plan, none deleted.
+    pub not_deleted: Vec<String>,
+    /// Why.
+    #[source]
+    pub source: forgejo_client::Error,
+}
+
+/// Deletes exactly the plan's deletions, in its order, with `pause` between two. A version that answers
+/// 404 is reported in [`CleanupReport::not_found`]; a run in which every delete answered 404 is an error
+/// (a token that cannot see the packages looks exactly like that). The first other failure stops the
+/// run with [`CleanupStopped`] naming what was and was not deleted; planning again picks up the rest.
+pub async fn execute(forgejo: &Forgejo, plan: &CleanupPlan, pause: Duration) -> Result<CleanupReport, Error> {
+    let mut report = CleanupReport::default();
+    let all: Vec<&VersionDeletion> = plan.deletions().collect();
+    for (i, deletion) in all.iter().enumerate() {
+        if i > 0 && !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        let name = format!("{}:{}", deletion.package, deletion.version);
+        match forgejo.delete_container_version(&plan.owner, &deletion.package, &deletion.version).await {
+            Ok(()) => {
+                tracing::info!(package = %deletion.package, version = %deletion.version, "deleted");
+                report.deleted.push(name);
+            }
+            Err(e) if e.is_not_found() => {
+                tracing::warn!(package = %deletion.package, version = %deletion.version, "delete answered 404");
+                report.not_found.push(name);
+            }
+            Err(source) => {
+                let not_deleted = all[i..].iter().map(|d| format!("{}:{}", d.package, d.version)).collect();
+                return Err(CleanupStopped { deleted: report.deleted, failed: name, not_deleted, source }.into());
+            }
+        }
+    }
+    if report.deleted.is_empty() && !report.not_found.is_empty() {
+        return Err(Error::invalid(format!(
+            "every delete answered 404 ({}): does the token have write:package?",
+            report.not_found.join(", ")
+        )));
+    }
+    Ok(report)
+}
+
+/// The repositories (`owner/package`, lower case) of `owner`'s container packages on Forgejo's registry.
+pub async fn repositories(forgejo: &Forgejo, owner: &str) -> Result<Vec<String>, Error> {
+    let listed = forgejo
+        .container_packages(owner, "")
+        .await
+        .with_context(|| format!("listing the container packages of {owner}"))?;
+    let names: BTreeSet<String> = listed
+        .into_iter()
+        .filter(|p| p.kind.is_empty() || p.kind == "container")
+        .map(|p| format!("{}/{}", owner.to_ascii_lowercase(), p.name.to_ascii_lowercase()))
+        .collect();
+    Ok(names.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_creation_time_wins_and_unreadable_times_never_do() {
+        assert!(newer("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"));
+        assert!(!newer("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"));
+        assert!(newer("2026-01-01T00:00:00Z", ""), "anything beats nothing yet");
+        assert!(newer("garbage", ""), "the first value is taken even when unreadable");
+        assert!(!newer("garbage", "2026-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn the_registry_host_is_forgejo_s_unless_given() {
+        let token = || SecretString::from("t".to_owned());
+        let at = |url: &str, host: Option<&str>| registry(url, host, "u", token(), None).map(|r| r.host().to_owned());
+        assert_eq!(at("https://git.example.com/", None).unwrap(), "git.example.com");
+        assert_eq!(at("http://127.0.0.1:3000/sub/path", None).unwrap(), "127.0.0.1:3000");
+        assert_eq!(at("https://git.example.com", Some("registry.example:5000")).unwrap(), "registry.example:5000");
+        let error = at("not a url", None).unwrap_err();
+        assert!(error.to_string().contains("not a url"), "{error}");
+    }
+}
