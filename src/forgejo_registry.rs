@@ -17,7 +17,8 @@
 //! use offinfra::{forgejo_registry, ghcr_client::prune::PruneOptions};
 //!
 //! let forgejo = offinfra::forgejo_client::Forgejo::new("https://git.example.com", "token".to_owned().into())?;
-//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", "token".to_owned().into(), None)?;
+//! let token = "token".to_owned();
+//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", token.into(), false, None)?;
 //! let options = PruneOptions { keep: 5, ..PruneOptions::default() };
 //! let plan = forgejo_registry::plan(&forgejo, &registry, "viktor", &[], &options).await?;
 //! print!("{plan}");
@@ -42,32 +43,37 @@ use serde::Serialize;
 
 use crate::{Error, ResultExt};
 
-/// The registry client for Forgejo's OCI endpoint: `host` (default: the host and port of `forgejo_url`),
-/// logged in with a Forgejo token (Forgejo reads the token and ignores the user name, which is sent as
-/// `username`). `plain_http` as [`RegistryOptions::plain_http`]: `None` is docker's rule.
+/// The registry client for Forgejo's OCI endpoint, `host` or by default the host and port of
+/// `forgejo_url`. The Forgejo token is its password (Forgejo reads the token and ignores the user name,
+/// sent as `username`) on Forgejo's own host only: a `host` elsewhere gets it only when
+/// `token_to_other_host` says so, else it is read anonymously. `plain_http` as
+/// [`RegistryOptions::plain_http`]: `None` is docker's rule.
 pub fn registry(
     forgejo_url: &str,
     host: Option<&str>,
     username: &str,
     token: SecretString,
+    token_to_other_host: bool,
     plain_http: Option<bool>,
 ) -> Result<Registry, Error> {
-    let host = match host.filter(|h| !h.is_empty()) {
-        Some(host) => host.to_owned(),
-        None => {
-            let url = url::Url::parse(forgejo_url)
-                .map_err(|e| Error::invalid(format!("Forgejo URL {forgejo_url:?}: {e}")))?;
-            let name =
-                url.host_str().ok_or_else(|| Error::invalid(format!("Forgejo URL {forgejo_url:?} has no host")))?;
-            match url.port() {
-                Some(port) => format!("{name}:{port}"),
-                None => name.to_owned(),
-            }
-        }
+    let own = forgejo_host(forgejo_url)?;
+    let host = host.filter(|h| !h.is_empty()).unwrap_or(&own).to_owned();
+    let credentials = match host.eq_ignore_ascii_case(&own) || token_to_other_host {
+        true => Credentials::Basic { username: username.to_owned(), password: token },
+        false => Credentials::Anonymous,
     };
-    let credentials = Credentials::Basic { username: username.to_owned(), password: token };
     let options = RegistryOptions { plain_http, ..RegistryOptions::default() };
     Ok(Registry::builder(&host).credentials(credentials).options(options).build()?)
+}
+
+/// `host[:port]` of a Forgejo URL: where its registry is served.
+fn forgejo_host(forgejo_url: &str) -> Result<String, Error> {
+    let url = url::Url::parse(forgejo_url).map_err(|e| Error::invalid(format!("Forgejo URL {forgejo_url:?}: {e}")))?;
+    let name = url.host_str().ok_or_else(|| Error::invalid(format!("Forgejo URL {forgejo_url:?} has no host")))?;
+    Ok(match url.port() {
+        Some(port) => format!("{name}:{port}"),
+        None => name.to_owned(),
+    })
 }
 
 /// One Forgejo package version to delete.
@@ -349,11 +355,35 @@ mod tests {
     #[test]
     fn the_registry_host_is_forgejo_s_unless_given() {
         let token = || SecretString::from("t".to_owned());
-        let at = |url: &str, host: Option<&str>| registry(url, host, "u", token(), None).map(|r| r.host().to_owned());
+        let at =
+            |url: &str, host: Option<&str>| registry(url, host, "u", token(), false, None).map(|r| r.host().to_owned());
         assert_eq!(at("https://git.example.com/", None).unwrap(), "git.example.com");
         assert_eq!(at("http://127.0.0.1:3000/sub/path", None).unwrap(), "127.0.0.1:3000");
         assert_eq!(at("https://git.example.com", Some("registry.example:5000")).unwrap(), "registry.example:5000");
         let error = at("not a url", None).unwrap_err();
         assert!(error.to_string().contains("not a url"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_to_another_registry_host_only_when_asked() {
+        use wiremock::{matchers::any, Mock, MockServer, ResponseTemplate};
+
+        let elsewhere = MockServer::start().await;
+        let host = elsewhere.address().to_string();
+        let authorised = |requests: Vec<wiremock::Request>| {
+            requests.iter().filter(|r| r.headers.contains_key("authorization")).count()
+        };
+        for (allowed, expect_token) in [(false, false), (true, true)] {
+            elsewhere.reset().await;
+            Mock::given(any())
+                .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", "Basic realm=\"elsewhere\""))
+                .mount(&elsewhere)
+                .await;
+            let token = SecretString::from("forgejo-token".to_owned());
+            let client = registry("http://127.0.0.1:1", Some(&host), "u", token, allowed, None).unwrap();
+            assert!(client.manifest_digest("acme/app", "v1").await.is_err(), "the mock refuses everyone");
+            let sent = authorised(elsewhere.received_requests().await.unwrap());
+            assert_eq!(sent > 0, expect_token, "token_to_other_host {allowed}: {sent} request(s) carried credentials");
+        }
     }
 }

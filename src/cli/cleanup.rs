@@ -24,6 +24,9 @@ pub struct CleanupArgs {
     /// The user name sent with the token to the registry (Forgejo reads the token; default: --owner)
     #[arg(long, value_name = "USER")]
     pub registry_username: Option<String>,
+    /// Send the Forgejo token to --registry although it is not Forgejo's host (else it is read anonymously)
+    #[arg(long)]
+    pub registry_token: bool,
     /// Speak plain HTTP to a registry that is not on loopback
     #[arg(long)]
     pub plain_http: bool,
@@ -48,6 +51,7 @@ impl CleanupArgs {
             self.registry.as_deref(),
             username,
             token.to_owned().into(),
+            self.registry_token,
             self.plain_http.then_some(true),
         )
     }

@@ -57,6 +57,9 @@ pub struct DoctorArgs {
     /// The registry host serving Forgejo's packages (default: the host of --forgejo-url)
     #[arg(long, value_name = "HOST")]
     pub forgejo_registry: Option<String>,
+    /// Send the Forgejo token to --forgejo-registry although it is not Forgejo's host
+    #[arg(long)]
+    pub forgejo_registry_token: bool,
     /// A pull-through cache that must answer /v2/_catalog
     #[arg(long, value_name = "HOST")]
     pub cache: Option<String>,
@@ -122,8 +125,14 @@ impl DoctorArgs {
                 )?;
                 let plain_http = self.plain_http.then_some(true);
                 let host = self.forgejo_registry.as_deref();
-                let registry =
-                    crate::forgejo_registry::registry(url, host, owner, token.to_owned().into(), plain_http)?;
+                let registry = crate::forgejo_registry::registry(
+                    url,
+                    host,
+                    owner,
+                    token.to_owned().into(),
+                    self.forgejo_registry_token,
+                    plain_http,
+                )?;
                 Some((owner.clone(), registry))
             }
             None => None,
