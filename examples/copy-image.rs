@@ -2,14 +2,18 @@
 //! (`docker://REF` or `REF`, `oci:DIR[:NAME]`, `oci-archive:TAR[:NAME]`): the break-glass copy from ghcr.io to
 //! the LAN registry, or a save to carry over. An index is copied with every platform (`--platform` for one);
 //! digests are kept byte for byte, blobs stream without touching disk, what the destination has is not sent
-//! again. Prints the digest alone on stdout.
+//! again, a blob whose transfer breaks is started again; `--referrers` brings signatures and SBOMs along.
+//! Progress bars on a TTY. Prints the digest alone on stdout.
 //!
 //! ```text
 //! SRC_CREDS=bot:$GHCR_TOKEN DEST_CREDS=admin:$LAN_PW copy-image ghcr.io/viktorbarzin/infra-ci:latest registry.lan:5000/infra-ci:latest
 //! copy-image ghcr.io/viktorbarzin/infra-ci:latest oci-archive:infra-ci.tar
 //! ```
 
-use std::{path::PathBuf, process::ExitCode};
+#[path = "common/progress.rs"]
+mod progress;
+
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
@@ -51,6 +55,10 @@ struct Args {
     /// Copy every tag of the source repository (registry to registry)
     #[arg(long)]
     all_tags: bool,
+    /// Also copy the referrers of every copied manifest: signatures, SBOMs, attestations (those the
+    /// referrers API lists, and cosign's and OCI's `sha256-<hex>` tags)
+    #[arg(long)]
+    referrers: bool,
     /// Blobs copied at once
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -85,6 +93,7 @@ async fn run(args: Args) -> Result<(), Error> {
         destination: Endpoint::parse(&args.destination)?,
         platform: args.platform.clone(),
         all_tags: args.all_tags,
+        referrers: args.referrers,
     };
     let access = Access {
         source: credentials(&copy.source, &args.src_creds, &args.docker_config)?,
@@ -93,7 +102,7 @@ async fn run(args: Args) -> Result<(), Error> {
         destination_plain_http: args.dest_plain_http,
         concurrency: args.concurrency,
     };
-    let reports = copy.run(&access).await?;
+    let reports = copy.run(&access, std::io::stderr().is_terminal().then(progress::blob_bars)).await?;
     if args.format == cli::Format::Json {
         return match reports.as_slice() {
             [one] => cli::print_json(one),
@@ -104,8 +113,8 @@ async fn run(args: Args) -> Result<(), Error> {
         let (sent, present, mounted) = counts(report);
         let manifests = report.manifests.len();
         eprintln!(
-            "copied {} to {}: {manifests} manifests, {sent} blobs sent, {present} present, {mounted} mounted, {} bytes",
-            args.source, args.destination, report.bytes_copied
+            "copied {} to {}: {manifests} manifests ({} referrers), {sent} blobs sent, {present} present, {mounted} mounted, {} bytes",
+            args.source, args.destination, report.referrers.len(), report.bytes_copied
         );
         println!("{}", report.digest);
     }

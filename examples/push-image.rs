@@ -53,9 +53,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     }
 
     let client = push.registry()?;
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| progress::blob_bars(image.blobs().iter().map(|b| (b.digest().to_string(), b.size())).collect()));
+    let progress = std::io::stderr().is_terminal().then(progress::blob_bars);
     let report =
         client.push_image(&layout, &image, &push.repository, &tags, push.mount_from.as_deref(), progress).await?;
     let summary = report.summary(&push.repository);

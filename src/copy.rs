@@ -1,13 +1,14 @@
 //! Copying images between registries and OCI layouts, named as skopeo names them: `docker://REF` (or a
 //! bare reference), `oci:DIR[:NAME]` and `oci-archive:TAR[:NAME]`. Registry to registry streams blobs and
-//! keeps every digest ([`ghcr_client::registry::Registry::copy_platform_from`]); registry to layout saves
-//! ([`ghcr_client::registry::Registry::save_to_layout`]); layout to registry is the push.
+//! keeps every digest ([`ghcr_client::registry::Registry::copy_with`]); registry to layout saves
+//! ([`ghcr_client::registry::Registry::save_with`]); layout to registry is the push. Referrers (signatures,
+//! SBOMs) come along with [`Copy::referrers`].
 
 use std::path::PathBuf;
 
 use ghcr_client::{
     layout::{Layout, PlatformSpec, Selector},
-    registry::{BlobOutcome, CopyReport, Credentials, Registry, RegistryOptions},
+    registry::{BlobOutcome, CopyOptions, CopyReport, Credentials, ProgressFn, Registry, RegistryOptions},
 };
 use offinfra_types::{ImageRef, Tag};
 
@@ -88,6 +89,8 @@ pub struct Copy {
     pub platform: Option<PlatformSpec>,
     /// Every tag of the source repository (registry to registry).
     pub all_tags: bool,
+    /// Also the referrers (signatures, SBOMs, attestations) of every copied manifest (from a registry).
+    pub referrers: bool,
 }
 
 fn registry(image: &ImageRef, credentials: &Credentials, plain: bool, concurrency: usize) -> Result<Registry, Error> {
@@ -100,9 +103,16 @@ fn registry(image: &ImageRef, credentials: &Credentials, plain: bool, concurrenc
 }
 
 impl Copy {
-    /// Runs the copy; one report per image copied (several with `all_tags`).
-    pub async fn run(&self, access: &Access) -> Result<Vec<CopyReport>, Error> {
+    /// Runs the copy; one report per image copied (several with `all_tags`). `progress` hears of every
+    /// blob as it starts, moves and finishes.
+    pub async fn run(&self, access: &Access, progress: Option<ProgressFn>) -> Result<Vec<CopyReport>, Error> {
         let platform = self.platform.as_ref();
+        let options = |tag: Option<String>| CopyOptions {
+            tag,
+            platform: self.platform.clone(),
+            referrers: self.referrers,
+            progress: progress.clone(),
+        };
         match (&self.source, &self.destination) {
             (Endpoint::Registry(from), Endpoint::Registry(to)) => {
                 if to.digest().is_some() {
@@ -122,7 +132,7 @@ impl Copy {
                 let mut reports = Vec::new();
                 for (reference, tag) in references {
                     let report = target
-                        .copy_platform_from(&source, from_repo, &reference, to_repo, tag.as_deref(), platform)
+                        .copy_with(&source, from_repo, &reference, to_repo, &options(tag))
                         .await
                         .with_context(|| format!("copying {}:{reference}", from.name()))?;
                     reports.push(report);
@@ -134,19 +144,18 @@ impl Copy {
                 let name = name.clone().or_else(|| from.tag().map(Tag::to_string));
                 let repository = from.name().repository();
                 if !archive {
-                    return Ok(vec![
-                        source.save_to_layout(repository, from.reference(), platform, path, name.as_deref()).await?,
-                    ]);
+                    return Ok(vec![source.save_with(repository, from.reference(), path, &options(name)).await?]);
                 }
                 // A tar is written whole from a directory beside it, then renamed into place.
                 let staging = tempfile_dir(path)?;
-                let report = source
-                    .save_to_layout(repository, from.reference(), platform, staging.path(), name.as_deref())
-                    .await?;
+                let report = source.save_with(repository, from.reference(), staging.path(), &options(name)).await?;
                 ghcr_client::layout::write_tar(staging.path(), path)?;
                 Ok(vec![report])
             }
             (Endpoint::Layout { path, name, .. }, Endpoint::Registry(to)) => {
+                if self.referrers {
+                    return Err(Error::invalid("--referrers copies from a registry; a layout is pushed as it is"));
+                }
                 let layout = Layout::open(path)?;
                 let selector = Selector {
                     reference: name.clone(),
@@ -156,12 +165,13 @@ impl Copy {
                 let image = layout.select(&selector)?;
                 let target = registry(to, &access.destination, access.destination_plain_http, access.concurrency)?;
                 let tags: Vec<Tag> = to.tag().cloned().into_iter().collect();
-                let pushed = target.push_image(&layout, &image, to.name(), &tags, None, None).await?;
+                let pushed = target.push_image(&layout, &image, to.name(), &tags, None, progress).await?;
                 Ok(vec![CopyReport {
                     digest: pushed.digest,
                     manifests: image.manifests().iter().map(|m| m.descriptor.digest().to_string()).collect(),
                     bytes_copied: pushed.bytes_uploaded,
                     blobs: pushed.blobs,
+                    referrers: Vec::new(),
                 }])
             }
             (Endpoint::Layout { .. }, Endpoint::Layout { .. }) => {

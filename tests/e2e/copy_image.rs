@@ -141,3 +141,112 @@ async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_noth
     assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("wrong-pw"));
 }
+
+/// Pushes the single manifest or index in layout `dir` under `tag` with push-image.
+fn push_layout(dir: &std::path::Path, repository: &str, tag: &str, keep_index: bool) -> String {
+    let login = [("REGISTRY_USERNAME", oci::USER), ("REGISTRY_PASSWORD", oci::PASSWORD)];
+    let mut args = vec!["--layout", dir.to_str().unwrap(), "--repository", repository, "--tag", tag];
+    if keep_index {
+        args.push("--keep-index");
+    }
+    let out = run_example("push-image", None, &args, &login);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+/// An artifact manifest (empty config, one layer) whose `subject` is `subject`, in the layout of `b`.
+fn referrer(b: &Builder, subject: &Value, artifact_type: &str, content: &[u8]) -> Value {
+    let config = b.blob(b"{}", "application/vnd.oci.empty.v1+json");
+    let layer = b.blob(content, "application/octet-stream");
+    let manifest = json!({"schemaVersion": 2, "mediaType": oci::MANIFEST, "artifactType": artifact_type,
+                          "config": config, "layers": [layer], "subject": subject});
+    let mut descriptor = b.blob(&serde_json::to_vec(&manifest).unwrap(), oci::MANIFEST);
+    descriptor["artifactType"] = json!(artifact_type);
+    descriptor
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrers_come_along_only_when_asked() {
+    let ghcr = LocalRegistry::start(Auth::Token);
+    let lan = LocalRegistry::start(Auth::Basic);
+    let src = tempfile::tempdir().unwrap();
+    let b = Builder::new(src.path());
+    let amd64 = with(b.image("amd64", 1), "platform", platform("linux", "amd64"));
+    let index = b.index_blob(vec![amd64.clone()]);
+    b.write_index(vec![index.clone()]);
+    let source = format!("{}/viktorbarzin/signed", ghcr.host());
+    let pushed = push_layout(src.path(), &source, "latest", true);
+    let hex = |d: &Value| d["digest"].as_str().unwrap()[7..].to_owned();
+
+    // A cosign-style signature of the index, under its `sha256-<hex>.sig` tag.
+    let sig_dir = tempfile::tempdir().unwrap();
+    let sb = Builder::new(sig_dir.path());
+    let signature = referrer(&sb, &index, "application/vnd.dev.cosign.artifact.sig.v1+json", b"signature");
+    sb.write_index(vec![signature.clone()]);
+    let sig_tag = format!("sha256-{}.sig", hex(&index));
+    assert_eq!(push_layout(sig_dir.path(), &source, &sig_tag, false), signature["digest"].as_str().unwrap());
+    // An SBOM of the amd64 image, listed in OCI 1.1's fallback tag `sha256-<hex>` (an index of referrers).
+    let sbom_dir = tempfile::tempdir().unwrap();
+    let bb = Builder::new(sbom_dir.path());
+    let sbom = referrer(&bb, &amd64, "application/spdx+json", br#"{"spdxVersion":"SPDX-2.3"}"#);
+    let fallback = bb.index_blob(vec![sbom.clone()]);
+    bb.write_index(vec![fallback.clone()]);
+    let fallback_tag = format!("sha256-{}", hex(&amd64));
+    push_layout(sbom_dir.path(), &source, &fallback_tag, true);
+
+    let creds = creds();
+    let env = [("SRC_CREDS", creds.as_str()), ("DEST_CREDS", creds.as_str())];
+    let creds_arg = Some(creds.as_str());
+    let lan_registry = offinfra::ghcr_client::registry::Registry::builder(&lan.host())
+        .credentials(offinfra::ghcr_client::registry::Credentials::Basic {
+            username: oci::USER.into(),
+            password: oci::PASSWORD.to_owned().into(),
+        })
+        .build()
+        .unwrap();
+
+    // Without --referrers: the image alone.
+    let plain = format!("{}/plain/signed:latest", lan.host());
+    let out = run_example("copy-image", None, &[&format!("{source}:latest"), &plain], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(lan_registry.tags("plain/signed").await.unwrap(), ["latest"]);
+
+    // With it: the signature and the SBOM, under their tags, digests kept.
+    let signed = format!("{}/with/signed", lan.host());
+    let out = run_example(
+        "copy-image",
+        None,
+        &[&format!("{source}:latest"), &format!("{signed}:latest"), "--referrers", "--format", "json"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["digest"], json!(pushed));
+    let referrers: Vec<&str> = report["referrers"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(referrers.contains(&signature["digest"].as_str().unwrap()), "{report}");
+    assert!(referrers.contains(&fallback["digest"].as_str().unwrap()), "{report}");
+    assert_eq!(skopeo_digest(&format!("{signed}:{sig_tag}"), creds_arg), signature["digest"].as_str().unwrap());
+    assert_eq!(skopeo_digest(&format!("{signed}:{fallback_tag}"), creds_arg), fallback["digest"].as_str().unwrap());
+    assert!(lan_registry.manifest_digest("with/signed", sbom["digest"].as_str().unwrap()).await.unwrap().is_some());
+
+    // Saved to a layout: each referrer under its tag.
+    let saved = tempfile::tempdir().unwrap();
+    let dir = saved.path().join("signed");
+    let out = run_example(
+        "copy-image",
+        None,
+        &[&format!("{source}:latest"), &format!("oci:{}:latest", dir.display()), "--referrers"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let index_json: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let names: Vec<&str> = index_json["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    for name in ["latest", sig_tag.as_str(), fallback_tag.as_str()] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+}

@@ -108,7 +108,7 @@ pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 }
 
 /// A number in `[0, 1)` for jitter; good enough to spread retries, not for anything else.
-pub(crate) fn jitter_unit() -> f64 {
+pub fn jitter_unit() -> f64 {
     fastrand::f64()
 }
 

@@ -1,23 +1,71 @@
 //! Copying an image between registries: manifests as bytes (digests preserved exactly), blobs streamed from
-//! source to destination without touching disk, several at once; a blob the destination has is skipped.
+//! source to destination without touching disk, several at once; a blob the destination has is skipped, a
+//! blob whose transfer fails is started again on its own (the copy goes on), and the image's referrers
+//! (signatures, SBOMs, attestations that name it as their subject) come along when asked.
 
 use std::{
     collections::BTreeSet,
+    future::Future,
     sync::{Arc, Mutex},
 };
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use offinfra_http::{
-    header::{HeaderValue, CONTENT_LENGTH},
+    header::{HeaderValue, ACCEPT, CONTENT_LENGTH},
     Request,
 };
 use serde::Serialize;
 
-use super::{BlobOutcome, FetchedManifest, Registry};
+use super::{BlobOutcome, FetchedManifest, Progress, ProgressFn, Registry};
 use crate::{layout::PlatformSpec, Error};
 
 /// Index nesting followed at most.
 const MAX_DEPTH: usize = 8;
+/// Referrers of referrers followed at most (a signature of an SBOM of the image).
+const MAX_REFERRER_DEPTH: usize = 4;
+const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+
+/// How [`Registry::copy_with`] and [`Registry::save_with`] copy.
+#[derive(Clone, Default)]
+pub struct CopyOptions {
+    /// The destination tag (or layout name); `None`: by digest only.
+    pub tag: Option<String>,
+    /// One platform of an index, whose image manifest becomes the copied root; `None`: all of them.
+    pub platform: Option<PlatformSpec>,
+    /// Also copy the referrers of every copied manifest: those the source's referrers API lists, and
+    /// those its tags name (cosign's `sha256-<hex>.sig`/`.att`/`.sbom`, OCI 1.1's `sha256-<hex>` index).
+    pub referrers: bool,
+    /// Called as blobs start, move and finish.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for CopyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("tag", &self.tag)
+            .field("platform", &self.platform)
+            .field("referrers", &self.referrers)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// A referrer found for a copied manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Referrer {
+    /// The manifest it refers to.
+    subject: String,
+    /// Found by tag (copied under the same tag), or by the referrers API (copied by digest).
+    tag: Option<String>,
+    /// For the API's: its descriptor, for a destination without the API (its fallback tag lists it).
+    descriptor: Option<serde_json::Value>,
+}
+
+impl Referrer {
+    fn reference(&self) -> Option<&str> {
+        self.tag.as_deref().or_else(|| self.descriptor.as_ref()?["digest"].as_str())
+    }
+}
 
 /// What [`Registry::copy_from`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +78,20 @@ pub struct CopyReport {
     pub blobs: Vec<(String, BlobOutcome)>,
     /// Bytes streamed to the destination.
     pub bytes_copied: u64,
+    /// The referrers copied with it (their root manifests), when asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<String>,
+}
+
+impl CopyReport {
+    /// Adds a referrer's copy to this report.
+    fn absorb(&mut self, referrer: CopyReport) {
+        self.referrers.push(referrer.digest);
+        self.manifests.extend(referrer.manifests);
+        self.blobs.extend(referrer.blobs);
+        self.bytes_copied += referrer.bytes_copied;
+        self.referrers.extend(referrer.referrers);
+    }
 }
 
 impl Registry {
@@ -72,8 +134,123 @@ impl Registry {
         tag: Option<&str>,
         platform: Option<&PlatformSpec>,
     ) -> Result<CopyReport, Error> {
-        let (manifests, blobs) = source.image_parts(source_repository, reference, platform).await?;
-        self.copy_parts(source, source_repository, repository, tag, manifests, blobs).await
+        let options =
+            CopyOptions { tag: tag.map(str::to_owned), platform: platform.cloned(), ..CopyOptions::default() };
+        self.copy_with(source, source_repository, reference, repository, &options).await
+    }
+
+    /// [`Self::copy_from`] with everything [`CopyOptions`] holds: a platform, the referrers, progress.
+    pub async fn copy_with(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        reference: &str,
+        repository: &str,
+        options: &CopyOptions,
+    ) -> Result<CopyReport, Error> {
+        let (manifests, blobs) = source.image_parts(source_repository, reference, options.platform.as_ref()).await?;
+        let progress = options.progress.as_ref();
+        let tag = options.tag.as_deref();
+        let mut report =
+            self.copy_parts(source, source_repository, repository, tag, manifests, blobs, progress).await?;
+        if !options.referrers {
+            return Ok(report);
+        }
+        let mut subjects = report.manifests.clone();
+        let mut copied: BTreeSet<String> = BTreeSet::new();
+        for _ in 0..MAX_REFERRER_DEPTH {
+            let found = source.referrers(source_repository, &subjects).await?;
+            subjects = Vec::new();
+            for referrer in found {
+                let Some(reference) = referrer.reference() else { continue };
+                if !copied.insert(reference.to_owned()) {
+                    continue;
+                }
+                let (manifests, blobs) = source.image_parts(source_repository, reference, None).await?;
+                let tag = referrer.tag.as_deref();
+                let done =
+                    self.copy_parts(source, source_repository, repository, tag, manifests, blobs, progress).await?;
+                if let Some(descriptor) = &referrer.descriptor {
+                    self.list_in_fallback_tag(repository, &referrer.subject, descriptor).await?;
+                }
+                subjects.extend(done.manifests.iter().cloned());
+                report.absorb(done);
+            }
+            if subjects.is_empty() {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The referrers of `subjects` in `repository`: what the referrers API lists (when the registry has
+    /// it) and what the tags name (cosign's `sha256-<hex>.sig`/`.att`/`.sbom`, OCI 1.1's fallback
+    /// `sha256-<hex>` index of referrers).
+    async fn referrers(&self, repository: &str, subjects: &[String]) -> Result<Vec<Referrer>, Error> {
+        let tags = self.tags(repository).await?;
+        let mut found = Vec::new();
+        for subject in subjects {
+            if let Some(index) = self.referrers_index(repository, subject).await? {
+                for descriptor in index["manifests"].as_array().into_iter().flatten() {
+                    if descriptor["digest"].is_string() {
+                        found.push(Referrer {
+                            subject: subject.clone(),
+                            tag: None,
+                            descriptor: Some(descriptor.clone()),
+                        });
+                    }
+                }
+            }
+            let Some(hex) = subject.strip_prefix("sha256:") else { continue };
+            let exact = format!("sha256-{hex}");
+            let dotted = format!("{exact}.");
+            for tag in tags.iter().filter(|t| **t == exact || t.starts_with(&dotted)) {
+                found.push(Referrer { subject: subject.clone(), tag: Some(tag.clone()), descriptor: None });
+            }
+        }
+        Ok(found)
+    }
+
+    /// `GET /v2/<repository>/referrers/<digest>`: the referrers index, or `None` when the registry has no
+    /// referrers API (Distribution 2 answers 404).
+    async fn referrers_index(&self, repository: &str, digest: &str) -> Result<Option<serde_json::Value>, Error> {
+        super::read::manifest_reference(digest)?;
+        let request = Request::get(format!("/v2/{repository}/referrers/{digest}"))
+            .header(ACCEPT, HeaderValue::from_static(INDEX_MEDIA_TYPE));
+        match self.execute(request, &Self::pull(repository)).await {
+            Ok(response) => Ok(serde_json::from_slice(&response.body)
+                .ok()
+                .filter(|v: &serde_json::Value| v["manifests"].is_array())),
+            Err(e) if matches!(e.status(), Some(400 | 404 | 405 | 406)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes a referrer found through the source's referrers API findable here too: on a registry without
+    /// the API, it is listed in the fallback tag `sha256-<hex>` of its subject (OCI 1.1's tag schema).
+    async fn list_in_fallback_tag(
+        &self,
+        repository: &str,
+        subject: &str,
+        descriptor: &serde_json::Value,
+    ) -> Result<(), Error> {
+        if self.referrers_index(repository, subject).await?.is_some() {
+            return Ok(());
+        }
+        let Some(hex) = subject.strip_prefix("sha256:") else { return Ok(()) };
+        let tag = format!("sha256-{hex}");
+        let mut index = match self.manifest(repository, &tag).await? {
+            Some(existing) => serde_json::from_slice(&existing.bytes).unwrap_or_default(),
+            None => serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
+        };
+        let Some(list) = index["manifests"].as_array_mut() else { return Ok(()) };
+        if list.iter().any(|d| d["digest"] == descriptor["digest"]) {
+            return Ok(());
+        }
+        list.push(descriptor.clone());
+        let bytes = serde_json::to_vec(&index).unwrap_or_default();
+        self.put_manifest(repository, &tag, INDEX_MEDIA_TYPE, &bytes, &Self::push_scope(repository)).await?;
+        Ok(())
     }
 
     /// The manifests of `reference` (children first, the root last; narrowed to `platform` when given)
@@ -120,6 +297,7 @@ impl Registry {
     }
 
     /// Sends `blobs` and then `manifests` (children first) from `source` into `repository`.
+    #[allow(clippy::too_many_arguments)]
     async fn copy_parts(
         &self,
         source: &Registry,
@@ -128,25 +306,24 @@ impl Registry {
         tag: Option<&str>,
         manifests: Vec<FetchedManifest>,
         blobs: BTreeSet<(String, u64)>,
+        progress: Option<&ProgressFn>,
     ) -> Result<CopyReport, Error> {
         let copied: Arc<Mutex<u64>> = Arc::default();
+        let report = |event: Progress| {
+            if let Some(progress) = progress {
+                progress(event)
+            }
+        };
         let outcomes: Vec<(String, BlobOutcome)> = stream::iter(blobs.into_iter().map(|(digest, size)| {
             let copied = copied.clone();
             async move {
-                if self.blob_exists(repository, &digest).await? {
-                    return Ok::<_, Error>((digest, BlobOutcome::Present));
+                report(Progress::BlobStarted { digest: digest.clone(), size });
+                let outcome = self.copy_blob(source, source_repository, repository, &digest, size, progress).await?;
+                if outcome == BlobOutcome::Uploaded {
+                    *copied.lock().expect("byte count") += size;
                 }
-                // On the same registry, the blob is mounted from the source repository: nothing is sent.
-                let mut session = None;
-                if source.host == self.host {
-                    match self.try_mount(repository, &digest, source_repository).await? {
-                        super::push::Mount::Mounted => return Ok((digest, BlobOutcome::Mounted)),
-                        super::push::Mount::Declined(location) => session = location,
-                    }
-                }
-                self.stream_blob(source, source_repository, repository, &digest, size, session).await?;
-                *copied.lock().expect("byte count") += size;
-                Ok((digest, BlobOutcome::Uploaded))
+                report(Progress::BlobDone { digest: digest.clone(), outcome });
+                Ok::<_, Error>((digest, outcome))
             }
         }))
         .buffered(self.options.concurrency.max(1))
@@ -167,7 +344,78 @@ impl Registry {
             manifests: manifests.iter().map(|m| m.digest.clone()).collect(),
             blobs: outcomes,
             bytes_copied,
+            referrers: Vec::new(),
         })
+    }
+
+    /// One blob: skipped when here, mounted on the same registry, else streamed, and streamed again from
+    /// the start when the transfer fails on the way.
+    async fn copy_blob(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        repository: &str,
+        digest: &str,
+        size: u64,
+        progress: Option<&ProgressFn>,
+    ) -> Result<BlobOutcome, Error> {
+        if self.blob_exists(repository, digest).await? {
+            return Ok(BlobOutcome::Present);
+        }
+        // On the same registry, the blob is mounted from the source repository: nothing is sent.
+        let mut session = None;
+        if source.host == self.host {
+            match self.try_mount(repository, digest, source_repository).await? {
+                super::push::Mount::Mounted => return Ok(BlobOutcome::Mounted),
+                super::push::Mount::Declined(location) => session = location,
+            }
+        }
+        let session = Mutex::new(session);
+        self.restarting(digest, || async {
+            // A fresh upload session on a restart; the declined mount's only the first time.
+            let location = session.lock().expect("session").take();
+            if let Some(progress) = progress {
+                progress(Progress::BlobStarted { digest: digest.to_owned(), size });
+            }
+            match self.stream_blob(source, source_repository, repository, digest, size, location, progress).await {
+                // The upload may have landed before the connection broke.
+                Err(e) if self.blob_exists(repository, digest).await.unwrap_or(false) => {
+                    tracing::debug!(digest, error = %e, "the blob arrived although its upload failed");
+                    Ok(())
+                }
+                other => other,
+            }
+        })
+        .await?;
+        Ok(BlobOutcome::Uploaded)
+    }
+
+    /// Runs `attempt` until it succeeds, up to the retry policy's attempts, when it fails in a way a new
+    /// attempt may not (a dropped connection, a timeout, a server error): one blob starts again, the copy
+    /// goes on.
+    async fn restarting<F, Fut>(&self, digest: &str, mut attempt: F) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), Error>>,
+    {
+        let policy = self.options.retry;
+        let started = std::time::Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match attempt().await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let transient =
+                matches!(error, Error::Http(_)) && error.status().is_none_or(|s| matches!(s, 408 | 429 | 500..=599));
+            let wait = policy.backoff(attempts - 1, offinfra_http::retry::jitter_unit());
+            if !transient || attempts >= policy.max_attempts || started.elapsed() + wait > policy.deadline {
+                return Err(error);
+            }
+            tracing::warn!(digest, attempt = attempts, error = %error, "blob transfer failed; starting it again");
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Saves `reference` of `repository` (narrowed to `platform` when given) into the OCI image layout
@@ -182,7 +430,66 @@ impl Registry {
         dir: &std::path::Path,
         ref_name: Option<&str>,
     ) -> Result<CopyReport, Error> {
-        let (manifests, blobs) = self.image_parts(repository, reference, platform).await?;
+        let options =
+            CopyOptions { tag: ref_name.map(str::to_owned), platform: platform.cloned(), ..CopyOptions::default() };
+        self.save_with(repository, reference, dir, &options).await
+    }
+
+    /// [`Self::save_to_layout`] with everything [`CopyOptions`] holds (`tag` is the layout name). Each
+    /// referrer is saved under its tag (cosign's and OCI's tag names), or unnamed when the referrers API
+    /// found it.
+    pub async fn save_with(
+        &self,
+        repository: &str,
+        reference: &str,
+        dir: &std::path::Path,
+        options: &CopyOptions,
+    ) -> Result<CopyReport, Error> {
+        let (manifests, blobs) = self.image_parts(repository, reference, options.platform.as_ref()).await?;
+        let progress = options.progress.as_ref();
+        let mut report = self.save_parts(repository, dir, options.tag.as_deref(), manifests, blobs, progress).await?;
+        if !options.referrers {
+            return Ok(report);
+        }
+        let mut subjects = report.manifests.clone();
+        let mut saved: BTreeSet<String> = BTreeSet::new();
+        for _ in 0..MAX_REFERRER_DEPTH {
+            let found = self.referrers(repository, &subjects).await?;
+            subjects = Vec::new();
+            for referrer in found {
+                let Some(reference) = referrer.reference() else { continue };
+                if !saved.insert(reference.to_owned()) {
+                    continue;
+                }
+                let (manifests, blobs) = self.image_parts(repository, reference, None).await?;
+                let name = referrer.tag.as_deref();
+                let done = self.save_parts(repository, dir, name, manifests, blobs, progress).await?;
+                subjects.extend(done.manifests.iter().cloned());
+                report.absorb(done);
+            }
+            if subjects.is_empty() {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Writes `blobs` (fetched unless present), then `manifests`, into the layout `dir`, and names the root
+    /// `ref_name` in its `index.json`.
+    async fn save_parts(
+        &self,
+        repository: &str,
+        dir: &std::path::Path,
+        ref_name: Option<&str>,
+        manifests: Vec<FetchedManifest>,
+        blobs: BTreeSet<(String, u64)>,
+        progress: Option<&ProgressFn>,
+    ) -> Result<CopyReport, Error> {
+        let report = |event: Progress| {
+            if let Some(progress) = progress {
+                progress(event)
+            }
+        };
         let blob_dir = dir.join("blobs").join("sha256");
         tokio::fs::create_dir_all(&blob_dir).await.map_err(|e| Error::io(&blob_dir, e))?;
         let io = |path: &std::path::Path, e| Error::io(path, e);
@@ -195,15 +502,25 @@ impl Registry {
         let mut copied = 0u64;
         for (digest, size) in &blobs {
             let path = file_of(digest)?;
+            report(Progress::BlobStarted { digest: digest.clone(), size: *size });
             if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == *size) {
                 outcomes.push((digest.clone(), BlobOutcome::Present));
+                report(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Present });
                 continue;
             }
             // Into a temporary name first: a broken download never looks like a finished blob.
             let partial = path.with_extension("partial");
-            let mut file = tokio::fs::File::create(&partial).await.map_err(|e| io(&partial, e))?;
-            copied += self.pull_blob(repository, digest, &mut file).await?;
+            let fetched = Mutex::new(0u64);
+            self.restarting(digest, || async {
+                let mut file = tokio::fs::File::create(&partial).await.map_err(|e| io(&partial, e))?;
+                *fetched.lock().expect("size") = self.pull_blob(repository, digest, &mut file).await?;
+                Ok(())
+            })
+            .await?;
+            copied += *fetched.lock().expect("size");
             tokio::fs::rename(&partial, &path).await.map_err(|e| io(&path, e))?;
+            report(Progress::BlobBytes { digest: digest.clone(), bytes: *size });
+            report(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
             outcomes.push((digest.clone(), BlobOutcome::Uploaded));
         }
         for manifest in &manifests {
@@ -223,7 +540,7 @@ impl Registry {
                 reason: e.to_string(),
             })?,
             Err(_) => {
-                serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+                serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []})
             }
         };
         let mut entry =
@@ -249,10 +566,12 @@ impl Registry {
             manifests: manifests.iter().map(|m| m.digest.clone()).collect(),
             blobs: outcomes,
             bytes_copied: copied,
+            referrers: Vec::new(),
         })
     }
 
     /// One blob from `source` to this registry: the source's answer body is the upload's body.
+    #[allow(clippy::too_many_arguments)]
     async fn stream_blob(
         &self,
         source: &Registry,
@@ -261,10 +580,18 @@ impl Registry {
         digest: &str,
         size: u64,
         session: Option<String>,
+        progress: Option<&ProgressFn>,
     ) -> Result<(), Error> {
         let response = source.blob_stream(source_repository, digest).await?;
-        // The body can be sent once: the request is not retried (a rerun copies what is still missing).
-        let body = Mutex::new(Some(offinfra_http::Body::wrap_stream(response.bytes_stream())));
+        let (progress, name) = (progress.cloned(), digest.to_owned());
+        let chunks = response.bytes_stream().inspect(move |chunk| {
+            if let (Some(progress), Ok(chunk)) = (&progress, chunk) {
+                progress(Progress::BlobBytes { digest: name.clone(), bytes: chunk.len() as u64 });
+            }
+        });
+        // The body can be sent once: the request is not retried here ([`Self::restarting`] starts the
+        // blob again with a new source stream and upload session).
+        let body = Mutex::new(Some(offinfra_http::Body::wrap_stream(chunks)));
         let factory: offinfra_http::BodyFactory = Arc::new(move || {
             body.lock().expect("body").take().unwrap_or_else(|| offinfra_http::Body::from(Vec::new()))
         });

@@ -32,7 +32,7 @@ pub mod read;
 
 use auth::AuthState;
 pub use auth::{credentials_in_docker_config, docker_config_credentials, parse_challenge, Challenge, Credentials};
-pub use copy::CopyReport;
+pub use copy::{CopyOptions, CopyReport};
 pub use health::{CacheHealth, Orphan, OrphanReport, RepositoryOrphan};
 pub use push::{BlobOutcome, Progress, ProgressFn, PushReport};
 pub use read::FetchedManifest;

@@ -403,3 +403,124 @@ async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
     assert!(rerun.bytes_copied < image.blob_bytes());
     assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), Some(image.digest()), "same digest");
 }
+
+#[tokio::test]
+async fn a_broken_blob_transfer_starts_again_and_the_copy_goes_on() {
+    let source_reg = LocalRegistry::start(Auth::Anonymous);
+    let target_reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 4)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
+    let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once).unwrap();
+    source.push(&layout, &image, "app", &["v1".into()], None).await.unwrap();
+
+    // The proxy drops one connection mid-blob; the blob starts again and the one run finishes.
+    let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
+    let patient = RegistryOptions { retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
+    let through_proxy = Registry::new(&proxy, Credentials::Anonymous, patient).unwrap();
+    let report = through_proxy.copy_from(&source, "app", "v1", "copy", Some("v1")).await.unwrap();
+    assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
+    assert_eq!(report.digest, image.digest());
+    assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded), "{:?}", report.blobs);
+    assert_eq!(report.bytes_copied, image.blob_bytes(), "each blob counted once, the restarted one included");
+    let target = Registry::new(&target_reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), Some(image.digest()));
+}
+
+/// Serves `bytes` at `route` (GET and HEAD) with their digest, as a registry serves a manifest or blob.
+async fn serve(server: &MockServer, route: String, bytes: Vec<u8>, media_type: &str) {
+    let digest = offinfra_test_support::oci::sha256_digest(&bytes);
+    for verb in ["GET", "HEAD"] {
+        let body = if verb == "GET" { bytes.clone() } else { Vec::new() };
+        Mock::given(method(verb))
+            .and(path(route.clone()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(body, media_type)
+                    .insert_header("docker-content-digest", digest.as_str())
+                    .insert_header("content-length", bytes.len().to_string().as_str()),
+            )
+            .mount(server)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn referrers_the_api_lists_are_copied_and_listed_in_the_fallback_tag_where_the_api_is_missing() {
+    use offinfra_test_support::oci::{sha256_digest, CONFIG, LAYER, MANIFEST};
+    use serde_json::json;
+
+    let source_server = MockServer::start().await;
+    let blob = |bytes: &[u8], media_type: &str| {
+        (json!({"mediaType": media_type, "digest": sha256_digest(bytes), "size": bytes.len()}), bytes.to_vec())
+    };
+    let (config, config_bytes) = blob(br#"{"architecture":"amd64","os":"linux"}"#, CONFIG);
+    let (layer, layer_bytes) = blob(b"the layer", LAYER);
+    let image =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": MANIFEST, "config": config, "layers": [layer]}))
+            .unwrap();
+    let image_digest = sha256_digest(&image);
+    let (empty, empty_bytes) = blob(b"{}", "application/vnd.oci.empty.v1+json");
+    let (sbom_layer, sbom_bytes) = blob(b"{\"spdxVersion\":\"SPDX-2.3\"}", "application/spdx+json");
+    let subject = json!({"mediaType": MANIFEST, "digest": image_digest, "size": image.len()});
+    let sbom =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": "application/spdx+json",
+                                          "config": empty, "layers": [sbom_layer], "subject": subject}))
+        .unwrap();
+    let sbom_descriptor = json!({"mediaType": MANIFEST, "digest": sha256_digest(&sbom), "size": sbom.len(),
+                                 "artifactType": "application/spdx+json"});
+    serve(&source_server, "/v2/src/manifests/v1".into(), image.clone(), MANIFEST).await;
+    serve(&source_server, format!("/v2/src/manifests/{image_digest}"), image.clone(), MANIFEST).await;
+    serve(&source_server, format!("/v2/src/manifests/{}", sha256_digest(&sbom)), sbom.clone(), MANIFEST).await;
+    for (descriptor, bytes) in
+        [(&config, &config_bytes), (&layer, &layer_bytes), (&empty, &empty_bytes), (&sbom_layer, &sbom_bytes)]
+    {
+        serve(
+            &source_server,
+            format!("/v2/src/blobs/{}", descriptor["digest"].as_str().unwrap()),
+            bytes.clone(),
+            "application/octet-stream",
+        )
+        .await;
+    }
+    let referrers = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [sbom_descriptor]});
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/src/referrers/{image_digest}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(referrers))
+        .mount(&source_server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/src/tags/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "src", "tags": ["v1"]})))
+        .mount(&source_server)
+        .await;
+
+    let target_reg = LocalRegistry::start(Auth::Anonymous);
+    let opts = RegistryOptions { retry: fast_retry(), ..RegistryOptions::default() };
+    let source = Registry::new(&source_server.address().to_string(), Credentials::Anonymous, opts.clone()).unwrap();
+    let target = Registry::new(&target_reg.host(), Credentials::Anonymous, opts).unwrap();
+    let options = ghcr_client::registry::CopyOptions {
+        tag: Some("v1".into()),
+        referrers: true,
+        ..ghcr_client::registry::CopyOptions::default()
+    };
+    let report = target.copy_with(&source, "src", "v1", "dst", &options).await.unwrap();
+    assert_eq!(report.digest, image_digest);
+    assert_eq!(report.referrers, [sha256_digest(&sbom)]);
+    // Distribution 2 has no referrers API: the SBOM is findable through its subject's fallback tag.
+    let fallback =
+        target.manifest("dst", &format!("sha256-{}", &image_digest[7..])).await.unwrap().expect("the fallback tag");
+    let listed: serde_json::Value = serde_json::from_slice(&fallback.bytes).unwrap();
+    assert_eq!(listed["manifests"][0]["digest"], json!(sha256_digest(&sbom)), "{listed}");
+    assert_eq!(listed["manifests"][0]["artifactType"], "application/spdx+json");
+    assert!(target.manifest_digest("dst", &sha256_digest(&sbom)).await.unwrap().is_some());
+
+    // A second copy lists it once, not twice.
+    target.copy_with(&source, "src", "v1", "dst", &options).await.unwrap();
+    let again = target.manifest("dst", &format!("sha256-{}", &image_digest[7..])).await.unwrap().unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&again.bytes).unwrap();
+    assert_eq!(listed["manifests"].as_array().unwrap().len(), 1);
+}
