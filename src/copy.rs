@@ -182,7 +182,7 @@ impl Copy {
 }
 
 /// A directory for staging next to `path` (same file system, so the final rename is atomic).
-fn tempfile_dir(path: &std::path::Path) -> Result<TempDir, Error> {
+pub(crate) fn tempfile_dir(path: &std::path::Path) -> Result<TempDir, Error> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name = format!(
         ".{}.staging-{}",
@@ -196,10 +196,10 @@ fn tempfile_dir(path: &std::path::Path) -> Result<TempDir, Error> {
 }
 
 /// Removed when dropped.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.0
     }
 }

@@ -16,6 +16,7 @@
 //! - [`onboard`]: put a repository on the pipeline (mirror, pipeline files, activation, default branch).
 //! - [`doctor`]: health checks with evidence and safe fixes.
 //! - [`secrets`]: Woodpecker secrets kept in step with Vault KV v2.
+//! - [`build_image`]: images assembled without a daemon (files on a base), reproducibly.
 //! - [`forgejo_registry`]: Forgejo's container registry cleaned image by image (index children kept).
 //! - [`prune`], [`notify`], [`ci`]: prune planning from live data, Slack results, GitHub Actions outputs.
 //! - `cli` (feature `cli`, on by default): the example binaries' command lines as clap argument groups,
@@ -28,6 +29,7 @@
 //! # Ok::<(), offinfra::svu::Error>(())
 //! ```
 
+pub mod build_image;
 pub mod ci;
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -5,7 +5,7 @@
 //!   [`RegistryLogin`], and [`run_main`] (parse, run, exit code).
 //! - One group per job: [`flow::FlowArgs`], [`onboard::OnboardArgs`], [`doctor::DoctorArgs`],
 //!   [`secrets::SyncSecretsArgs`], [`push::PushArgs`], [`deploy::TriggerArgs`], [`prune::RetentionArgs`],
-//!   [`cleanup::CleanupArgs`],
+//!   [`cleanup::CleanupArgs`], [`build::BuildArgs`],
 //!   and svu's flags and commands in [`svu`].
 //!
 //! Behind the `cli` feature (on by default; `default-features = false` drops clap).
@@ -36,6 +36,7 @@
 // not HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
+pub mod build;
 pub mod cleanup;
 pub mod deploy;
 pub mod doctor;

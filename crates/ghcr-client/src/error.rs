@@ -124,6 +124,14 @@ pub enum Error {
         #[source]
         source: Box<offinfra_http::Error>,
     },
+    /// An image that cannot be built as asked (a file, a mode, a base, a platform).
+    #[error("build-image: {what}: {reason}")]
+    Build {
+        /// The input at fault (`--add target/deploy:/usr/bin/deploy`, the base reference, …).
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// A `--protect-tags` expression does not compile.
     #[error("invalid protect-tags expression {pattern:?}: {reason}")]
     InvalidPattern {

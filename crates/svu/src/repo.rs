@@ -100,6 +100,15 @@ impl Repository {
         }
     }
 
+    /// HEAD's committer time, in seconds since the epoch: what reproducible builds use when
+    /// `SOURCE_DATE_EPOCH` is not set (`git log -1 --format=%ct`).
+    pub fn head_time(&self) -> Result<i64, Error> {
+        let id = self.head()?;
+        let commit = self.repo.find_commit(id).map_err(|e| Error::git("read HEAD's commit", e))?;
+        let time = commit.time().map_err(|e| Error::git("read HEAD's commit time", e))?;
+        Ok(time.seconds)
+    }
+
     /// All tag names, ordered as `git -c versionsort.suffix=- tag --sort=-version:refname` prints them:
     /// highest version first.
     pub fn tags_by_version(&self) -> Result<Vec<String>, Error> {

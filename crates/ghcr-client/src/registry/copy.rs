@@ -255,22 +255,21 @@ impl Registry {
 
     /// The manifests of `reference` (children first, the root last; narrowed to `platform` when given)
     /// and the config and layer blobs they reference.
-    async fn image_parts(
+    pub(super) async fn image_parts(
         &self,
         source_repository: &str,
         reference: &str,
         platform: Option<&PlatformSpec>,
     ) -> Result<(Vec<FetchedManifest>, BTreeSet<(String, u64)>), Error> {
         let source = self;
-        let missing = |what: String| {
-            Error::Http(offinfra_http::Error::Decode {
-                method: "GET".into(),
-                url: format!("{}/{source_repository}:{reference}", source.host),
-                reason: what,
-            })
+        let missing = |what: String| Error::Selection {
+            path: format!("{}/{source_repository}:{reference}", source.host).into(),
+            reason: what,
         };
-        let mut root =
-            source.manifest(source_repository, reference).await?.ok_or_else(|| missing("no such manifest".into()))?;
+        let mut root = source
+            .manifest(source_repository, reference)
+            .await?
+            .ok_or_else(|| missing("the registry has no such manifest".into()))?;
         if let (Some(platform), Some(_)) = (platform, root.children()) {
             let index: serde_json::Value = serde_json::from_slice(&root.bytes).unwrap_or_default();
             let chosen = index["manifests"]
@@ -350,7 +349,7 @@ impl Registry {
 
     /// One blob: skipped when here, mounted on the same registry, else streamed, and streamed again from
     /// the start when the transfer fails on the way.
-    async fn copy_blob(
+    pub(super) async fn copy_blob(
         &self,
         source: &Registry,
         source_repository: &str,
@@ -393,7 +392,7 @@ impl Registry {
     /// Runs `attempt` until it succeeds, up to the retry policy's attempts, when it fails in a way a new
     /// attempt may not (a dropped connection, a timeout, a server error): one blob starts again, the copy
     /// goes on.
-    async fn restarting<F, Fut>(&self, digest: &str, mut attempt: F) -> Result<(), Error>
+    pub(super) async fn restarting<F, Fut>(&self, digest: &str, mut attempt: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), Error>>,

@@ -25,6 +25,7 @@ pub use offinfra_types::{ImageName, ImageRef, Tag};
 use crate::Error;
 
 pub mod auth;
+pub mod build;
 pub mod copy;
 pub mod health;
 pub mod push;

@@ -211,7 +211,7 @@ pub(super) enum Mount {
 }
 
 /// The result of a push.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PushReport {
     /// The digest the tags point at.
     pub digest: String,
@@ -358,7 +358,7 @@ impl Registry {
         Ok(())
     }
 
-    async fn push_blob(
+    pub(super) async fn push_blob(
         &self,
         layout: &Layout,
         descriptor: &Descriptor,
