@@ -38,10 +38,12 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let build = args.build.build()?;
     let access = args.build.access(&build)?;
     let report = build.run(&access, std::io::stderr().is_terminal().then(progress::blob_bars)).await?;
+    let base = report.base.as_deref().unwrap_or("scratch");
+    let rows = [("image", report.output.clone()), ("digest", report.digest.clone()), ("base", base.to_owned())];
+    offinfra::ci::report_change("build-image", &format!("built {}@{}", report.output, report.digest), &rows)?;
     if args.format == Format::Json {
         return cli::print_json(&report);
     }
-    let base = report.base.as_deref().unwrap_or("scratch");
     eprintln!("built {} on {base} for {} platform(s) -> {}", report.digest, report.platforms.len(), report.output);
     if let Some(pushed) = &report.pushed {
         let count = |o| pushed.blobs.iter().filter(|(_, outcome)| *outcome == o).count();

@@ -103,6 +103,10 @@ async fn run(args: Args) -> Result<(), Error> {
         concurrency: args.concurrency,
     };
     let reports = copy.run(&access, std::io::stderr().is_terminal().then(progress::blob_bars)).await?;
+    for report in &reports {
+        let rows = [("from", args.source.clone()), ("to", args.destination.clone()), ("digest", report.digest.clone())];
+        offinfra::ci::report_change("copy-image", &format!("copied {} to {}", report.digest, args.destination), &rows)?;
+    }
     if args.format == cli::Format::Json {
         return match reports.as_slice() {
             [one] => cli::print_json(one),

@@ -118,5 +118,8 @@ async fn run(args: Args) -> Result<bool, Error> {
         Err(e) => format!(":x: {target} failed ({images}): {e}"),
     };
     cli::notify_slack(args.slack_webhook.as_deref(), &text).await;
-    Ok(result?.rolled_out)
+    let done = result?;
+    let rows = [("target", target.clone()), ("images", images.clone()), ("rolled out", done.rolled_out.to_string())];
+    offinfra::ci::report_change("deploy", &format!("{target}: {images}: rolled out {}", done.rolled_out), &rows)?;
+    Ok(done.rolled_out)
 }

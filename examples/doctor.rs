@@ -36,6 +36,12 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<bool, Error> {
     let findings = args.doctor.checks()?.run().await?;
+    doctor::annotate(&findings, &offinfra::ci::Actions::from_env());
+    let fixed: Vec<(&str, String)> =
+        findings.iter().filter_map(|f| Some((f.check.as_str(), f.fixed.clone()?))).collect();
+    if !fixed.is_empty() {
+        offinfra::ci::summary_table("doctor --fix", &fixed)?;
+    }
     match args.format {
         cli::Format::Json => {
             println!("{}", serde_json::json!({"findings": findings, "counts": doctor::counts(&findings)}))

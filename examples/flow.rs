@@ -44,14 +44,17 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
     }
 
     let connected = args.flow.connect().connect(&plan)?;
-    let human = !args.output.json();
+    let (human, actions) = (!args.output.json(), offinfra::ci::Actions::from_env());
     let report = flow::run(&plan, &connected.backends(), &mut |record| {
         if human {
             let status = if record.status == StepStatus::Failed { "FAILED" } else { record.status.as_str() };
+            actions.group(&format!("{} {status}", record.step.as_str()));
             eprintln!("{:<7} {status}: {}", record.step.as_str(), record.detail);
+            actions.endgroup();
         }
     })
     .await;
+    report.annotate(&actions);
     let outputs = Outputs::from_env();
     outputs.set_all(report.outputs())?;
     outputs.summary(&report.summary_markdown())?;

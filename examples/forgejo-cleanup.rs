@@ -50,6 +50,9 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         return Ok(());
     }
     let report = execute(&forgejo, &plan, pause).await?;
+    let rows = [("owner", plan.owner.clone()), ("deleted", report.deleted.join(", "))];
+    let notice = format!("deleted {} version(s) of {}'s packages", report.deleted.len(), plan.owner);
+    offinfra::ci::report_change("forgejo-cleanup", &notice, &rows)?;
     match json {
         true => println!("{}", serde_json::json!({"plan": plan, "report": report})),
         false => {

@@ -55,6 +55,8 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         return Err(offinfra::Error::invalid(message));
     }
     let done = apply(&forgejo, &woodpecker, &github, &config, &plan).await?;
+    let rows: Vec<(&str, String)> = done.iter().map(|line| ("done", line.to_string())).collect();
+    offinfra::ci::report_change("onboard", &format!("onboarded {}", settings.repo), &rows)?;
     if json {
         println!("{}", serde_json::json!({"plan": plan, "done": done}));
     } else {

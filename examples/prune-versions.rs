@@ -82,6 +82,9 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         return Ok(());
     }
     let report = packages.execute(&owner, &args.package, &plan).await?;
+    let rows = [("package", format!("{}/{}", args.owner, args.package)), ("deleted", report.deleted.len().to_string())];
+    let notice = format!("pruned {} version(s) of {}/{}", report.deleted.len(), args.owner, args.package);
+    offinfra::ci::report_change("prune-versions", &notice, &rows)?;
     eprintln!("deleted {} version(s) of {}", report.deleted.len(), args.package);
     if !report.not_found.is_empty() {
         eprintln!("warning: {} version(s) answered 404: {:?}", report.not_found.len(), report.not_found);

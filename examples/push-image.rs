@@ -64,5 +64,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         println!("{}", report.digest);
     }
     offinfra::ci::Outputs::from_env().set("digest", &report.digest)?;
-    Ok(())
+    let rows =
+        [("image", push.repository.to_string()), ("digest", report.digest.clone()), ("tags", report.tags.join(", "))];
+    offinfra::ci::report_change("push-image", &format!("pushed {}@{}", push.repository, report.digest), &rows)
 }

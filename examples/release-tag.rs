@@ -99,6 +99,8 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let created = forgejo.repo(owner, name).tags().create(&request).await?;
     if created.created() {
         eprintln!("created {tag} on {owner}/{name} at {sha}");
+        let rows = [("repository", format!("{owner}/{name}")), ("tag", tag.clone()), ("commit", sha.to_string())];
+        offinfra::ci::report_change("release-tag", &format!("created {tag} on {owner}/{name} at {sha}"), &rows)?;
     } else {
         eprintln!("{tag} already on {sha}: nothing to do");
     }

@@ -67,6 +67,10 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         return Ok(());
     }
     let report = apply(&secrets, &plan, &source, &args.sync.events).await?;
+    let counts =
+        format!("created {}, updated {}, deleted {}", report.created.len(), report.updated.len(), report.deleted.len());
+    let rows = [("source", source.origin.to_string()), ("target", target.clone()), ("secrets", counts.clone())];
+    offinfra::ci::report_change("sync-secrets", &format!("{target} secrets: {counts}"), &rows)?;
     match args.output.format {
         Format::Json => println!("{}", serde_json::json!({"plan": plan, "report": report})),
         Format::Human => eprintln!(

@@ -55,6 +55,10 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         Err(e) => return Err(e.into()),
     };
     let url = ci.pipeline_url(repo_id, outcome.started.number);
+    let status = outcome.finished.as_ref().map_or("started".to_owned(), |done| done.status.to_string());
+    let rows = [("repository", repo.clone()), ("pipeline", url.clone()), ("status", status.clone())];
+    let notice = format!("deploy pipeline #{} of {repo}{image}: {status}: {url}", outcome.started.number);
+    offinfra::ci::report_change("trigger-deploy", &notice, &rows)?;
     let Some(done) = &outcome.finished else {
         let text = format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", outcome.started.number);
         cli::notify_slack(slack, &text).await;

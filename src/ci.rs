@@ -25,9 +25,134 @@ pub fn run_async<F: Future<Output = Result<bool, crate::Error>>>(body: F) -> Exi
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprint!("{}", crate::error::render_chain(&e));
+            Actions::from_env().error(&crate::error::one_line(&e), None);
             ExitCode::FAILURE
         }
     }
+}
+
+/// GitHub Actions workflow commands: `::group::`/`::endgroup::` around the parts of a step's log,
+/// `::error::`, `::warning::` and `::notice::` annotations (with `file=` and `line=` when a finding has
+/// them). Written to stderr (stdout carries what a step captures) and only inside Actions
+/// (`GITHUB_ACTIONS=true`): elsewhere every method does nothing. Messages are escaped as the runner
+/// expects, so no text can end one command and start another.
+///
+/// ```
+/// use offinfra::ci::{command, Annotation};
+///
+/// assert_eq!(
+///     command(Annotation::Error, Some(("deploy.yml", 7)), "unquoted\ncommand 100%"),
+///     "::error file=deploy.yml,line=7::unquoted%0Acommand 100%25"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Actions {
+    enabled: bool,
+}
+
+/// The kind of an annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Annotation {
+    /// `::error::`: fails are shown in red on the run's page.
+    Error,
+    /// `::warning::`.
+    Warning,
+    /// `::notice::`: a result worth seeing (the tag created, the digest pushed).
+    Notice,
+}
+
+/// The workflow command line for an annotation at an optional `(file, line)`.
+pub fn command(kind: Annotation, at: Option<(&str, u32)>, message: &str) -> String {
+    let name = match kind {
+        Annotation::Error => "error",
+        Annotation::Warning => "warning",
+        Annotation::Notice => "notice",
+    };
+    match at {
+        Some((file, line)) => format!("::{name} file={},line={line}::{}", escape_property(file), escape_data(message)),
+        None => format!("::{name}::{}", escape_data(message)),
+    }
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A workflow command's property value: [`escape_data`] plus `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+impl Actions {
+    /// Enabled inside GitHub Actions (`GITHUB_ACTIONS=true`).
+    pub fn from_env() -> Self {
+        Self::new(std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"))
+    }
+
+    /// Enabled or not, as told.
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled }
+    }
+
+    /// Whether commands are written.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn emit(&self, line: &str) {
+        if self.enabled {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Starts a collapsible group titled `title`.
+    pub fn group(&self, title: &str) {
+        self.emit(&format!("::group::{}", escape_data(title)));
+    }
+
+    /// Ends the group.
+    pub fn endgroup(&self) {
+        self.emit("::endgroup::");
+    }
+
+    /// An annotation of `kind`, at `(file, line)` when given.
+    pub fn annotate(&self, kind: Annotation, at: Option<(&str, u32)>, message: &str) {
+        self.emit(&command(kind, at, message));
+    }
+
+    /// An `::error::` annotation.
+    pub fn error(&self, message: &str, at: Option<(&str, u32)>) {
+        self.annotate(Annotation::Error, at, message);
+    }
+
+    /// A `::warning::` annotation.
+    pub fn warning(&self, message: &str) {
+        self.annotate(Annotation::Warning, None, message);
+    }
+
+    /// A `::notice::` annotation.
+    pub fn notice(&self, message: &str) {
+        self.annotate(Annotation::Notice, None, message);
+    }
+}
+
+/// What a step changed, for the run's page (inside Actions only): a `::notice::` with `notice`, and a
+/// step summary section `### title` with `rows`.
+pub fn report_change(title: &str, notice: &str, rows: &[(&str, String)]) -> Result<(), crate::Error> {
+    Actions::from_env().notice(notice);
+    summary_table(title, rows)
+}
+
+/// Appends `### title` and a two-column table of `rows` to the step summary, when there is one (inside
+/// Actions): what a step changed, on the run's page. Cells are escaped for Markdown tables.
+pub fn summary_table(title: &str, rows: &[(&str, String)]) -> Result<(), crate::Error> {
+    let cell = |text: &str| neutralise(text).replace('|', "\\|").replace('\n', "<br>");
+    let mut markdown = format!("### {}\n\n| | |\n|---|---|\n", cell(title));
+    for (name, value) in rows {
+        markdown += &format!("| {} | {} |\n", cell(name), cell(value));
+    }
+    Outputs::from_env().summary(&markdown)
 }
 
 /// Server text made safe to print in a CI log: control characters (ANSI escapes included) become `�`,
@@ -58,6 +183,13 @@ pub fn neutralise(text: &str) -> String {
 /// The environment variables the examples read secrets from (tokens, passwords, the Slack webhook).
 pub const SECRET_VARIABLES: &[&str] = &[
     "GITHUB_TOKEN",
+    "SRC_CREDS",
+    "DEST_CREDS",
+    "FROM_CREDS",
+    "WOODPECKER_GITHUB_TOKEN",
+    "PLUGIN_PASSWORD",
+    "PLUGIN_WOODPECKER_TOKEN",
+    "PLUGIN_SLACK_WEBHOOK",
     "FORGEJO_TOKEN",
     "FORGEJO_GIT_TOKEN",
     "WOODPECKER_TOKEN",
@@ -265,6 +397,18 @@ mod tests {
         let mut out = Vec::new();
         mask_secrets(env("false"), &mut out);
         assert!(out.is_empty(), "nothing outside Actions");
+    }
+
+    #[test]
+    fn workflow_commands_are_escaped_and_only_written_inside_actions() {
+        assert_eq!(command(Annotation::Notice, None, "tag v1.2.3"), "::notice::tag v1.2.3");
+        assert_eq!(
+            command(Annotation::Warning, Some(("a:b,c.yml", 3)), "x\r\n::add-mask::y"),
+            "::warning file=a%3Ab%2Cc.yml,line=3::x%0D%0A::add-mask::y",
+            "a message cannot start a second command"
+        );
+        assert!(!Actions::default().enabled());
+        assert!(Actions::new(true).enabled());
     }
 
     #[test]

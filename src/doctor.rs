@@ -53,11 +53,41 @@ pub struct Finding {
     /// What the fix did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
+    /// The file the finding is about (a linted pipeline file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Its line there, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 impl Finding {
     fn new(check: impl Into<String>, status: Status, evidence: impl Into<String>) -> Self {
-        Self { check: check.into(), status, evidence: evidence.into(), fixed: None }
+        Self { check: check.into(), status, evidence: evidence.into(), fixed: None, file: None, line: None }
+    }
+
+    fn at(mut self, file: &str, line: Option<u32>) -> Self {
+        self.file = Some(file.to_owned());
+        self.line = line;
+        self
+    }
+}
+
+/// Inside GitHub Actions, an `::error::` per failed finding and a `::warning::` per warning, at the
+/// file and line of a lint finding, and a `::notice::` per fix made.
+pub fn annotate(findings: &[Finding], actions: &crate::ci::Actions) {
+    use crate::ci::Annotation;
+    for finding in findings {
+        let at = finding.file.as_deref().map(|file| (file, finding.line.unwrap_or(1)));
+        let message = format!("{}: {}", finding.check, finding.evidence);
+        match finding.status {
+            Status::Fail => actions.annotate(Annotation::Error, at, &message),
+            Status::Warn => actions.annotate(Annotation::Warning, at, &message),
+            Status::Pass => {}
+        }
+        if let Some(fixed) = &finding.fixed {
+            actions.notice(&format!("{}: fixed: {fixed}", finding.check));
+        }
     }
 }
 
@@ -436,12 +466,14 @@ pub fn lint_pipeline(path: &str, text: &str, global_secrets: Option<&[woodpecker
 
     // 1. Unquoted commands with `${A}:${B}`: seen on the raw lines, with their numbers.
     let mut unquoted = Vec::new();
+    let mut first_line = None;
     for (n, line) in text.lines().enumerate() {
         let item = line.trim_start();
         if let Some(command) = item.strip_prefix("- ") {
             let command = command.trim_start();
             if !command.starts_with(['\'', '"']) && VARIABLE_PAIR.is_match(command) {
                 unquoted.push(format!("line {}: {}", n + 1, command));
+                first_line = first_line.or(u32::try_from(n + 1).ok());
             }
         }
     }
@@ -449,12 +481,14 @@ pub fn lint_pipeline(path: &str, text: &str, global_secrets: Option<&[woodpecker
         Finding::new(check("quoting"), Status::Pass, "no unquoted ${A}:${B} command")
     } else {
         Finding::new(check("quoting"), Status::Fail, format!("quote these commands whole: {}", unquoted.join("; ")))
+            .at(path, first_line)
     });
 
     let docs = match YamlLoader::load_from_str(text) {
         Ok(docs) => docs,
         Err(e) => {
-            findings.push(Finding::new(check("yaml"), Status::Fail, e.to_string()));
+            let line = u32::try_from(e.marker().line()).ok();
+            findings.push(Finding::new(check("yaml"), Status::Fail, e.to_string()).at(path, line));
             return findings;
         }
     };
@@ -479,6 +513,7 @@ pub fn lint_pipeline(path: &str, text: &str, global_secrets: Option<&[woodpecker
                 Status::Fail,
                 format!("a deploy pipeline not limited to event: manual ({seen})"),
             )
+            .at(path, line_of(text, "when:"))
         });
     }
 
@@ -505,9 +540,15 @@ pub fn lint_pipeline(path: &str, text: &str, global_secrets: Option<&[woodpecker
                 Status::Fail,
                 format!("global secrets used by a manual pipeline without the manual event: {}", lacking.join(", ")),
             )
+            .at(path, line_of(text, "from_secret"))
         });
     }
     findings
+}
+
+/// The 1-based number of the first line containing `needle`.
+fn line_of(text: &str, needle: &str) -> Option<u32> {
+    text.lines().position(|l| l.contains(needle)).and_then(|n| u32::try_from(n + 1).ok())
 }
 
 /// `${A}:${B}`: a variable, a colon, a variable.
@@ -770,6 +811,10 @@ mod tests {
         );
         assert_eq!(findings[1].evidence, "a deploy pipeline not limited to event: manual (events manual,push)");
         assert!(findings[2].evidence.ends_with("kubeconfig (events push,tag)"), "{}", findings[2].evidence);
+        // Where each is, for the annotations: the command's line, the `when:`, the `from_secret`.
+        let at: Vec<(Option<&str>, Option<u32>)> = findings.iter().map(|f| (f.file.as_deref(), f.line)).collect();
+        let file = Some(".woodpecker/deploy.yml");
+        assert_eq!(at, [(file, Some(9)), (file, Some(1)), (file, Some(7))]);
 
         let good = "when:\n  - event: manual\nsteps:\n  - name: deploy\n    image: x\n    commands:\n      - 'deploy --container \"app=${IMAGE_NAME}:${IMAGE_TAG}\"'\n";
         assert!(lint_pipeline(".woodpecker/deploy.yml", good, Some(&[])).iter().all(|f| f.status == Status::Pass));

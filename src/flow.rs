@@ -470,6 +470,28 @@ impl Report {
             .all(|s| s.status != StepStatus::Failed || (s.step == Step::Prune && self.plan.prune_failure_ok))
     }
 
+    /// Inside GitHub Actions: an `::error::` per failed step (a `::warning::` for a tolerated failed prune),
+    /// and a `::notice::` for the tag created, the image pushed and the deploy pipeline started.
+    pub fn annotate(&self, actions: &crate::ci::Actions) {
+        for step in self.steps.iter().filter(|s| s.status == StepStatus::Failed) {
+            let message = format!("{}: {}", step.step.as_str(), step.detail);
+            match step.step == Step::Prune && self.plan.prune_failure_ok {
+                true => actions.warning(&message),
+                false => actions.error(&message, None),
+            }
+        }
+        if let (Some(true), Some(tag), Some(repo)) = (self.tag_created, &self.plan.tag, &self.plan.forgejo_repo) {
+            actions.notice(&format!("created tag {tag} on {repo} at {}", self.plan.sha.image_tag()));
+        }
+        if let Some(digest) = &self.digest {
+            actions.notice(&format!("pushed {}@{digest}", self.plan.image));
+        }
+        if let Some(deployed) = &self.deployed {
+            let status = deployed.status.as_deref().unwrap_or("started");
+            actions.notice(&format!("deploy pipeline #{} {status}: {}", deployed.number, deployed.url));
+        }
+    }
+
     /// The `$GITHUB_OUTPUT` pairs: `version`, `tag`, `tag_created`, `image`, `image_tag`, `digest`,
     /// `pruned`, `pipeline`, `pipeline_url`, `deploy_status`, and `step_<step>` = done/skipped/failed.
     pub fn outputs(&self) -> Vec<(String, String)> {

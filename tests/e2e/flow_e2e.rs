@@ -133,6 +133,7 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     let github_url = github.uri();
     let woodpecker_url = woodpecker.uri();
     let env = [
+        ("GITHUB_ACTIONS", "true"),
         ("GITHUB_REPOSITORY", "ViktorBarzin/app"),
         ("FORGEJO_REPOSITORY", "viktor/app"),
         ("GITHUB_SHA", head.as_str()),
@@ -150,9 +151,20 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(text(&out.stdout), "v1.3.0\n");
+    // Inside Actions: each secret masked first (the runner hides the value everywhere after), and never
+    // printed anywhere else; a group per step; notices for what changed.
     for secret in ["fj-token", "gh-token", "wp-token"] {
-        assert!(!stderr.contains(secret), "{secret} printed: {stderr}");
+        assert!(stderr.contains(&format!("::add-mask::{secret}\n")), "{secret} not masked: {stderr}");
+        let elsewhere = stderr.lines().filter(|l| !l.starts_with("::add-mask::")).any(|l| l.contains(secret));
+        assert!(!elsewhere, "{secret} printed: {stderr}");
     }
+    for step in ["tag", "push", "prune", "deploy"] {
+        assert!(stderr.contains(&format!("::group::{step} done\n")), "{step}: {stderr}");
+    }
+    assert_eq!(stderr.matches("::endgroup::").count(), 4, "{stderr}");
+    assert!(stderr.contains("::notice::created tag v1.3.0 on viktor/app"), "{stderr}");
+    assert!(stderr.contains(&format!("::notice::pushed {image}@{digest}")), "{stderr}");
+    assert!(stderr.contains("::notice::deploy pipeline #7 success"), "{stderr}");
 
     // The image is in the registry under both tags, as one manifest.
     for tag in [sha8.as_str(), "latest"] {

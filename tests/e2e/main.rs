@@ -1,6 +1,7 @@
 //! The example binaries end to end, in one test binary: real git repositories, real registries, a real
 //! control plane, and wiremock Forgejo, Woodpecker, GitHub and Vault servers (`offinfra_test_support`).
 
+mod actions_output;
 mod build_image;
 mod copy_image;
 mod deploy_example;
