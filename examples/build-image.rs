@@ -20,7 +20,12 @@ use clap::Parser;
 use offinfra::cli::{self, build::BuildArgs, Format};
 
 #[derive(Parser, Debug)]
-#[command(name = "build-image", version, about = "Build an image from files on a base, without a Docker daemon")]
+#[command(
+    name = "build-image",
+    version = offinfra::VERSION,
+    about = "Build an image from files on a base, without a Docker daemon",
+    after_help = "Examples:\n  build-image --from gcr.io/distroless/static-debian12:nonroot --add target/release/deploy:/usr/local/bin/deploy:0755 --entrypoint /usr/local/bin/deploy --output oci-archive:deploy.tar\n  build-image --from scratch --add 'out/{arch}/deploy:/deploy:0755' --platform linux/amd64 --platform linux/arm64 --entrypoint '[\"/deploy\"]' --repository ghcr.io/acme/offinfra-deploy --tag 1.2.0 --password-stdin <<<\"$TOKEN\""
+)]
 struct Args {
     #[command(flatten)]
     build: BuildArgs,

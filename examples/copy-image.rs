@@ -26,8 +26,9 @@ use offinfra::{
 #[derive(Parser, Debug)]
 #[command(
     name = "copy-image",
-    version,
-    about = "Copy an image (or a multi-arch index) between registries and OCI layouts"
+    version = offinfra::VERSION,
+    about = "Copy an image (or a multi-arch index) between registries and OCI layouts",
+    after_help = "Examples:\n  SRC_CREDS=bot:$GHCR_TOKEN DEST_CREDS=admin:$LAN_PW copy-image ghcr.io/viktorbarzin/infra-ci:latest registry.lan:5000/infra-ci:latest\n  copy-image ghcr.io/viktorbarzin/infra-ci:latest oci-archive:infra-ci.tar"
 )]
 struct Args {
     /// From: REGISTRY/REPO:TAG, REGISTRY/REPO@sha256:…, oci:DIR[:NAME] or oci-archive:TAR[:NAME]
@@ -71,19 +72,18 @@ fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-/// `USER:PASSWORD`, else the docker config's entry for the endpoint's registry, else anonymous.
-fn credentials(endpoint: &Endpoint, pair: &Option<String>, config: &Option<PathBuf>) -> Result<Credentials, Error> {
-    let Endpoint::Registry(image) = endpoint else { return Ok(Credentials::Anonymous) };
-    match pair.as_deref().filter(|c| !c.is_empty()) {
-        Some(pair) => {
-            let (user, password) =
-                pair.split_once(':').ok_or_else(|| Error::invalid("credentials: expected USER:PASSWORD"))?;
-            Ok(Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() })
+/// The endpoint's registry credentials: `pair`, else the docker config's, else anonymous.
+fn credentials(
+    endpoint: &Endpoint,
+    flag: &str,
+    pair: &Option<String>,
+    config: &Option<PathBuf>,
+) -> Result<Credentials, Error> {
+    match endpoint {
+        Endpoint::Registry(image) => {
+            cli::user_password_or_docker_config(flag, pair.as_deref(), config.as_deref(), image.api_host())
         }
-        None => {
-            let dir = config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-            Ok(Credentials::resolve(None, None, dir.as_deref(), image.api_host())?)
-        }
+        Endpoint::Layout { .. } => Ok(Credentials::Anonymous),
     }
 }
 
@@ -96,8 +96,8 @@ async fn run(args: Args) -> Result<(), Error> {
         referrers: args.referrers,
     };
     let access = Access {
-        source: credentials(&copy.source, &args.src_creds, &args.docker_config)?,
-        destination: credentials(&copy.destination, &args.dest_creds, &args.docker_config)?,
+        source: credentials(&copy.source, "--src-creds", &args.src_creds, &args.docker_config)?,
+        destination: credentials(&copy.destination, "--dest-creds", &args.dest_creds, &args.docker_config)?,
         source_plain_http: args.src_plain_http,
         destination_plain_http: args.dest_plain_http,
         concurrency: args.concurrency,

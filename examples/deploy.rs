@@ -6,54 +6,31 @@
 //! # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)
 //! ```
 
-use std::{process::ExitCode, time::Duration};
+use std::process::ExitCode;
 
 use clap::Parser;
-use offinfra::deployer::{
-    roll_out::{Line, OnFailure, RollOut, RollOutcome},
-    set_image::{parse_pairs, ImagePair},
-    Deployer, Kind,
-};
 use offinfra::{
-    cli,
-    types::{ImageName, ImageRef, Tag},
-    Error, ResultExt,
+    cli::{self, deploy::RollOutArgs},
+    deployer::{
+        roll_out::{Line, OnFailure, RollOut, RollOutcome},
+        Deployer,
+    },
+    Error,
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "deploy", version, about = "Set the image of a workload and wait for its rollout")]
+#[command(
+    name = "deploy",
+    version = offinfra::VERSION,
+    about = "Set the image of a workload and wait for its rollout",
+    after_help = "Examples:\n  deploy --namespace prod --name web --container app=ghcr.io/owner/app:0123abcd --timeout 300s\n  # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)"
+)]
 struct Args {
-    /// The namespace (default: the kubeconfig context's, or the in-cluster one)
-    #[arg(long, short = 'n', env = "PLUGIN_NAMESPACE")]
-    namespace: Option<String>,
-    /// deployment, statefulset, daemonset, replicaset, job, cronjob or pod
-    #[arg(long, env = "PLUGIN_KIND", default_value = "deployment")]
-    kind: Kind,
-    /// The workload's name
-    #[arg(long, env = "PLUGIN_NAME")]
-    name: String,
-    /// NAME=IMAGE (repeat), or *=IMAGE for every container
-    #[arg(long = "container", value_name = "NAME=IMAGE")]
-    containers: Vec<String>,
-    /// Plugin style: the container to update (with --image, or IMAGE_NAME and IMAGE_TAG)
-    #[arg(long, env = "PLUGIN_CONTAINER")]
-    container_name: Option<String>,
-    /// Plugin style: the new image
-    #[arg(long, env = "PLUGIN_IMAGE")]
-    image: Option<String>,
-    /// How long to wait for the rollout (0 = forever, as kubectl)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = offinfra::ci::parse_duration)]
-    timeout: Duration,
-    /// When the rollout fails, roll back (a Deployment to its previous revision, other kinds to their
-    /// previous images) and wait for that rollout
-    #[arg(long, env = "PLUGIN_ROLLBACK_ON_FAILURE")]
-    rollback_on_failure: bool,
+    #[command(flatten)]
+    roll_out: RollOutArgs,
     /// Print the patch and change nothing
     #[arg(long)]
     dry_run: bool,
-    /// Post the result to this Slack incoming webhook (prefer the variable: a flag shows in the process list)
-    #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
-    slack_webhook: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -61,34 +38,11 @@ fn main() -> ExitCode {
     cli::run_main(run)
 }
 
-fn pairs(args: &Args) -> Result<Vec<ImagePair>, Error> {
-    let mut raw = args.containers.clone();
-    if let Some(name) = &args.container_name {
-        let image = match (&args.image, std::env::var("IMAGE_NAME"), std::env::var("IMAGE_TAG")) {
-            (Some(image), _, _) => image.clone(),
-            // Pipeline variables come from whoever triggered the pipeline: each is held to its rule.
-            (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => {
-                let name = ImageName::parse(&name).context("IMAGE_NAME")?;
-                name.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?).to_string()
-            }
-            _ => {
-                let message = format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG");
-                return Err(Error::invalid(message));
-            }
-        };
-        raw.push(format!("{name}={image}"));
-    }
-    let pairs = parse_pairs(&raw).map_err(|e| Error::invalid(e.to_string()))?;
-    for pair in &pairs {
-        ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
-    }
-    Ok(pairs)
-}
-
 async fn run(args: Args) -> Result<bool, Error> {
-    let pairs = pairs(&args)?;
+    let (dry_run, args) = (args.dry_run, args.roll_out);
+    let pairs = args.pairs()?;
     let deployer = Deployer::infer(args.namespace.as_deref()).await?;
-    if args.dry_run {
+    if dry_run {
         let target = format!("{}/{}", args.kind.resource(), args.name);
         let report = deployer.set_image(args.kind, &args.name, &pairs, true).await?;
         match &report.plan.patch {

@@ -19,8 +19,9 @@ use offinfra::{
 #[derive(Parser, Debug)]
 #[command(
     name = "doctor",
-    version,
-    about = "Check the pipeline's webhooks, secrets, registries, deployment and pipelines"
+    version = offinfra::VERSION,
+    about = "Check the pipeline's webhooks, secrets, registries, deployment and pipelines",
+    after_help = "Examples:\n  doctor --repo acme/app --forgejo-url https://git.example.com --woodpecker-internal-url http://woodpecker-server.woodpecker.svc:8000 --woodpecker-url https://ci.example.com --repo-ids 42,57 --registry registry.example --cache cache.example --namespace prod --deployment app --lint .woodpecker --fix"
 )]
 struct Args {
     #[command(flatten)]

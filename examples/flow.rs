@@ -18,7 +18,12 @@ use offinfra::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "flow", version, about = "Version, tag, push, prune and deploy in one CI step")]
+#[command(
+    name = "flow",
+    version = offinfra::VERSION,
+    about = "Version, tag, push, prune and deploy in one CI step",
+    after_help = "Examples:\n  flow --dry-run                       # in any git checkout: the plan, no credentials, no servers\n  flow --layout image.tar --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com"
+)]
 struct Args {
     #[command(flatten)]
     flow: FlowArgs,

@@ -18,8 +18,9 @@ use offinfra::{
 #[derive(Parser, Debug)]
 #[command(
     name = "forgejo-cleanup",
-    version,
-    about = "Clean Forgejo container packages image by image (dry run unless --execute)"
+    version = offinfra::VERSION,
+    about = "Clean Forgejo container packages image by image (dry run unless --execute)",
+    after_help = "Examples:\n  FORGEJO_TOKEN=… forgejo-cleanup --forgejo-url https://git.example.com --owner viktor --keep 10\n  FORGEJO_TOKEN=… forgejo-cleanup --forgejo-url https://git.example.com --owner viktor --keep 10 --execute"
 )]
 struct Args {
     #[command(flatten)]

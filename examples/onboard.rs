@@ -18,8 +18,9 @@ use offinfra::{
 #[derive(Parser, Debug)]
 #[command(
     name = "onboard",
-    version,
-    about = "Put a Forgejo repository on the build-off-infra, deploy-in-cluster pipeline"
+    version = offinfra::VERSION,
+    about = "Put a Forgejo repository on the build-off-infra, deploy-in-cluster pipeline",
+    after_help = "Examples:\n  FORGEJO_TOKEN=… WOODPECKER_TOKEN=… GITHUB_MIRROR_TOKEN=… onboard --repo acme/app --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com --dry-run"
 )]
 struct Args {
     #[command(flatten)]

@@ -18,7 +18,12 @@ use offinfra::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "prune-versions", version, about = "Prune a ghcr.io container package to its newest images, safely")]
+#[command(
+    name = "prune-versions",
+    version = offinfra::VERSION,
+    about = "Prune a ghcr.io container package to its newest images, safely",
+    after_help = "Examples:\n  GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\\d' --dry-run"
+)]
 struct Args {
     /// The user or organisation owning the package
     #[arg(long, env = "PLUGIN_OWNER")]

@@ -18,7 +18,12 @@ use offinfra::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "push-image", version, about = "Push an OCI image layout (directory or tar) to a registry")]
+#[command(
+    name = "push-image",
+    version = offinfra::VERSION,
+    about = "Push an OCI image layout (directory or tar) to a registry",
+    after_help = "Examples:\n  push-image --layout image.tar --repository ghcr.io/owner/app --tag latest --sha \"$GITHUB_SHA\" --username \"$GITHUB_ACTOR\" --password-stdin <<<\"$GITHUB_TOKEN\""
+)]
 struct Args {
     #[command(flatten)]
     push: PushArgs,

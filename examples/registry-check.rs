@@ -12,7 +12,12 @@ use offinfra::cli::{self, Format};
 use offinfra::ghcr_client::registry::{Registry, RegistryOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "registry-check", version, about = "Orphaned index children and pull-through cache health")]
+#[command(
+    name = "registry-check",
+    version = offinfra::VERSION,
+    about = "Orphaned index children and pull-through cache health",
+    after_help = "Examples:\n  registry-check --registry registry.example --repository team/app --cache cache.example --format json"
+)]
 #[command(group(clap::ArgGroup::new("what").args(["registry", "cache"]).required(true).multiple(true)))]
 struct Args {
     /// The registry whose repositories to check for orphaned index children

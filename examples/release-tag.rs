@@ -22,7 +22,12 @@ use offinfra::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "release-tag", version, about = "Create the next semantic-version tag on Forgejo")]
+#[command(
+    name = "release-tag",
+    version = offinfra::VERSION,
+    about = "Create the next semantic-version tag on Forgejo",
+    after_help = "Examples:\n  FORGEJO_TOKEN=… release-tag --forgejo-url https://git.example.com --repo owner/app   # prints v1.3.0"
+)]
 struct Args {
     /// The Forgejo web address (a sub-path is fine)
     #[arg(long, env = "FORGEJO_URL", value_name = "URL")]

@@ -12,7 +12,7 @@
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use offinfra::{
     cli::svu::{go_bool, VersionCommand},
@@ -22,10 +22,11 @@ use offinfra::{
 #[derive(Parser, Debug)]
 #[command(
     name = "svu",
-    version,
+    version = offinfra::VERSION,
     disable_version_flag = true,
     about = "semantic version utility",
-    long_about = "svu: semantic version utility.\n\nComputes the next version of a git repository from its tags and the conventional commits since the latest one."
+    long_about = "svu: semantic version utility.\n\nComputes the next version of a git repository from its tags and the conventional commits since the latest one.",
+    after_help = "Examples:\n  svu next                 # v1.3.0\n  svu current --json       # {\"version\":\"v1.2.3\",\"major\":1,...}\n  svu next --github-output version"
 )]
 struct Cli {
     /// print version
@@ -60,7 +61,12 @@ enum Command {
 fn main() -> ExitCode {
     offinfra::ci::init_logging();
     offinfra::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
-    let cli = match Cli::try_parse() {
+    let (args, command) = (std::env::args_os().collect::<Vec<_>>(), offinfra::cli::with_generate(Cli::command()));
+    if let Some(code) = offinfra::cli::generate(&command, &args, &mut std::io::stdout()) {
+        return code;
+    }
+    let parsed = command.try_get_matches_from(&args).and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -18,7 +18,12 @@ use offinfra::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "sync-secrets", version, about = "Sync a Vault KV v2 secret into Woodpecker secrets")]
+#[command(
+    name = "sync-secrets",
+    version = offinfra::VERSION,
+    about = "Sync a Vault KV v2 secret into Woodpecker secrets",
+    after_help = "Examples:\n  VAULT_TOKEN=… WOODPECKER_TOKEN=… sync-secrets --vault-url https://vault.example.com --path ci/global --woodpecker-url https://ci.example.com --prune --dry-run"
+)]
 struct Args {
     #[command(flatten)]
     sync: SyncSecretsArgs,

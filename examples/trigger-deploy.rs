@@ -15,7 +15,12 @@ use offinfra::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "trigger-deploy", version, about = "Start a manual Woodpecker pipeline and wait for it")]
+#[command(
+    name = "trigger-deploy",
+    version = offinfra::VERSION,
+    about = "Start a manual Woodpecker pipeline and wait for it",
+    after_help = "Examples:\n  WOODPECKER_TOKEN=… trigger-deploy --woodpecker-url https://ci.example.com --repo owner/app --branch master --var IMAGE_TAG=0123abcd --var IMAGE_NAME=ghcr.io/owner/app --wait --timeout 300s"
+)]
 struct Args {
     #[command(flatten)]
     trigger: TriggerArgs,

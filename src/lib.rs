@@ -45,6 +45,14 @@ pub mod secrets;
 
 pub use error::{Error, ResultExt};
 
+/// The version of this build: `OFFINFRA_VERSION` when the build set it (the release workflow sets it to
+/// the tag being released), else the crate's version. The examples print it for `--version`, and onboard
+/// pins the workflow's binaries and deploy image to it.
+pub const VERSION: &str = match option_env!("OFFINFRA_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 pub use deployer;
 pub use forgejo_client;
 pub use ghcr_client;

@@ -45,7 +45,8 @@ pub struct OnboardConfig {
     /// The GitHub token for the mirror (contents: write).
     pub github_token: SecretString,
     /// Values for the templates' other placeholders: `forgejo_url`, `woodpecker_url`, `image`,
-    /// `offinfra_git`, `deploy_image`, `namespace`, `deployment`, `container`, `service_account`.
+    /// `offinfra_git`, `offinfra_version`, `deploy_image`, `namespace`, `deployment`, `container`,
+    /// `service_account`.
     pub values: Vec<(String, String)>,
 }
 
@@ -76,7 +77,8 @@ pub struct Settings {
     pub container: Option<String>,
     /// The service account the deploy step runs as.
     pub service_account: String,
-    /// The image holding the `deploy` binary (required: the deploy pipeline runs it).
+    /// The image holding the `deploy` binary (default, when `offinfra_git` is on GitHub: the image its
+    /// release pushes, [`released_deploy_image`]).
     pub deploy_image: Option<String>,
     /// Where the build workflow installs offinfra from (required: there is no default to guess).
     pub offinfra_git: Option<String>,
@@ -93,6 +95,22 @@ pub struct Settings {
     pub replace_secrets: bool,
 }
 
+/// The deploy image offinfra's release workflow pushes when offinfra is released from the GitHub
+/// repository `offinfra_git`: `ghcr.io/<owner, lower case>/offinfra-deploy:<this version>`.
+///
+/// ```
+/// assert_eq!(
+///     offinfra::onboard::released_deploy_image("https://github.com/ViktorBarzin/offinfra").as_deref(),
+///     Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:{}", offinfra::VERSION).as_str())
+/// );
+/// assert_eq!(offinfra::onboard::released_deploy_image("https://git.example.com/platform/offinfra"), None);
+/// ```
+pub fn released_deploy_image(offinfra_git: &str) -> Option<String> {
+    let rest = offinfra_git.strip_prefix("https://github.com/")?;
+    let owner = rest.split('/').next().filter(|o| !o.is_empty())?;
+    Some(format!("ghcr.io/{}/offinfra-deploy:{}", owner.to_ascii_lowercase(), crate::VERSION))
+}
+
 impl Settings {
     /// The templates' values: each setting given, or its default. A required setting that is missing
     /// (where offinfra is installed from, the deploy image) is an error naming its flag.
@@ -104,7 +122,16 @@ impl Settings {
                 .ok_or_else(|| crate::Error::invalid(format!("onboarding needs {what}")))
         };
         let offinfra_git = required(&self.offinfra_git, "--offinfra-git (where the workflow installs offinfra from)")?;
-        let deploy_image = required(&self.deploy_image, "--deploy-image (the image the deploy pipeline runs)")?;
+        let offinfra_git = offinfra_git.trim_end_matches('/').trim_end_matches(".git").to_owned();
+        let deploy_image = match self.deploy_image.clone().filter(|v| !v.is_empty()) {
+            Some(image) => image,
+            None => released_deploy_image(&offinfra_git).ok_or_else(|| {
+                crate::Error::invalid(
+                    "onboarding needs --deploy-image (the image the deploy pipeline runs; derived only when \
+                     --offinfra-git is a GitHub repository, whose release pushes ghcr.io/<owner>/offinfra-deploy)",
+                )
+            })?,
+        };
         let (owner, name) = (self.repo.owner(), self.repo.name());
         let github = self.github_repo.as_ref().unwrap_or(&self.repo);
         let gh_owner = github.owner().to_ascii_lowercase();
@@ -119,6 +146,7 @@ impl Settings {
                     .unwrap_or_else(|| format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase())),
             ),
             ("offinfra_git", offinfra_git),
+            ("offinfra_version", crate::VERSION.to_owned()),
             ("deploy_image", deploy_image),
             ("forgejo_secret", self.forgejo_secret.clone()),
             ("woodpecker_secret", self.woodpecker_secret.clone()),
@@ -587,6 +615,7 @@ mod tests {
             ("woodpecker_url", "https://ci.example.com"),
             ("image", "ghcr.io/acme/app"),
             ("offinfra_git", "https://git.example.com/acme/offinfra"),
+            ("offinfra_version", "1.2.3"),
             ("deploy_image", "ghcr.io/acme/offinfra-deploy:latest"),
             ("forgejo_secret", "FORGEJO_GIT_TOKEN"),
             ("woodpecker_secret", "WOODPECKER_TOKEN"),
@@ -625,8 +654,8 @@ mod tests {
             deployment: None,
             container: None,
             service_account: "deployer".into(),
-            deploy_image: Some("ghcr.io/viktorbarzin/offinfra-deploy:latest".into()),
-            offinfra_git: Some("https://git.example.com/platform/offinfra".into()),
+            deploy_image: None,
+            offinfra_git: Some("https://github.com/ViktorBarzin/offinfra".into()),
             forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
             woodpecker_secret: "WOODPECKER_TOKEN".into(),
             allow_overwrite: false,
@@ -640,6 +669,9 @@ mod tests {
             assert!(readme.contains(&rendered), "README.md does not show this file as onboard writes it:\n{rendered}");
         }
         assert!(config.github_remote.ends_with("github.com/ViktorBarzin/app.git"), "the mirror's own name");
+        let deploy = render(DEPLOY_TEMPLATE, &config).unwrap();
+        let released = format!("image: ghcr.io/viktorbarzin/offinfra-deploy:{}\n", crate::VERSION);
+        assert!(deploy.contains(&released), "the image offinfra's release pushes: {deploy}");
         assert!(render(BUILD_TEMPLATE, &config).unwrap().contains("--image ghcr.io/viktorbarzin/app"), "lower case");
     }
 

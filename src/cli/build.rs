@@ -1,6 +1,6 @@
 //! The `build-image` example's flags: [`BuildArgs`] gives the [`BuildImage`] and the registry logins.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::collections::BTreeMap;
 
 use crate::{
     build_image::{source_date_epoch, BuildImage, Output},
@@ -142,19 +142,14 @@ impl BuildArgs {
 
     /// The base's and the destination's logins.
     pub fn access(&self, build: &BuildImage) -> Result<Access, Error> {
-        let docker_config = self
-            .login
-            .docker_config
-            .clone()
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-        let source = match (&build.base, self.from_creds.as_deref().filter(|c| !c.is_empty())) {
-            (None, _) => Credentials::Anonymous,
-            (Some(_), Some(pair)) => {
-                let (user, password) =
-                    pair.split_once(':').ok_or_else(|| Error::invalid("--from-creds: expected USER:PASSWORD"))?;
-                Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() }
-            }
-            (Some(base), None) => Credentials::resolve(None, None, docker_config.as_deref(), base.api_host())?,
+        let source = match &build.base {
+            None => Credentials::Anonymous,
+            Some(base) => super::user_password_or_docker_config(
+                "--from-creds",
+                self.from_creds.as_deref(),
+                self.login.docker_config.as_deref(),
+                base.api_host(),
+            )?,
         };
         let destination = match &build.output {
             Output::Registry { image, .. } => self.login.credentials(image.registry())?,

@@ -1,10 +1,15 @@
-//! The `trigger-deploy` example's flags: [`TriggerArgs`] gives the pipeline variables, the registration
-//! and the wait. They read Woodpecker plugin settings (`PLUGIN_*`) too.
+//! The deploy side's flags: [`TriggerArgs`] (`trigger-deploy`) gives the pipeline variables, the
+//! registration and the wait; [`RollOutArgs`] (`deploy`) the workload and its new images. Both read
+//! Woodpecker plugin settings (`PLUGIN_*`) too.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use crate::{
-    types::{ImageName, RepoName, Tag},
+    deployer::{
+        set_image::{parse_pairs, ImagePair},
+        Kind,
+    },
+    types::{ImageName, ImageRef, RepoName, Tag},
     woodpecker_client::{Wait, Woodpecker},
     Error, ResultExt,
 };
@@ -93,5 +98,66 @@ impl TriggerArgs {
     /// How to wait for the result, when `--wait` asks to (the failed steps' last 30 log lines each).
     pub fn wait(&self) -> Option<Wait> {
         self.wait.unwrap_or(false).then_some(Wait { timeout: self.timeout, first_poll: self.poll, tail_lines: 30 })
+    }
+}
+
+/// The workload to update, its new images and how to wait. `--dry-run` is not here.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RollOutArgs {
+    /// The namespace (default: the kubeconfig context's, or the in-cluster one)
+    #[arg(long, short = 'n', env = "PLUGIN_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// deployment, statefulset, daemonset, replicaset, job, cronjob or pod
+    #[arg(long, env = "PLUGIN_KIND", default_value = "deployment")]
+    pub kind: Kind,
+    /// The workload's name
+    #[arg(long, env = "PLUGIN_NAME")]
+    pub name: String,
+    /// NAME=IMAGE (repeat), or *=IMAGE for every container
+    #[arg(long = "container", value_name = "NAME=IMAGE")]
+    pub containers: Vec<String>,
+    /// Plugin style: the container to update (with --image, or IMAGE_NAME and IMAGE_TAG)
+    #[arg(long, env = "PLUGIN_CONTAINER")]
+    pub container_name: Option<String>,
+    /// Plugin style: the new image
+    #[arg(long, env = "PLUGIN_IMAGE")]
+    pub image: Option<String>,
+    /// How long to wait for the rollout (0 = forever, as kubectl)
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::ci::parse_duration)]
+    pub timeout: Duration,
+    /// When the rollout fails, roll back (a Deployment to its previous revision, other kinds to their
+    /// previous images) and wait for that rollout
+    #[arg(long, env = "PLUGIN_ROLLBACK_ON_FAILURE")]
+    pub rollback_on_failure: bool,
+    /// Post the result to this Slack incoming webhook (prefer the variable: a flag shows in the process list)
+    #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
+    pub slack_webhook: Option<String>,
+}
+
+impl RollOutArgs {
+    /// The container=image pairs: `--container`s, then the plugin style's container with `--image`, or
+    /// with `IMAGE_NAME:IMAGE_TAG` (pipeline variables, each held to its rule); every image checked.
+    pub fn pairs(&self) -> Result<Vec<ImagePair>, Error> {
+        let mut raw = self.containers.clone();
+        if let Some(name) = &self.container_name {
+            let image = match (&self.image, std::env::var("IMAGE_NAME"), std::env::var("IMAGE_TAG")) {
+                (Some(image), _, _) => image.clone(),
+                // Pipeline variables come from whoever triggered the pipeline: each is held to its rule.
+                (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => {
+                    let name = ImageName::parse(&name).context("IMAGE_NAME")?;
+                    name.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?).to_string()
+                }
+                _ => {
+                    let message = format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG");
+                    return Err(Error::invalid(message));
+                }
+            };
+            raw.push(format!("{name}={image}"));
+        }
+        let pairs = parse_pairs(&raw).map_err(|e| Error::invalid(e.to_string()))?;
+        for pair in &pairs {
+            ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
+        }
+        Ok(pairs)
     }
 }

@@ -52,17 +52,70 @@ use std::{future::Future, path::PathBuf, process::ExitCode};
 use crate::Error;
 
 /// Parses (help and version exit 0, usage errors 2), then runs on a multi-thread runtime (`Ok(true)`
-/// exits 0, `Ok(false)` 1, an error prints `error: …` with its causes and exits 1).
+/// exits 0, `Ok(false)` 1, an error prints `error: …` with its causes and exits 1). `--generate` prints
+/// shell completions or the man page instead ([`generate`]).
 pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: impl FnOnce(A) -> F) -> ExitCode {
     crate::ci::init_logging();
     crate::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
-    match A::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = with_generate(A::command());
+    if let Some(code) = generate(&command, &args, &mut std::io::stdout()) {
+        return code;
+    }
+    match command.try_get_matches_from(&args).and_then(|mut matches| A::from_arg_matches_mut(&mut matches)) {
         Ok(args) => crate::ci::run_async(run(args)),
         Err(e) => {
             let _ = e.print();
             crate::ci::usage_exit(e.use_stderr())
         }
     }
+}
+
+/// `command` with the `--generate` flag.
+pub fn with_generate(command: clap::Command) -> clap::Command {
+    command.arg(
+        clap::Arg::new("generate")
+            .long("generate")
+            .value_name("WHAT")
+            .value_parser(["completions", "man", "bash", "zsh", "fish", "elvish", "powershell"])
+            .help("Print shell completions (completions: for $SHELL; or name the shell) or the man page, and exit"),
+    )
+}
+
+/// When `args` hold `--generate WHAT` (or `--generate=WHAT`), writes it for `command` to `out` and returns
+/// the exit code, before the other arguments are checked (a man page needs no `--repo`).
+pub fn generate(
+    command: &clap::Command,
+    args: &[std::ffi::OsString],
+    out: &mut dyn std::io::Write,
+) -> Option<ExitCode> {
+    let position = args.iter().position(|a| a == "--generate" || a.to_string_lossy().starts_with("--generate="))?;
+    let flag = args[position].to_string_lossy();
+    let what = match flag.split_once('=') {
+        Some((_, what)) => what.to_owned(),
+        None => args.get(position + 1).map(|a| a.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let mut command = command.clone();
+    let name = command.get_name().to_owned();
+    let shell = match what.as_str() {
+        "man" => {
+            let rendered = clap_mangen::Man::new(command).render(out);
+            return Some(if rendered.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        "completions" => std::env::var("SHELL")
+            .ok()
+            .and_then(|path| path.rsplit('/').next().and_then(|s| s.parse::<clap_complete::Shell>().ok()))
+            .unwrap_or(clap_complete::Shell::Bash),
+        other => match other.parse::<clap_complete::Shell>() {
+            Ok(shell) => shell,
+            Err(_) => {
+                eprintln!("error: --generate {other:?}: completions, man, bash, zsh, fish, elvish or powershell");
+                return Some(ExitCode::from(2));
+            }
+        },
+    };
+    clap_complete::generate(shell, &mut command, name, out);
+    Some(ExitCode::SUCCESS)
 }
 
 /// Woodpecker plugin settings for secrets: `settings: token: {from_secret: …}` arrives as `PLUGIN_TOKEN`,
@@ -228,6 +281,28 @@ impl RegistryLogin {
     }
 }
 
+/// Credentials for `registry` from a `USER:PASSWORD` flag (`flag` names it in the error), else the docker
+/// config's entry or helper in `docker_config` (default `~/.docker`), else anonymous.
+pub fn user_password_or_docker_config(
+    flag: &str,
+    pair: Option<&str>,
+    docker_config: Option<&std::path::Path>,
+    registry: &str,
+) -> Result<crate::ghcr_client::registry::Credentials, Error> {
+    use crate::ghcr_client::registry::Credentials;
+    match pair.filter(|p| !p.is_empty()) {
+        Some(pair) => {
+            let (user, password) =
+                pair.split_once(':').ok_or_else(|| Error::invalid(format!("{flag}: expected USER:PASSWORD")))?;
+            Ok(Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() })
+        }
+        None => {
+            let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker"));
+            Ok(Credentials::resolve(None, None, docker_config.or(home.as_deref()), registry)?)
+        }
+    }
+}
+
 /// Posts `text` to the Slack webhook when one is configured; a failed post is a warning on stderr, not a
 /// failed step.
 pub async fn notify_slack(webhook: Option<&str>, text: &str) {
@@ -292,6 +367,27 @@ mod tests {
         sync: secrets::SyncSecretsArgs,
         #[command(flatten)]
         output: Output,
+    }
+
+    #[test]
+    fn generate_prints_completions_and_man_pages_before_checking_other_flags() {
+        let command = with_generate(Flow::command().name("flow"));
+        let args = |list: &[&str]| list.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let mut out = Vec::new();
+        assert_eq!(generate(&command, &args(&["flow", "--generate", "bash"]), &mut out), Some(ExitCode::SUCCESS));
+        let bash = String::from_utf8(out).unwrap();
+        assert!(bash.contains("--forgejo-url") && bash.contains("complete"), "{bash}");
+        let mut out = Vec::new();
+        assert_eq!(generate(&command, &args(&["flow", "--generate=man"]), &mut out), Some(ExitCode::SUCCESS));
+        let man = String::from_utf8(out).unwrap();
+        assert!(man.starts_with(".ie") || man.contains(".TH flow"), "{man}");
+        assert!(man.contains("forgejo\\-url"), "{man}");
+        assert_eq!(
+            generate(&command, &args(&["flow", "--generate", "tcsh"]), &mut Vec::new()),
+            Some(ExitCode::from(2))
+        );
+        assert_eq!(generate(&command, &args(&["flow", "--dry-run"]), &mut Vec::new()), None, "not asked");
+        command.debug_assert();
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod forgejo_cleanup;
 mod ghcr_examples;
 mod onboard;
 mod release_tag;
+mod release_workflow;
 mod svu_cli;
 mod sync_secrets;
 mod trigger_deploy;
