@@ -14,7 +14,7 @@
 #[path = "common/progress.rs"]
 mod progress;
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use offinfra::cli::{self, build::BuildArgs, Format};
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), offinfra::Error> {
     let build = args.build.build()?;
     let access = args.build.access(&build)?;
-    let report = build.run(&access, std::io::stderr().is_terminal().then(progress::blob_bars)).await?;
+    let report = build.run(&access, Some(progress::blobs())).await?;
     let base = report.base.as_deref().unwrap_or("scratch");
     let rows = [("image", report.output.clone()), ("digest", report.digest.clone()), ("base", base.to_owned())];
     offinfra::ci::report_change("build-image", &format!("built {}@{}", report.output, report.digest), &rows)?;

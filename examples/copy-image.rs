@@ -13,7 +13,7 @@
 #[path = "common/progress.rs"]
 mod progress;
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use offinfra::{
@@ -102,7 +102,7 @@ async fn run(args: Args) -> Result<(), Error> {
         destination_plain_http: args.dest_plain_http,
         concurrency: args.concurrency,
     };
-    let reports = copy.run(&access, std::io::stderr().is_terminal().then(progress::blob_bars)).await?;
+    let reports = copy.run(&access, Some(progress::blobs())).await?;
     for report in &reports {
         let rows = [("from", args.source.clone()), ("to", args.destination.clone()), ("digest", report.digest.clone())];
         offinfra::ci::report_change("copy-image", &format!("copied {} to {}", report.digest, args.destination), &rows)?;

@@ -6,6 +6,9 @@
 //! # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)
 //! ```
 
+#[path = "common/progress.rs"]
+mod progress;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -58,12 +61,25 @@ async fn run(args: Args) -> Result<bool, Error> {
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         on_failure: if args.rollback_on_failure { OnFailure::RollBack } else { OnFailure::Stop },
     };
+    // kubectl's lines as they are; on a terminal, a spinner below them shows the latest.
+    let spinner = progress::spinner("rolling out");
     let result = deployer
-        .roll_out(&spec, &mut |line| match line {
-            Line::Out(text) => print!("{text}"),
-            Line::Err(text) => eprint!("{text}"),
+        .roll_out(&spec, &mut |line| {
+            let (text, out) = match &line {
+                Line::Out(text) => (text, true),
+                Line::Err(text) => (text, false),
+            };
+            let print = || if out { print!("{text}") } else { eprint!("{text}") };
+            match &spinner {
+                Some(spinner) => {
+                    spinner.suspend(print);
+                    spinner.set_message(text.trim().to_owned());
+                }
+                None => print(),
+            }
         })
         .await;
+    spinner.iter().for_each(indicatif::ProgressBar::finish_and_clear);
     let images = pairs.iter().map(|p| format!("{}={}", p.container, p.image)).collect::<Vec<_>>().join(", ");
     let target = format!("{}/{} in {}", args.kind.resource(), args.name, deployer.namespace());
     let text = match &result {

@@ -9,7 +9,7 @@
 #[path = "common/progress.rs"]
 mod progress;
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use offinfra::{
@@ -58,7 +58,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     }
 
     let client = push.registry()?;
-    let progress = std::io::stderr().is_terminal().then(progress::blob_bars);
+    let progress = Some(progress::blobs());
     let report =
         client.push_image(&layout, &image, &push.repository, &tags, push.mount_from.as_deref(), progress).await?;
     let summary = report.summary(&push.repository);

@@ -6,6 +6,9 @@
 //!   --branch master --var IMAGE_TAG=0123abcd --var IMAGE_NAME=ghcr.io/owner/app --wait --timeout 300s
 //! ```
 
+#[path = "common/progress.rs"]
+mod progress;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -50,7 +53,17 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         println!("{}\n{}", p.number, ci.pipeline_url(repo_id, p.number));
     };
     let slack = args.trigger.slack_webhook.as_deref();
-    let outcome = match pipelines.run(&args.trigger.branch, &variables, wait, started).await {
+    let spinner = wait.and_then(|_| progress::spinner("starting the pipeline"));
+    let on_poll = |p: &offinfra::woodpecker_client::Pipeline| {
+        if let Some(spinner) = &spinner {
+            spinner.set_message(format!("pipeline #{}: {}", p.number, p.status));
+        }
+    };
+    let run = pipelines.run_watching(&args.trigger.branch, &variables, wait, started, on_poll).await;
+    if let Some(spinner) = &spinner {
+        spinner.finish_and_clear();
+    }
+    let outcome = match run {
         Ok(outcome) => outcome,
         Err(e @ offinfra::woodpecker_client::Error::Timeout { number, .. }) => {
             let url = ci.pipeline_url(repo_id, number);

@@ -1,4 +1,6 @@
-//! Progress bars for blob transfers, on a TTY only (the caller checks).
+//! Progress where work is long: blob transfers (bars on a terminal, a line per finished blob elsewhere)
+//! and waits (a spinner with the current status, on a terminal only).
+#![allow(dead_code)] // each example uses the half it needs
 
 use std::{
     collections::HashMap,
@@ -6,6 +8,29 @@ use std::{
 };
 
 use offinfra::ghcr_client::registry::{Progress, ProgressFn};
+
+/// Progress for blob transfers on stderr: [`blob_bars`] on a terminal, else one line per finished blob
+/// (`uploaded sha256:… 12345 bytes`), which is what a CI log can show.
+pub fn blobs() -> ProgressFn {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        return blob_bars();
+    }
+    let sizes: Mutex<HashMap<String, u64>> = Mutex::default();
+    Arc::new(move |event| match event {
+        Progress::BlobStarted { digest, size } => {
+            if let Ok(mut sizes) = sizes.lock() {
+                sizes.insert(digest, size);
+            }
+        }
+        Progress::BlobDone { digest, outcome } => {
+            let size = sizes.lock().ok().and_then(|s| s.get(&digest).copied()).unwrap_or_default();
+            let outcome = format!("{outcome:?}").to_lowercase();
+            eprintln!("{outcome:<8} {digest} {size} bytes");
+        }
+        _ => {}
+    })
+}
 
 /// One progress bar per blob on stderr, added as the blob starts (a blob started again starts its bar
 /// again). Only called on a TTY.
@@ -39,4 +64,16 @@ pub fn blob_bars() -> ProgressFn {
             _ => {}
         }
     })
+}
+
+/// A spinner on stderr showing `message`, on a terminal only (`None` elsewhere: waits print nothing extra).
+pub fn spinner(message: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }

@@ -61,10 +61,11 @@ pub struct OnboardArgs {
     /// The service account the deploy step runs as
     #[arg(long, default_value = "deployer")]
     pub service_account: String,
-    /// The image holding our `deploy` binary (required), e.g. ghcr.io/acme/offinfra-deploy:1.2.0
+    /// The image holding our `deploy` binary (default, for --offinfra-git on GitHub: the image its release
+    /// pushes, ghcr.io/<owner>/offinfra-deploy:<this version>)
     #[arg(long, env = "OFFINFRA_DEPLOY_IMAGE")]
     pub deploy_image: Option<String>,
-    /// Where the build workflow installs offinfra from (required), a git URL
+    /// The repository offinfra is released from (required): the workflow installs its release binary
     #[arg(long, env = "OFFINFRA_GIT")]
     pub offinfra_git: Option<String>,
     /// The Actions secret the workflow reads the Forgejo token from

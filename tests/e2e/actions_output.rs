@@ -64,6 +64,17 @@ async fn inside_actions_examples_mask_annotate_notice_and_summarise_and_outside_
         format!("::error file={},line=7::lint {} quoting: quote these commands whole", file.display(), file.display());
     assert!(stderr.lines().any(|l| l.starts_with(&expected)), "{stderr}");
 
+    // On a pipe, outside Actions: a line per blob and the summary, nothing else (no bars, no commands).
+    let out = push(&[("REGISTRY_USERNAME", USER), ("REGISTRY_PASSWORD", PASSWORD)], src.path());
+    assert!(out.status.success());
+    let blob_line = regex::Regex::new(r"^(uploaded|present|mounted) +sha256:[0-9a-f]{64} \d+ bytes$").unwrap();
+    let stderr = text(&out.stderr);
+    let (blobs, others): (Vec<&str>, Vec<&str>) = stderr.lines().partition(|l| blob_line.is_match(l));
+    assert_eq!(blobs.len(), 2, "the config and the layer: {stderr}");
+    assert!(blobs.iter().all(|l| l.starts_with("present")), "pushed before: {stderr}");
+    assert_eq!(others.len(), 1, "{stderr}");
+    assert!(others[0].starts_with(&format!("pushed {repository}@{digest} as v1")), "{stderr}");
+
     // Outside Actions: the same runs write no workflow command.
     let outside = [("REGISTRY_USERNAME", USER), ("REGISTRY_PASSWORD", PASSWORD)];
     for out in [

@@ -108,10 +108,22 @@ impl Pipelines<'_> {
         wait: Option<Wait>,
         on_started: impl FnOnce(&Pipeline),
     ) -> Result<RunOutcome, Error> {
+        self.run_watching(branch, variables, wait, on_started, |_| {}).await
+    }
+
+    /// [`Self::run`], telling `on_poll` what each poll of the wait saw (a spinner's status line).
+    pub async fn run_watching(
+        &self,
+        branch: &str,
+        variables: &BTreeMap<String, String>,
+        wait: Option<Wait>,
+        on_started: impl FnOnce(&Pipeline),
+        mut on_poll: impl FnMut(&Pipeline) + Send,
+    ) -> Result<RunOutcome, Error> {
         let started = self.create(branch, variables).await?;
         on_started(&started);
         let Some(wait) = wait else { return Ok(RunOutcome { started, finished: None, failed_steps: Vec::new() }) };
-        let finished = self.wait_polling(started.number, wait.timeout, wait.first_poll).await?;
+        let finished = self.wait_watching(started.number, wait.timeout, wait.first_poll, &mut on_poll).await?;
         let failed_steps = if finished.status == crate::Status::Success {
             Vec::new()
         } else {
@@ -139,11 +151,23 @@ impl Pipelines<'_> {
 
     /// [`Self::wait`] with the first pause between polls given (it grows by half each time, to 10 s).
     pub async fn wait_polling(&self, number: i64, timeout: Duration, first_pause: Duration) -> Result<Pipeline, Error> {
+        self.wait_watching(number, timeout, first_pause, &mut |_| {}).await
+    }
+
+    /// [`Self::wait_polling`], telling `on_poll` what each poll saw.
+    pub async fn wait_watching(
+        &self,
+        number: i64,
+        timeout: Duration,
+        first_pause: Duration,
+        on_poll: &mut (dyn FnMut(&Pipeline) + Send),
+    ) -> Result<Pipeline, Error> {
         let start = Instant::now();
         let mut pause = first_pause;
         loop {
             let pipeline = self.get(number).await?;
             tracing::debug!(repo_id = self.repo_id, number, status = %pipeline.status, "pipeline poll");
+            on_poll(&pipeline);
             if pipeline.status.is_terminal() {
                 return Ok(pipeline);
             }

@@ -73,8 +73,13 @@ async fn lookup_create_wait_and_logs() {
     let pipelines = ci.repo(repo.id).pipelines();
     let started = pipelines.create("master", &vars()).await.unwrap();
     assert_eq!((started.number, &started.status), (7, &Status::Running));
-    let done = pipelines.wait_polling(7, Duration::from_secs(5), Duration::from_millis(10)).await.unwrap();
+    let mut seen = Vec::new();
+    let done = pipelines
+        .wait_watching(7, Duration::from_secs(5), Duration::from_millis(10), &mut |p| seen.push(p.status.clone()))
+        .await
+        .unwrap();
     assert_eq!(done.status, Status::Failure);
+    assert_eq!(seen, [Status::Running, Status::Running, Status::Failure], "each poll is told, the last included");
     let failed: Vec<i64> = done.failed_steps().map(|s| s.id).collect();
     assert_eq!(failed, [11]);
     let log = pipelines.logs(7, 11).await.unwrap();
