@@ -44,6 +44,28 @@ async fn inside_actions_examples_mask_annotate_notice_and_summarise_and_outside_
     assert!(written.contains(&format!("| digest | {digest} |")), "{written}");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), format!("digest={digest}\n"));
 
+    // build-image and copy-image (to layouts): a notice and a summary section each.
+    let layouts = tempfile::tempdir().unwrap();
+    let layer_file = layouts.path().join("file");
+    std::fs::write(&layer_file, b"x").unwrap();
+    let add = format!("{}:/file", layer_file.display());
+    let built = format!("oci:{}", layouts.path().join("built").display());
+    let copied = format!("oci:{}", layouts.path().join("copied").display());
+    let source = format!("{repository}:v1");
+    let creds = format!("{USER}:{PASSWORD}");
+    let mut copy_env = actions.to_vec();
+    copy_env.push(("SRC_CREDS", creds.as_str()));
+    for (name, args, env) in [
+        ("build-image", vec!["--from", "scratch", "--add", add.as_str(), "--output", built.as_str()], &actions[..]),
+        ("copy-image", vec![source.as_str(), copied.as_str()], &copy_env[..]),
+    ] {
+        let out = run_example(name, None, &args, env);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(commands(&stderr).iter().any(|l| l.starts_with("::notice::")), "{name}: {stderr}");
+        assert!(std::fs::read_to_string(&summary).unwrap().contains(&format!("### {name}\n")), "{name}");
+    }
+
     // A failure: an error annotation with the message on one line.
     let empty = tempfile::tempdir().unwrap();
     let out = push(&actions, empty.path());

@@ -216,6 +216,50 @@ async fn an_image_built_on_a_base_is_the_base_plus_our_layer_reproducibly_withou
         serde_json::from_slice(&skopeo(&["inspect", "--raw", &format!("oci-archive:{}", tar.display())])).unwrap();
     assert_eq!(scratch["layers"].as_array().unwrap().len(), 1);
 
+    // Two platforms, one binary each: an index over two images, each layer holding its platform's binary.
+    for arch in ["amd64", "arm64"] {
+        std::fs::create_dir_all(files.path().join(arch)).unwrap();
+        std::fs::write(files.path().join(arch).join("app"), format!("binary for {arch}")).unwrap();
+    }
+    let per_arch = format!("{}/{{arch}}/app:/app:0755", files.path().display());
+    let multi = out_dir.path().join("multi");
+    let out = run_example(
+        "build-image",
+        None,
+        &[
+            "--from",
+            "scratch",
+            "--add",
+            &per_arch,
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64",
+            "--output",
+            &format!("oci:{}", multi.display()),
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let index: Value =
+        serde_json::from_slice(&skopeo(&["inspect", "--raw", &format!("oci:{}:latest", multi.display())])).unwrap();
+    let children = index["manifests"].as_array().unwrap();
+    assert_eq!(children.len(), 2, "{index}");
+    for (child, arch) in children.iter().zip(["amd64", "arm64"]) {
+        assert_eq!(child["platform"]["architecture"], arch);
+        let blob = |digest: &str| std::fs::read(multi.join("blobs/sha256").join(&digest[7..])).unwrap();
+        let manifest: Value = serde_json::from_slice(&blob(child["digest"].as_str().unwrap())).unwrap();
+        let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+        let mut app =
+            archive.entries().unwrap().map(Result::unwrap).find(|e| e.path().unwrap().to_str() == Some("app")).unwrap();
+        let mut content = String::new();
+        std::io::Read::read_to_string(&mut app, &mut content).unwrap();
+        assert_eq!(content, format!("binary for {arch}"));
+        let config: Value = serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+        assert_eq!(config["architecture"], arch);
+    }
+
     // A careless input: a clear error naming it, nothing on stdout.
     let out = run_example(
         "build-image",

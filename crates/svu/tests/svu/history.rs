@@ -403,3 +403,15 @@ fn errors_name_their_input() {
     let unborn = TestRepo::new();
     assert!(matches!(compute(unborn.path(), &Options::default()), Err(Error::UnbornHead { .. })));
 }
+
+#[test]
+fn head_time_is_the_committer_time_git_reports() {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: one");
+    repo.commit("fix: two");
+    let git: i64 = repo.git(&["log", "-1", "--format=%ct"]).parse().unwrap();
+    assert_eq!(Repository::discover(repo.path()).unwrap().head_time().unwrap(), git);
+    let empty = tempfile::tempdir().unwrap();
+    git_in(empty.path(), &["init", "-q"]);
+    assert!(matches!(Repository::discover(empty.path()).unwrap().head_time(), Err(Error::UnbornHead { .. })));
+}
