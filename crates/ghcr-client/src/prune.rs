@@ -18,10 +18,7 @@
 //! use ghcr_client::prune::{plan, roots_to_read, Action, ManifestInfo, PruneOptions};
 //! # use ghcr_client::packages::*;
 //! # fn v(id: u64, digest: &str, at: &str, tags: &[&str]) -> PackageVersion {
-//! #     PackageVersion { id, name: digest.into(), url: None, package_html_url: None, html_url: None,
-//! #         created_at: at.into(), updated_at: None, deleted_at: None, license: None, description: None,
-//! #         metadata: Some(VersionMetadata { package_type: "container".into(),
-//! #             container: Some(ContainerMetadata { tags: tags.iter().map(|t| t.to_string()).collect() }), docker: None }) }
+//! #     PackageVersion::container(id, digest, at, tags.iter().map(|t| t.to_string()).collect())
 //! # }
 //! let versions = vec![
 //!     v(3, "sha256:new-index", "2026-01-03T00:00:00Z", &["latest"]),
@@ -422,26 +419,11 @@ pub fn rfc3339_seconds(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packages::{ContainerMetadata, VersionMetadata};
+    use crate::packages::VersionMetadata;
 
     fn v(id: u64, digest: &str, day: u32, tags: &[&str]) -> PackageVersion {
-        PackageVersion {
-            id,
-            name: digest.into(),
-            url: None,
-            package_html_url: None,
-            html_url: None,
-            created_at: format!("2026-01-{day:02}T00:00:00Z"),
-            updated_at: None,
-            deleted_at: None,
-            license: None,
-            description: None,
-            metadata: Some(VersionMetadata {
-                package_type: "container".into(),
-                container: Some(ContainerMetadata { tags: tags.iter().map(|t| t.to_string()).collect() }),
-                docker: None,
-            }),
-        }
+        let tags = tags.iter().map(|t| t.to_string()).collect();
+        PackageVersion::container(id, digest, format!("2026-01-{day:02}T00:00:00Z"), tags)
     }
 
     fn actions(plan: &Plan) -> Vec<(u64, Action)> {

@@ -156,31 +156,44 @@ impl Registry {
         if !options.referrers {
             return Ok(report);
         }
-        let mut subjects = report.manifests.clone();
-        let mut copied: BTreeSet<String> = BTreeSet::new();
-        for _ in 0..MAX_REFERRER_DEPTH {
-            let found = source.referrers(source_repository, &subjects).await?;
-            subjects = Vec::new();
-            for referrer in found {
-                let Some(reference) = referrer.reference() else { continue };
-                if !copied.insert(reference.to_owned()) {
-                    continue;
-                }
-                let (manifests, blobs) = source.image_parts(source_repository, reference, None).await?;
-                let tag = referrer.tag.as_deref();
-                let done =
-                    self.copy_parts(source, source_repository, repository, tag, manifests, blobs, progress).await?;
-                if let Some(descriptor) = &referrer.descriptor {
-                    self.list_in_fallback_tag(repository, &referrer.subject, descriptor).await?;
-                }
-                subjects.extend(done.manifests.iter().cloned());
-                report.absorb(done);
+        for (referrer, manifests, blobs) in source.referrer_parts(source_repository, &report.manifests).await? {
+            let tag = referrer.tag.as_deref();
+            let done = self.copy_parts(source, source_repository, repository, tag, manifests, blobs, progress).await?;
+            if let Some(descriptor) = &referrer.descriptor {
+                self.list_in_fallback_tag(repository, &referrer.subject, descriptor).await?;
             }
-            if subjects.is_empty() {
-                break;
-            }
+            report.absorb(done);
         }
         Ok(report)
+    }
+
+    /// Every referrer of `subjects` in `repository`, and theirs (to [`MAX_REFERRER_DEPTH`]), each once,
+    /// with its manifests (children first) and blobs: what a copy or a save brings along.
+    async fn referrer_parts(
+        &self,
+        repository: &str,
+        subjects: &[String],
+    ) -> Result<Vec<(Referrer, Vec<FetchedManifest>, BTreeSet<(String, u64)>)>, Error> {
+        let mut out = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut subjects = subjects.to_vec();
+        for _ in 0..MAX_REFERRER_DEPTH {
+            let mut next = Vec::new();
+            for referrer in self.referrers(repository, &subjects).await? {
+                let Some(reference) = referrer.reference().map(str::to_owned) else { continue };
+                if !seen.insert(reference.clone()) {
+                    continue;
+                }
+                let (manifests, blobs) = self.image_parts(repository, &reference, None).await?;
+                next.extend(manifests.iter().map(|m| m.digest.clone()));
+                out.push((referrer, manifests, blobs));
+            }
+            if next.is_empty() {
+                break;
+            }
+            subjects = next;
+        }
+        Ok(out)
     }
 
     /// The referrers of `subjects` in `repository`: what the referrers API lists (when the registry has
@@ -450,25 +463,9 @@ impl Registry {
         if !options.referrers {
             return Ok(report);
         }
-        let mut subjects = report.manifests.clone();
-        let mut saved: BTreeSet<String> = BTreeSet::new();
-        for _ in 0..MAX_REFERRER_DEPTH {
-            let found = self.referrers(repository, &subjects).await?;
-            subjects = Vec::new();
-            for referrer in found {
-                let Some(reference) = referrer.reference() else { continue };
-                if !saved.insert(reference.to_owned()) {
-                    continue;
-                }
-                let (manifests, blobs) = self.image_parts(repository, reference, None).await?;
-                let name = referrer.tag.as_deref();
-                let done = self.save_parts(repository, dir, name, manifests, blobs, progress).await?;
-                subjects.extend(done.manifests.iter().cloned());
-                report.absorb(done);
-            }
-            if subjects.is_empty() {
-                break;
-            }
+        for (referrer, manifests, blobs) in self.referrer_parts(repository, &report.manifests).await? {
+            let name = referrer.tag.as_deref();
+            report.absorb(self.save_parts(repository, dir, name, manifests, blobs, progress).await?);
         }
         Ok(report)
     }

@@ -378,16 +378,8 @@ async fn an_identity_token_is_exchanged_never_sent() {
 
 #[tokio::test]
 async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
-    let source_reg = LocalRegistry::start(Auth::Anonymous);
-    let target_reg = LocalRegistry::start(Auth::Anonymous);
-    let tmp = tempfile::tempdir().unwrap();
-    let b = Builder::new(tmp.path());
-    b.write_index(vec![b.image("app", 4)]);
-    let layout = Layout::open(tmp.path()).unwrap();
-    let image = layout.select(&Selector::default()).unwrap();
-    let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
-    let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once.clone()).unwrap();
-    source.push(&layout, &image, "app", &["v1".into()], None).await.unwrap();
+    let CopySource { source_reg: _source_reg, target_reg, source, image, _layout } = copy_source().await;
+    let once = once();
 
     // The destination is reached through a proxy that drops the connection after 20 KiB of blobs.
     let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
@@ -406,16 +398,7 @@ async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
 
 #[tokio::test]
 async fn a_broken_blob_transfer_starts_again_and_the_copy_goes_on() {
-    let source_reg = LocalRegistry::start(Auth::Anonymous);
-    let target_reg = LocalRegistry::start(Auth::Anonymous);
-    let tmp = tempfile::tempdir().unwrap();
-    let b = Builder::new(tmp.path());
-    b.write_index(vec![b.image("app", 4)]);
-    let layout = Layout::open(tmp.path()).unwrap();
-    let image = layout.select(&Selector::default()).unwrap();
-    let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
-    let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once).unwrap();
-    source.push(&layout, &image, "app", &["v1".into()], None).await.unwrap();
+    let CopySource { source_reg: _source_reg, target_reg, source, image, _layout } = copy_source().await;
 
     // The proxy drops one connection mid-blob; the blob starts again and the one run finishes.
     let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
@@ -523,4 +506,31 @@ async fn referrers_the_api_lists_are_copied_and_listed_in_the_fallback_tag_where
     let again = target.manifest("dst", &format!("sha256-{}", &image_digest[7..])).await.unwrap().unwrap();
     let listed: serde_json::Value = serde_json::from_slice(&again.bytes).unwrap();
     assert_eq!(listed["manifests"].as_array().unwrap().len(), 1);
+}
+
+/// Two registries, and a four-layer image pushed to `app:v1` of the first: the source of a copy.
+struct CopySource {
+    source_reg: LocalRegistry,
+    target_reg: LocalRegistry,
+    source: Registry,
+    image: ghcr_client::layout::SelectedImage,
+    _layout: tempfile::TempDir,
+}
+
+async fn copy_source() -> CopySource {
+    let source_reg = LocalRegistry::start(Auth::Anonymous);
+    let target_reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 4)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once()).unwrap();
+    source.push(&layout, &image, "app", &["v1".into()], None).await.unwrap();
+    CopySource { source_reg, target_reg, source, image, _layout: tmp }
+}
+
+/// One attempt per request, one blob at a time.
+fn once() -> RegistryOptions {
+    RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() }
 }
