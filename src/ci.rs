@@ -106,6 +106,14 @@ impl Actions {
         }
     }
 
+    /// Asks the runner to hide `secret` (each of its lines) wherever it would appear in the log: for
+    /// secrets read from places other than [`SECRET_VARIABLES`] (a secrets file, a variable named by a flag).
+    pub fn mask(&self, secret: &str) {
+        for line in secret.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            self.emit(&format!("::add-mask::{line}"));
+        }
+    }
+
     /// Starts a collapsible group titled `title`.
     pub fn group(&self, title: &str) {
         self.emit(&format!("::group::{}", escape_data(title)));

@@ -109,6 +109,10 @@ impl OnboardArgs {
             .map(|spec| {
                 let (name, variable) = spec.split_once('=').unwrap_or((spec.as_str(), spec.as_str()));
                 let value = from_file.get(name).cloned().or_else(|| env(variable)).filter(|v| !v.is_empty());
+                // Read from a file or a variable of the user's choosing: masked before anything prints.
+                if let Some(value) = &value {
+                    crate::ci::Actions::from_env().mask(value);
+                }
                 (name.to_owned(), value.map(Into::into))
             })
             .collect();

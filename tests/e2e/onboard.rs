@@ -317,4 +317,18 @@ fn no_placeholder_defaults_where_offinfra_comes_from_is_required() {
         stderr.starts_with("error: onboarding needs --deploy-image (the image the deploy pipeline runs;"),
         "{stderr}"
     );
+
+    // Inside Actions, a secret read from a file (or a variable the user names) is masked before any output.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets");
+    std::fs::write(&file, "DEPLOY_KEY=s3cr3t-from-file\n").unwrap();
+    let mut masked = with_git.clone();
+    masked.extend(["--actions-secret", "DEPLOY_KEY", "--actions-secrets-file", file.to_str().unwrap()]);
+    let mut actions_env = env.to_vec();
+    actions_env.push(("GITHUB_ACTIONS", "true"));
+    let out = run_example("onboard", None, &masked, &actions_env);
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let first_other = lines.iter().position(|l| !l.starts_with("::add-mask::")).unwrap_or(lines.len());
+    assert!(lines[..first_other].contains(&"::add-mask::s3cr3t-from-file"), "{stderr}");
 }
