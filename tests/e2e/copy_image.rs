@@ -108,7 +108,8 @@ async fn images_and_indexes_are_copied_with_their_digests_and_a_rerun_sends_noth
     assert!(out.status.success(), "{}", text(&out.stderr));
     let login = [("REGISTRY_USERNAME", oci::USER), ("REGISTRY_PASSWORD", oci::PASSWORD)];
     let pushed_tar = format!("{}/from-tar-push/infra-ci", lan.host());
-    let args = ["--layout", tar.to_str().unwrap(), "--repository", pushed_tar.as_str(), "--tag", "latest", "--keep-index"];
+    let args =
+        ["--layout", tar.to_str().unwrap(), "--repository", pushed_tar.as_str(), "--tag", "latest", "--keep-index"];
     let out = run_example("push-image", None, &args, &login);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), pushed, "push-image reads the saved tar: the same digest");
