@@ -56,7 +56,7 @@ pub struct BuildArgs {
     /// A platform to build for (repeat for an index over several)
     #[arg(long = "platform", default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<PlatformSpec>,
-    /// Write an OCI layout: oci:DIR[:NAME] or oci-archive:TAR[:NAME] (NAME default latest)
+    /// Write an OCI layout: oci:DIR or oci-archive:TAR, with :NAME after either (default name: latest)
     #[arg(long, value_name = "oci:DIR|oci-archive:TAR")]
     pub output: Option<String>,
     /// Push to this repository instead: REGISTRY/NAMESPACE/NAME
