@@ -158,14 +158,7 @@ pub async fn plan(
     packages: &[String],
     options: &PruneOptions,
 ) -> Result<CleanupPlan, Error> {
-    let listed = forgejo
-        .container_packages(owner, "")
-        .await
-        .with_context(|| format!("listing the container packages of {owner}"))?;
-    let mut by_name: BTreeMap<String, Vec<Package>> = BTreeMap::new();
-    for version in listed.into_iter().filter(|p| p.kind.is_empty() || p.kind == "container") {
-        by_name.entry(version.name.clone()).or_default().push(version);
-    }
+    let by_name = packages_by_name(forgejo, owner).await?;
     if let Some(missing) = packages.iter().find(|p| !by_name.contains_key(*p)) {
         return Err(Error::invalid(format!("{owner} has no container package {missing:?}")));
     }
@@ -327,16 +320,21 @@ pub async fn execute(forgejo: &Forgejo, plan: &CleanupPlan, pause: Duration) -> 
 
 /// The repositories (`owner/package`, lower case) of `owner`'s container packages on Forgejo's registry.
 pub async fn repositories(forgejo: &Forgejo, owner: &str) -> Result<Vec<String>, Error> {
+    let names = packages_by_name(forgejo, owner).await?.into_keys();
+    Ok(names.map(|name| format!("{}/{}", owner.to_ascii_lowercase(), name.to_ascii_lowercase())).collect())
+}
+
+/// `owner`'s container package versions, by package name.
+async fn packages_by_name(forgejo: &Forgejo, owner: &str) -> Result<BTreeMap<String, Vec<Package>>, Error> {
     let listed = forgejo
         .container_packages(owner, "")
         .await
         .with_context(|| format!("listing the container packages of {owner}"))?;
-    let names: BTreeSet<String> = listed
-        .into_iter()
-        .filter(|p| p.kind.is_empty() || p.kind == "container")
-        .map(|p| format!("{}/{}", owner.to_ascii_lowercase(), p.name.to_ascii_lowercase()))
-        .collect();
-    Ok(names.into_iter().collect())
+    let mut by_name: BTreeMap<String, Vec<Package>> = BTreeMap::new();
+    for version in listed.into_iter().filter(|p| p.kind.is_empty() || p.kind == "container") {
+        by_name.entry(version.name.clone()).or_default().push(version);
+    }
+    Ok(by_name)
 }
 
 #[cfg(test)]

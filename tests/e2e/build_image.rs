@@ -194,26 +194,20 @@ async fn an_image_built_on_a_base_is_the_base_plus_our_layer_reproducibly_withou
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), digest);
 
+    // On scratch: what skopeo reads of the output `output` (oci:… or oci-archive:…) of a build with `args`.
+    let on_scratch = |args: &[&str], output: &str| {
+        let mut all = vec!["--from", "scratch"];
+        all.extend(args);
+        all.extend(["--output", output]);
+        let out = run_example("build-image", None, &all, &env);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let read = if output.starts_with("oci:") { format!("{output}:latest") } else { output.to_owned() };
+        serde_json::from_slice::<Value>(&skopeo(&["inspect", "--raw", &read])).unwrap()
+    };
+
     // scratch: our layer alone, into a tar.
-    let tar = out_dir.path().join("scratch.tar");
-    let out = run_example(
-        "build-image",
-        None,
-        &[
-            "--from",
-            "scratch",
-            "--add",
-            &add_binary,
-            "--entrypoint",
-            "[\"/usr/local/bin/app\"]",
-            "--output",
-            &format!("oci-archive:{}", tar.display()),
-        ],
-        &env,
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let scratch: Value =
-        serde_json::from_slice(&skopeo(&["inspect", "--raw", &format!("oci-archive:{}", tar.display())])).unwrap();
+    let tar = format!("oci-archive:{}", out_dir.path().join("scratch.tar").display());
+    let scratch = on_scratch(&["--add", &add_binary, "--entrypoint", "[\"/usr/local/bin/app\"]"], &tar);
     assert_eq!(scratch["layers"].as_array().unwrap().len(), 1);
 
     // Two platforms, one binary each: an index over two images, each layer holding its platform's binary.
@@ -223,26 +217,8 @@ async fn an_image_built_on_a_base_is_the_base_plus_our_layer_reproducibly_withou
     }
     let per_arch = format!("{}/{{arch}}/app:/app:0755", files.path().display());
     let multi = out_dir.path().join("multi");
-    let out = run_example(
-        "build-image",
-        None,
-        &[
-            "--from",
-            "scratch",
-            "--add",
-            &per_arch,
-            "--platform",
-            "linux/amd64",
-            "--platform",
-            "linux/arm64",
-            "--output",
-            &format!("oci:{}", multi.display()),
-        ],
-        &env,
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let index: Value =
-        serde_json::from_slice(&skopeo(&["inspect", "--raw", &format!("oci:{}:latest", multi.display())])).unwrap();
+    let platforms = ["--add", &per_arch, "--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let index = on_scratch(&platforms, &format!("oci:{}", multi.display()));
     let children = index["manifests"].as_array().unwrap();
     assert_eq!(children.len(), 2, "{index}");
     for (child, arch) in children.iter().zip(["amd64", "arm64"]) {
