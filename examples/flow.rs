@@ -14,7 +14,7 @@ use clap::Parser;
 use offinfra::{
     ci::Outputs,
     cli::{self, flow::FlowArgs},
-    flow::{self, StepStatus},
+    flow::{self, FlowEvent, StepStatus},
 };
 
 #[derive(Parser, Debug)]
@@ -50,13 +50,21 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
 
     let connected = args.flow.connect().connect(&plan)?;
     let (human, actions) = (!args.output.json(), offinfra::ci::Actions::from_env());
-    let report = flow::run(&plan, &connected.backends(), &mut |record| {
-        if human {
-            let status = if record.status == StepStatus::Failed { "FAILED" } else { record.status.as_str() };
-            actions.group(&format!("{} {status}", record.step.as_str()));
-            eprintln!("{:<7} {status}: {}", record.step.as_str(), record.detail);
-            actions.endgroup();
+    // Inside Actions, each step that runs is a group holding what it logs and its result line.
+    let mut open = false;
+    let report = flow::run_observed(&plan, &connected.backends(), &mut |event| match event {
+        FlowEvent::Started(step) if human => {
+            actions.group(step.as_str());
+            open = true;
         }
+        FlowEvent::Finished(record) if human => {
+            let status = if record.status == StepStatus::Failed { "FAILED" } else { record.status.as_str() };
+            eprintln!("{:<7} {status}: {}", record.step.as_str(), record.detail);
+            if std::mem::take(&mut open) {
+                actions.endgroup();
+            }
+        }
+        _ => {}
     })
     .await;
     report.annotate(&actions);

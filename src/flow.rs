@@ -545,15 +545,47 @@ impl Report {
     }
 }
 
+/// What [`run_observed`] tells as the run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowEvent<'a> {
+    /// A step starts its work (a skipped step never starts).
+    Started(Step),
+    /// A step's record, as it is made.
+    Finished(&'a StepRecord),
+}
+
 /// Runs `plan` on `backends`, step by step; the first failure stops the run and the rest are skipped.
 /// `on_step` sees each record as it is made (for progress lines).
 pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(&StepRecord) + Send)) -> Report {
+    run_observed(plan, backends, &mut |event| {
+        if let FlowEvent::Finished(record) = event {
+            on_step(record)
+        }
+    })
+    .await
+}
+
+/// [`run`], telling `on_event` when each step starts its work as well as its record (what a CI log
+/// groups the step's lines by).
+pub async fn run_observed(
+    plan: &Plan,
+    backends: &Backends<'_>,
+    on_event: &mut (dyn FnMut(FlowEvent<'_>) + Send),
+) -> Report {
     let mut report =
         Report { plan: plan.clone(), steps: Vec::new(), tag_created: None, digest: None, pruned: None, deployed: None };
     let mut failed = false;
-    let mut record = |report: &mut Report, step, status, detail: String| {
+    // Both closures tell `on_event`; a mutex (not a RefCell) keeps the run's future `Send`.
+    let on_event = std::sync::Mutex::new(on_event);
+    let tell = |event: FlowEvent<'_>| {
+        if let Ok(mut on_event) = on_event.lock() {
+            on_event(event);
+        }
+    };
+    let started = |step| tell(FlowEvent::Started(step));
+    let record = |report: &mut Report, step, status, detail: String| {
         let record = StepRecord { step, status, detail };
-        on_step(&record);
+        tell(FlowEvent::Finished(&record));
         report.steps.push(record);
     };
 
@@ -570,7 +602,10 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
             let detail = "the Forgejo repository is not named (--forgejo-repo, FORGEJO_REPOSITORY)".to_owned();
             record(&mut report, Step::Tag, StepStatus::Failed, detail)
         }
-        (Some(tag), Some(forge), Some(forgejo_repo)) => match forge.create_tag(forgejo_repo, tag, &plan.sha).await {
+        (Some(tag), Some(forge), Some(forgejo_repo)) => match {
+            started(Step::Tag);
+            forge.create_tag(forgejo_repo, tag, &plan.sha).await
+        } {
             Ok(created) => {
                 report.tag_created = Some(created);
                 let detail = if created {
@@ -597,7 +632,10 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
         _ if failed => record(&mut report, Step::Push, StepStatus::Skipped, "an earlier step failed".into()),
         _ if !plan.steps.push => record(&mut report, Step::Push, StepStatus::Skipped, "turned off".into()),
         None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
-        Some(images) => match images.push(&plan.image, &plan.image_tags).await {
+        Some(images) => match {
+            started(Step::Push);
+            images.push(&plan.image, &plan.image_tags).await
+        } {
             Ok(digest) => {
                 let detail = format!("{}@{digest} as {}", plan.image, join(&plan.image_tags));
                 report.digest = Some(digest);
@@ -620,7 +658,10 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
         _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Prune, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Prune, StepStatus::Skipped, "no package API configured".into()),
-        (Some(keep), Some(packages)) => match packages.prune(&plan.image, keep, report.digest.as_deref()).await {
+        (Some(keep), Some(packages)) => match {
+            started(Step::Prune);
+            packages.prune(&plan.image, keep, report.digest.as_deref()).await
+        } {
             Ok(deleted) => {
                 let detail = format!("deleted {} version(s), kept the newest {keep} images", deleted.len());
                 report.pruned = Some(deleted);
@@ -642,7 +683,10 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
         _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
-        (Some(request), Some(target)) => match target.deploy(&plan.registration, request).await {
+        (Some(request), Some(target)) => match {
+            started(Step::Deploy);
+            target.deploy(&plan.registration, request).await
+        } {
             Ok(deployed) => {
                 let ok = deployed.status.as_deref().is_none_or(|s| s == "success");
                 let detail = match &deployed.status {
@@ -668,6 +712,14 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+
+    /// A library user may spawn the run: its future stays `Send`.
+    #[allow(dead_code)]
+    fn the_run_is_send(plan: &Plan, backends: &Backends<'_>) {
+        fn send<T: Send>(_: T) {}
+        send(run(plan, backends, &mut |_| {}));
+        send(run_observed(plan, backends, &mut |_| {}));
+    }
 
     fn inputs(release: bool) -> PlanInputs {
         PlanInputs {
@@ -850,5 +902,22 @@ mod tests {
         let outputs: BTreeMap<String, String> = report.outputs().into_iter().collect();
         assert_eq!((outputs["tag"].as_str(), outputs["tag_created"].as_str()), ("v1.2.0", "false"));
         assert_eq!(outputs["step_deploy"], "failed");
+    }
+
+    #[tokio::test]
+    async fn a_step_that_runs_starts_before_its_record_and_a_skipped_one_never_starts() {
+        let plan = Plan::new(inputs(false)).unwrap();
+        let fake = Fake::new(Some(Step::Push), Some("success"));
+        let backends = Backends { forge: Some(&fake), images: Some(&fake), packages: Some(&fake), deploy: Some(&fake) };
+        let mut events = Vec::new();
+        run_observed(&plan, &backends, &mut |event| {
+            events.push(match event {
+                FlowEvent::Started(step) => format!("start {step}"),
+                FlowEvent::Finished(record) => format!("{} {}", record.step, record.status.as_str()),
+            })
+        })
+        .await;
+        // No release: the tag is skipped; the push fails, so prune and deploy are skipped too.
+        assert_eq!(events, ["tag skipped", "start push", "push failed", "prune skipped", "deploy skipped"]);
     }
 }

@@ -159,7 +159,9 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
         assert!(!elsewhere, "{secret} printed: {stderr}");
     }
     for step in ["tag", "push", "prune", "deploy"] {
-        assert!(stderr.contains(&format!("::group::{step} done\n")), "{step}: {stderr}");
+        let group = stderr.find(&format!("::group::{step}\n")).unwrap_or_else(|| panic!("{step}: {stderr}"));
+        let result = stderr.find(&format!("{step:<7} done: ")).unwrap_or_else(|| panic!("{step}: {stderr}"));
+        assert!(group < result && stderr[result..].contains("::endgroup::"), "{step}'s line in its group: {stderr}");
     }
     assert_eq!(stderr.matches("::endgroup::").count(), 4, "{stderr}");
     assert!(stderr.contains("::notice::created tag v1.3.0 on viktor/app"), "{stderr}");
