@@ -602,29 +602,29 @@ pub async fn run_observed(
             let detail = "the Forgejo repository is not named (--forgejo-repo, FORGEJO_REPOSITORY)".to_owned();
             record(&mut report, Step::Tag, StepStatus::Failed, detail)
         }
-        (Some(tag), Some(forge), Some(forgejo_repo)) => match {
+        (Some(tag), Some(forge), Some(forgejo_repo)) => {
             started(Step::Tag);
-            forge.create_tag(forgejo_repo, tag, &plan.sha).await
-        } {
-            Ok(created) => {
-                report.tag_created = Some(created);
-                let detail = if created {
-                    format!("created {tag} at {}", plan.sha.image_tag())
-                } else {
-                    format!("{tag} already at {}", plan.sha.image_tag())
-                };
-                record(&mut report, Step::Tag, StepStatus::Done, detail)
+            match forge.create_tag(forgejo_repo, tag, &plan.sha).await {
+                Ok(created) => {
+                    report.tag_created = Some(created);
+                    let detail = if created {
+                        format!("created {tag} at {}", plan.sha.image_tag())
+                    } else {
+                        format!("{tag} already at {}", plan.sha.image_tag())
+                    };
+                    record(&mut report, Step::Tag, StepStatus::Done, detail)
+                }
+                Err(e) => {
+                    failed = true;
+                    record(
+                        &mut report,
+                        Step::Tag,
+                        StepStatus::Failed,
+                        format!("creating {tag}: {}", crate::error::one_line(&e)),
+                    )
+                }
             }
-            Err(e) => {
-                failed = true;
-                record(
-                    &mut report,
-                    Step::Tag,
-                    StepStatus::Failed,
-                    format!("creating {tag}: {}", crate::error::one_line(&e)),
-                )
-            }
-        },
+        }
     }
 
     // Push.
@@ -632,25 +632,25 @@ pub async fn run_observed(
         _ if failed => record(&mut report, Step::Push, StepStatus::Skipped, "an earlier step failed".into()),
         _ if !plan.steps.push => record(&mut report, Step::Push, StepStatus::Skipped, "turned off".into()),
         None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
-        Some(images) => match {
+        Some(images) => {
             started(Step::Push);
-            images.push(&plan.image, &plan.image_tags).await
-        } {
-            Ok(digest) => {
-                let detail = format!("{}@{digest} as {}", plan.image, join(&plan.image_tags));
-                report.digest = Some(digest);
-                record(&mut report, Step::Push, StepStatus::Done, detail)
+            match images.push(&plan.image, &plan.image_tags).await {
+                Ok(digest) => {
+                    let detail = format!("{}@{digest} as {}", plan.image, join(&plan.image_tags));
+                    report.digest = Some(digest);
+                    record(&mut report, Step::Push, StepStatus::Done, detail)
+                }
+                Err(e) => {
+                    failed = true;
+                    record(
+                        &mut report,
+                        Step::Push,
+                        StepStatus::Failed,
+                        format!("pushing {}: {}", plan.image, crate::error::one_line(&e)),
+                    )
+                }
             }
-            Err(e) => {
-                failed = true;
-                record(
-                    &mut report,
-                    Step::Push,
-                    StepStatus::Failed,
-                    format!("pushing {}: {}", plan.image, crate::error::one_line(&e)),
-                )
-            }
-        },
+        }
     }
 
     // Prune.
@@ -658,24 +658,24 @@ pub async fn run_observed(
         _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Prune, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Prune, StepStatus::Skipped, "no package API configured".into()),
-        (Some(keep), Some(packages)) => match {
+        (Some(keep), Some(packages)) => {
             started(Step::Prune);
-            packages.prune(&plan.image, keep, report.digest.as_deref()).await
-        } {
-            Ok(deleted) => {
-                let detail = format!("deleted {} version(s), kept the newest {keep} images", deleted.len());
-                report.pruned = Some(deleted);
-                record(&mut report, Step::Prune, StepStatus::Done, detail)
+            match packages.prune(&plan.image, keep, report.digest.as_deref()).await {
+                Ok(deleted) => {
+                    let detail = format!("deleted {} version(s), kept the newest {keep} images", deleted.len());
+                    report.pruned = Some(deleted);
+                    record(&mut report, Step::Prune, StepStatus::Done, detail)
+                }
+                // The image is pushed: a prune that failed (a token without delete:packages, say) is
+                // reported but does not hold back its deploy.
+                Err(e) => record(
+                    &mut report,
+                    Step::Prune,
+                    StepStatus::Failed,
+                    format!("pruning {}: {}", plan.image, crate::error::one_line(&e)),
+                ),
             }
-            // The image is pushed: a prune that failed (a token without delete:packages, say) is
-            // reported but does not hold back its deploy.
-            Err(e) => record(
-                &mut report,
-                Step::Prune,
-                StepStatus::Failed,
-                format!("pruning {}: {}", plan.image, crate::error::one_line(&e)),
-            ),
-        },
+        }
     }
 
     // Deploy.
@@ -683,26 +683,26 @@ pub async fn run_observed(
         _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
-        (Some(request), Some(target)) => match {
+        (Some(request), Some(target)) => {
             started(Step::Deploy);
-            target.deploy(&plan.registration, request).await
-        } {
-            Ok(deployed) => {
-                let ok = deployed.status.as_deref().is_none_or(|s| s == "success");
-                let detail = match &deployed.status {
-                    Some(status) => format!("pipeline #{} {status}: {}", deployed.number, deployed.url),
-                    None => format!("pipeline #{} started: {}", deployed.number, deployed.url),
-                };
-                report.deployed = Some(deployed);
-                record(&mut report, Step::Deploy, if ok { StepStatus::Done } else { StepStatus::Failed }, detail)
+            match target.deploy(&plan.registration, request).await {
+                Ok(deployed) => {
+                    let ok = deployed.status.as_deref().is_none_or(|s| s == "success");
+                    let detail = match &deployed.status {
+                        Some(status) => format!("pipeline #{} {status}: {}", deployed.number, deployed.url),
+                        None => format!("pipeline #{} started: {}", deployed.number, deployed.url),
+                    };
+                    report.deployed = Some(deployed);
+                    record(&mut report, Step::Deploy, if ok { StepStatus::Done } else { StepStatus::Failed }, detail)
+                }
+                Err(e) => record(
+                    &mut report,
+                    Step::Deploy,
+                    StepStatus::Failed,
+                    format!("triggering the deploy: {}", crate::error::one_line(&e)),
+                ),
             }
-            Err(e) => record(
-                &mut report,
-                Step::Deploy,
-                StepStatus::Failed,
-                format!("triggering the deploy: {}", crate::error::one_line(&e)),
-            ),
-        },
+        }
     }
     report
 }
