@@ -7,7 +7,7 @@
 //! - [`secret_parity`]: two Woodpecker registrations of one repository hold secrets of the same names and
 //!   events; values are write-only, so the fix takes them from a source such as Vault.
 //! - [`orphans`] and [`cache`]: image indexes whose children are gone; a pull-through cache that answers.
-//! - [`deployment_images`]: the images a Deployment runs exist in their registry.
+//! - [`deployment_images`]: the images a Deployment runs can be pulled (with its pods' pull secrets).
 //! - [`lint_pipeline`]: the Woodpecker YAML gotchas the pipeline has been bitten by.
 //!
 //! [`Checks`] runs each check whose inputs it is given, in that order, as the `doctor` example does.
@@ -323,7 +323,6 @@ pub async fn workload_images(
     namespaces: &[String],
     plain_http: bool,
 ) -> Result<Vec<Finding>, crate::Error> {
-    use ghcr_client::registry::{credentials_in_docker_config, Credentials, Registry, RegistryOptions};
     let mut findings = Vec::new();
     for namespace in namespaces {
         let deployer = deployer::Deployer::new(client.clone(), namespace.clone());
@@ -337,86 +336,10 @@ pub async fn workload_images(
             ));
         }
         for workload in &workloads {
-            // The secrets, read once per workload: (name, docker config JSON or why it cannot be used).
-            let mut secrets = Vec::new();
-            for name in &workload.pull_secrets {
-                secrets.push((name.clone(), deployer.pull_secret(name).await?));
-            }
-            for image in &workload.images {
-                let check =
-                    format!("image {namespace}/{}/{}/{}", workload.kind.resource(), workload.name, image.container);
-                let parsed = match offinfra_types::ImageRef::parse(&image.image) {
-                    Ok(parsed) => parsed,
-                    Err(e) => {
-                        findings.push(Finding::new(check, Status::Fail, e.to_string()));
-                        continue;
-                    }
-                };
-                let tracks_latest = parsed.digest().is_none() && parsed.tag().is_some_and(|t| t.as_str() == "latest");
-                if workload.kind == deployer::Kind::CronJob
-                    && tracks_latest
-                    && image.pull_policy.as_deref() != Some("Always")
-                {
-                    findings.push(Finding::new(
-                        &check,
-                        Status::Fail,
-                        format!(
-                            "{} tracks :latest without imagePullPolicy: Always: nodes keep their first pull",
-                            image.image
-                        ),
-                    ));
-                }
-                let (host, repository, reference) = image_location(&parsed);
-                let mut credentials = None;
-                let mut unusable = Vec::new();
-                for (name, secret) in &secrets {
-                    match secret {
-                        deployer::pull::PullSecret::DockerConfig(json) => {
-                            match credentials_in_docker_config(json, host) {
-                                Ok(Some(found)) if credentials.is_none() => credentials = Some((name.clone(), found)),
-                                Ok(_) => {}
-                                Err(e) => unusable.push(format!("{name}: {e}")),
-                            }
-                        }
-                        deployer::pull::PullSecret::Unusable(why) => unusable.push(why.clone()),
-                    }
-                }
-                let options = RegistryOptions { plain_http: plain_http.then_some(true), ..RegistryOptions::default() };
-                let auth = credentials.as_ref().map(|(_, c)| c.clone()).unwrap_or(Credentials::Anonymous);
-                let registry = Registry::builder(host).credentials(auth).options(options).build()?;
-                let without = || {
-                    let listed = if workload.pull_secrets.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        workload.pull_secrets.join(", ")
-                    };
-                    let unusable = if unusable.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; unusable: {}", unusable.join("; "))
-                    };
-                    format!(
-                        "{} is private and namespace {namespace} has no pull secret for {host} (imagePullSecrets: {listed}{unusable})",
-                        image.image
-                    )
-                };
-                findings.push(match (registry.manifest_digest(repository, reference).await, &credentials) {
-                    (Ok(Some(digest)), Some((secret, _))) => {
-                        Finding::new(check, Status::Pass, format!("{} is {digest} (pulled with {secret})", image.image))
-                    }
-                    (Ok(Some(digest)), None) => {
-                        Finding::new(check, Status::Pass, format!("{} is {digest}", image.image))
-                    }
-                    (Ok(None), _) => Finding::new(check, Status::Fail, format!("{} is not in {host}", image.image)),
-                    (Err(e), None) if e.is_denied() => Finding::new(check, Status::Fail, without()),
-                    (Err(e), Some((secret, _))) if e.is_denied() => Finding::new(
-                        check,
-                        Status::Fail,
-                        format!("{}: {host} refused the credentials of pull secret {secret}", image.image),
-                    ),
-                    (Err(e), _) => Finding::new(check, Status::Fail, format!("{}: {e}", image.image)),
-                });
-            }
+            let check = |container: &str| {
+                format!("image {namespace}/{}/{}/{container}", workload.kind.resource(), workload.name)
+            };
+            findings.extend(pullable(&deployer, workload, &check, plain_http).await?);
         }
         if workloads.is_empty() {
             findings.push(Finding::new(format!("images {namespace}"), Status::Warn, "no workloads"));
@@ -425,33 +348,93 @@ pub async fn workload_images(
     Ok(findings)
 }
 
-/// Checks that every image the Deployment `name` runs exists in its registry; `registry_for` gives the
-/// client for a host.
+/// Checks that every image the Deployment `name` runs can be pulled, as [`workload_images`] checks each
+/// workload (with the pull secrets its pods get).
 pub async fn deployment_images(
     deployer: &deployer::Deployer,
     name: &str,
-    registry_for: &(dyn Fn(&str) -> Result<ghcr_client::registry::Registry, crate::Error> + Sync),
+    plain_http: bool,
 ) -> Result<Vec<Finding>, crate::Error> {
-    let images = deployer
-        .images(deployer::Kind::Deployment, name)
+    let workload = deployer
+        .workload(deployer::Kind::Deployment, name)
         .await
         .with_context(|| format!("reading deployment {}/{name}", deployer.namespace()))?;
+    let check = |container: &str| format!("image {}/{name}/{container}", deployer.namespace());
+    pullable(deployer, &workload, &check, plain_http).await
+}
+
+/// One finding per image of `workload` (named by `check` from the container): read from its registry with
+/// the first pull secret that has credentials for the registry's host, else anonymously.
+async fn pullable(
+    deployer: &deployer::Deployer,
+    workload: &deployer::pull::Workload,
+    check: &(dyn Fn(&str) -> String + Sync),
+    plain_http: bool,
+) -> Result<Vec<Finding>, crate::Error> {
+    use ghcr_client::registry::{credentials_in_docker_config, Credentials, Registry, RegistryOptions};
+    let namespace = deployer.namespace();
     let mut findings = Vec::new();
-    for (container, image) in images {
-        let check = format!("image {}/{name}/{container}", deployer.namespace());
-        let parsed = match offinfra_types::ImageRef::parse(&image) {
+    // The secrets, read once per workload: (name, docker config JSON or why it cannot be used).
+    let mut secrets = Vec::new();
+    for name in &workload.pull_secrets {
+        secrets.push((name.clone(), deployer.pull_secret(name).await?));
+    }
+    for image in &workload.images {
+        let check = check(&image.container);
+        let parsed = match offinfra_types::ImageRef::parse(&image.image) {
             Ok(parsed) => parsed,
             Err(e) => {
                 findings.push(Finding::new(check, Status::Fail, e.to_string()));
                 continue;
             }
         };
+        let tracks_latest = parsed.digest().is_none() && parsed.tag().is_some_and(|t| t.as_str() == "latest");
+        if workload.kind == deployer::Kind::CronJob && tracks_latest && image.pull_policy.as_deref() != Some("Always") {
+            findings.push(Finding::new(
+                &check,
+                Status::Fail,
+                format!("{} tracks :latest without imagePullPolicy: Always: nodes keep their first pull", image.image),
+            ));
+        }
         let (host, repository, reference) = image_location(&parsed);
-        let registry = registry_for(host)?;
-        findings.push(match registry.manifest_digest(repository, reference).await {
-            Ok(Some(digest)) => Finding::new(check, Status::Pass, format!("{image} is {digest}")),
-            Ok(None) => Finding::new(check, Status::Fail, format!("{image} is not in {host}")),
-            Err(e) => Finding::new(check, Status::Fail, format!("{image}: {e}")),
+        let mut credentials = None;
+        let mut unusable = Vec::new();
+        for (name, secret) in &secrets {
+            match secret {
+                deployer::pull::PullSecret::DockerConfig(json) => match credentials_in_docker_config(json, host) {
+                    Ok(Some(found)) if credentials.is_none() => credentials = Some((name.clone(), found)),
+                    Ok(_) => {}
+                    Err(e) => unusable.push(format!("{name}: {e}")),
+                },
+                deployer::pull::PullSecret::Unusable(why) => unusable.push(why.clone()),
+            }
+        }
+        let options = RegistryOptions { plain_http: plain_http.then_some(true), ..RegistryOptions::default() };
+        let auth = credentials.as_ref().map(|(_, c)| c.clone()).unwrap_or(Credentials::Anonymous);
+        let registry = Registry::builder(host).credentials(auth).options(options).build()?;
+        let without = || {
+            let listed =
+                if workload.pull_secrets.is_empty() { "none".to_owned() } else { workload.pull_secrets.join(", ") };
+            let unusable =
+                if unusable.is_empty() { String::new() } else { format!("; unusable: {}", unusable.join("; ")) };
+            format!(
+                "{} is private and namespace {namespace} has no pull secret for {host} (imagePullSecrets: {listed}{unusable})",
+                image.image
+            )
+        };
+        findings.push(match (registry.manifest_digest(repository, reference).await, &credentials) {
+            (Ok(Some(digest)), Some((secret, _))) => {
+                Finding::new(check, Status::Pass, format!("{} is {digest} (pulled with {secret})", image.image))
+            }
+            (Ok(Some(digest)), None) => Finding::new(check, Status::Pass, format!("{} is {digest}", image.image)),
+            (Ok(None), _) => Finding::new(check, Status::Fail, format!("{} is not in {host}", image.image)),
+            (Err(e), None) if e.is_denied() => Finding::new(check, Status::Fail, without()),
+            (Err(e), Some((secret, _))) if e.is_denied() => Finding::new(
+                check,
+                Status::Fail,
+                format!("{}: {host} refused the credentials of pull secret {secret}", image.image),
+            ),
+            (Err(e), _) => Finding::new(check, Status::Fail, format!("{}: {e}", image.image)),
         });
     }
     Ok(findings)
@@ -685,7 +668,7 @@ impl Checks {
                 plain_http: self.plain_http.then_some(true),
                 ..Default::default()
             };
-            Ok(ghcr_client::registry::Registry::builder(host).options(options).build()?)
+            ghcr_client::registry::Registry::builder(host).options(options).build().map_err(crate::Error::from)
         };
         if let Some(host) = &self.registry {
             findings.extend(orphans(&registry(host)?, &self.repositories).await?);
@@ -713,7 +696,7 @@ impl Checks {
             let namespace = self.deployment.as_ref().and_then(|(namespace, _)| namespace.as_deref());
             let deployer = deployer::Deployer::infer(namespace).await?;
             if let Some((_, name)) = &self.deployment {
-                findings.extend(deployment_images(&deployer, name, &registry).await?);
+                findings.extend(deployment_images(&deployer, name, self.plain_http).await?);
             }
             if !self.images_in.is_empty() {
                 findings.extend(workload_images(deployer.client(), &self.images_in, self.plain_http).await?);

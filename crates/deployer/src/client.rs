@@ -338,7 +338,7 @@ impl Deployer {
             .collect())
     }
 
-    async fn pod_spec(&self, kind: Kind, name: &str) -> Result<(PodSpec, PodSpecAt), Error> {
+    pub(crate) async fn pod_spec(&self, kind: Kind, name: &str) -> Result<(PodSpec, PodSpecAt), Error> {
         let template =
             |t: Option<k8s_openapi::api::core::v1::PodTemplateSpec>| t.and_then(|t| t.spec).unwrap_or_default();
         Ok(match kind {

@@ -75,27 +75,38 @@ impl Deployer {
             Err(e) => return Err(e.into()),
         }
         for (kind, name, spec) in specs {
-            let account = spec.service_account_name.clone().unwrap_or_else(|| "default".to_owned());
-            let mut pull_secrets: Vec<String> =
-                spec.image_pull_secrets.iter().flatten().map(|r| r.name.clone()).collect();
-            if let Some(sa) = self.api::<ServiceAccount>().get_opt(&account).await? {
-                pull_secrets.extend(sa.image_pull_secrets.iter().flatten().map(|r| r.name.clone()));
-            }
-            pull_secrets.dedup();
-            let images = spec
-                .init_containers
-                .iter()
-                .flatten()
-                .chain(&spec.containers)
-                .map(|c| ContainerImage {
-                    container: c.name.clone(),
-                    image: c.image.clone().unwrap_or_default(),
-                    pull_policy: c.image_pull_policy.clone(),
-                })
-                .collect();
-            out.push(Workload { kind, name, images, pull_secrets });
+            out.push(self.workload_of(kind, name, spec).await?);
         }
         Ok((out, unserved))
+    }
+
+    /// One workload (a Deployment, say) and what its pods pull.
+    pub async fn workload(&self, kind: Kind, name: &str) -> Result<Workload, Error> {
+        let (spec, _) = self.pod_spec(kind, name).await?;
+        self.workload_of(kind, name.to_owned(), spec).await
+    }
+
+    /// The images of `spec` (init containers first) and the pull secrets its pods get: the pod spec's,
+    /// then its service account's.
+    async fn workload_of(&self, kind: Kind, name: String, spec: PodSpec) -> Result<Workload, Error> {
+        let account = spec.service_account_name.clone().unwrap_or_else(|| "default".to_owned());
+        let mut pull_secrets: Vec<String> = spec.image_pull_secrets.iter().flatten().map(|r| r.name.clone()).collect();
+        if let Some(sa) = self.api::<ServiceAccount>().get_opt(&account).await? {
+            pull_secrets.extend(sa.image_pull_secrets.iter().flatten().map(|r| r.name.clone()));
+        }
+        pull_secrets.dedup();
+        let images = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .map(|c| ContainerImage {
+                container: c.name.clone(),
+                image: c.image.clone().unwrap_or_default(),
+                pull_policy: c.image_pull_policy.clone(),
+            })
+            .collect();
+        Ok(Workload { kind, name, images, pull_secrets })
     }
 
     /// The pull secret `name` of the namespace, as the kubelet would use it.
