@@ -30,7 +30,7 @@ use ghcr_client::{
     layout::PlatformSpec,
     registry::{
         build::{build, Base, ImageSettings, LayerFile},
-        ProgressFn, PushReport, Registry, RegistryOptions,
+        ProgressFn, PushReport,
     },
 };
 use offinfra_types::{ImageName, ImageRef, Tag};
@@ -120,18 +120,13 @@ pub fn source_date_epoch(env: impl Fn(&str) -> Option<String>, dir: &Path) -> Re
     }
 }
 
-fn registry(host: &str, credentials: &ghcr_client::registry::Credentials, plain: bool) -> Result<Registry, Error> {
-    let options = RegistryOptions { plain_http: plain.then_some(true), ..RegistryOptions::default() };
-    Ok(Registry::builder(host).credentials(credentials.clone()).options(options).build()?)
-}
-
 impl BuildImage {
     /// Builds, then writes the layout (the base's layers fetched into it) or pushes (the base's layers sent
     /// registry to registry, mounted where they already are). `access.source` logs in to the base's
     /// registry, `access.destination` to the output's.
     pub async fn run(&self, access: &Access, progress: Option<ProgressFn>) -> Result<BuildReport, Error> {
         let base_registry = match &self.base {
-            Some(image) => Some(registry(image.api_host(), &access.source, access.source_plain_http)?),
+            Some(image) => Some(access.source_registry(image.api_host())?),
             None => None,
         };
         let base = match (&self.base, &base_registry) {
@@ -180,7 +175,7 @@ impl BuildImage {
                 report.output = path.display().to_string();
             }
             Output::Registry { image, tags } => {
-                let target = registry(image.registry(), &access.destination, access.destination_plain_http)?;
+                let target = access.destination_registry(image.registry())?;
                 let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
                 let pushed = target.push_built(&built, base, image.repository(), &tags, progress).await?;
                 report.output = image.to_string();

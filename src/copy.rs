@@ -93,13 +93,25 @@ pub struct Copy {
     pub referrers: bool,
 }
 
-fn registry(image: &ImageRef, credentials: &Credentials, plain: bool, concurrency: usize) -> Result<Registry, Error> {
-    let options = RegistryOptions {
-        plain_http: plain.then_some(true),
-        concurrency: concurrency.max(1),
-        ..RegistryOptions::default()
-    };
-    Ok(Registry::builder(image.api_host()).credentials(credentials.clone()).options(options).build()?)
+impl Access {
+    /// The client of the source's registry at `host`.
+    pub fn source_registry(&self, host: &str) -> Result<Registry, Error> {
+        self.client(host, &self.source, self.source_plain_http)
+    }
+
+    /// The client of the destination's registry at `host`.
+    pub fn destination_registry(&self, host: &str) -> Result<Registry, Error> {
+        self.client(host, &self.destination, self.destination_plain_http)
+    }
+
+    fn client(&self, host: &str, credentials: &Credentials, plain: bool) -> Result<Registry, Error> {
+        let options = RegistryOptions {
+            plain_http: plain.then_some(true),
+            concurrency: self.concurrency.max(1),
+            ..RegistryOptions::default()
+        };
+        Ok(Registry::builder(host).credentials(credentials.clone()).options(options).build()?)
+    }
 }
 
 impl Copy {
@@ -118,8 +130,8 @@ impl Copy {
                 if to.digest().is_some() {
                     return Err(Error::invalid(format!("destination {to}: a repository and a tag, not a digest")));
                 }
-                let source = registry(from, &access.source, access.source_plain_http, access.concurrency)?;
-                let target = registry(to, &access.destination, access.destination_plain_http, access.concurrency)?;
+                let source = access.source_registry(from.api_host())?;
+                let target = access.destination_registry(to.api_host())?;
                 let (from_repo, to_repo) = (from.name().repository(), to.name().repository());
                 let references: Vec<(String, Option<String>)> = if self.all_tags {
                     let tags =
@@ -140,7 +152,7 @@ impl Copy {
                 Ok(reports)
             }
             (Endpoint::Registry(from), Endpoint::Layout { path, name, archive }) => {
-                let source = registry(from, &access.source, access.source_plain_http, access.concurrency)?;
+                let source = access.source_registry(from.api_host())?;
                 let name = name.clone().or_else(|| from.tag().map(Tag::to_string));
                 let repository = from.name().repository();
                 if !archive {
@@ -163,7 +175,7 @@ impl Copy {
                     keep_index: platform.is_none(),
                 };
                 let image = layout.select(&selector)?;
-                let target = registry(to, &access.destination, access.destination_plain_http, access.concurrency)?;
+                let target = access.destination_registry(to.api_host())?;
                 let tags: Vec<Tag> = to.tag().cloned().into_iter().collect();
                 let pushed = target.push_image(&layout, &image, to.name(), &tags, None, progress).await?;
                 Ok(vec![CopyReport {

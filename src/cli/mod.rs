@@ -265,14 +265,7 @@ impl RegistryLogin {
         } else {
             self.password.clone()
         };
-        let docker_config =
-            self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-        Ok(crate::ghcr_client::registry::Credentials::resolve(
-            self.username.as_deref(),
-            password.map(Into::into),
-            docker_config.as_deref(),
-            registry,
-        )?)
+        resolve_login(self.username.as_deref(), password, self.docker_config.as_deref(), registry)
     }
 
     /// `Some(true)` when plain HTTP was asked for; else docker's rule (plain HTTP for loopback only).
@@ -289,18 +282,28 @@ pub fn user_password_or_docker_config(
     docker_config: Option<&std::path::Path>,
     registry: &str,
 ) -> Result<crate::ghcr_client::registry::Credentials, Error> {
-    use crate::ghcr_client::registry::Credentials;
-    match pair.filter(|p| !p.is_empty()) {
+    let (user, password) = match pair.filter(|p| !p.is_empty()) {
         Some(pair) => {
             let (user, password) =
                 pair.split_once(':').ok_or_else(|| Error::invalid(format!("{flag}: expected USER:PASSWORD")))?;
-            Ok(Credentials::Basic { username: user.to_owned(), password: password.to_owned().into() })
+            (Some(user), Some(password.to_owned()))
         }
-        None => {
-            let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker"));
-            Ok(Credentials::resolve(None, None, docker_config.or(home.as_deref()), registry)?)
-        }
-    }
+        None => (None, None),
+    };
+    resolve_login(user, password, docker_config, registry)
+}
+
+/// A user and password as given, else the docker config's entry or helper for `registry` in
+/// `docker_config` (default `~/.docker`), else anonymous: docker's order.
+fn resolve_login(
+    username: Option<&str>,
+    password: Option<String>,
+    docker_config: Option<&std::path::Path>,
+    registry: &str,
+) -> Result<crate::ghcr_client::registry::Credentials, Error> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker"));
+    let dir = docker_config.or(home.as_deref());
+    Ok(crate::ghcr_client::registry::Credentials::resolve(username, password.map(Into::into), dir, registry)?)
 }
 
 /// Posts `text` to the Slack webhook when one is configured; a failed post is a warning on stderr, not a

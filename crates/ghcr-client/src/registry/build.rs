@@ -517,25 +517,8 @@ impl Registry {
     /// Fetches the base's blobs into the built image's layout (a layout holds every blob); a blob the
     /// layout has is not fetched again. Each is checked against its digest.
     pub async fn complete_layout(&self, built: &BuiltImage, base_repository: &str) -> Result<u64, Error> {
-        let blobs = built.dir.join("blobs").join("sha256");
-        let mut fetched = 0u64;
-        for (digest, size) in &built.base_blobs {
-            let hex =
-                digest.strip_prefix("sha256:").ok_or_else(|| Error::UnsupportedDigest { digest: digest.clone() })?;
-            let path = blobs.join(hex);
-            if std::fs::metadata(&path).is_ok_and(|m| m.len() == *size) {
-                continue;
-            }
-            let partial = path.with_extension("partial");
-            self.restarting(digest, || async {
-                let mut file = tokio::fs::File::create(&partial).await.map_err(|e| Error::io(&partial, e))?;
-                self.pull_blob(base_repository, digest, &mut file).await.map(|_| ())
-            })
-            .await?;
-            tokio::fs::rename(&partial, &path).await.map_err(|e| Error::io(&path, e))?;
-            fetched += size;
-        }
-        Ok(fetched)
+        let blobs = built.base_blobs.iter().cloned().collect();
+        Ok(self.fetch_blobs(base_repository, &built.dir, &blobs, None).await?.1)
     }
 
     /// Pushes a built image to `repository` of this registry under `tags`: the base's layers from `base`

@@ -120,26 +120,12 @@ impl Registry {
         repository: &str,
         tag: Option<&str>,
     ) -> Result<CopyReport, Error> {
-        self.copy_platform_from(source, source_repository, reference, repository, tag, None).await
-    }
-
-    /// [`Self::copy_from`]; with `platform`, an index is narrowed to that platform's image manifest, which
-    /// becomes the copied root (its digest is the one printed and tagged).
-    pub async fn copy_platform_from(
-        &self,
-        source: &Registry,
-        source_repository: &str,
-        reference: &str,
-        repository: &str,
-        tag: Option<&str>,
-        platform: Option<&PlatformSpec>,
-    ) -> Result<CopyReport, Error> {
-        let options =
-            CopyOptions { tag: tag.map(str::to_owned), platform: platform.cloned(), ..CopyOptions::default() };
+        let options = CopyOptions { tag: tag.map(str::to_owned), ..CopyOptions::default() };
         self.copy_with(source, source_repository, reference, repository, &options).await
     }
 
-    /// [`Self::copy_from`] with everything [`CopyOptions`] holds: a platform, the referrers, progress.
+    /// [`Self::copy_from`] with everything [`CopyOptions`] holds: a platform (an index narrowed to that
+    /// platform's image manifest, which becomes the copied root), the referrers, progress.
     pub async fn copy_with(
         &self,
         source: &Registry,
@@ -177,9 +163,10 @@ impl Registry {
         let mut out = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut subjects = subjects.to_vec();
+        let tags = self.tags(repository).await?;
         for _ in 0..MAX_REFERRER_DEPTH {
             let mut next = Vec::new();
-            for referrer in self.referrers(repository, &subjects).await? {
+            for referrer in self.referrers(repository, &subjects, &tags).await? {
                 let Some(reference) = referrer.reference().map(str::to_owned) else { continue };
                 if !seen.insert(reference.clone()) {
                     continue;
@@ -198,9 +185,8 @@ impl Registry {
 
     /// The referrers of `subjects` in `repository`: what the referrers API lists (when the registry has
     /// it) and what the tags name (cosign's `sha256-<hex>.sig`/`.att`/`.sbom`, OCI 1.1's fallback
-    /// `sha256-<hex>` index of referrers).
-    async fn referrers(&self, repository: &str, subjects: &[String]) -> Result<Vec<Referrer>, Error> {
-        let tags = self.tags(repository).await?;
+    /// `sha256-<hex>` index of referrers), `tags` being the repository's.
+    async fn referrers(&self, repository: &str, subjects: &[String], tags: &[String]) -> Result<Vec<Referrer>, Error> {
         let mut found = Vec::new();
         for subject in subjects {
             if let Some(index) = self.referrers_index(repository, subject).await? {
@@ -321,20 +307,13 @@ impl Registry {
         progress: Option<&ProgressFn>,
     ) -> Result<CopyReport, Error> {
         let copied: Arc<Mutex<u64>> = Arc::default();
-        let report = |event: Progress| {
-            if let Some(progress) = progress {
-                progress(event)
-            }
-        };
         let outcomes: Vec<(String, BlobOutcome)> = stream::iter(blobs.into_iter().map(|(digest, size)| {
             let copied = copied.clone();
             async move {
-                report(Progress::BlobStarted { digest: digest.clone(), size });
                 let outcome = self.copy_blob(source, source_repository, repository, &digest, size, progress).await?;
                 if outcome == BlobOutcome::Uploaded {
                     *copied.lock().expect("byte count") += size;
                 }
-                report(Progress::BlobDone { digest: digest.clone(), outcome });
                 Ok::<_, Error>((digest, outcome))
             }
         }))
@@ -361,8 +340,29 @@ impl Registry {
     }
 
     /// One blob: skipped when here, mounted on the same registry, else streamed, and streamed again from
-    /// the start when the transfer fails on the way.
+    /// the start when the transfer fails on the way. `progress` hears it start (again on a restart), move
+    /// and finish.
     pub(super) async fn copy_blob(
+        &self,
+        source: &Registry,
+        source_repository: &str,
+        repository: &str,
+        digest: &str,
+        size: u64,
+        progress: Option<&ProgressFn>,
+    ) -> Result<BlobOutcome, Error> {
+        let tell = |event| {
+            if let Some(progress) = progress {
+                progress(event)
+            }
+        };
+        tell(Progress::BlobStarted { digest: digest.to_owned(), size });
+        let outcome = self.transfer_blob(source, source_repository, repository, digest, size, progress).await?;
+        tell(Progress::BlobDone { digest: digest.to_owned(), outcome });
+        Ok(outcome)
+    }
+
+    async fn transfer_blob(
         &self,
         source: &Registry,
         source_repository: &str,
@@ -383,10 +383,11 @@ impl Registry {
             }
         }
         let session = Mutex::new(session);
+        let restarts = std::sync::atomic::AtomicBool::new(false);
         self.restarting(digest, || async {
             // A fresh upload session on a restart; the declined mount's only the first time.
             let location = session.lock().expect("session").take();
-            if let Some(progress) = progress {
+            if let (true, Some(progress)) = (restarts.swap(true, std::sync::atomic::Ordering::Relaxed), progress) {
                 progress(Progress::BlobStarted { digest: digest.to_owned(), size });
             }
             match self.stream_blob(source, source_repository, repository, digest, size, location, progress).await {
@@ -470,17 +471,17 @@ impl Registry {
         Ok(report)
     }
 
-    /// Writes `blobs` (fetched unless present), then `manifests`, into the layout `dir`, and names the root
-    /// `ref_name` in its `index.json`.
-    async fn save_parts(
+    /// Fetches `blobs` of `repository` into the layout `dir` (`blobs/sha256/`), each checked against its
+    /// digest and written under a temporary name first, so a broken download never looks finished; one the
+    /// layout has is not fetched again, one whose download breaks is fetched again on its own. Each blob's
+    /// outcome, and the bytes fetched.
+    pub(super) async fn fetch_blobs(
         &self,
         repository: &str,
         dir: &std::path::Path,
-        ref_name: Option<&str>,
-        manifests: Vec<FetchedManifest>,
-        blobs: BTreeSet<(String, u64)>,
+        blobs: &BTreeSet<(String, u64)>,
         progress: Option<&ProgressFn>,
-    ) -> Result<CopyReport, Error> {
+    ) -> Result<(Vec<(String, BlobOutcome)>, u64), Error> {
         let report = |event: Progress| {
             if let Some(progress) = progress {
                 progress(event)
@@ -489,22 +490,16 @@ impl Registry {
         let blob_dir = dir.join("blobs").join("sha256");
         tokio::fs::create_dir_all(&blob_dir).await.map_err(|e| Error::io(&blob_dir, e))?;
         let io = |path: &std::path::Path, e| Error::io(path, e);
-        let file_of = |digest: &str| -> Result<std::path::PathBuf, Error> {
-            let hex =
-                digest.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-            hex.map(|h| blob_dir.join(h)).ok_or_else(|| Error::UnsupportedDigest { digest: digest.to_owned() })
-        };
         let mut outcomes = Vec::new();
         let mut copied = 0u64;
-        for (digest, size) in &blobs {
-            let path = file_of(digest)?;
+        for (digest, size) in blobs {
+            let path = blob_file(dir, digest)?;
             report(Progress::BlobStarted { digest: digest.clone(), size: *size });
             if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == *size) {
                 outcomes.push((digest.clone(), BlobOutcome::Present));
                 report(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Present });
                 continue;
             }
-            // Into a temporary name first: a broken download never looks like a finished blob.
             let partial = path.with_extension("partial");
             let fetched = Mutex::new(0u64);
             self.restarting(digest, || async {
@@ -519,8 +514,24 @@ impl Registry {
             report(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
             outcomes.push((digest.clone(), BlobOutcome::Uploaded));
         }
+        Ok((outcomes, copied))
+    }
+
+    /// Writes `blobs` (fetched unless present), then `manifests`, into the layout `dir`, and names the root
+    /// `ref_name` in its `index.json`.
+    async fn save_parts(
+        &self,
+        repository: &str,
+        dir: &std::path::Path,
+        ref_name: Option<&str>,
+        manifests: Vec<FetchedManifest>,
+        blobs: BTreeSet<(String, u64)>,
+        progress: Option<&ProgressFn>,
+    ) -> Result<CopyReport, Error> {
+        let (outcomes, copied) = self.fetch_blobs(repository, dir, &blobs, progress).await?;
+        let io = |path: &std::path::Path, e| Error::io(path, e);
         for manifest in &manifests {
-            let path = file_of(&manifest.digest)?;
+            let path = blob_file(dir, &manifest.digest)?;
             tokio::fs::write(&path, &manifest.bytes).await.map_err(|e| io(&path, e))?;
         }
         let root = manifests
@@ -604,6 +615,14 @@ impl Registry {
         tracing::debug!(digest, size, "blob copied");
         Ok(())
     }
+}
+
+/// The file of blob `digest` in the layout `dir`: `blobs/sha256/<hex>`, the digest checked first (it
+/// becomes a path).
+fn blob_file(dir: &std::path::Path, digest: &str) -> Result<std::path::PathBuf, Error> {
+    let hex = digest.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex.map(|h| dir.join("blobs").join("sha256").join(h))
+        .ok_or_else(|| Error::UnsupportedDigest { digest: digest.to_owned() })
 }
 
 /// Reads `manifest` and, for an index, every child manifest (recursively), pushing each onto `out` after
