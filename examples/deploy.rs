@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! deploy --namespace prod --name web --container app=ghcr.io/owner/app:0123abcd --timeout 300s
-//! # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)
+//! # the onboarded step: the repository fixed, the tag from the pipeline variable IMAGE_TAG
+//! deploy --namespace prod --name web --container-name app --image-repository ghcr.io/owner/app --rollback-on-failure
 //! ```
 
 #[path = "common/progress.rs"]
@@ -26,7 +27,7 @@ use offinfra::{
     name = "deploy",
     version = offinfra::VERSION,
     about = "Set the image of a workload and wait for its rollout",
-    after_help = "Examples:\n  deploy --namespace prod --name web --container app=ghcr.io/owner/app:0123abcd --timeout 300s\n  # as a Woodpecker step: PLUGIN_NAMESPACE, PLUGIN_NAME, PLUGIN_CONTAINER, PLUGIN_IMAGE (or IMAGE_NAME + IMAGE_TAG)"
+    after_help = "Examples:\n  deploy --namespace prod --name web --container app=ghcr.io/owner/app:0123abcd --timeout 300s\n  # the onboarded step: the repository fixed, the tag from the pipeline variable IMAGE_TAG\n  deploy --namespace prod --name web --container-name app --image-repository ghcr.io/owner/app --rollback-on-failure"
 )]
 struct Args {
     #[command(flatten)]
@@ -37,7 +38,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::plugin_settings(&[("SLACK_WEBHOOK", "PLUGIN_SLACK_WEBHOOK")]);
     cli::run_main(run)
 }
 
@@ -87,7 +87,7 @@ async fn run(args: Args) -> Result<bool, Error> {
         Ok(RollOutcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
         Err(e) => format!(":x: {target} failed ({images}): {e}"),
     };
-    cli::notify_slack(args.slack_webhook.as_deref(), &text).await;
+    cli::notify_slack(args.slack_webhook().as_deref(), &text).await;
     let done = result?;
     let rows = [("target", target.clone()), ("images", images.clone()), ("rolled out", done.rolled_out.to_string())];
     offinfra::ci::report_change("deploy", &format!("{target}: {images}: rolled out {}", done.rolled_out), &rows)?;

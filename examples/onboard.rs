@@ -35,7 +35,8 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
     let settings = args.onboard.settings(|name| std::env::var(name).ok())?;
-    let config = settings.config()?;
+    let mut config = settings.config()?;
+    offinfra::onboard::pin_deploy_image(&mut config, offinfra::onboard::registry_digest).await?;
     let (forgejo, woodpecker, github) = args.onboard.clients()?;
     let plan = inspect(&forgejo, &woodpecker, &github, &config).await?;
     let (json, dry_run) = (args.output.json(), args.output.dry_run);

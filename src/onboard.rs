@@ -45,9 +45,17 @@ pub struct OnboardConfig {
     /// The GitHub token for the mirror (contents: write).
     pub github_token: SecretString,
     /// Values for the templates' other placeholders: `forgejo_url`, `woodpecker_url`, `image`,
-    /// `offinfra_git`, `offinfra_version`, `deploy_image`, `namespace`, `deployment`, `container`,
-    /// `service_account`.
+    /// `offinfra_git`, `offinfra_version`, `deploy_image` (pinned by digest, [`pin_deploy_image`]),
+    /// `namespace`, `deployment`, `container`, and the deploy step's optional parts `slack_flag` and
+    /// `step_options` (empty unless `--slack-secret` or `--service-account` is given).
     pub values: Vec<(String, String)>,
+}
+
+impl OnboardConfig {
+    /// The value of the template placeholder `key`, when set.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
 }
 
 /// What onboarding is asked to do, with the defaults filled in by [`Settings::config`].
@@ -75,13 +83,20 @@ pub struct Settings {
     pub deployment: Option<String>,
     /// See `namespace`.
     pub container: Option<String>,
-    /// The service account the deploy step runs as.
-    pub service_account: String,
+    /// The service account the deploy step asks to run as (`None`: the Woodpecker agent's pipeline
+    /// account, as the fleet runs). Woodpecker honours it only when the agent runs with
+    /// `WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP=true` (docs/deploy.md).
+    pub service_account: Option<String>,
+    /// The Woodpecker secret holding the Slack incoming webhook the deploy step posts its result to
+    /// (`None`: no post). Its events must include `manual`.
+    pub slack_secret: Option<String>,
     /// The image holding the `deploy` binary (default, when `offinfra_git` is on GitHub: the image its
-    /// release pushes, [`released_deploy_image`]).
+    /// release pushes, [`released_deploy_image`]). A tag is pinned to its digest by [`pin_deploy_image`].
     pub deploy_image: Option<String>,
     /// Where the build workflow installs offinfra from (required: there is no default to guess).
     pub offinfra_git: Option<String>,
+    /// The GitHub environment that holds the workflow's secrets, limited to `branch` (default `deploy`).
+    pub environment: String,
     /// The GitHub Actions secret holding the Forgejo token the workflow tags with.
     pub forgejo_secret: String,
     /// The GitHub Actions secret holding the Woodpecker token the workflow deploys with.
@@ -136,24 +151,47 @@ impl Settings {
         let github = self.github_repo.as_ref().unwrap_or(&self.repo);
         let gh_owner = github.owner().to_ascii_lowercase();
         let or_name = |value: &Option<String>| value.clone().unwrap_or_else(|| name.to_owned());
+        let (namespace, deployment, container) =
+            (or_name(&self.namespace), or_name(&self.deployment), or_name(&self.container));
+        // Each lands in the cluster and in the pipeline's YAML: held to Kubernetes' rules here.
+        check_k8s_name(&namespace, "--namespace", K8sName::Label)?;
+        check_k8s_name(&deployment, "--deployment", K8sName::Subdomain)?;
+        check_k8s_name(&container, "--container", K8sName::Label)?;
+        let image = match &self.image {
+            Some(image) => offinfra_types::ImageName::parse(image).context("--image")?.to_string(),
+            None => format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase()),
+        };
+        let deploy_image = offinfra_types::ImageRef::parse(&deploy_image).context("--deploy-image")?;
+        let mut step_options = String::new();
+        let mut slack_flag = String::new();
+        if let Some(secret) = self.slack_secret.as_deref().filter(|s| !s.is_empty()) {
+            check_secret_name(secret, "--slack-secret")?;
+            // The step's `environment:` is applied after the manual pipeline's variables, so a triggerer's
+            // SLACK_WEBHOOK cannot stand in for the secret (Woodpecker compiler/convert.go, createProcess).
+            slack_flag = "\n      - --slack-webhook-env=SLACK_WEBHOOK".to_owned();
+            step_options += &format!("\n    environment:\n      SLACK_WEBHOOK:\n        from_secret: {secret}");
+        }
+        if let Some(account) = self.service_account.as_deref().filter(|s| !s.is_empty()) {
+            check_k8s_name(account, "--service-account", K8sName::Subdomain)?;
+            step_options += &format!(
+                "\n    # Honoured only when the agent runs with WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP=true.\n    backend_options:\n      kubernetes:\n        serviceAccountName: {account}"
+            );
+        }
         let values = [
             ("forgejo_url", self.forgejo_url.trim_end_matches('/').to_owned()),
             ("woodpecker_url", self.woodpecker_url.trim_end_matches('/').to_owned()),
-            (
-                "image",
-                self.image
-                    .clone()
-                    .unwrap_or_else(|| format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase())),
-            ),
+            ("image", image),
             ("offinfra_git", offinfra_git),
             ("offinfra_version", crate::VERSION.to_owned()),
-            ("deploy_image", deploy_image),
+            ("deploy_image", deploy_image.to_string()),
+            ("environment", self.environment.clone()),
             ("forgejo_secret", self.forgejo_secret.clone()),
             ("woodpecker_secret", self.woodpecker_secret.clone()),
-            ("namespace", or_name(&self.namespace)),
-            ("deployment", or_name(&self.deployment)),
-            ("container", or_name(&self.container)),
-            ("service_account", self.service_account.clone()),
+            ("namespace", namespace),
+            ("deployment", deployment),
+            ("container", container),
+            ("slack_flag", slack_flag),
+            ("step_options", step_options),
         ];
         Ok(OnboardConfig {
             owner: owner.to_owned(),
@@ -171,9 +209,93 @@ impl Settings {
     }
 }
 
+/// Which of Kubernetes' name rules a name must meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum K8sName {
+    /// RFC 1123 label: namespaces, containers (63 characters at most).
+    Label,
+    /// RFC 1123 subdomain: Deployments, service accounts (253 characters at most).
+    Subdomain,
+}
+
+/// `name` meets Kubernetes' rule for `kind` (apimachinery `validation.IsDNS1123Label`/`Subdomain`), or
+/// an error naming the flag and the rule: a repository name such as `Freedify` or `tuya_bridge` is not a
+/// valid default.
+fn check_k8s_name(name: &str, flag: &str, kind: K8sName) -> Result<(), crate::Error> {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let ok = match kind {
+        K8sName::Label => label_ok(name),
+        K8sName::Subdomain => name.len() <= 253 && name.split('.').all(label_ok),
+    };
+    if ok {
+        return Ok(());
+    }
+    let rule = match kind {
+        K8sName::Label => "lower-case letters, digits and '-', starting and ending with a letter or digit, 63 at most",
+        K8sName::Subdomain => {
+            "lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit"
+        }
+    };
+    Err(crate::Error::invalid(format!("{flag} {name:?} is not a Kubernetes name ({rule}); name it with {flag}")))
+}
+
+/// A Woodpecker secret name as the step's YAML can hold it: letters, digits, '_' and '-'.
+fn check_secret_name(name: &str, flag: &str) -> Result<(), crate::Error> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Ok(());
+    }
+    Err(crate::Error::invalid(format!("{flag} {name:?}: a secret name is letters, digits, '_' and '-'")))
+}
+
+/// Pins the deploy image of `config` to its digest: an image given as `name:tag@digest` is kept (the
+/// digest is what runs); a tag is resolved through `registry` (a HEAD of the manifest), so the deploy
+/// pipeline names the release by version and digest and a moved tag cannot change what runs in the
+/// cluster. An image the registry does not have is an error naming it.
+pub async fn pin_deploy_image(
+    config: &mut OnboardConfig,
+    registry: impl AsyncFnOnce(&offinfra_types::ImageRef) -> Result<Option<String>, crate::Error>,
+) -> Result<(), crate::Error> {
+    let Some((_, value)) = config.values.iter_mut().find(|(key, _)| key == "deploy_image") else {
+        return Err(crate::Error::invalid("the deploy image is not set"));
+    };
+    let image = offinfra_types::ImageRef::parse(value).context("--deploy-image")?;
+    if image.digest().is_some() {
+        return Ok(());
+    }
+    let digest = registry(&image)
+        .await
+        .with_context(|| format!("resolving the deploy image {image}"))?
+        .ok_or_else(|| crate::Error::invalid(format!("the deploy image {image} does not exist in its registry")))?;
+    let tag = image.tag().map(|t| format!(":{t}")).unwrap_or_default();
+    *value = format!("{}{tag}@{digest}", image.name());
+    offinfra_types::ImageRef::parse(value).context("the pinned deploy image")?;
+    Ok(())
+}
+
+/// The digest `image` names in its registry, read anonymously (a public release needs no login): what
+/// [`pin_deploy_image`] pins a tag to.
+pub async fn registry_digest(image: &offinfra_types::ImageRef) -> Result<Option<String>, crate::Error> {
+    let registry = ghcr_client::registry::Registry::builder(image.api_host()).build()?;
+    Ok(registry.manifest_digest(image.name().repository(), image.reference()).await?)
+}
+
 /// Renders `template`: `@@owner@@`, `@@name@@`, `@@branch@@` and each of `values`. A placeholder left
-/// unfilled is an error naming it.
+/// unfilled is an error naming it, and so is a deploy image not pinned by digest ([`pin_deploy_image`]).
 pub fn render(template: &str, config: &OnboardConfig) -> Result<String, crate::Error> {
+    if template.contains("@@deploy_image@@") {
+        let pinned = config.values.iter().find(|(key, _)| key == "deploy_image").map(|(_, image)| image.as_str());
+        if let Some(image) = pinned.filter(|image| !image.contains("@sha256:")) {
+            return Err(crate::Error::invalid(format!(
+                "the deploy image {image} is not pinned by digest (onboard::pin_deploy_image resolves it)"
+            )));
+        }
+    }
     let mut text = template
         .replace("@@owner@@", &config.owner)
         .replace("@@name@@", &config.name)
@@ -212,10 +334,20 @@ pub enum Change {
         /// The forge's id of the repository (GitHub's, for the mirror's registration).
         forge_remote_id: String,
     },
-    /// Set these GitHub Actions secrets of the mirror (sealed with the repository's public key).
+    /// Create the mirror's GitHub environment that holds the workflow's secrets, or limit it, to
+    /// deployments from `branch` only (a workflow on another branch cannot read its secrets).
+    Environment {
+        /// The environment.
+        name: String,
+        /// The one branch allowed.
+        branch: String,
+    },
+    /// Set these GitHub Actions secrets of the mirror's environment (sealed with its public key).
     SetActionsSecrets {
         /// Their names (values never appear).
         names: Vec<String>,
+        /// The environment that holds them.
+        environment: String,
     },
     /// Make `branch` the default.
     SetDefaultBranch {
@@ -243,7 +375,12 @@ impl std::fmt::Display for Change {
                 write!(f, "activate in Woodpecker (forge id {forge_remote_id})")
             }
             Change::SetDefaultBranch { from, to } => write!(f, "default branch {from} -> {to}"),
-            Change::SetActionsSecrets { names } => write!(f, "set Actions secrets {}", names.join(", ")),
+            Change::Environment { name, branch } => {
+                write!(f, "limit GitHub environment {name} to branch {branch}")
+            }
+            Change::SetActionsSecrets { names, environment } => {
+                write!(f, "set Actions secrets {} (environment {environment})", names.join(", "))
+            }
         }
     }
 }
@@ -397,11 +534,15 @@ pub async fn inspect(
         delete.push(file.path.clone());
         plan.files.push(FileChange::Delete { path: file.path, sha: file.sha });
     }
-    if plan.files.is_empty() {
-        plan.in_place.push("no old pipeline files".into());
-    } else {
-        plan.changes.push(Change::CommitFiles { create, update, delete });
-    }
+    // The commit starts the first build: it goes after everything that build needs (the environment, its
+    // secrets, the Woodpecker registration).
+    let commit = match plan.files.is_empty() {
+        true => {
+            plan.in_place.push("no old pipeline files".into());
+            None
+        }
+        false => Some(Change::CommitFiles { create, update, delete }),
+    };
 
     // Woodpecker: the registration that deploys is the GitHub mirror's (Actions runs there and
     // triggers it), activated with the GitHub repository's id by a Woodpecker user of the GitHub forge.
@@ -419,9 +560,23 @@ pub async fn inspect(
         Err(e) => return Err(e).with_context(|| format!("looking up {gh} in Woodpecker")),
     }
 
-    // The mirror's Actions secrets: names are listed, values are write-only.
+    // The environment that holds the workflow's secrets, limited to the deploy branch.
+    let environment = config.value("environment").unwrap_or("deploy").to_owned();
+    let env_path = format!("{}/environments/{}", github_repo_path(gh), offinfra_http::encode_segment(&environment));
+    let branches = environment_branches(github, gh, &env_path).await?;
+    match &branches {
+        Some(branches) if branches.len() == 1 && branches[0] == config.branch => {
+            plan.in_place.push(format!("GitHub environment {environment} limited to branch {}", config.branch))
+        }
+        _ => plan.changes.push(Change::Environment { name: environment.clone(), branch: config.branch.clone() }),
+    }
+
+    // Its secrets: names are listed, values are write-only.
     if !config.actions_secrets.is_empty() {
-        let existing = github_secret_names(github, gh).await?;
+        let existing = match branches {
+            Some(_) => github_secret_names(github, gh, &env_path).await?,
+            None => Vec::new(),
+        };
         let mut names = Vec::new();
         for (name, value) in &config.actions_secrets {
             match (value, existing.contains(name)) {
@@ -436,9 +591,10 @@ pub async fn inspect(
             }
         }
         if !names.is_empty() {
-            plan.changes.push(Change::SetActionsSecrets { names });
+            plan.changes.push(Change::SetActionsSecrets { names, environment: environment.clone() });
         }
     }
+    plan.changes.extend(commit);
 
     // The default branch.
     if info.default_branch == config.branch {
@@ -496,14 +652,22 @@ pub async fn apply(
                 done.push(format!("activated GitHub {gh} in Woodpecker as repo {}", found.id));
                 continue;
             }
-            Change::SetActionsSecrets { names } => {
+            Change::Environment { name, branch } => {
+                limit_environment(github, &config.github_repo, name, branch).await?;
+            }
+            Change::SetActionsSecrets { names, environment } => {
                 let values: Vec<(&String, &SecretString)> = config
                     .actions_secrets
                     .iter()
                     .filter(|(name, _)| names.contains(name))
                     .filter_map(|(name, value)| value.as_ref().map(|v| (name, v)))
                     .collect();
-                set_actions_secrets(github, &config.github_repo, &values).await?;
+                let path = format!(
+                    "{}/environments/{}",
+                    github_repo_path(&config.github_repo),
+                    offinfra_http::encode_segment(environment)
+                );
+                set_actions_secrets(github, &config.github_repo, &path, &values).await?;
             }
             Change::SetDefaultBranch { to, .. } => {
                 repo.set_default_branch(to).await.with_context(|| format!("setting the default branch of {full}"))?;
@@ -514,12 +678,62 @@ pub async fn apply(
     Ok(done)
 }
 
-/// The names of the Actions secrets of the GitHub repository `repo`.
+/// The branches deployments of the environment at `env_path` are limited to: `None` when it does not
+/// exist, empty when any branch may deploy (no custom branch policy).
+async fn environment_branches(
+    github: &offinfra_http::Client,
+    repo: &offinfra_types::RepoName,
+    env_path: &str,
+) -> Result<Option<Vec<String>>, crate::Error> {
+    let environment = match github.json::<serde_json::Value>(&offinfra_http::Request::get(env_path)).await {
+        Ok(answer) => answer,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {env_path} of {repo} on GitHub")),
+    };
+    if environment["deployment_branch_policy"]["custom_branch_policies"].as_bool() != Some(true) {
+        return Ok(Some(Vec::new()));
+    }
+    let route = format!("{env_path}/deployment-branch-policies");
+    let answer: serde_json::Value = github
+        .json(&offinfra_http::Request::get(route).query("per_page", "100"))
+        .await
+        .with_context(|| format!("listing the deployment branch policies of {env_path}"))?;
+    let branches = answer["branch_policies"].as_array().into_iter().flatten();
+    let branches = branches.filter(|p| p["type"].as_str().is_none_or(|t| t == "branch"));
+    Ok(Some(branches.filter_map(|p| p["name"].as_str().map(str::to_owned)).collect()))
+}
+
+/// Creates the environment `name` of `repo` (or updates it) so that only `branch` may deploy to it.
+async fn limit_environment(
+    github: &offinfra_http::Client,
+    repo: &offinfra_types::RepoName,
+    name: &str,
+    branch: &str,
+) -> Result<(), crate::Error> {
+    let path = format!("{}/environments/{}", github_repo_path(repo), offinfra_http::encode_segment(name));
+    let body =
+        serde_json::json!({"deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}});
+    let request = offinfra_http::Request::put(path.clone()).json(&body)?;
+    github.execute(&request).await.with_context(|| format!("creating GitHub environment {name} of {repo}"))?;
+    let existing = environment_branches(github, repo, &path).await?.unwrap_or_default();
+    if !existing.iter().any(|b| b == branch) {
+        let body = serde_json::json!({"name": branch, "type": "branch"});
+        let request = offinfra_http::Request::post(format!("{path}/deployment-branch-policies")).json(&body)?;
+        github
+            .execute(&request)
+            .await
+            .with_context(|| format!("limiting GitHub environment {name} of {repo} to branch {branch}"))?;
+    }
+    Ok(())
+}
+
+/// The names of the Actions secrets at `secrets_base` (a repository's or an environment's path).
 async fn github_secret_names(
     github: &offinfra_http::Client,
     repo: &offinfra_types::RepoName,
+    secrets_base: &str,
 ) -> Result<Vec<String>, crate::Error> {
-    let route = format!("{}/actions/secrets", github_repo_path(repo));
+    let route = format!("{secrets_base}/secrets");
     let answer: serde_json::Value = github
         .json(&offinfra_http::Request::get(route).query("per_page", "100"))
         .await
@@ -532,17 +746,18 @@ async fn github_secret_names(
         .collect())
 }
 
-/// Sets Actions secrets of `repo`: each value sealed (libsodium's sealed box, as GitHub requires) with
-/// the repository's public key, then `PUT`. The plain value never leaves this function.
+/// Sets Actions secrets at `base` (an environment's path) of `repo`: each value sealed (libsodium's
+/// sealed box, as GitHub requires) with that place's public key, then `PUT`. The plain value never leaves
+/// this function.
 async fn set_actions_secrets(
     github: &offinfra_http::Client,
     repo: &offinfra_types::RepoName,
+    base: &str,
     secrets: &[(&String, &SecretString)],
 ) -> Result<(), crate::Error> {
     use offinfra_http::ExposeSecret;
-    let base = github_repo_path(repo);
     let key: serde_json::Value = github
-        .json(&offinfra_http::Request::get(format!("{base}/actions/secrets/public-key")))
+        .json(&offinfra_http::Request::get(format!("{base}/secrets/public-key")))
         .await
         .with_context(|| format!("reading the Actions public key of {repo}"))?;
     let (key_id, key) = (key["key_id"].as_str().unwrap_or_default(), key["key"].as_str().unwrap_or_default());
@@ -555,9 +770,8 @@ async fn set_actions_secrets(
             .seal(&mut crypto_box::aead::OsRng, value.expose_secret().as_bytes())
             .map_err(|_| crate::Error::invalid(format!("cannot seal Actions secret {name}")))?;
         let body = serde_json::json!({"encrypted_value": offinfra_http::base64(&sealed), "key_id": key_id});
-        let request =
-            offinfra_http::Request::put(format!("{base}/actions/secrets/{}", offinfra_http::encode_segment(name)))
-                .json(&body)?;
+        let request = offinfra_http::Request::put(format!("{base}/secrets/{}", offinfra_http::encode_segment(name)))
+            .json(&body)?;
         github.execute(&request).await.with_context(|| format!("setting Actions secret {name} of {repo}"))?;
     }
     Ok(())
@@ -609,6 +823,35 @@ async fn github_branch_head(
 mod tests {
     use super::*;
 
+    const PINNED: &str =
+        "ghcr.io/acme/offinfra-deploy:1.2.3@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn settings() -> Settings {
+        Settings {
+            repo: "viktor/app".parse().unwrap(),
+            github_repo: Some("ViktorBarzin/app".parse().unwrap()),
+            branch: "master".into(),
+            forgejo_url: "https://git.example.com/".into(),
+            woodpecker_url: "https://ci.example.com".into(),
+            github_user: "x-access-token".into(),
+            github_token: "t".to_owned().into(),
+            image: None,
+            namespace: None,
+            deployment: None,
+            container: None,
+            service_account: None,
+            slack_secret: None,
+            deploy_image: None,
+            offinfra_git: Some("https://github.com/ViktorBarzin/offinfra".into()),
+            environment: "deploy".into(),
+            forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
+            woodpecker_secret: "WOODPECKER_TOKEN".into(),
+            allow_overwrite: false,
+            actions_secrets: Vec::new(),
+            replace_secrets: false,
+        }
+    }
+
     fn config() -> OnboardConfig {
         let values = [
             ("forgejo_url", "https://git.example.com"),
@@ -616,13 +859,15 @@ mod tests {
             ("image", "ghcr.io/acme/app"),
             ("offinfra_git", "https://git.example.com/acme/offinfra"),
             ("offinfra_version", "1.2.3"),
-            ("deploy_image", "ghcr.io/acme/offinfra-deploy:latest"),
+            ("deploy_image", PINNED),
+            ("environment", "deploy"),
             ("forgejo_secret", "FORGEJO_GIT_TOKEN"),
             ("woodpecker_secret", "WOODPECKER_TOKEN"),
             ("namespace", "prod"),
             ("deployment", "app"),
             ("container", "app"),
-            ("service_account", "deployer"),
+            ("slack_flag", ""),
+            ("step_options", ""),
         ];
         OnboardConfig {
             owner: "acme".into(),
@@ -641,27 +886,10 @@ mod tests {
 
     #[test]
     fn the_readme_shows_exactly_what_onboard_writes_for_a_fleet_repo() {
-        let settings = Settings {
-            repo: "viktor/app".parse().unwrap(),
-            github_repo: Some("ViktorBarzin/app".parse().unwrap()),
-            branch: "master".into(),
-            forgejo_url: "https://git.example.com/".into(),
-            woodpecker_url: "https://ci.example.com".into(),
-            github_user: "x-access-token".into(),
-            github_token: "t".to_owned().into(),
-            image: None,
-            namespace: None,
-            deployment: None,
-            container: None,
-            service_account: "deployer".into(),
-            deploy_image: None,
-            offinfra_git: Some("https://github.com/ViktorBarzin/offinfra".into()),
-            forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
-            woodpecker_secret: "WOODPECKER_TOKEN".into(),
-            allow_overwrite: false,
-            actions_secrets: Vec::new(),
-            replace_secrets: false,
-        };
+        // The README shows the release's image with a stand-in digest: onboard resolves the real one.
+        let mut settings = settings();
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        settings.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:{}@{digest}", crate::VERSION));
         let config = settings.config().unwrap();
         let readme = include_str!("../README.md");
         for template in [BUILD_TEMPLATE, DEPLOY_TEMPLATE] {
@@ -670,7 +898,7 @@ mod tests {
         }
         assert!(config.github_remote.ends_with("github.com/ViktorBarzin/app.git"), "the mirror's own name");
         let deploy = render(DEPLOY_TEMPLATE, &config).unwrap();
-        let released = format!("image: ghcr.io/viktorbarzin/offinfra-deploy:{}\n", crate::VERSION);
+        let released = format!("image: ghcr.io/viktorbarzin/offinfra-deploy:{}@sha256:", crate::VERSION);
         assert!(deploy.contains(&released), "the image offinfra's release pushes: {deploy}");
         assert!(render(BUILD_TEMPLATE, &config).unwrap().contains("--image ghcr.io/viktorbarzin/app"), "lower case");
     }
@@ -679,10 +907,13 @@ mod tests {
     fn templates_encode_the_lessons() {
         let deploy = render(DEPLOY_TEMPLATE, &config()).unwrap();
         assert!(deploy.contains("when:\n  - event: manual\n"), "deploy only on manual events");
-        assert!(deploy.contains(
-            "- deploy --namespace prod --name app --container-name app --timeout 300s --rollback-on-failure\n"
-        ));
-        assert!(!deploy.contains('$'), "the image reaches deploy through its environment, never the YAML");
+        assert!(deploy.contains("\nskip_clone: true\n"), "nothing to clone");
+        assert!(deploy.contains(&format!("    image: {PINNED}\n")), "by version and digest");
+        let entrypoint = "    entrypoint:\n      - /usr/local/bin/deploy\n      - --namespace=prod\n      - --kind=deployment\n      - --name=app\n      - --container-name=app\n      - --image-repository=ghcr.io/acme/app\n      - --timeout=300s\n      - --rollback-on-failure\n";
+        assert!(deploy.ends_with(entrypoint), "{deploy}");
+        assert!(!deploy.contains("commands:"), "the image has no shell");
+        assert!(!deploy.contains("serviceAccountName") && !deploy.contains("SLACK"), "neither unless asked for");
+        assert!(!deploy.contains('$'), "the tag reaches deploy through its environment, never the YAML");
         let build = render(BUILD_TEMPLATE, &config()).unwrap();
         assert!(build.contains("--provenance=false"));
         assert!(build.contains("flow --forgejo-repo acme/app --image ghcr.io/acme/app --layout image.tar"));
@@ -696,6 +927,67 @@ mod tests {
             render(DEPLOY_TEMPLATE, &missing).unwrap_err().to_string(),
             "template placeholder @@namespace@@ has no value"
         );
+    }
+
+    #[test]
+    fn the_service_account_and_slack_are_written_only_when_asked_for() {
+        let mut settings = settings();
+        settings.deploy_image = Some(PINNED.into());
+        settings.service_account = Some("deployer".into());
+        settings.slack_secret = Some("slack_webhook".into());
+        let deploy = render(DEPLOY_TEMPLATE, &settings.config().unwrap()).unwrap();
+        assert!(deploy.contains("      - --rollback-on-failure\n      - --slack-webhook-env=SLACK_WEBHOOK\n    environment:\n      SLACK_WEBHOOK:\n        from_secret: slack_webhook\n"), "{deploy}");
+        assert!(
+            deploy.ends_with("    backend_options:\n      kubernetes:\n        serviceAccountName: deployer\n"),
+            "{deploy}"
+        );
+        settings.slack_secret = Some("slack: {}".into());
+        assert!(settings.config().unwrap_err().to_string().starts_with("--slack-secret \"slack: {}\""));
+    }
+
+    #[test]
+    fn names_kubernetes_refuses_are_refused_naming_the_flag() {
+        let mut settings = settings();
+        settings.deploy_image = Some(PINNED.into());
+        settings.repo = "viktor/Freedify".parse().unwrap();
+        let err = settings.config().unwrap_err().to_string();
+        assert!(err.starts_with("--namespace \"Freedify\" is not a Kubernetes name"), "{err}");
+        settings.repo = "viktor/tuya_bridge".parse().unwrap();
+        settings.namespace = Some("tuya".into());
+        let err = settings.config().unwrap_err().to_string();
+        assert!(err.starts_with("--deployment \"tuya_bridge\" is not a Kubernetes name"), "{err}");
+        settings.deployment = Some("tuya-bridge".into());
+        settings.container = Some("tuya-bridge".into());
+        settings.service_account = Some("-bad".into());
+        assert!(settings.config().unwrap_err().to_string().starts_with("--service-account \"-bad\""));
+        settings.service_account = Some("ci.deployer".into());
+        assert!(settings.config().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_tag_is_pinned_to_its_digest_and_a_pinned_image_is_kept() {
+        let digest = "sha256:00000000000000000000000000000000000000000000000000000000000000aa";
+        let mut unpinned = config();
+        unpinned.values.iter_mut().find(|(k, _)| k == "deploy_image").unwrap().1 = "ghcr.io/acme/deploy:1.2.3".into();
+        let err = render(DEPLOY_TEMPLATE, &unpinned).unwrap_err().to_string();
+        assert!(err.contains("ghcr.io/acme/deploy:1.2.3 is not pinned by digest"), "{err}");
+        let asked = std::sync::Mutex::new(Vec::new());
+        pin_deploy_image(&mut unpinned, async |image: &offinfra_types::ImageRef| {
+            asked.lock().unwrap().push(image.to_string());
+            Ok(Some(digest.to_owned()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(*asked.lock().unwrap(), ["ghcr.io/acme/deploy:1.2.3"]);
+        let deploy = render(DEPLOY_TEMPLATE, &unpinned).unwrap();
+        assert!(deploy.contains(&format!("    image: ghcr.io/acme/deploy:1.2.3@{digest}\n")), "{deploy}");
+        // Pinned already: kept, nothing asked.
+        pin_deploy_image(&mut unpinned, async |_: &offinfra_types::ImageRef| panic!("asked")).await.unwrap();
+        // Missing in the registry: an error naming the image.
+        let mut missing = config();
+        missing.values.iter_mut().find(|(k, _)| k == "deploy_image").unwrap().1 = "ghcr.io/acme/deploy:9".into();
+        let err = pin_deploy_image(&mut missing, async |_: &offinfra_types::ImageRef| Ok(None)).await.unwrap_err();
+        assert_eq!(err.to_string(), "the deploy image ghcr.io/acme/deploy:9 does not exist in its registry");
     }
 
     #[test]

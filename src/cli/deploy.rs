@@ -1,6 +1,6 @@
 //! The deploy side's flags: [`TriggerArgs`] (`trigger-deploy`) gives the pipeline variables, the
 //! registration and the wait; [`RollOutArgs`] (`deploy`) the workload and its new images. Both read
-//! Woodpecker plugin settings (`PLUGIN_*`) too.
+//! Woodpecker plugin settings (`PLUGIN_*`) when run as a plugin ([`super::is_plugin_run`]).
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -102,6 +102,13 @@ impl TriggerArgs {
 }
 
 /// The workload to update, its new images and how to wait. `--dry-run` is not here.
+///
+/// Two ways to run, told apart by whether any argument is given ([`super::is_plugin_run`]):
+/// - **As the onboarded deploy step** (`entrypoint:` with flags): the flags fix the workload, the
+///   container and the image repository (`--image-repository`); the only input taken from the manual
+///   pipeline's variables is `IMAGE_TAG`. An `IMAGE_NAME` that names another repository is refused, and
+///   no `PLUGIN_*` variable is read (whoever starts a manual pipeline sets those too).
+/// - **As a Woodpecker plugin** (no arguments): every flag comes from its `PLUGIN_*` setting.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RollOutArgs {
     /// The namespace (default: the kubeconfig context's, or the in-cluster one)
@@ -116,12 +123,16 @@ pub struct RollOutArgs {
     /// NAME=IMAGE (repeat), or *=IMAGE for every container
     #[arg(long = "container", value_name = "NAME=IMAGE")]
     pub containers: Vec<String>,
-    /// Plugin style: the container to update (with --image, or IMAGE_NAME and IMAGE_TAG)
+    /// The container to update (with --image, or --image-repository and IMAGE_TAG)
     #[arg(long, env = "PLUGIN_CONTAINER")]
     pub container_name: Option<String>,
-    /// Plugin style: the new image
-    #[arg(long, env = "PLUGIN_IMAGE")]
+    /// The container's new image, whole
+    #[arg(long, env = "PLUGIN_IMAGE", conflicts_with = "image_repository")]
     pub image: Option<String>,
+    /// The container's image repository, fixed; the tag comes from IMAGE_TAG (a pipeline variable), and
+    /// an IMAGE_NAME other than this repository is refused
+    #[arg(long, env = "PLUGIN_IMAGE_REPOSITORY", value_name = "REGISTRY/REPOSITORY")]
+    pub image_repository: Option<String>,
     /// How long to wait for the rollout (0 = forever, as kubectl)
     #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::ci::parse_duration)]
     pub timeout: Duration,
@@ -129,26 +140,49 @@ pub struct RollOutArgs {
     /// previous images) and wait for that rollout
     #[arg(long, env = "PLUGIN_ROLLBACK_ON_FAILURE")]
     pub rollback_on_failure: bool,
-    /// Post the result to this Slack incoming webhook (prefer the variable: a flag shows in the process list)
-    #[arg(long, env = "SLACK_WEBHOOK", hide_env_values = true)]
+    /// The variable that holds the Slack incoming webhook to post the result to (the step sets it
+    /// from a Woodpecker secret; its value never shows)
+    #[arg(long, value_name = "VARIABLE")]
+    pub slack_webhook_env: Option<String>,
+    /// As a plugin: the Slack incoming webhook (a `from_secret` setting)
+    #[arg(long, env = "PLUGIN_SLACK_WEBHOOK", hide_env_values = true, hide = true)]
     pub slack_webhook: Option<String>,
 }
 
 impl RollOutArgs {
-    /// The container=image pairs: `--container`s, then the plugin style's container with `--image`, or
-    /// with `IMAGE_NAME:IMAGE_TAG` (pipeline variables, each held to its rule); every image checked.
+    /// The container=image pairs: `--container`s, then `--container-name` with `--image`, or with
+    /// `--image-repository` and the pipeline variable `IMAGE_TAG` (held to its rule; an `IMAGE_NAME` that
+    /// differs from the repository is refused); every image checked.
     pub fn pairs(&self) -> Result<Vec<ImagePair>, Error> {
+        self.pairs_with(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// [`Self::pairs`] with the pipeline variables read through `var`.
+    pub fn pairs_with(&self, var: impl Fn(&str) -> Option<String>) -> Result<Vec<ImagePair>, Error> {
         let mut raw = self.containers.clone();
         if let Some(name) = &self.container_name {
-            let image = match (&self.image, std::env::var("IMAGE_NAME"), std::env::var("IMAGE_TAG")) {
-                (Some(image), _, _) => image.clone(),
-                // Pipeline variables come from whoever triggered the pipeline: each is held to its rule.
-                (None, Ok(name), Ok(tag)) if !name.is_empty() && !tag.is_empty() => {
-                    let name = ImageName::parse(&name).context("IMAGE_NAME")?;
-                    name.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?).to_string()
+            let image = match (&self.image, &self.image_repository) {
+                (Some(image), _) => image.clone(),
+                (None, Some(repository)) => {
+                    let repository = ImageName::parse(repository).context("--image-repository")?;
+                    // Pipeline variables come from whoever triggered the pipeline: the tag is held to its
+                    // rule, and the repository is this step's own.
+                    if let Some(asked) = var("IMAGE_NAME").filter(|asked| *asked != repository.to_string()) {
+                        let message = format!(
+                            "IMAGE_NAME {asked:?} is not {repository}, the repository this deploy step is fixed to \
+                             (a triggered deploy chooses only the tag)"
+                        );
+                        return Err(Error::invalid(message));
+                    }
+                    let tag = var("IMAGE_TAG").ok_or_else(|| {
+                        Error::invalid(format!(
+                            "container {name}: IMAGE_TAG is not set (the tag of {repository} to deploy)"
+                        ))
+                    })?;
+                    repository.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?).to_string()
                 }
-                _ => {
-                    let message = format!("container {name}: give --image (PLUGIN_IMAGE), or IMAGE_NAME and IMAGE_TAG");
+                (None, None) => {
+                    let message = format!("container {name}: give --image, or --image-repository with IMAGE_TAG");
                     return Err(Error::invalid(message));
                 }
             };
@@ -159,5 +193,58 @@ impl RollOutArgs {
             ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
         }
         Ok(pairs)
+    }
+
+    /// The Slack webhook: the plugin setting, or the variable `--slack-webhook-env` names. Never
+    /// `SLACK_WEBHOOK` by itself: in a manual pipeline any variable may come from whoever triggered it.
+    pub fn slack_webhook(&self) -> Option<String> {
+        let from_env = self.slack_webhook_env.as_deref().and_then(|name| std::env::var(name).ok());
+        self.slack_webhook.clone().or(from_env).filter(|w| !w.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Step {
+        #[command(flatten)]
+        roll_out: RollOutArgs,
+    }
+
+    fn step(args: &[&str]) -> RollOutArgs {
+        Step::parse_from(std::iter::once("deploy").chain(args.iter().copied())).roll_out
+    }
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn the_fixed_repository_takes_only_the_tag_from_the_variables() {
+        let args = step(&["--name", "app", "--container-name", "app", "--image-repository", "ghcr.io/acme/app"]);
+        let pairs = args.pairs_with(vars(&[("IMAGE_TAG", "0123abcd")])).unwrap();
+        assert_eq!((pairs[0].container.as_str(), pairs[0].image.as_str()), ("app", "ghcr.io/acme/app:0123abcd"));
+        // The same repository named again is fine; another one is refused, naming both.
+        let same = vars(&[("IMAGE_TAG", "1.2.3"), ("IMAGE_NAME", "ghcr.io/acme/app")]);
+        assert_eq!(args.pairs_with(same).unwrap()[0].image, "ghcr.io/acme/app:1.2.3");
+        let other = vars(&[("IMAGE_TAG", "1"), ("IMAGE_NAME", "evil.example/acme/app")]);
+        let err = args.pairs_with(other).unwrap_err().to_string();
+        assert!(err.contains("\"evil.example/acme/app\" is not ghcr.io/acme/app"), "{err}");
+        let err = args.pairs_with(vars(&[])).unwrap_err().to_string();
+        assert!(err.contains("IMAGE_TAG is not set"), "{err}");
+        let err = args.pairs_with(vars(&[("IMAGE_TAG", "1 --kubeconfig=/x")])).unwrap_err().to_string();
+        assert!(err.starts_with("IMAGE_TAG: "), "{err}");
+    }
+
+    #[test]
+    fn the_webhook_comes_from_the_named_variable_or_the_plugin_setting_only() {
+        assert_eq!(step(&["--name", "a"]).slack_webhook(), None);
+        let named = step(&["--name", "a", "--slack-webhook-env", "OFFINFRA_TEST_SURELY_UNSET_VARIABLE"]);
+        assert_eq!(named.slack_webhook(), None);
+        let path = step(&["--name", "a", "--slack-webhook-env", "PATH"]);
+        assert_eq!(path.slack_webhook(), std::env::var("PATH").ok());
     }
 }

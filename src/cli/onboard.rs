@@ -58,16 +58,24 @@ pub struct OnboardArgs {
     /// The container in it (default: the repository name)
     #[arg(long)]
     pub container: Option<String>,
-    /// The service account the deploy step runs as
-    #[arg(long, default_value = "deployer")]
-    pub service_account: String,
+    /// A service account for the deploy step (default: none, the Woodpecker agent's pipeline account);
+    /// honoured only when the agent runs with WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP=true
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// The Woodpecker secret holding a Slack incoming webhook for the deploy step's result (its events must
+    /// include manual)
+    #[arg(long, value_name = "NAME")]
+    pub slack_secret: Option<String>,
     /// The image holding our `deploy` binary (default, for --offinfra-git on GitHub: the image its release
-    /// pushes, ghcr.io/<owner>/offinfra-deploy:<this version>)
+    /// pushes, ghcr.io/<owner>/offinfra-deploy:<this version>); a tag is pinned to its digest
     #[arg(long, env = "OFFINFRA_DEPLOY_IMAGE")]
     pub deploy_image: Option<String>,
     /// The repository offinfra is released from (required): the workflow installs its release binary
     #[arg(long, env = "OFFINFRA_GIT")]
     pub offinfra_git: Option<String>,
+    /// The GitHub environment, limited to --branch, that holds the workflow's secrets
+    #[arg(long, default_value = "deploy", value_name = "NAME")]
+    pub environment: String,
     /// The Actions secret the workflow reads the Forgejo token from
     #[arg(long, default_value = "FORGEJO_GIT_TOKEN", value_name = "NAME")]
     pub forgejo_secret: String,
@@ -130,8 +138,10 @@ impl OnboardArgs {
             deployment: self.deployment.clone(),
             container: self.container.clone(),
             service_account: self.service_account.clone(),
+            slack_secret: self.slack_secret.clone(),
             deploy_image: self.deploy_image.clone(),
             offinfra_git: self.offinfra_git.clone(),
+            environment: self.environment.clone(),
             forgejo_secret: self.forgejo_secret.clone(),
             woodpecker_secret: self.woodpecker_secret.clone(),
             allow_overwrite: self.allow_overwrite,

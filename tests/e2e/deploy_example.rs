@@ -36,12 +36,12 @@ async fn deploy_prints_kubectls_lines_and_rolls_back() {
     assert_eq!(text(&out.stdout).lines().next(), Some("deployment.apps/zero image updated"));
     assert!(text(&out.stdout).ends_with("deployment \"zero\" successfully rolled out\n"), "{}", text(&out.stdout));
 
-    // Plugin style: PLUGIN_* settings and IMAGE_NAME/IMAGE_TAG.
+    // Plugin style (no arguments): PLUGIN_* settings, the tag from IMAGE_TAG.
     let env = [
         ("PLUGIN_NAMESPACE", ns.as_str()),
         ("PLUGIN_NAME", "zero"),
         ("PLUGIN_CONTAINER", "app"),
-        ("IMAGE_NAME", "registry.invalid/app"),
+        ("PLUGIN_IMAGE_REPOSITORY", "registry.invalid/app"),
         ("IMAGE_TAG", "3"),
     ];
     let out = run(&kc, &[], &env);
@@ -84,7 +84,9 @@ async fn deploy_prints_kubectls_lines_and_rolls_back() {
         .await;
     let webhook = format!("{}/services/T0/B0/x", slack.uri());
     let args = ["-n", &ns, "--name", "web", "--container", &broken, "--timeout", "120s", "--rollback-on-failure"];
-    let out = run(&kc, &args, &[("SLACK_WEBHOOK", &webhook)]);
+    let mut args = args.to_vec();
+    args.extend(["--slack-webhook-env", "DEPLOY_SLACK"]);
+    let out = run(&kc, &args, &[("DEPLOY_SLACK", &webhook)]);
     slack.verify().await;
     assert_eq!(out.status.code(), Some(1), "exit 0 only when rolled out");
     assert_eq!(text(&out.stderr), "error: deployment \"web\" exceeded its progress deadline\n");
@@ -104,17 +106,13 @@ fn pipeline_variables_that_are_not_an_image_are_refused_before_anything_is_sent(
     for (name, tag, want) in [
         ("ghcr.io/acme/app", "1.0\" --kubeconfig /x", "IMAGE_TAG: image tag"),
         ("ghcr.io/acme/app", "$(id)", "IMAGE_TAG: image tag"),
-        ("ghcr.io/acme/../app", "1.0", "IMAGE_NAME: image"),
-        ("ghcr.io/acme/app with space", "1.0", "IMAGE_NAME: image"),
+        ("ghcr.io/acme/../app", "1.0", "IMAGE_NAME \"ghcr.io/acme/../app\" is not ghcr.io/acme/app"),
+        ("ghcr.io/acme/app with space", "1.0", "IMAGE_NAME \"ghcr.io/acme/app with space\" is not"),
+        ("evil.example/acme/app", "1.0", "IMAGE_NAME \"evil.example/acme/app\" is not ghcr.io/acme/app"),
     ] {
-        let env = [
-            ("KUBECONFIG", "/nonexistent/kubeconfig"),
-            ("PLUGIN_NAME", "app"),
-            ("PLUGIN_CONTAINER", "app"),
-            ("IMAGE_NAME", name),
-            ("IMAGE_TAG", tag),
-        ];
-        let out = run_example("deploy", None, &[], &env);
+        let env = [("KUBECONFIG", "/nonexistent/kubeconfig"), ("IMAGE_NAME", name), ("IMAGE_TAG", tag)];
+        let args = ["--name", "app", "--container-name", "app", "--image-repository", "ghcr.io/acme/app"];
+        let out = run_example("deploy", None, &args, &env);
         assert_eq!(out.status.code(), Some(1), "{name} {tag}");
         assert!(text(&out.stderr).starts_with(&format!("error: {want}")), "{name} {tag}: {}", text(&out.stderr));
     }
@@ -128,7 +126,7 @@ fn a_named_kubeconfig_that_does_not_work_is_an_error_not_the_pods_account() {
         ("KUBERNETES_SERVICE_PORT", "1"),
         ("PLUGIN_NAME", "app"),
         ("PLUGIN_CONTAINER", "app"),
-        ("IMAGE_NAME", "ghcr.io/acme/app"),
+        ("PLUGIN_IMAGE_REPOSITORY", "ghcr.io/acme/app"),
         ("IMAGE_TAG", "0123abcd"),
     ];
     let out = run_example("deploy", None, &[], &env);

@@ -219,15 +219,12 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     .unwrap();
     deployments.create(&PostParams::default(), &app).await.unwrap();
     let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
-    let env = [
-        ("KUBECONFIG", kubeconfig.as_str()),
-        ("PLUGIN_NAMESPACE", namespace.as_str()),
-        ("PLUGIN_NAME", "app"),
-        ("PLUGIN_CONTAINER", "app"),
-        ("IMAGE_NAME", image_name),
-        ("IMAGE_TAG", image_tag),
-    ];
-    let out = run_example("deploy", None, &["--timeout", "120s"], &env);
+    // As the onboarded step runs it: the repository fixed by its flags, the variables in its environment.
+    let env = [("KUBECONFIG", kubeconfig.as_str()), ("IMAGE_NAME", image_name), ("IMAGE_TAG", image_tag)];
+    let repository = format!("--image-repository={image}");
+    let args =
+        ["--namespace", &namespace, "--name", "app", "--container-name", "app", &repository, "--timeout", "120s"];
+    let out = run_example("deploy", None, &args, &env);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).ends_with("deployment \"app\" successfully rolled out\n"), "{}", text(&out.stdout));
     let running =

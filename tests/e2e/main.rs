@@ -5,6 +5,7 @@ mod actions_output;
 mod build_image;
 mod copy_image;
 mod deploy_example;
+mod deploy_step;
 mod doctor;
 mod fixtures;
 mod flow_dry_run;

@@ -7,7 +7,7 @@ use offinfra_test_support::contract::{forbid_unmounted, Spec};
 use offinfra_test_support::examples::{run_example, text};
 use serde_json::{json, Value};
 use wiremock::{
-    matchers::{body_partial_json, method, path, query_param},
+    matchers::{body_json, body_partial_json, method, path, query_param},
     Mock, MockServer, ResponseTemplate,
 };
 
@@ -84,7 +84,7 @@ fn run(forgejo: &MockServer, woodpecker: &MockServer, github: &MockServer, extra
         "--offinfra-git",
         "https://git.example.com/platform/offinfra",
         "--deploy-image",
-        "ghcr.io/acme/offinfra-deploy:1.0.0",
+        DEPLOY_IMAGE,
     ];
     args.extend_from_slice(extra);
     let env = [
@@ -95,6 +95,11 @@ fn run(forgejo: &MockServer, woodpecker: &MockServer, github: &MockServer, extra
     ];
     run_example("onboard", None, &args, &env)
 }
+
+/// A deploy image pinned by digest: onboard keeps it and asks no registry.
+const DEPLOY_IMAGE: &str =
+    "ghcr.io/acme/offinfra-deploy:1.0.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const ENV: &str = "/repos/ViktorBarzin/app/environments/deploy";
 
 fn writes(requests: &[wiremock::Request]) -> Vec<String> {
     requests.iter().filter(|r| r.method.as_str() != "GET").map(|r| format!("{} {}", r.method, r.url.path())).collect()
@@ -111,16 +116,43 @@ async fn onboards_once_then_changes_nothing() {
     // The mirror's Actions secrets: none yet; values are sealed with this key pair's public half.
     let secret_key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
     let public_key = offinfra::http::base64(secret_key.public_key().as_bytes());
-    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
-    get(
-        &github,
-        "/repos/ViktorBarzin/app/actions/secrets/public-key",
-        ok(json!({"key_id": "kid-1", "key": public_key})),
-    )
-    .await;
+    // No environment yet: created, limited to master, and the secrets go there.
+    let environment_answers = [
+        ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        ok(
+            json!({"name": "deploy", "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}}),
+        ),
+    ];
+    let served = std::sync::atomic::AtomicUsize::new(0);
+    Mock::given(method("GET"))
+        .and(path(ENV))
+        .respond_with(move |_: &wiremock::Request| {
+            environment_answers[served.fetch_add(1, std::sync::atomic::Ordering::SeqCst).min(1)].clone()
+        })
+        .mount(&github)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(ENV))
+        .and(body_json(
+            json!({"deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}}),
+        ))
+        .respond_with(ok(json!({"name": "deploy"})))
+        .expect(1)
+        .mount(&github)
+        .await;
+    get(&github, &format!("{ENV}/deployment-branch-policies"), ok(json!({"total_count": 0, "branch_policies": []})))
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ENV}/deployment-branch-policies")))
+        .and(body_json(json!({"name": "master", "type": "branch"})))
+        .respond_with(ok(json!({"id": 1, "name": "master", "type": "branch"})))
+        .expect(1)
+        .mount(&github)
+        .await;
+    get(&github, &format!("{ENV}/secrets/public-key"), ok(json!({"key_id": "kid-1", "key": public_key}))).await;
     for name in ["FORGEJO_GIT_TOKEN", "WOODPECKER_TOKEN"] {
         Mock::given(method("PUT"))
-            .and(path(format!("/repos/ViktorBarzin/app/actions/secrets/{name}")))
+            .and(path(format!("{ENV}/secrets/{name}")))
             .and(body_partial_json(json!({"key_id": "kid-1"})))
             .respond_with(ResponseTemplate::new(201))
             .expect(1)
@@ -179,14 +211,25 @@ async fn onboards_once_then_changes_nothing() {
     assert!(stderr.contains("done     committed 5eed5eed5eed\n"), "{stderr}");
     assert!(stderr.contains("done     activated GitHub ViktorBarzin/app in Woodpecker as repo 42\n"), "{stderr}");
     assert!(stderr.contains("done     default branch main -> master\n"), "{stderr}");
-    assert!(stderr.contains("done     set Actions secrets FORGEJO_GIT_TOKEN, WOODPECKER_TOKEN\n"), "{stderr}");
+    assert!(stderr.contains("done     limit GitHub environment deploy to branch master\n"), "{stderr}");
+    assert!(
+        stderr.contains("done     set Actions secrets FORGEJO_GIT_TOKEN, WOODPECKER_TOKEN (environment deploy)\n"),
+        "{stderr}"
+    );
+    // The commit that starts the first build comes after everything that build needs.
+    let order: Vec<&str> = stderr.lines().filter_map(|l| l.strip_prefix("done     ")).collect();
+    let at =
+        |prefix: &str| order.iter().position(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {stderr}"));
+    for before in ["activated", "limit GitHub environment", "set Actions secrets"] {
+        assert!(at(before) < at("committed"), "{before} before the commit: {stderr}");
+    }
     assert!(!stderr.contains("-VALUE"), "a secret value was printed: {stderr}");
     forgejo.verify().await;
     woodpecker.verify().await;
     github.verify().await;
     // GitHub got each value sealed to its key: only the secret key opens it.
     let puts = github.received_requests().await.unwrap();
-    let put = puts.iter().find(|r| r.url.path().ends_with("/FORGEJO_GIT_TOKEN")).unwrap();
+    let put = puts.iter().find(|r| r.url.path() == format!("{ENV}/secrets/FORGEJO_GIT_TOKEN")).unwrap();
     let body: Value = serde_json::from_slice(&put.body).unwrap();
     let sealed = offinfra::http::base64_decode(body["encrypted_value"].as_str().unwrap()).unwrap();
     assert_eq!(secret_key.unseal(&sealed).unwrap(), b"fj-git-VALUE");
@@ -215,7 +258,10 @@ async fn onboards_once_then_changes_nothing() {
     assert!(build.contains("${{ secrets.FORGEJO_GIT_TOKEN }}"), "the fleet's secret name: {build}");
     let deploy = String::from_utf8(offinfra::http::base64_decode(&committed(1)).unwrap()).unwrap();
     assert!(deploy.contains("  - event: manual\n"));
-    assert!(deploy.contains("deploy --namespace prod --name app --container-name app --timeout 300s"), "{deploy}");
+    assert!(deploy.contains(&format!("    image: {DEPLOY_IMAGE}\n")), "{deploy}");
+    assert!(deploy.contains("      - --namespace=prod\n      - --kind=deployment\n      - --name=app\n"), "{deploy}");
+    assert!(deploy.contains("      - --image-repository=ghcr.io/viktorbarzin/app\n"), "{deploy}");
+    assert!(build.contains("    environment: deploy\n") && build.contains("persist-credentials: false"), "{build}");
     assert!(!deploy.contains("${"), "no pipeline variable is substituted into the YAML: {deploy}");
 
     // The second run sees what the first left: nothing to do, and no write call.
@@ -239,7 +285,10 @@ async fn onboards_once_then_changes_nothing() {
     let listed = json!({"total_count": 2, "secrets": [
         {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"},
         {"name": "WOODPECKER_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}]});
-    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(listed)).await;
+    get(&github, ENV, ok(json!({"name": "deploy", "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}}))).await;
+    let master = json!({"total_count": 1, "branch_policies": [{"id": 1, "name": "master", "type": "branch"}]});
+    get(&github, &format!("{ENV}/deployment-branch-policies"), ok(master)).await;
+    get(&github, &format!("{ENV}/secrets"), ok(listed)).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);
@@ -290,7 +339,7 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     get(&woodpecker, "/api/repos/lookup/ViktorBarzin/app", ResponseTemplate::new(404).set_body_string("Not Found"))
         .await;
     get(&github, "/repos/ViktorBarzin/app", ok(json!({"id": 4242, "full_name": "ViktorBarzin/app"}))).await;
-    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
+    get(&github, ENV, not_found()).await;
     let out = run(&forgejo, &woodpecker, &github, &["--allow-overwrite", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
