@@ -13,6 +13,7 @@ mod flow_e2e;
 mod forgejo_cleanup;
 mod ghcr_examples;
 mod onboard;
+mod platform_lint;
 mod release_tag;
 mod release_workflow;
 mod svu_cli;

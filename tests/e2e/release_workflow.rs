@@ -69,24 +69,48 @@ fn the_workflows_trigger_permit_and_call_our_binaries_with_flags_that_exist() {
     let ci = workflow("ci.yml");
     assert_eq!(strings(&ci["on"]["push"]["branches"]), ["master"]);
     assert!(!ci["on"]["pull_request"].is_badvalue(), "pull requests are tested");
-    assert_eq!(ci["permissions"]["contents"].as_str(), Some("read"), "read-only unless a job needs more");
+    assert!(ci["permissions"].as_hash().is_some_and(|p| p.is_empty()), "no permission unless a job asks");
+    assert_eq!(ci["jobs"]["test"]["permissions"]["contents"].as_str(), Some("read"), "the tests read only");
     let test_steps = ci["jobs"]["test"]["steps"].as_vec().unwrap();
     assert!(test_steps.iter().any(|s| s["run"].as_str() == Some("bash .ci/run")), "the README's command, via .ci/run");
     assert_eq!(ci["jobs"]["tag"]["needs"].as_str(), Some("test"));
     assert_eq!(ci["jobs"]["tag"]["permissions"]["contents"].as_str(), Some("write"));
     let tagging = &steps(&ci, "tag")[0].1;
+    assert!(tagging.contains("gh api \"repos/$GITHUB_REPOSITORY/git/refs\""), "the tag through the API: {tagging}");
     assert!(tagging.contains("target/dist/examples/svu next"), "the next version from our svu: {tagging}");
     assert_eq!(ci["jobs"]["release"]["uses"].as_str(), Some("./.github/workflows/release.yml"));
 
     let release = workflow("release.yml");
     assert_eq!(strings(&release["on"]["push"]["tags"]), ["v*.*.*"]);
     assert_eq!(release["on"]["workflow_call"]["inputs"]["version"]["required"].as_bool(), Some(true));
-    assert_eq!(release["permissions"]["contents"].as_str(), Some("write"), "attach the binaries");
-    assert_eq!(release["permissions"]["packages"].as_str(), Some("write"), "push the deploy image");
-    let ids: Vec<String> = steps(&release, "release").into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, ["build", "linkage", "package", "attach", "image", "push"]);
+    assert!(release["permissions"].as_hash().is_some_and(|p| p.is_empty()), "no permission unless a job asks");
+    // The build job runs every dependency's build script: read-only, no cache. Only publish writes.
+    let build = &release["jobs"]["build"];
+    assert_eq!(build["permissions"]["contents"].as_str(), Some("read"));
+    assert!(build["permissions"]["packages"].is_badvalue(), "the build cannot push");
+    let publish = &release["jobs"]["publish"];
+    assert_eq!(publish["needs"].as_str(), Some("build"));
+    assert_eq!(publish["permissions"]["contents"].as_str(), Some("write"), "attach the binaries");
+    assert_eq!(publish["permissions"]["packages"].as_str(), Some("write"), "push the deploy image");
+    let uses: Vec<String> = ["build", "publish"]
+        .iter()
+        .flat_map(|job| release["jobs"][*job]["steps"].as_vec().unwrap().iter().filter_map(|s| s["uses"].as_str()))
+        .map(str::to_owned)
+        .collect();
+    assert!(!uses.iter().any(|u| u.contains("cache")), "no build cache in a release: {uses:?}");
+    assert!(publish["steps"].as_vec().unwrap().iter().all(|s| s["run"].as_str().is_none_or(|r| !r.contains("cargo"))));
+    let base = release["env"]["DEPLOY_BASE"].as_str().unwrap();
+    assert!(regex::Regex::new(r"@sha256:[0-9a-f]{64}$").unwrap().is_match(base), "the base by digest: {base}");
+    let ids: Vec<String> = steps(&release, "build").into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["build", "glibc", "package", "image"]);
+    let ids: Vec<String> = steps(&release, "publish").into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["attach", "push"]);
+    let gate = &steps(&release, "build")[1].1;
+    for bin in ["deploy", "sync-secrets", "trigger-deploy", "doctor"] {
+        assert!(gate.contains(&format!("\"$bin/{bin}\"")), "the gate checks every binary in the image: {bin}");
+    }
     let mut called = BTreeMap::new();
-    for (id, run) in steps(&release, "release") {
+    for (id, run) in steps(&release, "build").into_iter().chain(steps(&release, "publish")) {
         for (name, flags) in invocations(&run) {
             assert_flags_exist(&name, &flags, &format!("release.yml step {id}"));
             called.insert(name, flags);
@@ -152,18 +176,23 @@ async fn release_rehearsal() {
     ];
     // The build in the checkout; the rest in a scratch directory that sees the checkout's target/.
     let release = workflow("release.yml");
-    let scripts: BTreeMap<String, String> = steps(&release, "release").into_iter().collect();
+    let scripts: BTreeMap<String, String> =
+        steps(&release, "build").into_iter().chain(steps(&release, "publish")).collect();
     bash(&scripts["build"], &root(), &env);
     let work = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(root().join("target"), work.path().join("target")).unwrap();
-    for id in ["package", "image", "push"] {
+    for id in ["package", "image"] {
         bash(&scripts[id], work.path(), &env);
     }
+    // The publish job runs from the build's artifact (release/), nothing else of the checkout.
+    let published = tempfile::tempdir().unwrap();
+    bash(&format!("cp -r {}/release {}/", work.path().display(), published.path().display()), work.path(), &env);
+    bash(&scripts["push"], published.path(), &env);
 
     // The archive holds every binary; the three tags name one image.
     let listing = Command::new("tar")
         .args(["-tzf", "release/offinfra-v9.9.9-x86_64-linux-gnu.tar.gz"])
-        .current_dir(work.path())
+        .current_dir(published.path())
         .output()
         .unwrap();
     for bin in ["./flow", "./svu", "./deploy", "./build-image", "./push-image", "./onboard", "./doctor"] {
@@ -207,4 +236,26 @@ async fn release_rehearsal() {
         offinfra::onboard::released_deploy_image("https://github.com/ViktorBarzin/offinfra"),
         Some(text(&evaluated.stdout).trim().to_owned())
     );
+}
+
+/// The release's glibc gate: a binary that needs a newer glibc than the base fails it, naming the
+/// versions; the same binary passes against this machine's glibc, which it was linked with.
+#[test]
+fn the_glibc_gate_fails_a_binary_that_needs_a_newer_glibc_than_the_base() {
+    let gate = root().join(".github/scripts/glibc-gate.sh");
+    let deploy = example("deploy");
+    let run = |max: &str, bin: &Path| Command::new("bash").arg(&gate).arg(max).arg(bin).output().unwrap();
+    // Linked here against glibc >= 2.34 (__libc_start_main@GLIBC_2.34): too new for a 2.31 base.
+    let out = run("2.31", &deploy);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let said = text(&out.stderr);
+    assert!(said.contains("GLIBC_2.34, newer") && said.contains("newer than the base's glibc 2.31"), "{said}");
+    let here = Command::new("getconf").arg("GNU_LIBC_VERSION").output().unwrap();
+    let here = text(&here.stdout).trim().trim_start_matches("glibc ").to_owned();
+    let out = run(&here, &deploy);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("(base: {here})")), "{}", text(&out.stdout));
+    // Not a binary: an error, not a pass.
+    let out = run(&here, &root().join("README.md"));
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -114,6 +114,8 @@ struct Paths {
     workspace: PathBuf,
     state: PathBuf,
     cache: PathBuf,
+    /// The platforms' linters (zizmor, check-jsonschema).
+    lint: PathBuf,
 }
 
 impl Paths {
@@ -124,7 +126,7 @@ impl Paths {
         let state = var("OFFINFRA_TESTENV_DIR").unwrap_or_else(|| workspace.join("target/testenv"));
         let cache = var("OFFINFRA_K8S_CACHE")
             .unwrap_or_else(|| PathBuf::from(format!("/var/cache/offinfra-k8s/{KUBERNETES}/bin")));
-        Self { workspace, state, cache }
+        Self { workspace, state, cache, lint: tools::lint_dir() }
     }
 
     fn recipe(&self, name: &str) -> PathBuf {
@@ -146,18 +148,19 @@ fn prepare(env: &Paths) -> Result<(), String> {
 fn prepare_with(
     env: &Paths,
     path: &std::ffi::OsStr,
-    install_allowed: impl FnOnce() -> Result<(), String>,
+    install_allowed: impl FnOnce() -> Result<tools::Installer, String>,
 ) -> Result<(), String> {
     let built = tools::binaries_run(&env.cache);
     let missing = tools::missing(path, built);
     if missing.is_empty() && built {
-        return Ok(());
+        return tools::install_linters(&env.lint);
     }
-    if let Err(why) = install_allowed() {
-        return Err(tools::report(&missing, (!built).then_some(env.cache.as_path()), &why));
-    }
+    let installer = match install_allowed() {
+        Ok(installer) => installer,
+        Err(why) => return Err(tools::report(&missing, (!built).then_some(env.cache.as_path()), &why)),
+    };
     if !missing.is_empty() {
-        tools::apt_install(&missing)?;
+        tools::apt_install(installer, &missing)?;
         let still = tools::missing(&std::env::var_os("PATH").unwrap_or_default(), built);
         if !still.is_empty() {
             return Err(tools::report(&still, None, "apt-get install did not provide them"));
@@ -165,7 +168,8 @@ fn prepare_with(
     }
     if !built {
         eprintln!("xtask: building kube-apiserver and kube-controller-manager {KUBERNETES} once (3.5 to 7 minutes)");
-        let status = Command::new("sh")
+        let status = installer
+            .command("sh")
             .arg(env.recipe("k8s-build.sh"))
             .env("OFFINFRA_K8S_CACHE", &env.cache)
             .status()
@@ -174,7 +178,7 @@ fn prepare_with(
             return Err(format!("k8s-build.sh failed ({status}); its messages are above"));
         }
     }
-    Ok(())
+    tools::install_linters(&env.lint)
 }
 
 /// The `https://127.0.0.1:PORT` of a control plane that answers in `dir`, if one does.
@@ -251,6 +255,10 @@ fn status(env: &Paths) -> Result<ExitCode, String> {
         true => println!("control-plane binaries: {}", env.cache.display()),
         false => println!("control-plane binaries: not built in {}", env.cache.display()),
     }
+    match tools::linters_run(&env.lint) {
+        true => println!("linters: {}", env.lint.display()),
+        false => println!("linters: not installed in {}", env.lint.display()),
+    }
     match running_control_plane(&env.k8s_dir()) {
         Some(server) => println!("control plane: running at {server} ({})", env.k8s_dir().display()),
         None => println!("control plane: not running (tests start their own)"),
@@ -293,6 +301,7 @@ fn run_suite(env: &Paths, extra: &[String], signals: &AtomicUsize) -> Result<Opt
         .current_dir(&env.workspace)
         .env("OFFINFRA_TESTENV_DIR", &env.state)
         .env("OFFINFRA_K8S_CACHE", &env.cache)
+        .env("OFFINFRA_LINT_DIR", &env.lint)
         .process_group(0)
         .spawn()
         .map_err(|e| format!("{}: {e}", cargo.to_string_lossy()))?;
@@ -345,7 +354,12 @@ mod tests {
     fn without_tools_and_without_installing_it_fails_at_once_naming_each() {
         let empty = std::env::temp_dir().join(format!("xtask-no-tools-{}", std::process::id()));
         std::fs::create_dir_all(&empty).unwrap();
-        let env = Paths { workspace: ".".into(), state: empty.join("state"), cache: empty.join("no-cache") };
+        let env = Paths {
+            workspace: ".".into(),
+            state: empty.join("state"),
+            cache: empty.join("no-cache"),
+            lint: empty.join("lint"),
+        };
         let start = std::time::Instant::now();
         let err = prepare_with(&env, empty.as_os_str(), || Err("installing needs root".to_owned())).unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());

@@ -36,7 +36,58 @@ pub const TOOLS: &[Tool] = &[
     tool("python3", "python3", "the registry's token server", true),
     tool("curl", "curl", "the recipes' readiness checks", false),
     tool("etcd", "etcd-server", "the Kubernetes control plane's store", true),
+    tool("podman", "podman", "runs the shipped deploy image as Woodpecker starts a step", false),
+    tool("runc", "runc", "podman's runtime on this machine kind", true),
+    tool("strip", "binutils", "strips the binaries the deploy-image test ships", false),
+    tool("readelf", "binutils", "the release's glibc gate reads the binaries' version needs", false),
+    tool("dpkg", "dpkg", "lists the Debian packages the test's shell-less base is made of", false),
 ];
+
+/// The platforms' own linters, from PyPI, pinned: they check every workflow file we write or ship.
+pub const LINTERS: &[&str] = &["zizmor==1.32.0", "check-jsonschema==0.39.0"];
+
+/// Where the linters' virtual environment lives (`OFFINFRA_LINT_DIR`, else a cache directory named by
+/// their versions, so a change of version installs anew).
+pub fn lint_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("OFFINFRA_LINT_DIR").filter(|d| !d.is_empty()) {
+        return dir.into();
+    }
+    let versions: Vec<String> = LINTERS.iter().map(|l| l.replace("==", "-")).collect();
+    let base = match is_root() {
+        true => std::path::PathBuf::from("/var/cache/offinfra-lint"),
+        false => std::env::var_os("HOME").map_or_else(std::env::temp_dir, std::path::PathBuf::from).join(".cache/offinfra-lint"),
+    };
+    base.join(versions.join("_"))
+}
+
+/// Whether the linters in `dir` run.
+pub fn linters_run(dir: &Path) -> bool {
+    ["zizmor", "check-jsonschema"].iter().all(|name| {
+        Command::new(dir.join("bin").join(name)).arg("--version").output().is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Installs the linters into a virtual environment at `dir` with pip (PyPI), unless they run already.
+pub fn install_linters(dir: &Path) -> Result<(), String> {
+    if linters_run(dir) {
+        return Ok(());
+    }
+    eprintln!("xtask: pip install {} into {}", LINTERS.join(" "), dir.display());
+    let _ = std::fs::remove_dir_all(dir);
+    let venv = Command::new("python3").args(["-m", "venv"]).arg(dir).status().map_err(|e| format!("python3: {e}"))?;
+    if !venv.success() {
+        return Err(format!("python3 -m venv {} failed: install the Debian package python3-venv", dir.display()));
+    }
+    let pip = Command::new(dir.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(LINTERS)
+        .status()
+        .map_err(|e| format!("pip: {e}"))?;
+    if !pip.success() || !linters_run(dir) {
+        return Err(format!("pip install {} failed ({pip})", LINTERS.join(" ")));
+    }
+    Ok(())
+}
 
 /// What building the control plane once (testenv/k8s-build.sh) runs.
 pub const BUILD_TOOLS: &[Tool] = &[
@@ -77,19 +128,47 @@ pub fn binaries_run(cache: &Path) -> bool {
     })
 }
 
-/// Whether installing with apt-get is allowed here (Debian, root, and installs not turned off); `Err` says
-/// why not.
-pub fn install_allowed() -> Result<(), String> {
+/// How packages are installed: as root, or through `sudo -n` (a GitHub-hosted runner's user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installer {
+    /// This process is root.
+    Root,
+    /// Passwordless sudo.
+    Sudo,
+}
+
+impl Installer {
+    /// A command that runs `program` with the rights to install.
+    pub fn command(self, program: &str) -> Command {
+        match self {
+            Installer::Root => Command::new(program),
+            Installer::Sudo => {
+                let mut command = Command::new("sudo");
+                // -E keeps OFFINFRA_K8S_CACHE and DEBIAN_FRONTEND for the recipe.
+                command.args(["-n", "-E", program]);
+                command
+            }
+        }
+    }
+}
+
+/// Whether installing with apt-get is allowed here (Debian, root or passwordless sudo, and installs not
+/// turned off), and how; `Err` says why not.
+pub fn install_allowed() -> Result<Installer, String> {
     if std::env::var_os("OFFINFRA_TESTENV_NO_INSTALL").is_some_and(|v| !v.is_empty() && v != "0") {
         return Err("installing is turned off (OFFINFRA_TESTENV_NO_INSTALL)".to_owned());
     }
     if !Path::new("/etc/debian_version").exists() || !is_executable(Path::new("/usr/bin/apt-get")) {
         return Err("this is not a Debian system with apt-get".to_owned());
     }
-    if !is_root() {
-        return Err("installing needs root".to_owned());
+    if is_root() {
+        return Ok(Installer::Root);
     }
-    Ok(())
+    let sudo = Command::new("sudo").args(["-n", "true"]).output().is_ok_and(|o| o.status.success());
+    match sudo {
+        true => Ok(Installer::Sudo),
+        false => Err("installing needs root or passwordless sudo (sudo -n)".to_owned()),
+    }
 }
 
 /// The effective user id is 0 (read from /proc, so no unsafe call is needed).
@@ -104,7 +183,7 @@ fn is_root() -> bool {
 }
 
 /// `apt-get update` once, then `apt-get install` of the packages of `tools`.
-pub fn apt_install(tools: &[Tool]) -> Result<(), String> {
+pub fn apt_install(installer: Installer, tools: &[Tool]) -> Result<(), String> {
     let mut packages: Vec<&str> = tools.iter().map(|t| t.package).collect();
     packages.sort_unstable();
     packages.dedup();
@@ -113,7 +192,8 @@ pub fn apt_install(tools: &[Tool]) -> Result<(), String> {
     }
     eprintln!("xtask: apt-get install {}", packages.join(" "));
     let run = |args: &[&str]| -> Result<(), String> {
-        let status = Command::new("apt-get")
+        let status = installer
+            .command("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
