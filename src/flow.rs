@@ -565,6 +565,19 @@ pub async fn run(plan: &Plan, backends: &Backends<'_>, on_step: &mut (dyn FnMut(
     .await
 }
 
+/// What to do about a 403 from ghcr.io: a package that another repository or a personal token pushed
+/// first is not writable by this workflow's `GITHUB_TOKEN` until the package grants the repository access.
+/// Empty for anything else.
+pub fn ghcr_access_hint(image: &ImageName, error: &Error) -> String {
+    if image.registry() != "ghcr.io" || error.status() != Some(403) {
+        return String::new();
+    }
+    format!(
+        " (ghcr.io refused the workflow's token for {image}: in the package's settings, under \"Manage Actions \
+         access\", give this repository Write to push and Admin to delete versions)"
+    )
+}
+
 /// [`run`], telling `on_event` when each step starts its work as well as its record (what a CI log
 /// groups the step's lines by).
 pub async fn run_observed(
@@ -646,7 +659,12 @@ pub async fn run_observed(
                         &mut report,
                         Step::Push,
                         StepStatus::Failed,
-                        format!("pushing {}: {}", plan.image, crate::error::one_line(&e)),
+                        format!(
+                            "pushing {}: {}{}",
+                            plan.image,
+                            crate::error::one_line(&e),
+                            ghcr_access_hint(&plan.image, &e)
+                        ),
                     )
                 }
             }
@@ -672,7 +690,12 @@ pub async fn run_observed(
                     &mut report,
                     Step::Prune,
                     StepStatus::Failed,
-                    format!("pruning {}: {}", plan.image, crate::error::one_line(&e)),
+                    format!(
+                        "pruning {}: {}{}",
+                        plan.image,
+                        crate::error::one_line(&e),
+                        ghcr_access_hint(&plan.image, &e)
+                    ),
                 ),
             }
         }
@@ -788,6 +811,21 @@ mod tests {
             ..inputs(true)
         });
         assert!(unpruned.is_ok(), "without the prune, an image needs no owner");
+    }
+
+    #[test]
+    fn a_ghcr_403_names_the_manage_actions_access_fix_and_nothing_else_does() {
+        let status = |code: u16| {
+            let api = offinfra_http::ApiError::new("DELETE", "https://api.github.com/x", code, b"{}");
+            Error::Http(offinfra_http::Error::Api(Box::new(api)))
+        };
+        let ghcr = ImageName::parse("ghcr.io/viktorbarzin/app").unwrap();
+        let hint = ghcr_access_hint(&ghcr, &status(403));
+        assert!(hint.contains("\"Manage Actions access\", give this repository Write to push and Admin"), "{hint}");
+        assert!(hint.contains("ghcr.io/viktorbarzin/app"), "{hint}");
+        assert_eq!(ghcr_access_hint(&ghcr, &status(404)), "");
+        let elsewhere = ImageName::parse("registry.example/viktorbarzin/app").unwrap();
+        assert_eq!(ghcr_access_hint(&elsewhere, &status(403)), "");
     }
 
     struct Fake {

@@ -911,7 +911,7 @@ mod tests {
         assert!(deploy.contains(&format!("    image: {PINNED}\n")), "by version and digest");
         let entrypoint = "    entrypoint:\n      - /usr/local/bin/deploy\n      - --namespace=prod\n      - --kind=deployment\n      - --name=app\n      - --container-name=app\n      - --image-repository=ghcr.io/acme/app\n      - --timeout=300s\n      - --rollback-on-failure\n";
         assert!(deploy.ends_with(entrypoint), "{deploy}");
-        assert!(!deploy.contains("commands:"), "the image has no shell");
+        assert!(!deploy.contains("\n    commands:"), "the image has no shell");
         assert!(!deploy.contains("serviceAccountName") && !deploy.contains("SLACK"), "neither unless asked for");
         assert!(!deploy.contains('$'), "the tag reaches deploy through its environment, never the YAML");
         let build = render(BUILD_TEMPLATE, &config()).unwrap();

@@ -22,13 +22,19 @@ fn linter(name: &str) -> PathBuf {
         None => {
             let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/offinfra-lint"));
             let bases = [Some(PathBuf::from("/var/cache/offinfra-lint")), home];
-            bases.into_iter().flatten().filter_map(|b| std::fs::read_dir(b).ok()).flatten().flatten().map(|e| e.path()).collect()
+            bases
+                .into_iter()
+                .flatten()
+                .filter_map(|b| std::fs::read_dir(b).ok())
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect()
         }
     };
-    dirs.iter()
-        .map(|d| d.join("bin").join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} is not installed: `cargo xtask test-env up` installs it (docs/DEVELOPMENT.md)"))
+    dirs.iter().map(|d| d.join("bin").join(name)).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("{name} is not installed: `cargo xtask test-env up` installs it (docs/DEVELOPMENT.md)")
+    })
 }
 
 fn zizmor(file: &Path) -> Output {
@@ -118,9 +124,20 @@ fn what_onboard_writes_passes_zizmor_and_both_schemas_and_planted_mistakes_do_no
     }
 
     // Planted mistakes, one per check.
-    let leaky = write("leaky.yml", &files[0].1.replace("          persist-credentials: false # no token in .git/config, so none in the build context either\n", ""));
+    let leaky = write(
+        "leaky.yml",
+        &files[0].1.replace(
+            "          persist-credentials: false # no token in .git/config, so none in the build context either\n",
+            "",
+        ),
+    );
     fails("a checkout that keeps its credentials", &zizmor(&leaky), "artipacked");
-    let movable = write("movable.yml", &files[0].1.replace("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", "actions/checkout@v4"));
+    let movable = write(
+        "movable.yml",
+        &files[0]
+            .1
+            .replace("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", "actions/checkout@v4"),
+    );
     fails("an action by a movable tag", &zizmor(&movable), "unpinned-uses");
     let misspelt = write("misspelt.yml", &files[0].1.replace("    runs-on: ubuntu-24.04", "    run-on: ubuntu-24.04"));
     fails("a misspelt runs-on", &schema(&misspelt, GITHUB), "runs-on");

@@ -55,7 +55,9 @@ pub fn lint_dir() -> std::path::PathBuf {
     let versions: Vec<String> = LINTERS.iter().map(|l| l.replace("==", "-")).collect();
     let base = match is_root() {
         true => std::path::PathBuf::from("/var/cache/offinfra-lint"),
-        false => std::env::var_os("HOME").map_or_else(std::env::temp_dir, std::path::PathBuf::from).join(".cache/offinfra-lint"),
+        false => std::env::var_os("HOME")
+            .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+            .join(".cache/offinfra-lint"),
     };
     base.join(versions.join("_"))
 }
