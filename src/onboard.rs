@@ -127,6 +127,44 @@ pub fn released_deploy_image(offinfra_git: &str) -> Option<String> {
 }
 
 impl Settings {
+    /// Onboarding `repo` with the `onboard` command line's defaults: branch `master`, the mirror of the
+    /// same name, environment `deploy`, the fleet's secret names, no token, nothing else set.
+    ///
+    /// ```
+    /// let mut settings = offinfra::onboard::Settings::new(
+    ///     "viktor/app".parse()?, "https://git.example.com", "https://ci.example.com");
+    /// settings.github_repo = Some("ViktorBarzin/app".parse()?);
+    /// settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+    /// let config = settings.config()?;
+    /// assert_eq!(config.value("image"), Some("ghcr.io/viktorbarzin/app"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(repo: offinfra_types::RepoName, forgejo_url: &str, woodpecker_url: &str) -> Self {
+        Settings {
+            repo,
+            github_repo: None,
+            branch: "master".into(),
+            forgejo_url: forgejo_url.to_owned(),
+            woodpecker_url: woodpecker_url.to_owned(),
+            github_user: "x-access-token".into(),
+            github_token: String::new().into(),
+            image: None,
+            namespace: None,
+            deployment: None,
+            container: None,
+            service_account: None,
+            slack_secret: None,
+            deploy_image: None,
+            offinfra_git: None,
+            environment: "deploy".into(),
+            forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
+            woodpecker_secret: "WOODPECKER_TOKEN".into(),
+            allow_overwrite: false,
+            actions_secrets: Vec::new(),
+            replace_secrets: false,
+        }
+    }
+
     /// The templates' values: each setting given, or its default. A required setting that is missing
     /// (where offinfra is installed from, the deploy image) is an error naming its flag.
     pub fn config(&self) -> Result<OnboardConfig, crate::Error> {
@@ -827,29 +865,11 @@ mod tests {
         "ghcr.io/acme/offinfra-deploy:1.2.3@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn settings() -> Settings {
-        Settings {
-            repo: "viktor/app".parse().unwrap(),
-            github_repo: Some("ViktorBarzin/app".parse().unwrap()),
-            branch: "master".into(),
-            forgejo_url: "https://git.example.com/".into(),
-            woodpecker_url: "https://ci.example.com".into(),
-            github_user: "x-access-token".into(),
-            github_token: "t".to_owned().into(),
-            image: None,
-            namespace: None,
-            deployment: None,
-            container: None,
-            service_account: None,
-            slack_secret: None,
-            deploy_image: None,
-            offinfra_git: Some("https://github.com/ViktorBarzin/offinfra".into()),
-            environment: "deploy".into(),
-            forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
-            woodpecker_secret: "WOODPECKER_TOKEN".into(),
-            allow_overwrite: false,
-            actions_secrets: Vec::new(),
-            replace_secrets: false,
-        }
+        let mut settings =
+            Settings::new("viktor/app".parse().unwrap(), "https://git.example.com/", "https://ci.example.com");
+        settings.github_repo = Some("ViktorBarzin/app".parse().unwrap());
+        settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+        settings
     }
 
     fn config() -> OnboardConfig {

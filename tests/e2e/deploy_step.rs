@@ -127,29 +127,15 @@ fn release_the_deploy_image(reg: &LocalRegistry) -> (String, &'static str) {
 /// The deploy pipeline onboard writes for viktor/app (mirror ViktorBarzin/app), with the deploy image
 /// `deploy_image` pinned by onboard through the registry, parsed.
 async fn rendered_pipeline(deploy_image: &str, namespace: &str) -> (Yaml, String) {
-    let settings = offinfra::onboard::Settings {
-        repo: "viktor/app".parse().unwrap(),
-        github_repo: Some("ViktorBarzin/app".parse().unwrap()),
-        branch: "master".into(),
-        forgejo_url: "https://forgejo.example".into(),
-        woodpecker_url: "https://ci.example".into(),
-        github_user: "x-access-token".into(),
-        github_token: String::new().into(),
-        image: None,
-        namespace: Some(namespace.to_owned()),
-        deployment: None,
-        container: None,
-        service_account: None,
-        slack_secret: None,
-        deploy_image: Some(deploy_image.to_owned()),
-        offinfra_git: Some("https://github.com/ViktorBarzin/offinfra".into()),
-        environment: "deploy".into(),
-        forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
-        woodpecker_secret: "WOODPECKER_TOKEN".into(),
-        allow_overwrite: false,
-        actions_secrets: Vec::new(),
-        replace_secrets: false,
-    };
+    let mut settings = offinfra::onboard::Settings::new(
+        "viktor/app".parse().unwrap(),
+        "https://forgejo.example",
+        "https://ci.example",
+    );
+    settings.github_repo = Some("ViktorBarzin/app".parse().unwrap());
+    settings.namespace = Some(namespace.to_owned());
+    settings.deploy_image = Some(deploy_image.to_owned());
+    settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
     let mut config = settings.config().unwrap();
     offinfra::onboard::pin_deploy_image(&mut config, offinfra::onboard::registry_digest).await.unwrap();
     let text = offinfra::onboard::render(offinfra::onboard::DEPLOY_TEMPLATE, &config).unwrap();

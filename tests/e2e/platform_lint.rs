@@ -63,33 +63,12 @@ fn fails(what: &str, out: &Output, finding: &str) {
 /// The files onboard writes for the fleet's viktor/app (mirror ViktorBarzin/app), plain and with Slack and
 /// a service account.
 fn rendered() -> Vec<(String, String)> {
-    let mut settings = Settings {
-        repo: "viktor/app".parse().unwrap(),
-        github_repo: Some("ViktorBarzin/app".parse().unwrap()),
-        branch: "master".into(),
-        forgejo_url: "https://forgejo.viktorbarzin.me".into(),
-        woodpecker_url: "https://ci.viktorbarzin.me".into(),
-        github_user: "x-access-token".into(),
-        github_token: String::new().into(),
-        image: None,
-        namespace: None,
-        deployment: None,
-        container: None,
-        service_account: None,
-        slack_secret: None,
-        deploy_image: Some(format!(
-            "ghcr.io/viktorbarzin/offinfra-deploy:{}@sha256:{}",
-            offinfra::VERSION,
-            "ab".repeat(32)
-        )),
-        offinfra_git: Some("https://github.com/ViktorBarzin/offinfra".into()),
-        environment: "deploy".into(),
-        forgejo_secret: "FORGEJO_GIT_TOKEN".into(),
-        woodpecker_secret: "WOODPECKER_TOKEN".into(),
-        allow_overwrite: false,
-        actions_secrets: Vec::new(),
-        replace_secrets: false,
-    };
+    let mut settings =
+        Settings::new("viktor/app".parse().unwrap(), "https://forgejo.viktorbarzin.me", "https://ci.viktorbarzin.me");
+    settings.github_repo = Some("ViktorBarzin/app".parse().unwrap());
+    settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+    let digest = "ab".repeat(32);
+    settings.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:{}@sha256:{digest}", offinfra::VERSION));
     let plain = settings.config().unwrap();
     settings.slack_secret = Some("slack_webhook".into());
     settings.service_account = Some("deployer".into());
