@@ -101,7 +101,15 @@ async fn plugin_settings_and_a_failed_pipeline() {
         .mount(&slack)
         .await;
     let webhook = format!("{}/services/T000/B000/secretpart", slack.uri());
-    let out = run(&["--poll", "10ms", "--slack-webhook", &webhook], &env);
+    // Given any flag, this is not a plugin run: no PLUGIN_* setting is read (a manual pipeline's variables
+    // reach a commands step too), so the address is missing.
+    let out = run(&["--poll", "10ms"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--woodpecker-url"), "{}", text(&out.stderr));
+    // As a plugin (no argument), the settings are the flags.
+    let mut env = env.to_vec();
+    env.push(("PLUGIN_SLACK_WEBHOOK", &webhook));
+    let out = run(&[], &env);
     assert_eq!(out.status.code(), Some(1), "the exit code mirrors the pipeline");
     slack.verify().await;
     let stderr = text(&out.stderr);
