@@ -9,8 +9,12 @@
 //! - [`orphans`] and [`cache`]: image indexes whose children are gone; a pull-through cache that answers.
 //! - [`deployment_images`]: the images a Deployment runs can be pulled (with its pods' pull secrets).
 //! - [`lint_pipeline`]: the Woodpecker YAML gotchas the pipeline has been bitten by.
+//! - [`seams`]: live, per step: the service account Woodpecker really uses, its rights on the target,
+//!   the image (exists, pinned, entrypoint) and a `/bin/sh` for `commands:`.
 //!
 //! [`Checks`] runs each check whose inputs it is given, in that order, as the `doctor` example does.
+
+pub mod seams;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -631,6 +635,10 @@ pub struct Checks {
     pub images_in: Vec<String>,
     /// Woodpecker pipeline files, or directories of them, to lint.
     pub lint: Vec<std::path::PathBuf>,
+    /// Check the `lint` files' steps against the cluster and their images' registries ([`seams`]).
+    pub seams: bool,
+    /// The Woodpecker agent's workload, `(namespace, name)`: how it starts steps (for [`seams`]).
+    pub agent: Option<(String, String)>,
     /// Repair what is safe to.
     pub fix: bool,
 }
@@ -700,6 +708,25 @@ impl Checks {
             }
             if !self.images_in.is_empty() {
                 findings.extend(workload_images(deployer.client(), &self.images_in, self.plain_http).await?);
+            }
+        }
+        if self.seams {
+            if self.lint.is_empty() {
+                return Err(invalid("the seams check needs the pipeline files: --lint PATH"));
+            }
+            let kube = match &self.agent {
+                Some((namespace, _)) => Some(deployer::Deployer::infer(Some(namespace)).await?.client().clone()),
+                None => None,
+            };
+            let agent = match (&self.agent, &kube) {
+                (Some((namespace, name)), Some(kube)) => Some(seams::Agent::read(kube, namespace, name).await?),
+                _ => None,
+            };
+            let cx = seams::Context { agent: agent.as_ref(), kube: kube.as_ref(), registry: &registry };
+            for file in pipeline_files(&self.lint)? {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|source| crate::Error::Io { what: format!("--lint {}", file.display()), source })?;
+                findings.extend(seams::check(&file.display().to_string(), &text, &cx).await?);
             }
         }
         if !self.lint.is_empty() {

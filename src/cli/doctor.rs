@@ -78,6 +78,13 @@ pub struct DoctorArgs {
     /// Woodpecker pipeline files or directories to lint
     #[arg(long, value_name = "PATH")]
     pub lint: Vec<PathBuf>,
+    /// Check the --lint files' steps live: the service account Woodpecker really uses, its rights on the
+    /// deploy target, each image (exists, pinned, entrypoint) and /bin/sh for commands:
+    #[arg(long)]
+    pub seams: bool,
+    /// The Woodpecker agent's Deployment or StatefulSet, for --seams (its settings decide the account)
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub agent: Option<String>,
     /// Repair what is safe to: re-point webhooks, write missing secrets from Vault
     #[arg(long)]
     pub fix: bool,
@@ -152,6 +159,17 @@ impl DoctorArgs {
             deployment: self.deployment.clone().map(|name| (self.namespace.clone(), name)),
             images_in: self.images_in.clone(),
             lint: self.lint.clone(),
+            seams: self.seams,
+            agent: match &self.agent {
+                Some(agent) => Some(
+                    agent
+                        .split_once('/')
+                        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+                        .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+                        .ok_or_else(|| Error::invalid(format!("--agent {agent:?}: expected NAMESPACE/NAME")))?,
+                ),
+                None => None,
+            },
             fix: self.fix,
         })
     }

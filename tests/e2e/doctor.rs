@@ -385,3 +385,141 @@ async fn private_images_are_read_with_the_pull_secrets_the_kubelet_would_use() {
         cluster::delete_namespace(&client, ns).await;
     }
 }
+
+/// Builds an image of one file at `dest` (with `entrypoint`, if any) on scratch and pushes it as `:1`.
+fn one_file_image(reg: &LocalRegistry, repository: &str, dest: &str, entrypoint: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "#!/not/a/shell\n").unwrap();
+    let repository = format!("{}/{repository}", reg.host());
+    let add = format!("{}:{dest}:0755", file.display());
+    let mut args = vec!["--from", "scratch", "--add", &add, "--repository", &repository, "--tag", "1"];
+    if let Some(entrypoint) = entrypoint {
+        args.extend(["--entrypoint", entrypoint]);
+    }
+    let out = run_example("build-image", None, &args, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    repository
+}
+
+/// `check` → (status, evidence) of a JSON report.
+fn by_check(stdout: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    let report: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let findings = report["findings"].as_array().unwrap().iter();
+    findings
+        .map(|f| {
+            let field = |k: &str| f[k].as_str().unwrap().to_owned();
+            (field("check"), (field("status"), field("evidence")))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seams_between_the_step_woodpecker_and_the_cluster_are_checked_live() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let deploy_image = one_file_image(&reg, "acme/deploy", "/usr/local/bin/deploy", Some("/usr/local/bin/deploy"));
+    let shell_image = one_file_image(&reg, "acme/shell", "/bin/sh", None);
+    let k8s = cluster::Cluster::get();
+    let client = k8s.client().await;
+    let agent_ns = k8s.namespace(&client, "wp-agent").await;
+    let pipelines = k8s.namespace(&client, "wp-pipelines").await;
+    let app_ns = k8s.namespace(&client, "seams-app").await;
+    let agents: Api<Deployment> = Api::namespaced(client.clone(), &agent_ns);
+    let mut agent = cluster::deployment("woodpecker-agent", 0, 60);
+    let set_env = |agent: &mut Deployment, allow: &str| {
+        agent.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0].env = Some(
+            serde_json::from_value(json!([
+                {"name": "WOODPECKER_BACKEND_K8S_NAMESPACE", "value": pipelines},
+                {"name": "WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP", "value": allow},
+            ]))
+            .unwrap(),
+        );
+    };
+    set_env(&mut agent, "false");
+    agents.create(&PostParams::default(), &agent).await.unwrap();
+
+    // The onboarded step asking for a service account; the old `commands:` step on the shell-less image; a
+    // `commands:` step on an image that has a shell.
+    let mut settings = offinfra::onboard::Settings::new(
+        "viktor/app".parse().unwrap(),
+        "https://forgejo.example",
+        "https://ci.example",
+    );
+    settings.namespace = Some(app_ns.clone());
+    settings.service_account = Some("deployer".into());
+    settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+    settings.deploy_image = Some(format!("{deploy_image}:1"));
+    let mut config = settings.config().unwrap();
+    offinfra::onboard::pin_deploy_image(&mut config, offinfra::onboard::registry_digest).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("deploy.yml", &offinfra::onboard::render(offinfra::onboard::DEPLOY_TEMPLATE, &config).unwrap());
+    write("old.yml", &format!("when:\n  - event: manual\nsteps:\n  - name: deploy\n    image: {deploy_image}:1\n    commands:\n      - deploy --namespace {app_ns} --name app --container-name app\n"));
+    write(
+        "shell.yml",
+        &format!("steps:\n  - name: build\n    image: {shell_image}:1\n    commands:\n      - echo hi\n"),
+    );
+    let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
+    let lint = dir.path().to_str().unwrap().to_owned();
+    let agent_flag = format!("{agent_ns}/woodpecker-agent");
+    let args = ["--lint", lint.as_str(), "--seams", "--agent", agent_flag.as_str(), "--format", "json"];
+    let run = || doctor(&args, &[("KUBECONFIG", kubeconfig.as_str())]);
+    let at = |file: &str, step: &str, what: &str| format!("seams {lint}/{file} {step} {what}");
+
+    let (code, stdout, stderr) = run();
+    assert_eq!(code, Some(1), "{stderr}");
+    let found = by_check(&stdout);
+    let (status, evidence) = &found[&at("deploy.yml", "deploy", "service account")];
+    assert_eq!(status, "fail", "{evidence}");
+    assert!(evidence.contains("WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP is not true"), "{evidence}");
+    assert!(evidence.ends_with(&format!("the step runs as {pipelines}/default")), "{evidence}");
+    let (status, evidence) = &found[&at("deploy.yml", "deploy", "rights")];
+    assert_eq!(
+        (status.as_str(), evidence.as_str()),
+        ("fail", format!("{pipelines}/default may not patch deployment.apps app in {app_ns}: bind it a Role there (docs/deploy.md)").as_str())
+    );
+    assert_eq!(
+        found[&at("deploy.yml", "deploy", "image")].0,
+        "pass",
+        "{:?}",
+        found[&at("deploy.yml", "deploy", "image")]
+    );
+    let (status, evidence) = &found[&at("old.yml", "deploy", "shell")];
+    assert_eq!(status, "fail");
+    assert!(evidence.contains("has no /bin/sh, and Woodpecker runs commands: as /bin/sh -c"), "{evidence}");
+    assert_eq!(found[&at("old.yml", "deploy", "image")].0, "warn", "not pinned");
+    assert_eq!(found[&at("shell.yml", "build", "shell")].0, "pass");
+    assert!(!found.contains_key(&at("deploy.yml", "deploy", "shell")), "an entrypoint step needs no shell");
+
+    // The pipeline account gets rights in the app's namespace: the rights check passes.
+    let binding = serde_json::from_value(json!({
+        "metadata": {"name": "woodpecker-deploys"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": pipelines}],
+    }))
+    .unwrap();
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::namespaced(client.clone(), &app_ns);
+    bindings.create(&PostParams::default(), &binding).await.unwrap();
+    let found = by_check(&run().1);
+    assert_eq!(
+        found[&at("deploy.yml", "deploy", "rights")].0,
+        "pass",
+        "{:?}",
+        found[&at("deploy.yml", "deploy", "rights")]
+    );
+    assert_eq!(found[&at("old.yml", "deploy", "rights")].0, "pass");
+
+    // The agent allows a step's account: the step now runs as `deployer`, which has no rights there.
+    let mut agent = agents.get("woodpecker-agent").await.unwrap();
+    set_env(&mut agent, "true");
+    agents.replace("woodpecker-agent", &PostParams::default(), &agent).await.unwrap();
+    let found = by_check(&run().1);
+    assert_eq!(found[&at("deploy.yml", "deploy", "service account")].0, "pass");
+    let (status, evidence) = &found[&at("deploy.yml", "deploy", "rights")];
+    assert_eq!(status, "fail");
+    assert!(evidence.starts_with(&format!("{pipelines}/deployer may not patch")), "{evidence}");
+
+    for ns in [agent_ns, pipelines, app_ns] {
+        cluster::delete_namespace(&client, &ns).await;
+    }
+}

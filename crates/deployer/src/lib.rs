@@ -39,6 +39,7 @@
 //! assert_eq!(status.message, "deployment \"app\" successfully rolled out\n");
 //! ```
 
+pub mod access;
 mod client;
 pub mod pull;
 pub mod roll_out;

@@ -124,6 +124,15 @@ pub enum Error {
         #[source]
         source: Box<offinfra_http::Error>,
     },
+    /// An image in a registry that cannot be read as asked (a nested index, a config over its cap, a
+    /// platform it lacks, a layer that is not a tar).
+    #[error("{what}: {reason}")]
+    Image {
+        /// The image or blob, `host/repository:reference` or `host/repository@digest`.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// An image that cannot be built as asked (a file, a mode, a base, a platform).
     #[error("build-image: {what}: {reason}")]
     Build {

@@ -491,27 +491,13 @@ fn write_layer(blobs: &Path, files: &[LayerFile], created: i64) -> Result<Layer,
 impl Registry {
     /// The base's manifest for `platform` (its digest and JSON) and its config.
     async fn base_parts(&self, base: Base<'_>, platform: &PlatformSpec) -> Result<((String, Value), Value), Error> {
-        let what = || format!("base {}/{}:{}", self.host, base.repository, base.reference);
-        let (manifests, _) = self.image_parts(base.repository, base.reference, Some(platform)).await?;
-        let root = manifests.last().ok_or_else(|| Error::Build { what: what(), reason: "no manifest".into() })?;
-        let manifest: Value = serde_json::from_slice(&root.bytes)
-            .map_err(|e| Error::Build { what: what(), reason: format!("its manifest: {e}") })?;
-        if root.children().is_some() {
-            return Err(Error::Build { what: what(), reason: "a nested index".into() });
-        }
-        let config_digest = manifest["config"]["digest"]
-            .as_str()
-            .ok_or_else(|| Error::Build { what: what(), reason: "a manifest without a config".into() })?;
-        let mut bytes = Vec::new();
-        self.pull_blob(base.repository, config_digest, &mut bytes).await?;
-        let config: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Build { what: what(), reason: format!("its config: {e}") })?;
-        let (os, arch) =
-            (config["os"].as_str().unwrap_or_default(), config["architecture"].as_str().unwrap_or_default());
-        if os != platform.os || arch != platform.architecture {
-            return Err(Error::Build { what: what(), reason: format!("it is {os}/{arch}, not {platform}") });
-        }
-        Ok(((root.digest.clone(), manifest), config))
+        let image = self.platform_image(base.repository, base.reference, platform).await.map_err(|e| match e {
+            Error::Image { reason, .. } => {
+                Error::Build { what: format!("base {}/{}:{}", self.host, base.repository, base.reference), reason }
+            }
+            other => other,
+        })?;
+        Ok(((image.digest, image.manifest), image.config))
     }
 
     /// Fetches the base's blobs into the built image's layout (a layout holds every blob); a blob the

@@ -28,6 +28,7 @@ pub mod auth;
 pub mod build;
 pub mod copy;
 pub mod health;
+pub mod inspect;
 pub mod push;
 pub mod read;
 
