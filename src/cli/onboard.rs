@@ -58,7 +58,7 @@ pub struct OnboardArgs {
     /// The container in it (default: the repository name)
     #[arg(long)]
     pub container: Option<String>,
-    /// A service account for the deploy step (default: none, the Woodpecker agent's pipeline account);
+    /// A service account for the deploy step (default: none, the pipeline namespace's default account);
     /// honoured only when the agent runs with WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP=true
     #[arg(long, value_name = "NAME")]
     pub service_account: Option<String>,

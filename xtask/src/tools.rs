@@ -99,7 +99,13 @@ pub const BUILD_TOOLS: &[Tool] = &[
     tool("jq", "jq", "the Kubernetes build", false),
     tool("dpkg-source", "dpkg-dev", "unpacks Debian's kubernetes source package", false),
     tool("flock", "util-linux", "serialises concurrent builds", false),
+    // Off Debian (a GitHub-hosted Ubuntu runner) the recipe fetches Debian's source package from Debian's
+    // archive, whose signatures this keyring checks.
+    tool(DEBIAN_KEYRING, "debian-archive-keyring", "verifies Debian's kubernetes source package", false),
 ];
+
+/// Debian's archive keyring, as its package installs it.
+const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -108,6 +114,9 @@ fn is_executable(path: &Path) -> bool {
 /// Whether `tool` is found: an absolute name as it is, a command in `path` (or in [`CLEAN_PATH`] for a
 /// tool a recipe runs with a clean environment).
 pub fn found(tool: &Tool, path: &OsStr) -> bool {
+    if tool.name == DEBIAN_KEYRING {
+        return Path::new(tool.name).is_file();
+    }
     if tool.name.starts_with('/') {
         return is_executable(Path::new(tool.name));
     }
