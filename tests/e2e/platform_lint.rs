@@ -132,4 +132,7 @@ fn our_own_workflows_pass_zizmor_and_the_github_schema() {
         passes(&format!("zizmor on {name}"), &zizmor(&path));
         passes(&format!("the GitHub schema on {name}"), &schema(&path, GITHUB));
     }
+    let dependabot = root().join(".github/dependabot.yml");
+    passes("zizmor on dependabot.yml", &zizmor(&dependabot));
+    passes("the Dependabot schema", &schema(&dependabot, &["--builtin-schema", "vendor.dependabot"]));
 }
