@@ -639,6 +639,8 @@ pub struct Checks {
     pub seams: bool,
     /// The Woodpecker agent's workload, `(namespace, name)`: how it starts steps (for [`seams`]).
     pub agent: Option<(String, String)>,
+    /// Onboarded repositories whose pipelines (read from Forgejo) the seams check reads too.
+    pub seams_repos: Vec<offinfra_types::RepoName>,
     /// Repair what is safe to.
     pub fix: bool,
 }
@@ -711,8 +713,8 @@ impl Checks {
             }
         }
         if self.seams {
-            if self.lint.is_empty() {
-                return Err(invalid("the seams check needs the pipeline files: --lint PATH"));
+            if self.lint.is_empty() && self.seams_repos.is_empty() {
+                return Err(invalid("the seams check needs pipeline files: --lint PATH or --seams-repo OWNER/NAME"));
             }
             let kube = match &self.agent {
                 Some((namespace, _)) => Some(deployer::Deployer::infer(Some(namespace)).await?.client().clone()),
@@ -723,10 +725,21 @@ impl Checks {
                 _ => None,
             };
             let cx = seams::Context { agent: agent.as_ref(), kube: kube.as_ref(), registry: &registry };
+            let mut pipelines = Vec::new();
             for file in pipeline_files(&self.lint)? {
                 let text = std::fs::read_to_string(&file)
                     .map_err(|source| crate::Error::Io { what: format!("--lint {}", file.display()), source })?;
-                findings.extend(seams::check(&file.display().to_string(), &text, &cx).await?);
+                pipelines.push((file.display().to_string(), text));
+            }
+            for repo in &self.seams_repos {
+                let forgejo = self
+                    .forgejo
+                    .as_ref()
+                    .ok_or_else(|| invalid("--seams-repo needs --forgejo-url and FORGEJO_TOKEN"))?;
+                pipelines.extend(seams::repository_pipelines(forgejo, repo).await?);
+            }
+            for (path, text) in pipelines {
+                findings.extend(seams::check(&path, &text, &cx).await?);
             }
         }
         if !self.lint.is_empty() {

@@ -82,6 +82,9 @@ pub struct DoctorArgs {
     /// deploy target, each image (exists, pinned, entrypoint) and /bin/sh for commands:
     #[arg(long)]
     pub seams: bool,
+    /// An onboarded repository whose .woodpecker pipelines (read from Forgejo) --seams checks (repeat)
+    #[arg(long = "seams-repo", value_name = "OWNER/NAME")]
+    pub seams_repos: Vec<String>,
     /// The Woodpecker agent's Deployment or StatefulSet, for --seams (its settings decide the account)
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub agent: Option<String>,
@@ -160,6 +163,11 @@ impl DoctorArgs {
             images_in: self.images_in.clone(),
             lint: self.lint.clone(),
             seams: self.seams,
+            seams_repos: self
+                .seams_repos
+                .iter()
+                .map(|r| RepoName::parse(r).map_err(|e| Error::invalid(format!("--seams-repo {r:?}: {e}"))))
+                .collect::<Result<_, _>>()?,
             agent: match &self.agent {
                 Some(agent) => Some(
                     agent

@@ -181,6 +181,37 @@ pub struct Context<'a> {
     pub registry: &'a (dyn Fn(&str) -> Result<ghcr_client::registry::Registry, crate::Error> + Sync),
 }
 
+/// The Woodpecker pipeline files of `repo` on Forgejo's default branch: `.woodpecker/*.yml`/`*.yaml` and a
+/// top-level `.woodpecker.yml`/`.woodpecker.yaml`, as `(owner/name:path, text)`.
+pub async fn repository_pipelines(
+    forgejo: &forgejo_client::Forgejo,
+    repo: &offinfra_types::RepoName,
+) -> Result<Vec<(String, String)>, crate::Error> {
+    use crate::ResultExt;
+    use forgejo_client::Entry;
+    let contents = forgejo.repo(repo.owner(), repo.name()).contents();
+    let contents = &contents;
+    let read = |path: String| async move {
+        contents.get(&path, None).await.with_context(|| format!("reading {path} of {repo} on Forgejo"))
+    };
+    let mut files = Vec::new();
+    if let Some(Entry::Dir(entries)) = read(".woodpecker".into()).await? {
+        let yaml = |p: &str| p.ends_with(".yml") || p.ends_with(".yaml");
+        files.extend(entries.into_iter().filter(|e| e.kind == "file" && yaml(&e.path)).map(|e| e.path));
+    }
+    files.extend([".woodpecker.yml", ".woodpecker.yaml"].map(String::from));
+    let mut out = Vec::new();
+    for path in files {
+        if let Some(Entry::File(file)) = read(path.clone()).await? {
+            let bytes = file
+                .bytes()
+                .ok_or_else(|| crate::Error::invalid(format!("{repo}:{path}: no content in Forgejo's answer")))?;
+            out.push((format!("{repo}:{path}"), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    Ok(out)
+}
+
 /// The seams findings of the pipeline file `path`.
 pub async fn check(path: &str, text: &str, cx: &Context<'_>) -> Result<Vec<Finding>, crate::Error> {
     let mut findings = Vec::new();

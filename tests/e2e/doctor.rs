@@ -519,6 +519,58 @@ async fn the_seams_between_the_step_woodpecker_and_the_cluster_are_checked_live(
     assert_eq!(status, "fail");
     assert!(evidence.starts_with(&format!("{pipelines}/deployer may not patch")), "{evidence}");
 
+    // The same pipelines read from an onboarded repository on Forgejo (`--seams-repo`).
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let entry = |path: &str, content: Option<&str>| {
+        let mut f =
+            json!({"name": path.rsplit('/').next().unwrap(), "path": path, "sha": "5ha", "type": "file", "size": 10});
+        if let Some(content) = content {
+            f["encoding"] = "base64".into();
+            f["content"] = offinfra::http::base64(content.as_bytes()).into();
+        }
+        Spec::forgejo().assert("ContentsResponse", &f);
+        f
+    };
+    let route = "/api/v1/repos/viktor/app/contents";
+    let listing = json!([entry(".woodpecker/old.yml", None), entry(".woodpecker/README.md", None)]);
+    Mock::given(method("GET"))
+        .and(path(format!("{route}/.woodpecker")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listing))
+        .mount(&forgejo)
+        .await;
+    let old = std::fs::read_to_string(dir.path().join("old.yml")).unwrap();
+    let served = entry(".woodpecker/old.yml", Some(&old));
+    Mock::given(method("GET"))
+        .and(path(format!("{route}/.woodpecker/old.yml")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(served))
+        .mount(&forgejo)
+        .await;
+    for missing in [".woodpecker.yml", ".woodpecker.yaml"] {
+        let not_found = ResponseTemplate::new(404).set_body_json(json!({"message": "not found", "url": "u"}));
+        Mock::given(method("GET"))
+            .and(path(format!("{route}/{missing}")))
+            .respond_with(not_found)
+            .mount(&forgejo)
+            .await;
+    }
+    let uri = forgejo.uri();
+    let args = [
+        "--seams",
+        "--seams-repo",
+        "viktor/app",
+        "--forgejo-url",
+        uri.as_str(),
+        "--agent",
+        agent_flag.as_str(),
+        "--format",
+        "json",
+    ];
+    let (code, stdout, stderr) = doctor(&args, &[("KUBECONFIG", kubeconfig.as_str()), ("FORGEJO_TOKEN", "fj")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let found = by_check(&stdout);
+    assert_eq!(found["seams viktor/app:.woodpecker/old.yml deploy shell"].0, "fail", "{found:?}");
+    assert_eq!(found.keys().filter(|k| k.contains("README")).count(), 0, "only pipeline files");
+
     for ns in [agent_ns, pipelines, app_ns] {
         cluster::delete_namespace(&client, &ns).await;
     }
