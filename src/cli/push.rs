@@ -57,7 +57,7 @@ pub struct PushArgs {
 /// `--upload`: how blobs are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Upload {
-    /// Chunked for ghcr.io (it caps requests at 4 MiB), one streamed request elsewhere.
+    /// One streamed PUT per blob, as containerd pushes (ghcr.io too); chunks when the registry asks for them
     Auto,
     /// `PATCH` chunks, each retried and resumed on its own.
     Chunked,

@@ -48,7 +48,8 @@ const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 /// How blobs are uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UploadMode {
-    /// Chunked for ghcr.io (it caps requests at 4 MiB), one streamed request elsewhere.
+    /// As containerd pushes: one streamed `PUT` per blob, on ghcr.io as elsewhere; `PATCH` chunks when the
+    /// upload session advertises `OCI-Chunk-Max-Length` or the registry refuses the blob whole (413/416).
     #[default]
     Auto,
     /// `PATCH` chunks of at most the chunk size, each retried and resumed on its own.
@@ -65,7 +66,7 @@ pub struct RegistryOptions {
     pub plain_http: Option<bool>,
     /// Upload mode.
     pub upload: UploadMode,
-    /// Chunk size for chunked uploads (at most 4 MiB for ghcr).
+    /// Chunk size for chunked uploads (ghcr.io takes at most 4 MiB per `PATCH`).
     pub chunk_size: usize,
     /// Blobs uploaded at once.
     pub concurrency: usize,

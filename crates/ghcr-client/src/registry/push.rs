@@ -83,6 +83,8 @@ struct BlobUpload<'a> {
     progress: &'a Option<ProgressFn>,
     /// No retry of any kind for this blob starts after this instant.
     deadline: Instant,
+    /// The most bytes one `PATCH` may carry (chunked uploads).
+    chunk: u64,
 }
 
 fn emit(progress: &Option<ProgressFn>, event: Progress) {
@@ -257,11 +259,19 @@ impl Registry {
         self.push_from(layout, image, repository.repository(), &tags, mount_from, progress).await
     }
 
-    fn upload_mode(&self) -> UploadMode {
+    /// How a blob goes up on a session that advertised `chunk_max` (`OCI-Chunk-Max-Length`), and the
+    /// chunk size. `Auto` is what containerd does for every `docker buildx` push, to ghcr.io as elsewhere:
+    /// `POST`, then one streamed `PUT` of the whole blob (containerd `core/remotes/docker/pusher.go`: chunked
+    /// upload is a TODO there). ghcr.io's 4 MiB cap is on one `PATCH`, not on a `PUT` with the blob. Chunks
+    /// are used when asked for, when the session advertises a maximum chunk length, and after a registry
+    /// refused a whole blob (413/416, see [`Self::push_blob`]).
+    fn upload_plan(&self, chunk_max: Option<u64>) -> (UploadMode, u64) {
+        let ours = self.options.chunk_size.max(1) as u64;
+        let chunk = chunk_max.filter(|m| *m > 0).map_or(ours, |max| max.min(ours));
         match self.options.upload {
-            UploadMode::Auto if self.host == "ghcr.io" => UploadMode::Chunked,
-            UploadMode::Auto => UploadMode::Monolithic,
-            mode => mode,
+            UploadMode::Auto if chunk_max.is_some() => (UploadMode::Chunked, chunk),
+            UploadMode::Auto => (UploadMode::Monolithic, chunk),
+            mode => (mode, chunk),
         }
     }
 
@@ -390,14 +400,18 @@ impl Registry {
         let policy = &self.options.retry;
         let deadline = Instant::now() + policy.deadline;
         let mut attempt = 0u32;
+        // Set once a registry refused this blob whole: chunks from then on.
+        let mut refused_whole = false;
         let last_error = loop {
             attempt += 1;
             let started = match session.take() {
-                Some(location) => Ok(location),
-                None => self.start_upload(repository).await,
+                Some(location) => Ok((location, None)),
+                None => self.start_upload_session(repository).await,
             };
+            let mut whole = false;
             let result = match started {
-                Ok(location) => {
+                Ok((location, chunk_max)) => {
+                    let (mode, chunk) = self.upload_plan(chunk_max);
                     let upload = BlobUpload {
                         repository,
                         location: &location,
@@ -407,14 +421,29 @@ impl Registry {
                         length,
                         progress: &progress,
                         deadline,
+                        chunk,
                     };
-                    match self.upload_mode() {
-                        UploadMode::Chunked => self.upload_chunked(&upload).await,
-                        _ => self.upload_monolithic(&upload).await,
+                    match (mode, refused_whole) {
+                        (UploadMode::Chunked, _) | (_, true) => self.upload_chunked(&upload).await,
+                        _ => {
+                            whole = true;
+                            self.upload_monolithic(&upload).await
+                        }
                     }
                 }
                 Err(e) => Err(e),
             };
+            // Too large for one request (413), or a registry that wants ranges (416): in Auto mode the
+            // blob goes again at once, in chunks.
+            if let Err(e) = &result {
+                let auto = matches!(self.options.upload, UploadMode::Auto);
+                if whole && auto && !refused_whole && matches!(e.status(), Some(413 | 416)) {
+                    tracing::info!(repository, digest = %digest, status = ?e.status(), "the registry refused the blob whole: sending it in chunks");
+                    refused_whole = true;
+                    attempt -= 1;
+                    continue;
+                }
+            }
             let error = match result {
                 Ok(()) => {
                     notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
@@ -454,17 +483,24 @@ impl Registry {
     }
 
     pub(super) async fn start_upload(&self, repository: &str) -> Result<String, Error> {
+        Ok(self.start_upload_session(repository).await?.0)
+    }
+
+    /// Opens an upload session: its `Location`, and the most bytes one chunk may carry when the registry
+    /// says so (`OCI-Chunk-Max-Length`, distribution-spec 1.1).
+    async fn start_upload_session(&self, repository: &str) -> Result<(String, Option<u64>), Error> {
         let response = self
             .execute(Request::post(format!("/v2/{repository}/blobs/uploads/")), &Self::push_scope(repository))
             .await?;
-        response.header(LOCATION.as_str()).map(str::to_owned).ok_or_else(|| {
-            offinfra_http::Error::Decode {
+        let chunk_max = response.header("oci-chunk-max-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let location = response.header(LOCATION.as_str()).map(str::to_owned).ok_or_else(|| {
+            Error::from(offinfra_http::Error::Decode {
                 method: "POST".into(),
                 url: response.url.to_string(),
                 reason: "no Location for the upload".into(),
-            }
-            .into()
-        })
+            })
+        })?;
+        Ok((location, chunk_max))
     }
 
     /// One streamed `PUT` of the whole blob, hashed on the way out.
@@ -543,9 +579,8 @@ impl Registry {
 
     /// `PATCH` chunks of at most the chunk size, each retried, resuming where the registry stands.
     async fn upload_chunked(&self, upload: &BlobUpload<'_>) -> Result<(), Error> {
-        let BlobUpload { repository, location, digest, file, offset, length, progress, deadline } = *upload;
+        let BlobUpload { repository, location, digest, file, offset, length, progress, deadline, chunk } = *upload;
         let scopes = Self::push_scope(repository);
-        let chunk = self.options.chunk_size.max(1) as u64;
         let mut handle = tokio::fs::File::open(file).await.map_err(|e| Error::io(file, e))?;
         let mut location = location.to_owned();
         let mut sent = 0u64;

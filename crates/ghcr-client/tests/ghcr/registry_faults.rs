@@ -534,3 +534,99 @@ async fn copy_source() -> CopySource {
 fn once() -> RegistryOptions {
     RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() }
 }
+
+/// A registry stand-in for uploads: blobs absent, `POST` opens `/upload/1` (with `post_headers`), `PUT` of
+/// a whole blob answers `whole_blob`, `PATCH` and the closing `PUT` succeed; the manifest is taken.
+async fn upload_server(post_headers: &[(&str, &str)], whole_blob: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .and(path_regex("^/v2/r/blobs/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let mut opened = ResponseTemplate::new(202).insert_header("location", "/upload/1");
+    for (name, value) in post_headers {
+        opened = opened.insert_header(*name, *value);
+    }
+    Mock::given(method("POST")).and(path("/v2/r/blobs/uploads/")).respond_with(opened).mount(&server).await;
+    Mock::given(method("PATCH"))
+        .and(path("/upload/1"))
+        .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
+        .mount(&server)
+        .await;
+    // The closing PUT of a chunked upload carries no body; a monolithic one carries the blob.
+    Mock::given(method("PUT"))
+        .and(path("/upload/1"))
+        .and(header("content-length", "0"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/upload/1"))
+        .respond_with(ResponseTemplate::new(whole_blob))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/v2/r/manifests/t"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Pushes a one-layer image in Auto mode with 4 KiB chunks; returns what the server saw:
+/// `(method, content-length)` of each upload request, and the image's blob sizes.
+async fn push_auto(server: &MockServer) -> (Vec<(String, u64)>, Vec<u64>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 1)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    let opts = RegistryOptions { chunk_size: 4096, retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
+    assert_eq!(opts.upload, UploadMode::Auto);
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
+    let report = registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap();
+    assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
+    let requests = server.received_requests().await.unwrap();
+    let uploads = requests
+        .iter()
+        .filter(|r| r.url.path() == "/upload/1")
+        .map(|r| (r.method.to_string(), r.body.len() as u64))
+        .collect();
+    (uploads, image.blobs().iter().map(|b| b.size()).collect())
+}
+
+#[tokio::test]
+async fn auto_uploads_each_blob_in_one_streamed_put_as_containerd_does_on_ghcr_too() {
+    let server = upload_server(&[], 201).await;
+    let (uploads, sizes) = push_auto(&server).await;
+    let mut puts: Vec<u64> = uploads.iter().filter(|(m, _)| m == "PUT").map(|(_, n)| *n).collect();
+    let mut sizes = sizes;
+    puts.sort_unstable();
+    sizes.sort_unstable();
+    assert_eq!(puts, sizes, "one PUT carrying each whole blob");
+    assert!(uploads.iter().all(|(m, _)| m != "PATCH"), "no chunks: {uploads:?}");
+}
+
+#[tokio::test]
+async fn auto_sends_chunks_when_the_session_advertises_a_maximum_chunk_length() {
+    let server = upload_server(&[("oci-chunk-max-length", "1000")], 500).await;
+    let (uploads, sizes) = push_auto(&server).await;
+    let patches: Vec<u64> = uploads.iter().filter(|(m, _)| m == "PATCH").map(|(_, n)| *n).collect();
+    assert!(patches.iter().all(|n| *n <= 1000), "each chunk within the advertised 1000 bytes: {patches:?}");
+    assert_eq!(patches.iter().sum::<u64>(), sizes.iter().sum::<u64>(), "every byte sent once");
+    assert_eq!(patches.len() as u64, sizes.iter().map(|s| s.div_ceil(1000)).sum::<u64>());
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_chunks_when_the_registry_refuses_a_whole_blob() {
+    for refusal in [413, 416] {
+        let server = upload_server(&[], refusal).await;
+        let (uploads, sizes) = push_auto(&server).await;
+        let whole: Vec<u64> = uploads.iter().filter(|(m, n)| m == "PUT" && *n > 0).map(|(_, n)| *n).collect();
+        assert_eq!(whole.len(), sizes.len(), "{refusal}: each blob was offered whole once: {uploads:?}");
+        let patches: Vec<u64> = uploads.iter().filter(|(m, _)| m == "PATCH").map(|(_, n)| *n).collect();
+        assert!(patches.iter().all(|n| *n <= 4096), "{refusal}: {patches:?}");
+        assert_eq!(patches.iter().sum::<u64>(), sizes.iter().sum::<u64>(), "{refusal}: then sent in chunks");
+    }
+}
