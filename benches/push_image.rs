@@ -3,7 +3,12 @@
 //! ```sh
 //! cargo bench --bench push_image                      # 512 MiB layer + 20 x 64 KiB, 5 runs each
 //! PUSH_BENCH_MIB=2048 PUSH_BENCH_RUNS=3 cargo bench --bench push_image
+//! PUSH_BENCH_LATENCY_MS=20 PUSH_BENCH_RUNS=3 cargo bench --bench push_image   # through a 20 ms-each-way link
 //! ```
+//!
+//! With `PUSH_BENCH_LATENCY_MS`, every tool reaches the registry through a latency proxy on loopback
+//! (`common::latency`: each byte delivered that long after it was read, each way, throughput unlimited),
+//! and `push-image --upload chunked` (4 MiB `PATCH`es, what ghcr.io got before) runs beside the default.
 //!
 //! The layout is generated once, deterministically (target/bench-layouts/): one gzip layer of
 //! `PUSH_BENCH_MIB` MiB of pseudo-random data, 20 gzip layers of 64 KiB, a config, a manifest and an
@@ -23,17 +28,31 @@ fn main() {
     let common::layout::Setup { mib, runs, layout, examples } = common::layout::setup("PUSH_BENCH", &["push-image"]);
     let ours = &examples[0];
 
-    let mut tally = common::Tally::new(&["push-image (offinfra)", "skopeo copy"]);
+    let latency = std::env::var("PUSH_BENCH_LATENCY_MS").ok().and_then(|v| v.parse::<u64>().ok());
+    let names: &[&'static str] = match latency {
+        Some(_) => &["push-image (offinfra, default)", "push-image --upload chunked", "skopeo copy"],
+        None => &["push-image (offinfra)", "skopeo copy"],
+    };
+    let skopeo = names.len() - 1;
+    let mut tally = common::Tally::new(names);
     for run in 0..runs {
-        let order: [usize; 2] = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.rotate_left(run % names.len());
         for which in order {
             let registry = LocalRegistry::start(Auth::Anonymous);
-            let repo = format!("{}/bench/img", registry.host());
+            let host = match latency {
+                Some(ms) => common::latency::start(&registry.host(), std::time::Duration::from_millis(ms)),
+                None => registry.host(),
+            };
+            let repo = format!("{host}/bench/img");
             let phase = |tag: &str| -> (String, Vec<String>) {
-                if which == 0 {
-                    let args = ["--layout", &layout.display().to_string(), "--repository", &repo, "--tag", tag]
+                if which != skopeo {
+                    let mut args = ["--layout", &layout.display().to_string(), "--repository", &repo, "--tag", tag]
                         .map(str::to_owned)
                         .to_vec();
+                    if which == 1 {
+                        args.extend(["--upload".to_owned(), "chunked".to_owned()]);
+                    }
                     return (ours.clone(), args);
                 }
                 let _ = std::fs::remove_file("/var/lib/containers/cache/blob-info-cache-v1.boltdb");
@@ -46,5 +65,6 @@ fn main() {
         }
     }
     tally.print("first push", "second tag", ["first", "second"]);
-    println!("({runs} runs each; one {mib} MiB layer + 20 x 64 KiB; fresh registry per run)");
+    let link = latency.map_or(String::new(), |ms| format!("; through a {ms} ms-each-way latency proxy"));
+    println!("({runs} runs each; one {mib} MiB layer + 20 x 64 KiB; fresh registry per run{link})");
 }

@@ -1,6 +1,7 @@
 //! What the benchmarks share: timing a command with its peak memory.
 #![allow(dead_code)]
 
+pub mod latency;
 pub mod layout;
 
 use std::{

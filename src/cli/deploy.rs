@@ -1,6 +1,13 @@
 //! The deploy side's flags: [`TriggerArgs`] (`trigger-deploy`) gives the pipeline variables, the
 //! registration and the wait; [`RollOutArgs`] (`deploy`) the workload and its new images. Both read
 //! Woodpecker plugin settings (`PLUGIN_*`) when run as a plugin ([`super::is_plugin_run`]).
+//!
+//! `deploy` runs in two ways, told apart by whether any argument is given:
+//! - **As the onboarded deploy step** (`entrypoint:` with flags): the flags fix the workload, the
+//!   container and the image repository (`--image-repository`); the only input taken from the manual
+//!   pipeline's variables is `IMAGE_TAG`. An `IMAGE_NAME` that names another repository is refused, and
+//!   no `PLUGIN_*` variable is read (whoever starts a manual pipeline sets those too).
+//! - **As a Woodpecker plugin** (no arguments): every flag comes from its `PLUGIN_*` setting.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -101,14 +108,7 @@ impl TriggerArgs {
     }
 }
 
-/// The workload to update, its new images and how to wait. `--dry-run` is not here.
-///
-/// Two ways to run, told apart by whether any argument is given ([`super::is_plugin_run`]):
-/// - **As the onboarded deploy step** (`entrypoint:` with flags): the flags fix the workload, the
-///   container and the image repository (`--image-repository`); the only input taken from the manual
-///   pipeline's variables is `IMAGE_TAG`. An `IMAGE_NAME` that names another repository is refused, and
-///   no `PLUGIN_*` variable is read (whoever starts a manual pipeline sets those too).
-/// - **As a Woodpecker plugin** (no arguments): every flag comes from its `PLUGIN_*` setting.
+/// The workload to update, its new images and how to wait (see the module doc for the two ways to run).
 #[derive(clap::Args, Debug, Clone)]
 pub struct RollOutArgs {
     /// The namespace (default: the kubeconfig context's, or the in-cluster one)

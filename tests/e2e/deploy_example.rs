@@ -175,3 +175,15 @@ async fn kinds_without_a_rollout_status_are_deployed_and_succeed() {
     );
     namespaces.delete(&ns, &Default::default()).await.unwrap();
 }
+
+#[test]
+fn help_starts_with_what_deploy_does() {
+    // A flattened argument group's long doc would replace the command's own description.
+    let out = run_example("deploy", None, &["--help"], &[]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).starts_with("Set the image of a workload and wait for its rollout\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}
