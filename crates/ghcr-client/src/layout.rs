@@ -592,12 +592,10 @@ fn list(names: &[String]) -> String {
 
 /// `blobs/<algorithm>/<hex>` for a descriptor.
 fn blob_path(descriptor: &Descriptor) -> Result<String, Error> {
-    let digest = descriptor.digest();
-    let hex = digest.digest();
-    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::UnsupportedDigest { digest: digest.to_string() });
-    }
-    Ok(format!("blobs/{}/{}", digest.algorithm(), hex))
+    let written = descriptor.digest().to_string();
+    let digest =
+        offinfra_types::Digest::parse(&written).map_err(|_| Error::UnsupportedDigest { digest: written.clone() })?;
+    Ok(format!("blobs/{}/{}", digest.algorithm(), digest.hex()))
 }
 
 /// sha256 or sha512, chosen by a digest's algorithm.

@@ -253,7 +253,7 @@ fn newest_first(versions: &[PackageVersion]) -> Vec<&PackageVersion> {
 pub fn referrer_subject(tag: &str) -> Option<String> {
     let rest = tag.strip_prefix("sha256-")?;
     let hex = rest.split('.').next()?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
+    offinfra_types::Digest::parse(&format!("sha256:{hex}")).ok().map(|digest| digest.to_string())
 }
 
 /// Whether every tag of `v` is a referrer tag: an attachment, not an image of its own.

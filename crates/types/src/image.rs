@@ -114,24 +114,9 @@ fn check_path_component(component: &str) -> Result<(), String> {
     }
 }
 
-/// `algorithm:hex`, with the lengths sha256, sha384 and sha512 have.
+/// The digest rule ([`crate::Digest`]'s), with the digest back.
 fn check_digest(digest: &str) -> Result<String, String> {
-    let (algorithm, hex) = digest.split_once(':').ok_or("invalid checksum digest format")?;
-    let algorithm_ok = algorithm.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && algorithm.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'.'));
-    if !algorithm_ok || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("invalid checksum digest format".into());
-    }
-    let expected = match algorithm {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        _ => return Err("unsupported digest algorithm".into()),
-    };
-    if hex.len() != expected {
-        return Err("invalid checksum digest length".into());
-    }
-    Ok(digest.to_owned())
+    crate::digest::check(digest).map(|()| digest.to_owned())
 }
 
 /// Whether the first component of a name is a registry host, by docker's rule: it has a `.` or a `:`

@@ -4,7 +4,8 @@
 //! - [`CommitId`]: a git commit id, full or abbreviated to at least 8 hex digits;
 //! - [`ImageName`]: an image repository with its registry, `ghcr.io/owner/app`, no tag or digest;
 //! - [`ImageRef`]: an image reference as docker reads it, `name[:tag][@digest]`;
-//! - [`Tag`]: an OCI image tag.
+//! - [`Tag`]: an OCI image tag;
+//! - [`Digest`]: a content digest, `sha256:<hex>`.
 //!
 //! Each parses with [`str::parse`], prints back what it parsed, and (de)serialises as that string.
 //!
@@ -19,11 +20,13 @@
 //! ```
 
 mod commit;
+mod digest;
 mod image;
 mod repo;
 mod tag;
 
 pub use commit::CommitId;
+pub use digest::Digest;
 pub use image::{ImageName, ImageRef};
 pub use repo::RepoName;
 pub use tag::Tag;
@@ -47,6 +50,14 @@ pub enum Error {
         /// What was given.
         input: String,
         /// Why it is not a reference.
+        reason: String,
+    },
+    /// Not a content digest.
+    #[error("digest {input:?}: {reason}")]
+    Digest {
+        /// What was given.
+        input: String,
+        /// Why it is not a digest.
         reason: String,
     },
     /// Not an OCI tag.

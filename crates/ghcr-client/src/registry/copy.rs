@@ -617,12 +617,12 @@ impl Registry {
     }
 }
 
-/// The file of blob `digest` in the layout `dir`: `blobs/sha256/<hex>`, the digest checked first (it
+/// The file of blob `digest` in the layout `dir`: `blobs/<algorithm>/<hex>`, the digest checked first (it
 /// becomes a path).
 fn blob_file(dir: &std::path::Path, digest: &str) -> Result<std::path::PathBuf, Error> {
-    let hex = digest.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-    hex.map(|h| dir.join("blobs").join("sha256").join(h))
-        .ok_or_else(|| Error::UnsupportedDigest { digest: digest.to_owned() })
+    let digest =
+        offinfra_types::Digest::parse(digest).map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })?;
+    Ok(dir.join("blobs").join(digest.algorithm()).join(digest.hex()))
 }
 
 /// Reads `manifest` and, for an index, every child manifest (recursively), pushing each onto `out` after

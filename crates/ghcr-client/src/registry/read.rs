@@ -168,7 +168,7 @@ impl Registry {
         digest: &str,
     ) -> Result<offinfra_http::StreamedResponse, Error> {
         let scopes = Self::pull(repository);
-        let target = format!("/v2/{repository}/blobs/{digest}");
+        let target = format!("/v2/{repository}/blobs/{}", blob_reference(digest)?);
         let head = self.send(Request::head(target.as_str()), &scopes).await?;
         if !head.status.is_success() {
             return Err(head.to_error("HEAD").into());
@@ -182,8 +182,8 @@ impl Registry {
 
     /// Whether the repository has the blob (`HEAD`).
     pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, Error> {
-        let response =
-            self.send(Request::head(format!("/v2/{repository}/blobs/{digest}")), &Self::push_scope(repository)).await?;
+        let target = format!("/v2/{repository}/blobs/{}", blob_reference(digest)?);
+        let response = self.send(Request::head(target), &Self::push_scope(repository)).await?;
         match response.status {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -192,13 +192,19 @@ impl Registry {
     }
 }
 
+/// Checks a blob digest before it goes into a `/blobs/<digest>` path: digests come from manifests a
+/// server wrote, so each is held to the one rule ([`offinfra_types::Digest`]) first.
+pub(super) fn blob_reference(digest: &str) -> Result<&str, Error> {
+    offinfra_types::Digest::parse(digest)
+        .map(|_| digest)
+        .map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })
+}
+
 /// Checks what goes into a `/manifests/<reference>` path (a tag a server listed, a caller's input):
 /// a digest (`algorithm:hex`, `true`) or an OCI tag (`false`); anything else, `../x` included, is an error.
 pub(super) fn manifest_reference(reference: &str) -> Result<bool, Error> {
-    if let Some((algorithm, hex)) = reference.split_once(':') {
-        let algorithm_ok =
-            !algorithm.is_empty() && algorithm.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if reference.contains(':') {
+        if offinfra_types::Digest::parse(reference).is_ok() {
             return Ok(true);
         }
     } else if offinfra_types::Tag::parse(reference).is_ok() {
@@ -210,6 +216,15 @@ pub(super) fn manifest_reference(reference: &str) -> Result<bool, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blob_digests_in_paths_are_held_to_the_one_rule() {
+        let good = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(blob_reference(&good).unwrap(), good);
+        for bad in ["../../v2/_catalog", "sha256:../x", "sha256:abc", "", "sha256:aaaa\\..", "sha256:%2e%2e"] {
+            assert!(matches!(blob_reference(bad), Err(Error::UnsupportedDigest { .. })), "{bad:?}");
+        }
+    }
 
     #[test]
     fn references_in_paths_are_digests_or_tags() {
