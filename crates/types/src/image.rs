@@ -201,6 +201,23 @@ impl ImageName {
     pub fn with_digest(&self, digest: &str) -> ImageRef {
         ImageRef { name: self.clone(), tag: None, digest: Some(digest.to_owned()) }
     }
+
+    /// The host the registry's API answers on: the registry, except Docker Hub's (`docker.io` answers on
+    /// `registry-1.docker.io`). No caller picks the host by hand.
+    ///
+    /// ```
+    /// let hub: offinfra_types::ImageName = "docker.io/library/nginx".parse()?;
+    /// assert_eq!(hub.api_host(), "registry-1.docker.io");
+    /// let ghcr: offinfra_types::ImageName = "ghcr.io/acme/app".parse()?;
+    /// assert_eq!(ghcr.api_host(), "ghcr.io");
+    /// # Ok::<(), offinfra_types::Error>(())
+    /// ```
+    pub fn api_host(&self) -> &str {
+        match self.registry.as_str() {
+            DOCKER_HUB => DOCKER_HUB_API,
+            host => host,
+        }
+    }
 }
 
 impl fmt::Display for ImageName {
@@ -284,10 +301,7 @@ impl ImageRef {
 
     /// The host the registry's API answers on (Docker Hub's is not `docker.io`).
     pub fn api_host(&self) -> &str {
-        match self.name.registry() {
-            DOCKER_HUB => DOCKER_HUB_API,
-            host => host,
-        }
+        self.name.api_host()
     }
 }
 

@@ -342,6 +342,7 @@ impl Registry {
     /// One blob: skipped when here, mounted on the same registry, else streamed, and streamed again from
     /// the start when the transfer fails on the way. `progress` hears it start (again on a restart), move
     /// and finish.
+    #[tracing::instrument(level = "debug", name = "blob", skip_all, fields(repository = %repository, digest = %digest))]
     pub(super) async fn copy_blob(
         &self,
         source: &Registry,

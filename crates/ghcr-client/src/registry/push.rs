@@ -368,6 +368,9 @@ impl Registry {
         Ok(())
     }
 
+    /// One blob, in a span that names it: every event under it (requests, retries, token exchanges) can be
+    /// told apart from those of the blobs sent beside it.
+    #[tracing::instrument(level = "debug", name = "blob", skip_all, fields(repository = %repository, digest = %descriptor.digest()))]
     pub(super) async fn push_blob(
         &self,
         layout: &Layout,

@@ -630,3 +630,45 @@ async fn auto_falls_back_to_chunks_when_the_registry_refuses_a_whole_blob() {
         assert_eq!(patches.iter().sum::<u64>(), sizes.iter().sum::<u64>(), "{refusal}: then sent in chunks");
     }
 }
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_events_of_concurrent_blobs_carry_their_digests() {
+    let server = upload_server(&[], 201).await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 2)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    let opts = RegistryOptions { retry: fast_retry(), concurrency: 4, ..RegistryOptions::default() };
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
+    registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // Each blob's session is opened by a POST whose URL does not name the blob: only its span does.
+    for blob in image.blobs() {
+        let digest = blob.digest().to_string();
+        let opened = log.lines().filter(|l| l.contains(&format!("digest={digest}")) && l.contains("request method=POST"));
+        assert_eq!(opened.count(), 1, "the POST of {digest} is in its blob's span:\n{log}");
+    }
+}
