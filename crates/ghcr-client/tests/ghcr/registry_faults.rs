@@ -668,7 +668,8 @@ async fn the_events_of_concurrent_blobs_carry_their_digests() {
     // Each blob's session is opened by a POST whose URL does not name the blob: only its span does.
     for blob in image.blobs() {
         let digest = blob.digest().to_string();
-        let opened = log.lines().filter(|l| l.contains(&format!("digest={digest}")) && l.contains("request method=POST"));
+        let opened =
+            log.lines().filter(|l| l.contains(&format!("digest={digest}")) && l.contains("request method=POST"));
         assert_eq!(opened.count(), 1, "the POST of {digest} is in its blob's span:\n{log}");
     }
 }
