@@ -59,7 +59,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    offinfra::ci::init_logging();
+    offinfra::cli::init_logging();
     offinfra::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
     let (args, command) = (std::env::args_os().collect::<Vec<_>>(), offinfra::cli::with_generate(Cli::command()));
     if let Some(code) = offinfra::cli::generate(&command, &args, &mut std::io::stdout()) {

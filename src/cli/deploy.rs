@@ -49,10 +49,10 @@ pub struct TriggerArgs {
     #[arg(long, env = "PLUGIN_WAIT", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub wait: Option<bool>,
     /// How long to wait (e.g. 300s, 5m)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::ci::parse_duration)]
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::cli::parse_duration)]
     pub timeout: Duration,
     /// The first pause between two status polls (it grows to 10 s)
-    #[arg(long, default_value = "2s", value_parser = crate::ci::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = crate::cli::parse_duration)]
     pub poll: Duration,
     /// Woodpecker personal access token (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
@@ -134,7 +134,7 @@ pub struct RollOutArgs {
     #[arg(long, env = "PLUGIN_IMAGE_REPOSITORY", value_name = "REGISTRY/REPOSITORY")]
     pub image_repository: Option<String>,
     /// How long to wait for the rollout (0 = forever, as kubectl)
-    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::ci::parse_duration)]
+    #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::cli::parse_duration)]
     pub timeout: Duration,
     /// When the rollout fails, roll back (a Deployment to its previous revision, other kinds to their
     /// previous images) and wait for that rollout

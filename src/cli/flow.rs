@@ -102,7 +102,7 @@ pub struct FlowArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long to wait for it
-    #[arg(long, default_value = "300s", value_parser = crate::ci::parse_duration)]
+    #[arg(long, default_value = "300s", value_parser = crate::cli::parse_duration)]
     pub timeout: Duration,
 }
 

@@ -44,8 +44,11 @@ pub mod flow;
 pub mod onboard;
 pub mod prune;
 pub mod push;
+mod runtime;
 pub mod secrets;
 pub mod svu;
+
+pub use runtime::{init_logging, parse_duration, run_async, usage_exit, DEFAULT_LOG_FILTER};
 
 use std::{future::Future, path::PathBuf, process::ExitCode};
 
@@ -55,7 +58,7 @@ use crate::Error;
 /// exits 0, `Ok(false)` 1, an error prints `error: …` with its causes and exits 1). `--generate` prints
 /// shell completions or the man page instead ([`generate`]).
 pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: impl FnOnce(A) -> F) -> ExitCode {
-    crate::ci::init_logging();
+    init_logging();
     crate::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = plugin_mode(with_generate(A::command()), &args);
@@ -63,10 +66,10 @@ pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: i
         return code;
     }
     match command.try_get_matches_from(&args).and_then(|mut matches| A::from_arg_matches_mut(&mut matches)) {
-        Ok(args) => crate::ci::run_async(run(args)),
+        Ok(args) => run_async(run(args)),
         Err(e) => {
             let _ = e.print();
-            crate::ci::usage_exit(e.use_stderr())
+            usage_exit(e.use_stderr())
         }
     }
 }

@@ -21,7 +21,7 @@ pub struct RetentionArgs {
     #[arg(long = "keep-digest", value_name = "DIGEST")]
     pub keep_digests: Vec<String>,
     /// Untagged versions younger than this are kept (a push may still be in flight)
-    #[arg(long, default_value = "1h", value_parser = crate::ci::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = crate::cli::parse_duration)]
     pub grace: Duration,
     /// Delete only untagged versions
     #[arg(long)]

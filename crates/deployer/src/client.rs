@@ -15,7 +15,7 @@ use kube::{
 };
 
 use crate::{
-    rollout::{daemonset_status, deployment_status, statefulset_status, RolloutError, RolloutStatus},
+    rollout_status::{daemonset_status, deployment_status, statefulset_status, RolloutError, RolloutStatus},
     set_image::{plan, ImagePair, PodSpecAt, SetImagePlan},
 };
 
@@ -402,7 +402,7 @@ impl Deployer {
             rs.metadata
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get(crate::rollout::REVISION_ANNOTATION))
+                .and_then(|a| a.get(crate::rollout_status::REVISION_ANNOTATION))
                 .and_then(|r| r.parse::<i64>().ok())
                 .unwrap_or(0)
         };

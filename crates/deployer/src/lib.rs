@@ -26,7 +26,7 @@
 //! ```
 //!
 //! ```
-//! use deployer::rollout::deployment_status;
+//! use deployer::rollout_status::deployment_status;
 //! use k8s_openapi::api::apps::v1::Deployment;
 //!
 //! let deployment: Deployment = serde_json::from_value(serde_json::json!({
@@ -43,7 +43,7 @@ pub mod access;
 mod client;
 pub mod pull;
 pub mod roll_out;
-pub mod rollout;
+pub mod rollout_status;
 pub mod set_image;
 
 pub use client::{Deployer, Error, Kind, SetImageReport, UndoOutcome, WaitOutcome, FIELD_MANAGER, SERVICE_ACCOUNT_DIR};
