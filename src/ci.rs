@@ -138,30 +138,7 @@ pub fn summary_table(title: &str, rows: &[(&str, String)]) -> Result<(), crate::
     Outputs::from_env().summary(&markdown)
 }
 
-/// Server text made safe to print in a CI log: control characters (ANSI escapes included) become `�`,
-/// and a line that would start a GitHub Actions workflow command (`::add-mask::`, `::stop-commands::`, …)
-/// or a Woodpecker/Azure-style `##[…]` marker gets a space in front, so a server or a step log cannot
-/// issue commands to the runner.
-///
-/// ```
-/// assert_eq!(offinfra::ci::neutralise("::add-mask::x\n\u{1b}[31mred"), " ::add-mask::x\n�[31mred");
-/// ```
-pub fn neutralise(text: &str) -> String {
-    let clean: String =
-        text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c }).collect();
-    clean
-        .split('\n')
-        .map(|line| {
-            let start = line.trim_start();
-            if start.starts_with("::") || start.starts_with("##[") {
-                format!(" {line}")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+pub use crate::error::neutralise;
 
 /// The environment variables the examples read secrets from (tokens, passwords, the Slack webhook).
 pub const SECRET_VARIABLES: &[&str] = &[

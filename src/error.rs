@@ -50,13 +50,13 @@ pub enum Error {
     Http(#[from] offinfra_http::Error),
     /// A flow plan that cannot be made.
     #[error(transparent)]
-    Plan(#[from] crate::flow::PlanError),
+    Plan(#[from] PlanError),
     /// Vault or Woodpecker during a secrets sync.
     #[error(transparent)]
-    Secrets(#[from] crate::secrets::SyncError),
+    Secrets(#[from] SyncError),
     /// A Forgejo registry cleanup that stopped half-way.
     #[error(transparent)]
-    Cleanup(Box<crate::forgejo_registry::CleanupStopped>),
+    Cleanup(Box<CleanupStopped>),
     /// A local file.
     #[error("{what}: {source}")]
     Io {
@@ -113,8 +113,8 @@ impl Error {
     }
 }
 
-impl From<crate::forgejo_registry::CleanupStopped> for Error {
-    fn from(stopped: crate::forgejo_registry::CleanupStopped) -> Self {
+impl From<CleanupStopped> for Error {
+    fn from(stopped: CleanupStopped) -> Self {
         Self::Cleanup(Box::new(stopped))
     }
 }
@@ -138,19 +138,131 @@ impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
     }
 }
 
+// The errors of offinfra's own modules live here, beside the enum that wraps them, so this module
+// depends on none of them (re-exported where they are raised: `flow::PlanError`, `secrets::SyncError`,
+// `forgejo_registry::CleanupStopped`).
+
+/// A plan that cannot be made, naming the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The prune needs the package's owner: the image's path must be `owner/name`.
+    #[error(
+        "image \"{0}\": the prune needs registry/owner/name (the package's owner and name), e.g. ghcr.io/acme/app"
+    )]
+    ImageWithoutOwner(offinfra_types::ImageName),
+}
+
+/// Everything that can go wrong in a sync.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Vault could not be read.
+    #[error("reading vault {mount}/{path}: {message}")]
+    Vault {
+        /// The KV v2 mount.
+        mount: String,
+        /// The secret's path.
+        path: String,
+        /// Vault's answer or the connection's error.
+        message: String,
+    },
+    /// The Vault secret's data is not an object of strings.
+    #[error("{origin}: the secret's data is not an object (it is {kind})")]
+    NotAnObject {
+        /// The source.
+        origin: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A prune from an empty source.
+    #[error("{origin} is empty: refusing to delete {would_delete:?} (a wrong path reads as empty too); force it to prune anyway")]
+    EmptySource {
+        /// The source.
+        origin: String,
+        /// What the prune would delete.
+        would_delete: Vec<String>,
+    },
+    /// A value in Vault is not a string.
+    #[error("{origin}: key {key:?} is not a string (Woodpecker secrets are strings)")]
+    NotAString {
+        /// The source.
+        origin: String,
+        /// The key.
+        key: String,
+    },
+    /// A Woodpecker call failed; `done` says what was already written.
+    #[error("woodpecker secret {name:?}: {source}")]
+    Woodpecker {
+        /// The secret.
+        name: String,
+        /// The error.
+        source: woodpecker_client::Error,
+    },
+}
+
+/// Why a cleanup stopped half-way: what was deleted, what failed, what was not attempted.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cleanup stopped at {failed}: deleted {} ({}), not deleted {} ({}): {source}",
+    deleted.len(),
+    deleted.join(", "),
+    not_deleted.len(),
+    not_deleted.join(", ")
+)]
+pub struct CleanupStopped {
+    /// `package:version` of each version deleted before the failure.
+    pub deleted: Vec<String>,
+    /// The version whose delete failed.
+    pub failed: String,
+    /// It and every later version of the plan, none deleted.
+    pub not_deleted: Vec<String>,
+    /// Why.
+    #[source]
+    pub source: forgejo_client::Error,
+}
+
 /// The message and each cause the message does not already show, joined by `: ` (for one-line reports
 /// such as a flow step's detail).
 pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
     causes(error).join(": ")
 }
 
+/// Server text made safe to print in a CI log: control characters (ANSI escapes included) become `�`,
+/// and nothing can reach the GitHub Actions runner as a workflow command. The runner reads a line as a
+/// command when, with leading white space trimmed, it starts with `::` (`::add-mask::`, `::stop-commands::`,
+/// `::error`…), or, by its legacy parser, when `##[` appears anywhere in it (actions/runner
+/// `src/Runner.Common/ActionCommand.cs`, `TryParseV2` and `TryParse`). So such a line starts with a zero
+/// width space (U+200B, which is not white space to .NET's `TrimStart`), and every `##[` becomes
+/// `##\u{200b}[`. The text reads the same.
+///
+/// ```
+/// let safe = offinfra::ci::neutralise("  ::add-mask::x\nsee ##[error]here\n\u{1b}[31mred");
+/// assert_eq!(safe, "\u{200b}  ::add-mask::x\nsee ##\u{200b}[error]here\n\u{fffd}[31mred");
+/// ```
+pub fn neutralise(text: &str) -> String {
+    let clean: String =
+        text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c }).collect();
+    clean
+        .split('\n')
+        .map(|line| {
+            let line = line.replace("##[", "##\u{200b}[");
+            match line.trim_start().starts_with("::") {
+                true => format!("\u{200b}{line}"),
+                false => line,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The message, then each cause whose text the ones before do not already contain; server text in them
-/// is neutralised ([`crate::ci::neutralise`]).
+/// is neutralised ([`neutralise`]).
 fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut shown = vec![crate::ci::neutralise(&error.to_string())];
+    let mut shown = vec![neutralise(&error.to_string())];
     let mut source = error.source();
     while let Some(cause) = source {
-        let text = crate::ci::neutralise(&cause.to_string());
+        let text = neutralise(&cause.to_string());
         if !text.is_empty() && !shown.iter().any(|s| s.contains(&text)) {
             shown.push(text);
         }
@@ -172,7 +284,7 @@ pub fn render_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
@@ -195,13 +307,30 @@ mod tests {
         assert_eq!(one_line(&error), "writing outputs: cannot open /x: error sending request: connection refused");
     }
 
+    /// Whether the GitHub Actions runner would take `line` as a workflow command, by its own rules
+    /// (`ActionCommand.TryParseV2`: `TrimStart()` then `StartsWith("::")`; `TryParse`: `##[` anywhere).
+    /// .NET's `TrimStart` trims `char.IsWhiteSpace`, which is Unicode's White_Space, as Rust's `trim_start`.
+    pub(crate) fn runner_would_run(line: &str) -> bool {
+        line.trim_start().starts_with("::") || line.contains("##[")
+    }
+
     #[test]
     fn server_text_cannot_issue_runner_commands() {
-        let api =
-            offinfra_http::ApiError::new("GET", "https://x/y", 500, br#"{"message":"\n::add-mask::\u001b[2Jgone"}"#);
+        let api = offinfra_http::ApiError::new(
+            "GET",
+            "https://x/y",
+            500,
+            br#"{"message":"\n  ::stop-commands::tok\n\t::add-mask::x\nok ##[error]boom\u001b[2Jgone"}"#,
+        );
         let rendered = render_chain(&Error::Http(api.into()));
-        assert!(!rendered.lines().any(|l| l.starts_with("::")), "{rendered:?}");
+        assert!(!rendered.lines().any(runner_would_run), "{rendered:?}");
         assert!(!rendered.contains('\u{1b}'), "{rendered:?}");
+        assert!(rendered.contains("::stop-commands::tok") && rendered.contains("[error]boom"), "still readable");
+        // What the runner would have run before: leading white space and a mid-line legacy marker.
+        for attack in ["  ::add-mask::x", "\t::error::x", "\u{a0}::warning::x", "text ##[group]x"] {
+            assert!(runner_would_run(attack), "the rule: {attack:?}");
+            assert!(!neutralise(attack).lines().any(runner_would_run), "{attack:?}");
+        }
     }
 
     #[test]

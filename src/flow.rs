@@ -32,6 +32,7 @@
 //! [`Config::plan`] makes the inputs from a checkout (the repository from its `origin`, the commit from
 //! `HEAD`, the version from svu with its config file), as the `flow` example does.
 
+pub use crate::error::PlanError;
 use std::{collections::BTreeMap, fmt};
 
 use offinfra_types::{CommitId, ImageName, ImageRef, RepoName, Tag};
@@ -217,17 +218,6 @@ pub struct Plan {
     pub steps: Steps,
     /// Whether a failed prune leaves the run successful.
     pub prune_failure_ok: bool,
-}
-
-/// A plan that cannot be made, naming the input.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlanError {
-    /// The prune needs the package's owner: the image's path must be `owner/name`.
-    #[error(
-        "image \"{0}\": the prune needs registry/owner/name (the package's owner and name), e.g. ghcr.io/acme/app"
-    )]
-    ImageWithoutOwner(ImageName),
 }
 
 impl Plan {

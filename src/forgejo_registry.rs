@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub use crate::error::CleanupStopped;
 use std::{
     collections::{BTreeMap, BTreeSet},
     time::Duration,
@@ -259,27 +260,6 @@ pub struct CleanupReport {
     pub deleted: Vec<String>,
     /// The versions whose delete answered 404 (gone already, or invisible to the token).
     pub not_found: Vec<String>,
-}
-
-/// Why a cleanup stopped half-way: what was deleted, what failed, what was not attempted.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "cleanup stopped at {failed}: deleted {} ({}), not deleted {} ({}): {source}",
-    deleted.len(),
-    deleted.join(", "),
-    not_deleted.len(),
-    not_deleted.join(", ")
-)]
-pub struct CleanupStopped {
-    /// `package:version` of each version deleted before the failure.
-    pub deleted: Vec<String>,
-    /// The version whose delete failed.
-    pub failed: String,
-    /// It and every later version of the plan, none deleted.
-    pub not_deleted: Vec<String>,
-    /// Why.
-    #[source]
-    pub source: forgejo_client::Error,
 }
 
 /// Deletes exactly the plan's deletions, in its order, with `pause` between two. A version that answers

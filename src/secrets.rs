@@ -19,6 +19,7 @@
 //! # Ok::<(), offinfra::secrets::SyncError>(())
 //! ```
 
+pub use crate::error::SyncError;
 use std::collections::BTreeMap;
 
 use offinfra_http::SecretString;
@@ -152,54 +153,6 @@ pub fn plan_sync(
         return Err(SyncError::EmptySource { origin: source.origin.clone(), would_delete: plan.delete });
     }
     Ok(plan)
-}
-
-/// Everything that can go wrong in a sync.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SyncError {
-    /// Vault could not be read.
-    #[error("reading vault {mount}/{path}: {message}")]
-    Vault {
-        /// The KV v2 mount.
-        mount: String,
-        /// The secret's path.
-        path: String,
-        /// Vault's answer or the connection's error.
-        message: String,
-    },
-    /// The Vault secret's data is not an object of strings.
-    #[error("{origin}: the secret's data is not an object (it is {kind})")]
-    NotAnObject {
-        /// The source.
-        origin: String,
-        /// What it is instead.
-        kind: &'static str,
-    },
-    /// A prune from an empty source.
-    #[error("{origin} is empty: refusing to delete {would_delete:?} (a wrong path reads as empty too); force it to prune anyway")]
-    EmptySource {
-        /// The source.
-        origin: String,
-        /// What the prune would delete.
-        would_delete: Vec<String>,
-    },
-    /// A value in Vault is not a string.
-    #[error("{origin}: key {key:?} is not a string (Woodpecker secrets are strings)")]
-    NotAString {
-        /// The source.
-        origin: String,
-        /// The key.
-        key: String,
-    },
-    /// A Woodpecker call failed; `done` says what was already written.
-    #[error("woodpecker secret {name:?}: {source}")]
-    Woodpecker {
-        /// The secret.
-        name: String,
-        /// The error.
-        source: woodpecker_client::Error,
-    },
 }
 
 /// Where a secret lives in Vault KV v2, and how to reach it.

@@ -1,7 +1,7 @@
 //! `kubectl set image` and `kubectl rollout status` as a library, with kubectl's exact rules and
 //! messages (users grep their logs for them).
 //!
-//! The pure core: [`rollout`] decides, from a fetched object, what `kubectl rollout status` would print
+//! The pure core: [`rollout_status`] decides, from a fetched object, what `kubectl rollout status` would print
 //! and whether the rollout is done; [`set_image`] plans the strategic merge patch `kubectl set image`
 //! sends (nothing when nothing changes). [`Deployer`] does the I/O on kube-rs: set image, status, a
 //! watch-based wait with a typed [`WaitOutcome`], and `rollout undo` for Deployments. [`roll_out`] is the

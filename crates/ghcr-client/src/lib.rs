@@ -24,5 +24,6 @@ pub mod layout;
 pub mod packages;
 pub mod prune;
 pub mod registry;
+mod versions;
 
 pub use error::Error;

@@ -45,7 +45,7 @@ use std::{
 use regex::Regex;
 use serde::Serialize;
 
-use crate::{packages::PackageVersion, Error};
+use crate::{versions::PackageVersion, Error};
 
 /// How to prune.
 #[derive(Debug, Clone)]
@@ -419,7 +419,7 @@ pub fn rfc3339_seconds(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packages::VersionMetadata;
+    use crate::versions::VersionMetadata;
 
     fn v(id: u64, digest: &str, day: u32, tags: &[&str]) -> PackageVersion {
         let tags = tags.iter().map(|t| t.to_string()).collect();
