@@ -14,7 +14,7 @@ use offinfra::{
         packages::{Packages, DEFAULT_API_URL},
         registry::{Credentials, Registry, RegistryOptions},
     },
-    prune::{plan_package, OwnerKind},
+    prune::{plan_package, OwnerKind, PackageRef},
 };
 
 #[derive(Parser, Debug)]
@@ -76,7 +76,8 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let credentials = Credentials::Basic { username: args.owner.clone(), password: args.token.clone().into() };
     let options_http = RegistryOptions { plain_http: args.plain_http.then_some(true), ..RegistryOptions::default() };
     let registry = Registry::builder(&args.registry).credentials(credentials).options(options_http).build()?;
-    let (owner, plan) = plan_package(&packages, &registry, &args.owner, kind, &args.package, &options).await?;
+    let package = PackageRef { owner: &args.owner, kind, name: &args.package };
+    let (owner, plan) = plan_package(&packages, &registry, package, &options).await?;
 
     match args.output.format {
         Format::Json => println!("{}", serde_json::to_string(&plan).unwrap_or_default()),

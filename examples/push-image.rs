@@ -59,8 +59,14 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
 
     let client = push.registry()?;
     let progress = Some(progress::blobs());
-    let report =
-        client.push_image(&layout, &image, &push.repository, &tags, push.mount_from.as_deref(), progress).await?;
+    let report = client
+        .push(&layout, &image)
+        .to(&push.repository)
+        .tags(&tags)
+        .mount_from(push.mount_from.as_ref())
+        .progress(progress)
+        .send()
+        .await?;
     let summary = report.summary(&push.repository);
     if args.output.json() {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use offinfra::cli::{self, Format};
-use offinfra::ghcr_client::registry::{Registry, RegistryOptions};
+use offinfra::ghcr_client::registry::{Registry, RegistryOptions, Tag};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,7 +28,7 @@ struct Args {
     repositories: Vec<String>,
     /// Only these tags (repeat; default: every tag)
     #[arg(long = "tag", value_name = "TAG")]
-    tags: Vec<String>,
+    tags: Vec<Tag>,
     /// A pull-through cache to check (`/v2/` and `/v2/_catalog`)
     #[arg(long, value_name = "HOST")]
     cache: Option<String>,
@@ -55,7 +55,9 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
     let mut report = serde_json::Map::new();
     if let Some(host) = &args.registry {
         let tags = (!args.tags.is_empty()).then_some(args.tags.as_slice());
-        let found = connect(host, &args)?.orphan_report(&args.repositories, tags).await?;
+        let registry = connect(host, &args)?;
+        let images = args.repositories.iter().map(|r| registry.image(r)).collect::<Result<Vec<_>, _>>()?;
+        let found = registry.orphan_report(&images, tags).await?;
         healthy &= found.orphans.is_empty();
         if human {
             print!("{}", found.describe());

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use ghcr_client::{
     layout::PlatformSpec,
     registry::{
-        build::{build, Base, ImageSettings, LayerFile},
+        build::{build, Base, BuildInput, ImageSettings, LayerFile},
         ProgressFn, PushReport,
     },
 };
@@ -130,9 +130,7 @@ impl BuildImage {
             None => None,
         };
         let base = match (&self.base, &base_registry) {
-            (Some(image), Some(registry)) => {
-                Some(Base { registry, repository: image.name().repository(), reference: image.reference() })
-            }
+            (Some(image), Some(registry)) => Some(Base { registry, image }),
             _ => None,
         };
         // A tar is written from a directory beside it; a push reads the new blobs from a temporary one.
@@ -151,12 +149,17 @@ impl BuildImage {
             Output::Layout { name, .. } => Some(name.clone().unwrap_or_else(|| "latest".into())),
             Output::Registry { .. } => None,
         };
-        let built = build(&dir, base, &self.platforms, &self.files, &self.settings, name.as_deref())
-            .await
-            .with_context(|| match &self.base {
-                Some(base) => format!("building on {base}"),
-                None => "building on scratch".into(),
-            })?;
+        let input = BuildInput {
+            base,
+            platforms: &self.platforms,
+            files: &self.files,
+            settings: &self.settings,
+            ref_name: name.as_deref(),
+        };
+        let built = build(&dir, &input).await.with_context(|| match &self.base {
+            Some(base) => format!("building on {base}"),
+            None => "building on scratch".into(),
+        })?;
         let mut report = BuildReport {
             digest: built.digest.clone(),
             platforms: built.platforms.clone(),
@@ -167,7 +170,7 @@ impl BuildImage {
         match &self.output {
             Output::Layout { path, archive, .. } => {
                 if let Some(base) = base {
-                    base.registry.complete_layout(&built, base.repository).await?;
+                    base.registry.complete_layout(&built, base.image.name()).await?;
                 }
                 if *archive {
                     ghcr_client::layout::write_tar(&dir, path)?;
@@ -175,9 +178,8 @@ impl BuildImage {
                 report.output = path.display().to_string();
             }
             Output::Registry { image, tags } => {
-                let target = access.destination_registry(image.registry())?;
-                let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
-                let pushed = target.push_built(&built, base, image.repository(), &tags, progress).await?;
+                let target = access.destination_registry(image.api_host())?;
+                let pushed = target.push_built(&built, base, image, tags, progress).await?;
                 report.output = image.to_string();
                 report.pushed = Some(pushed);
             }

@@ -119,12 +119,8 @@ impl Copy {
     /// blob as it starts, moves and finishes.
     pub async fn run(&self, access: &Access, progress: Option<ProgressFn>) -> Result<Vec<CopyReport>, Error> {
         let platform = self.platform.as_ref();
-        let options = |tag: Option<String>| CopyOptions {
-            tag,
-            platform: self.platform.clone(),
-            referrers: self.referrers,
-            progress: progress.clone(),
-        };
+        let options =
+            CopyOptions::default().platform(self.platform.clone()).referrers(self.referrers).progress(progress.clone());
         match (&self.source, &self.destination) {
             (Endpoint::Registry(from), Endpoint::Registry(to)) => {
                 if to.digest().is_some() {
@@ -132,21 +128,23 @@ impl Copy {
                 }
                 let source = access.source_registry(from.api_host())?;
                 let target = access.destination_registry(to.api_host())?;
-                let (from_repo, to_repo) = (from.name().repository(), to.name().repository());
-                let references: Vec<(String, Option<String>)> = if self.all_tags {
-                    let tags =
-                        source.tags(from_repo).await.with_context(|| format!("listing the tags of {}", from.name()))?;
-                    tags.into_iter().map(|t| (t.clone(), Some(t))).collect()
+                let images: Vec<(ImageRef, Option<Tag>)> = if self.all_tags {
+                    let tags = source
+                        .tags(from.name())
+                        .await
+                        .with_context(|| format!("listing the tags of {}", from.name()))?;
+                    // A tag the server lists is held to the tag rule before it goes anywhere.
+                    let tags = tags.iter().map(|t| Tag::parse(t)).collect::<Result<Vec<_>, _>>()?;
+                    tags.into_iter().map(|t| (from.name().with_tag(&t), Some(t))).collect()
                 } else {
-                    let tag = to.tag().or(from.tag()).map(Tag::to_string);
-                    vec![(from.reference().to_owned(), tag)]
+                    vec![(from.clone(), to.tag().or(from.tag()).cloned())]
                 };
                 let mut reports = Vec::new();
-                for (reference, tag) in references {
+                for (image, tag) in images {
                     let report = target
-                        .copy_with(&source, from_repo, &reference, to_repo, &options(tag))
+                        .copy_with(&source, &image, to.name(), tag.as_ref(), &options)
                         .await
-                        .with_context(|| format!("copying {}:{reference}", from.name()))?;
+                        .with_context(|| format!("copying {image}"))?;
                     reports.push(report);
                 }
                 Ok(reports)
@@ -154,13 +152,12 @@ impl Copy {
             (Endpoint::Registry(from), Endpoint::Layout { path, name, archive }) => {
                 let source = access.source_registry(from.api_host())?;
                 let name = name.clone().or_else(|| from.tag().map(Tag::to_string));
-                let repository = from.name().repository();
                 if !archive {
-                    return Ok(vec![source.save_with(repository, from.reference(), path, &options(name)).await?]);
+                    return Ok(vec![source.save_with(from, path, name.as_deref(), &options).await?]);
                 }
                 // A tar is written whole from a directory beside it, then renamed into place.
                 let staging = tempfile_dir(path)?;
-                let report = source.save_with(repository, from.reference(), staging.path(), &options(name)).await?;
+                let report = source.save_with(from, staging.path(), name.as_deref(), &options).await?;
                 ghcr_client::layout::write_tar(staging.path(), path)?;
                 Ok(vec![report])
             }
@@ -177,7 +174,7 @@ impl Copy {
                 let image = layout.select(&selector)?;
                 let target = access.destination_registry(to.api_host())?;
                 let tags: Vec<Tag> = to.tag().cloned().into_iter().collect();
-                let pushed = target.push_image(&layout, &image, to.name(), &tags, None, progress).await?;
+                let pushed = target.push(&layout, &image).to(to.name()).tags(&tags).progress(progress).send().await?;
                 Ok(vec![CopyReport {
                     digest: pushed.digest,
                     manifests: image.manifests().iter().map(|m| m.descriptor.digest().to_string()).collect(),

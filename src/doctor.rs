@@ -273,8 +273,9 @@ pub async fn orphans(
     registry: &ghcr_client::registry::Registry,
     repositories: &[String],
 ) -> Result<Vec<Finding>, crate::Error> {
+    let images = repositories.iter().map(|r| registry.image(r)).collect::<Result<Vec<_>, _>>()?;
     let report =
-        registry.orphan_report(repositories, None).await.with_context(|| format!("checking {}", registry.host()))?;
+        registry.orphan_report(&images, None).await.with_context(|| format!("checking {}", registry.host()))?;
     let mut findings = Vec::new();
     for repository in &report.checked {
         let check = format!("orphans {}/{repository}", report.host);
@@ -309,12 +310,6 @@ pub async fn cache(registry: &ghcr_client::registry::Registry) -> Finding {
         ),
         Err(e) => Finding::new(check, Status::Fail, e.to_string()),
     }
-}
-
-/// Where an image reference is read from: the registry's API host, the repository and the tag or digest
-/// (a `name:tag@digest` is read by its digest; Docker Hub names are expanded as docker does).
-pub fn image_location(image: &offinfra_types::ImageRef) -> (&str, &str, &str) {
-    (image.api_host(), image.name().repository(), image.reference())
 }
 
 /// What the kubelet would find: for every Deployment, StatefulSet, DaemonSet and CronJob of each of
@@ -400,7 +395,7 @@ async fn pullable(
                 format!("{} tracks :latest without imagePullPolicy: Always: nodes keep their first pull", image.image),
             ));
         }
-        let (host, repository, reference) = image_location(&parsed);
+        let host = parsed.api_host();
         let mut credentials = None;
         let mut unusable = Vec::new();
         for (name, secret) in &secrets {
@@ -426,7 +421,7 @@ async fn pullable(
                 image.image
             )
         };
-        findings.push(match (registry.manifest_digest(repository, reference).await, &credentials) {
+        findings.push(match (registry.manifest_digest(parsed.name(), &parsed.reference()).await, &credentials) {
             (Ok(Some(digest)), Some((secret, _))) => {
                 Finding::new(check, Status::Pass, format!("{} is {digest} (pulled with {secret})", image.image))
             }
@@ -788,25 +783,6 @@ fn pipeline_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn images_are_read_where_docker_reads_them() {
-        let at = |text: &str| {
-            let image: offinfra_types::ImageRef = text.parse().unwrap();
-            let (host, repository, reference) = image_location(&image);
-            (host.to_owned(), repository.to_owned(), reference.to_owned())
-        };
-        assert_eq!(at("nginx"), ("registry-1.docker.io".into(), "library/nginx".into(), "latest".into()));
-        assert_eq!(at("acme/app:1"), ("registry-1.docker.io".into(), "acme/app".into(), "1".into()));
-        assert_eq!(
-            at("127.0.0.1:5000/acme/app:0123abcd"),
-            ("127.0.0.1:5000".into(), "acme/app".into(), "0123abcd".into())
-        );
-        let digest = format!("sha256:{}", "ab".repeat(32));
-        assert_eq!(at(&format!("ghcr.io/acme/app@{digest}")), ("ghcr.io".into(), "acme/app".into(), digest.clone()));
-        assert_eq!(at(&format!("ghcr.io/acme/app:1@{digest}")), ("ghcr.io".into(), "acme/app".into(), digest));
-        assert_eq!(at("localhost:5000/app"), ("localhost:5000".into(), "app".into(), "latest".into()));
-    }
 
     #[test]
     fn lints_the_known_gotchas() {

@@ -182,16 +182,20 @@ async fn plan_package(
     options: &PruneOptions,
 ) -> Result<PackagePlan, Error> {
     let repository = format!("{}/{}", owner.to_ascii_lowercase(), package.to_ascii_lowercase());
+    let image = registry.image(&repository)?;
     // digest -> (its versions, its newest creation time)
     let mut images: BTreeMap<String, (Vec<&Package>, String)> = BTreeMap::new();
     for version in versions {
         let digest = if version.version.starts_with("sha256:") {
             version.version.clone()
         } else {
+            let tag = offinfra_types::Reference::parse(&version.version)
+                .map_err(|e| Error::invalid(format!("{owner}/{package}: version {:?}: {e}", version.version)))?;
             registry
-                .manifest_digest(&repository, &version.version)
+                .manifest_digest(&image, &tag)
                 .await
-                .with_context(|| format!("resolving {repository}:{} on {}", version.version, registry.host()))?
+                .with_context(|| format!("resolving {image}:{}", version.version))?
+                .map(|digest| digest.to_string())
                 .ok_or_else(|| {
                     Error::invalid(format!(
                         "tag {} of {owner}/{package} is listed by Forgejo but missing from {}/{repository}: \
@@ -218,7 +222,7 @@ async fn plan_package(
             PackageVersion::container(i as u64 + 1, digest.clone(), created.clone(), tags.into_iter().collect())
         })
         .collect();
-    let images = crate::prune::plan_from_registry(&synthetic, registry, &repository, options).await?;
+    let images = crate::prune::plan_from_registry(&synthetic, registry, &image, options).await?;
 
     // Tagged images first, then untagged manifests: an interrupted run leaves no tag on a broken index.
     let deleted: Vec<&ghcr_client::prune::Decision> = images
@@ -359,7 +363,9 @@ mod tests {
                 .await;
             let token = SecretString::from("forgejo-token".to_owned());
             let client = registry("http://127.0.0.1:1", Some(&host), "u", token, allowed, None).unwrap();
-            assert!(client.manifest_digest("acme/app", "v1").await.is_err(), "the mock refuses everyone");
+            let image = client.image("acme/app").unwrap();
+            let tag = "v1".parse().unwrap();
+            assert!(client.manifest_digest(&image, &tag).await.is_err(), "the mock refuses everyone");
             let sent = authorised(elsewhere.received_requests().await.unwrap());
             assert_eq!(sent > 0, expect_token, "token_to_other_host {allowed}: {sent} request(s) carried credentials");
         }

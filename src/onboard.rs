@@ -320,7 +320,7 @@ pub async fn pin_deploy_image(
 /// [`pin_deploy_image`] pins a tag to.
 pub async fn registry_digest(image: &offinfra_types::ImageRef) -> Result<Option<String>, crate::Error> {
     let registry = ghcr_client::registry::Registry::builder(image.api_host()).build()?;
-    Ok(registry.manifest_digest(image.name().repository(), image.reference()).await?)
+    Ok(registry.manifest_digest(image.name(), &image.reference()).await?.map(|d| d.to_string()))
 }
 
 /// Renders `template`: `@@owner@@`, `@@name@@`, `@@branch@@` and each of `values`. A placeholder left

@@ -9,7 +9,7 @@ use crate::ResultExt;
 use ghcr_client::{
     packages::{Owner, PackageVersion, Packages, VersionState},
     prune::{plan, roots_to_read, untagged_to_read, ManifestInfo, Plan, PruneOptions},
-    registry::Registry,
+    registry::{ImageName, Registry},
 };
 
 /// Whose package it is; `Auto` tries the organisation endpoints first, then the user ones.
@@ -50,7 +50,7 @@ pub async fn list_versions(
 pub async fn plan_from_registry(
     versions: &[PackageVersion],
     registry: &Registry,
-    repository: &str,
+    repository: &ImageName,
     options: &PruneOptions,
 ) -> Result<Plan, crate::Error> {
     let mut manifests = HashMap::new();
@@ -59,15 +59,13 @@ pub async fn plan_from_registry(
         if manifests.contains_key(&digest) {
             continue;
         }
+        let reference = version_reference(&digest)?;
         let fetched = registry
-            .manifest(repository, &digest)
+            .manifest(repository, &reference)
             .await
-            .with_context(|| format!("reading kept manifest {digest} of {}/{repository}", registry.host()))?
+            .with_context(|| format!("reading kept manifest {digest} of {repository}"))?
             .ok_or_else(|| {
-                crate::Error::invalid(format!(
-                    "kept manifest {digest} is missing from {}/{repository}: refusing to prune",
-                    registry.host()
-                ))
+                crate::Error::invalid(format!("kept manifest {digest} is missing from {repository}: refusing to prune"))
             })?;
         let info = match fetched.children() {
             Some(children) => {
@@ -85,7 +83,8 @@ pub async fn plan_from_registry(
         if manifests.contains_key(&digest) {
             continue;
         }
-        if let Ok(Some(fetched)) = registry.manifest(repository, &digest).await {
+        let Ok(reference) = version_reference(&digest) else { continue };
+        if let Ok(Some(fetched)) = registry.manifest(repository, &reference).await {
             if let Some(subject) = fetched.subject() {
                 manifests.insert(digest, ManifestInfo::Referrer { subject });
             }
@@ -100,13 +99,31 @@ pub async fn plan_from_registry(
 pub async fn plan_package(
     packages: &Packages,
     registry: &Registry,
-    owner: &str,
-    kind: OwnerKind,
-    package: &str,
+    package: PackageRef<'_>,
     options: &PruneOptions,
 ) -> Result<(Owner, Plan), crate::Error> {
-    let (found, versions) = list_versions(packages, owner, kind, package).await?;
-    let repository = format!("{}/{}", owner.to_ascii_lowercase(), package.to_ascii_lowercase());
+    let PackageRef { owner, kind, name } = package;
+    let (found, versions) = list_versions(packages, owner, kind, name).await?;
+    let repository = registry.image(&format!("{owner}/{name}").to_ascii_lowercase())?;
     let plan = plan_from_registry(&versions, registry, &repository, options).await?;
     Ok((found, plan))
+}
+
+/// A container package of the Packages API: who owns it (a user or an organisation, or try both) and its
+/// name (`app`, or `team/app` for a nested one).
+#[derive(Debug, Clone, Copy)]
+pub struct PackageRef<'a> {
+    /// The owner's login.
+    pub owner: &'a str,
+    /// User, organisation, or try both.
+    pub kind: OwnerKind,
+    /// The package name.
+    pub name: &'a str,
+}
+
+/// A package version's name as a manifest reference (a version is named by its digest); a name that is
+/// not one is an error naming it.
+fn version_reference(name: &str) -> Result<offinfra_types::Reference, crate::Error> {
+    offinfra_types::Reference::parse(name)
+        .map_err(|e| crate::Error::invalid(format!("package version {name:?} is not a manifest digest: {e}")))
 }

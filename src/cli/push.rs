@@ -39,9 +39,10 @@ pub struct PushArgs {
     /// The registry login.
     #[command(flatten)]
     pub login: super::RegistryLogin,
-    /// Try to mount blobs from this repository of the same registry before uploading them
-    #[arg(long, value_name = "REPOSITORY")]
-    pub mount_from: Option<String>,
+    /// Try to mount blobs from this image of the same registry before uploading them (e.g.
+    /// ghcr.io/acme/base)
+    #[arg(long, value_name = "IMAGE")]
+    pub mount_from: Option<ImageName>,
     /// How blobs are sent: chunked (ghcr's 4 MiB cap), monolithic (one streamed request), or auto
     #[arg(long, value_enum, default_value = "auto")]
     pub upload: Upload,

@@ -271,11 +271,10 @@ async fn image_findings(step: &Step, cx: &Context<'_>, check: &dyn Fn(&str) -> S
         Ok(image) => image,
         Err(e) => return vec![Finding::new(check("image"), Status::Fail, format!("{}: {e}", step.image))],
     };
-    let (host, repository, reference) = super::image_location(&image);
     let platform = ghcr_client::layout::PlatformSpec::default();
     let read = async {
-        let registry = (cx.registry)(host)?;
-        let found = registry.platform_image(repository, reference, &platform).await?;
+        let registry = (cx.registry)(image.api_host())?;
+        let found = registry.platform_image(&image, &platform).await?;
         Ok::<_, crate::Error>((registry, found))
     };
     let (registry, found) = match read.await {
@@ -305,7 +304,7 @@ async fn image_findings(step: &Step, cx: &Context<'_>, check: &dyn Fn(&str) -> S
     if !step.commands.is_empty() {
         let mut layers = Vec::new();
         for layer in found.layers() {
-            match registry.layer_paths(repository, &layer).await {
+            match registry.layer_paths(image.name(), &layer).await {
                 Ok(paths) => layers.push(paths),
                 Err(e) => {
                     findings.push(Finding::new(

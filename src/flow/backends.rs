@@ -51,8 +51,7 @@ pub struct LayoutPush {
 #[async_trait::async_trait]
 impl ImageTarget for LayoutPush {
     async fn push(&self, image: &ImageName, tags: &[Tag]) -> Result<String, Error> {
-        let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
-        let report = self.registry.push(&self.layout, &self.image, image.repository(), &tags, None).await?;
+        let report = self.registry.push(&self.layout, &self.image).to(image).tags(tags).send().await?;
         Ok(report.digest)
     }
 }
@@ -78,8 +77,8 @@ impl PackageStore for GhcrPrune {
             image.repository().split_once('/').ok_or_else(|| PlanError::ImageWithoutOwner(image.clone()))?;
         let mut options = PruneOptions { keep, ..self.options.clone() };
         options.keep_digests.extend(keep_digest.map(str::to_owned));
-        let (owner, plan) =
-            plan_package(&self.packages, &self.registry, owner, self.owner_kind, package, &options).await?;
+        let package_ref = crate::prune::PackageRef { owner, kind: self.owner_kind, name: package };
+        let (owner, plan) = plan_package(&self.packages, &self.registry, package_ref, &options).await?;
         Ok(self.packages.execute(&owner, package, &plan).await?.deleted)
     }
 }

@@ -216,7 +216,7 @@ async fn referrers_come_along_only_when_asked() {
     let plain = format!("{}/plain/signed:latest", lan.host());
     let out = run_example("copy-image", None, &[&format!("{source}:latest"), &plain], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(lan_registry.tags("plain/signed").await.unwrap(), ["latest"]);
+    assert_eq!(lan_registry.tags(&lan_registry.image("plain/signed").unwrap()).await.unwrap(), ["latest"]);
 
     // With it: the signature and the SBOM, under their tags, digests kept.
     let signed = format!("{}/with/signed", lan.host());
@@ -234,7 +234,9 @@ async fn referrers_come_along_only_when_asked() {
     assert!(referrers.contains(&fallback["digest"].as_str().unwrap()), "{report}");
     assert_eq!(skopeo_digest(&format!("{signed}:{sig_tag}"), creds_arg), signature["digest"].as_str().unwrap());
     assert_eq!(skopeo_digest(&format!("{signed}:{fallback_tag}"), creds_arg), fallback["digest"].as_str().unwrap());
-    assert!(lan_registry.manifest_digest("with/signed", sbom["digest"].as_str().unwrap()).await.unwrap().is_some());
+    let (signed, sbom_digest) =
+        (lan_registry.image("with/signed").unwrap(), sbom["digest"].as_str().unwrap().parse().unwrap());
+    assert!(lan_registry.manifest_digest(&signed, &sbom_digest).await.unwrap().is_some());
 
     // Saved to a layout: each referrer under its tag.
     let saved = tempfile::tempdir().unwrap();

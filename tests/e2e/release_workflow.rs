@@ -199,16 +199,17 @@ async fn release_rehearsal() {
         assert!(text(&listing.stdout).lines().any(|l| l == bin), "{bin} in {}", text(&listing.stdout));
     }
     let registry = offinfra::ghcr_client::registry::Registry::builder(&reg.host()).build().unwrap();
-    let repository = "viktorbarzin/offinfra-deploy";
-    let digest = registry.manifest_digest(repository, "9.9.9").await.unwrap().expect(":9.9.9");
+    let repository = &registry.image("viktorbarzin/offinfra-deploy").unwrap();
+    let at = |reference: &str| reference.parse::<offinfra::types::Reference>().unwrap();
+    let digest = registry.manifest_digest(repository, &at("9.9.9")).await.unwrap().expect(":9.9.9");
     for tag in ["latest", &sha[..8]] {
-        assert_eq!(registry.manifest_digest(repository, tag).await.unwrap().as_deref(), Some(digest.as_str()), "{tag}");
+        assert_eq!(registry.manifest_digest(repository, &at(tag)).await.unwrap(), Some(digest.clone()), "{tag}");
     }
 
     // deploy runs from the pushed image's layer, and knows its version.
-    let manifest = registry.manifest(repository, &digest).await.unwrap().unwrap();
+    let manifest = registry.manifest(repository, &digest.clone().into()).await.unwrap().unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
-    let layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_owned();
+    let layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().parse().unwrap();
     let mut blob = Vec::new();
     registry.pull_blob(repository, &layer, &mut blob).await.unwrap();
     let unpacked = tempfile::tempdir().unwrap();

@@ -96,6 +96,14 @@ pub enum Error {
     /// A manifest reference that is neither a digest nor a tag (never put into a path).
     #[error("manifest reference {0:?} is neither a digest nor a tag")]
     BadReference(String),
+    /// A repository path that names no image on the registry.
+    #[error("repository {repository:?} on {registry}: not a repository path (lower-case components separated by /)")]
+    BadRepository {
+        /// The path.
+        repository: String,
+        /// The registry.
+        registry: String,
+    },
     /// A repository on another registry than the client's.
     #[error("{repository} is not on {registry}: a registry client speaks only to its own host")]
     OtherRegistry {

@@ -1,8 +1,6 @@
 use std::fmt;
 
-use oci_spec::distribution::Reference;
-
-use crate::{string_type, Error, RepoName, Tag};
+use crate::{string_type, Digest, Error, Reference, RepoName, Tag};
 
 /// Docker Hub's name in references, and the host its API answers on.
 const DOCKER_HUB: &str = "docker.io";
@@ -198,8 +196,16 @@ impl ImageName {
     }
 
     /// `name@digest`.
-    pub fn with_digest(&self, digest: &str) -> ImageRef {
-        ImageRef { name: self.clone(), tag: None, digest: Some(digest.to_owned()) }
+    pub fn with_digest(&self, digest: &Digest) -> ImageRef {
+        ImageRef { name: self.clone(), tag: None, digest: Some(digest.clone()) }
+    }
+
+    /// `name:tag` or `name@digest`.
+    pub fn with_reference(&self, reference: &Reference) -> ImageRef {
+        match reference {
+            Reference::Tag(tag) => self.with_tag(tag),
+            Reference::Digest(digest) => self.with_digest(digest),
+        }
     }
 
     /// The host the registry's API answers on: the registry, except Docker Hub's (`docker.io` answers on
@@ -241,15 +247,15 @@ string_type!(ImageName);
 ///     .parse()
 ///     .unwrap();
 /// assert_eq!(pinned.tag().map(|t| t.as_str()), Some("1.2"));
-/// assert!(pinned.reference().starts_with("sha256:"));
+/// assert!(pinned.reference().as_str().starts_with("sha256:"));
 /// let hub: ImageRef = "nginx".parse().unwrap();
-/// assert_eq!((hub.api_host(), hub.name().repository(), hub.reference()), ("registry-1.docker.io", "library/nginx", "latest"));
+/// assert_eq!((hub.api_host(), hub.name().repository(), hub.reference().as_str()), ("registry-1.docker.io", "library/nginx", "latest"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ImageRef {
     name: ImageName,
     tag: Option<Tag>,
-    digest: Option<String>,
+    digest: Option<Digest>,
 }
 
 impl ImageRef {
@@ -258,6 +264,7 @@ impl ImageRef {
         let bad = |reason: String| Error::ImageRef { input: s.to_owned(), reason };
         let (registry, repository, tag, digest) = parse_reference(s).map_err(bad)?;
         let tag = tag.map(|t| Tag::parse(&t)).transpose().map_err(|e| bad(e.to_string()))?;
+        let digest = digest.map(|d| Digest::parse(&d)).transpose().map_err(|e| bad(e.to_string()))?;
         Ok(Self { name: ImageName { registry, repository }, tag, digest })
     }
 
@@ -272,29 +279,31 @@ impl ImageRef {
     }
 
     /// The digest (`sha256:…`), when one was given.
-    pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
     }
 
-    /// What a manifest is fetched by: the digest when there is one, else the tag.
-    pub fn reference(&self) -> &str {
+    /// What a manifest is fetched by: the digest when there is one, else the tag (`latest` when neither
+    /// was given).
+    pub fn reference(&self) -> Reference {
         match (&self.digest, &self.tag) {
-            (Some(digest), _) => digest,
-            (None, Some(tag)) => tag.as_str(),
-            (None, None) => "latest",
+            (Some(digest), _) => Reference::Digest(digest.clone()),
+            (None, Some(tag)) => Reference::Tag(tag.clone()),
+            (None, None) => Reference::Tag(Tag::parse("latest").expect("latest is a tag")),
         }
     }
 
-    /// The same reference as oci-spec's [`Reference`], for crates that take one.
-    pub fn to_reference(&self) -> Reference {
+    /// The same reference as oci-spec's [`oci_spec::distribution::Reference`], for crates that take one.
+    pub fn to_reference(&self) -> oci_spec::distribution::Reference {
+        use oci_spec::distribution::Reference as Oci;
         let (registry, repository) = (self.name.registry.clone(), self.name.repository.clone());
         match (&self.tag, &self.digest) {
             (Some(tag), Some(digest)) => {
-                Reference::with_tag_and_digest(registry, repository, tag.to_string(), digest.clone())
+                Oci::with_tag_and_digest(registry, repository, tag.to_string(), digest.to_string())
             }
-            (None, Some(digest)) => Reference::with_digest(registry, repository, digest.clone()),
+            (None, Some(digest)) => Oci::with_digest(registry, repository, digest.to_string()),
             (tag, None) => {
-                Reference::with_tag(registry, repository, tag.as_ref().map_or("latest".to_owned(), Tag::to_string))
+                Oci::with_tag(registry, repository, tag.as_ref().map_or("latest".to_owned(), Tag::to_string))
             }
         }
     }
@@ -374,13 +383,13 @@ mod tests {
             let r = ImageRef::parse(input).unwrap();
             assert_eq!(r.to_string(), shown);
             assert_eq!(r.tag().map(Tag::as_str), tag);
-            assert_eq!(r.digest(), digest);
+            assert_eq!(r.digest().map(Digest::as_str), digest);
             assert_eq!(r.api_host(), host);
         }
         let by_digest = ImageRef::parse(&format!("ghcr.io/acme/app@{DIGEST}")).unwrap();
-        assert_eq!((by_digest.tag(), by_digest.reference()), (None, DIGEST));
+        assert_eq!((by_digest.tag(), by_digest.reference().as_str()), (None, DIGEST));
         let both = ImageRef::parse(&format!("ghcr.io/acme/app:1.2@{DIGEST}")).unwrap();
-        assert_eq!((both.tag().map(Tag::as_str), both.reference()), (Some("1.2"), DIGEST));
+        assert_eq!((both.tag().map(Tag::as_str), both.reference().as_str()), (Some("1.2"), DIGEST));
         assert_eq!(both.to_string(), format!("ghcr.io/acme/app:1.2@{DIGEST}"));
         assert_eq!(both.name().to_string(), "ghcr.io/acme/app");
     }
@@ -423,7 +432,7 @@ mod tests {
                     assert_eq!(ours.name().registry(), reference.registry(), "{input:?}");
                     assert_eq!(ours.name().repository(), reference.repository(), "{input:?}");
                     assert_eq!(ours.tag().map(Tag::as_str), reference.tag(), "{input:?}");
-                    assert_eq!(ours.digest(), reference.digest(), "{input:?}");
+                    assert_eq!(ours.digest().map(Digest::as_str), reference.digest(), "{input:?}");
                     assert_eq!(ours.to_reference().whole(), reference.whole(), "{input:?}");
                 }
                 Err(_) => assert!(ours.is_err(), "{input:?}: oci-spec refuses, we accept {ours:?}"),

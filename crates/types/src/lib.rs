@@ -22,12 +22,14 @@
 mod commit;
 mod digest;
 mod image;
+mod reference;
 mod repo;
 mod tag;
 
 pub use commit::CommitId;
 pub use digest::Digest;
 pub use image::{ImageName, ImageRef};
+pub use reference::Reference;
 pub use repo::RepoName;
 pub use tag::Tag;
 

@@ -23,6 +23,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
+use offinfra_types::{ImageName, ImageRef, Tag};
+
 use super::{push::PushReport, BlobOutcome, ProgressFn, Registry};
 use crate::{layout::PlatformSpec, Error};
 
@@ -123,12 +125,25 @@ pub struct ImageSettings {
 /// The base image: where its manifest and config are read.
 #[derive(Debug, Clone, Copy)]
 pub struct Base<'a> {
-    /// Its registry.
+    /// Its registry: the client of `image`'s host.
     pub registry: &'a Registry,
-    /// Its repository there.
-    pub repository: &'a str,
-    /// A tag or digest.
-    pub reference: &'a str,
+    /// The image, by tag or digest.
+    pub image: &'a ImageRef,
+}
+
+/// What [`build`] writes: the base, the platforms, the new layer's files and the config settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildInput<'a> {
+    /// The base image; `None`: from scratch.
+    pub base: Option<Base<'a>>,
+    /// One manifest per platform (an index over them when there are several).
+    pub platforms: &'a [PlatformSpec],
+    /// The new layer's files, the same for every platform after [`LayerFile::for_platform`].
+    pub files: &'a [LayerFile],
+    /// What the config says besides the layers.
+    pub settings: &'a ImageSettings,
+    /// The root's name in the layout's `index.json`.
+    pub ref_name: Option<&'a str>,
 }
 
 /// An image written into an OCI layout directory by [`build`]: its own blobs and manifests, and the list
@@ -152,17 +167,11 @@ pub struct BuiltImage {
     pub dir: PathBuf,
 }
 
-/// Writes the image into the OCI layout directory `dir` (made when missing), its root named `ref_name` in
-/// `index.json`: one manifest per platform, and an index over them when there are several. `files` are
-/// the same for every platform, after [`LayerFile::for_platform`].
-pub async fn build(
-    dir: &Path,
-    base: Option<Base<'_>>,
-    platforms: &[PlatformSpec],
-    files: &[LayerFile],
-    settings: &ImageSettings,
-    ref_name: Option<&str>,
-) -> Result<BuiltImage, Error> {
+/// Writes the image `input` describes into the OCI layout directory `dir` (made when missing), its root
+/// named `input.ref_name` in `index.json`: one manifest per platform, and an index over them when there
+/// are several.
+pub async fn build(dir: &Path, input: &BuildInput<'_>) -> Result<BuiltImage, Error> {
+    let BuildInput { base, platforms, files, settings, ref_name } = *input;
     if platforms.is_empty() {
         return Err(Error::Build { what: "--platform".into(), reason: "at least one platform".into() });
     }
@@ -218,7 +227,7 @@ pub async fn build(
         });
         if let (Some(base), Some((digest, _))) = (base, &base_manifest) {
             manifest["annotations"] = json!({
-                "org.opencontainers.image.base.name": format!("{}/{}:{}", base.registry.host(), base.repository, base.reference),
+                "org.opencontainers.image.base.name": base.image.to_string(),
                 "org.opencontainers.image.base.digest": digest,
             });
         }
@@ -491,10 +500,8 @@ fn write_layer(blobs: &Path, files: &[LayerFile], created: i64) -> Result<Layer,
 impl Registry {
     /// The base's manifest for `platform` (its digest and JSON) and its config.
     async fn base_parts(&self, base: Base<'_>, platform: &PlatformSpec) -> Result<((String, Value), Value), Error> {
-        let image = self.platform_image(base.repository, base.reference, platform).await.map_err(|e| match e {
-            Error::Image { reason, .. } => {
-                Error::Build { what: format!("base {}/{}:{}", self.host, base.repository, base.reference), reason }
-            }
+        let image = self.platform_image(base.image, platform).await.map_err(|e| match e {
+            Error::Image { reason, .. } => Error::Build { what: format!("base {}", base.image), reason },
             other => other,
         })?;
         Ok(((image.digest, image.manifest), image.config))
@@ -502,29 +509,35 @@ impl Registry {
 
     /// Fetches the base's blobs into the built image's layout (a layout holds every blob); a blob the
     /// layout has is not fetched again. Each is checked against its digest.
-    pub async fn complete_layout(&self, built: &BuiltImage, base_repository: &str) -> Result<u64, Error> {
+    pub async fn complete_layout(&self, built: &BuiltImage, base: &ImageName) -> Result<u64, Error> {
         let blobs = built.base_blobs.iter().cloned().collect();
-        Ok(self.fetch_blobs(base_repository, &built.dir, &blobs, None).await?.1)
+        Ok(self.fetch_blobs(self.path_of(base)?, &built.dir, &blobs, None).await?.1)
     }
 
-    /// Pushes a built image to `repository` of this registry under `tags`: the base's layers from `base`
-    /// registry to registry (skipped when here, mounted on the same registry, streamed otherwise; never to
-    /// disk), the new blobs from the layout, then the manifests, children first.
+    /// Pushes a built image to `to` on this registry under `tags`: the base's layers from `base` registry
+    /// to registry (skipped when here, mounted on the same registry, streamed otherwise; never to disk),
+    /// the new blobs from the layout, then the manifests, children first.
     pub async fn push_built(
         &self,
         built: &BuiltImage,
         base: Option<Base<'_>>,
-        repository: &str,
-        tags: &[String],
+        to: &ImageName,
+        tags: &[Tag],
         progress: Option<ProgressFn>,
     ) -> Result<PushReport, Error> {
+        let repository = self.path_of(to)?;
+        let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
         let mut outcomes: Vec<(String, BlobOutcome)> = Vec::new();
         let mut bytes = 0u64;
         if let Some(base) = base {
+            let transfer = super::copy::BlobTransfer {
+                source: base.registry,
+                from: base.registry.path_of(base.image.name())?,
+                to: repository,
+                progress: progress.as_ref(),
+            };
             for (digest, size) in &built.base_blobs {
-                let outcome = self
-                    .copy_blob(base.registry, base.repository, repository, digest, *size, progress.as_ref())
-                    .await?;
+                let outcome = self.copy_blob(&transfer, digest, *size).await?;
                 if outcome == BlobOutcome::Uploaded {
                     bytes += size;
                 }
@@ -539,8 +552,8 @@ impl Registry {
                 oci_spec::image::Digest::from_str(digest)
                     .map_err(|e| Error::Build { what: digest.clone(), reason: e.to_string() })?,
             );
-            let (digest, outcome, sent) =
-                self.push_blob(&layout, &descriptor, repository, None, progress.clone()).await?;
+            let route = super::push::Route { repository, mount_from: None, progress: &progress };
+            let (digest, outcome, sent) = self.push_blob(&layout, &descriptor, &route).await?;
             bytes += sent;
             outcomes.push((digest, outcome));
         }
@@ -551,12 +564,12 @@ impl Registry {
             let body = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             self.put_manifest(repository, digest, media_type, &body, &scopes).await?;
             if *digest == built.digest {
-                for tag in tags {
+                for tag in &tags {
                     self.put_manifest(repository, tag, media_type, &body, &scopes).await?;
                 }
             }
         }
-        Ok(PushReport { digest: built.digest.clone(), blobs: outcomes, bytes_uploaded: bytes, tags: tags.to_vec() })
+        Ok(PushReport { digest: built.digest.clone(), blobs: outcomes, bytes_uploaded: bytes, tags })
     }
 }
 

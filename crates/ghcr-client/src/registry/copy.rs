@@ -5,7 +5,6 @@
 
 use std::{
     collections::BTreeSet,
-    future::Future,
     sync::{Arc, Mutex},
 };
 
@@ -15,6 +14,8 @@ use offinfra_http::{
     Request,
 };
 use serde::Serialize;
+
+use offinfra_types::{ImageName, ImageRef, Tag};
 
 use super::{BlobOutcome, FetchedManifest, Progress, ProgressFn, Registry};
 use crate::{layout::PlatformSpec, Error};
@@ -26,10 +27,15 @@ const MAX_REFERRER_DEPTH: usize = 4;
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
 /// How [`Registry::copy_with`] and [`Registry::save_with`] copy.
+///
+/// ```
+/// use ghcr_client::registry::CopyOptions;
+/// let options = CopyOptions::default().referrers(true);
+/// assert!(options.referrers && options.platform.is_none());
+/// ```
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct CopyOptions {
-    /// The destination tag (or layout name); `None`: by digest only.
-    pub tag: Option<String>,
     /// One platform of an index, whose image manifest becomes the copied root; `None`: all of them.
     pub platform: Option<PlatformSpec>,
     /// Also copy the referrers of every copied manifest: those the source's referrers API lists, and
@@ -42,12 +48,51 @@ pub struct CopyOptions {
 impl std::fmt::Debug for CopyOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CopyOptions")
-            .field("tag", &self.tag)
             .field("platform", &self.platform)
             .field("referrers", &self.referrers)
             .field("progress", &self.progress.is_some())
             .finish()
     }
+}
+
+impl CopyOptions {
+    /// Narrows an index to one platform's image manifest.
+    pub fn platform(mut self, platform: Option<PlatformSpec>) -> Self {
+        self.platform = platform;
+        self
+    }
+
+    /// Also copies the referrers.
+    pub fn referrers(mut self, referrers: bool) -> Self {
+        self.referrers = referrers;
+        self
+    }
+
+    /// Reports blobs as they start, move and finish.
+    pub fn progress(mut self, progress: Option<ProgressFn>) -> Self {
+        self.progress = progress;
+        self
+    }
+}
+
+/// Where one copy's blobs come from and go: the argument every blob transfer takes.
+#[derive(Clone, Copy)]
+pub(super) struct BlobTransfer<'a> {
+    /// The source registry.
+    pub(super) source: &'a Registry,
+    /// The repository on the source.
+    pub(super) from: &'a str,
+    /// The repository here.
+    pub(super) to: &'a str,
+    /// Told as blobs start, move and finish.
+    pub(super) progress: Option<&'a ProgressFn>,
+}
+
+/// An image's manifests (children first, the root last) and the config and layer blobs they reference.
+#[derive(Default)]
+pub(super) struct ImageParts {
+    pub(super) manifests: Vec<FetchedManifest>,
+    pub(super) blobs: BTreeSet<(String, u64)>,
 }
 
 /// A referrer found for a copied manifest.
@@ -95,33 +140,32 @@ impl CopyReport {
 }
 
 impl Registry {
-    /// Copies `reference` (a tag or digest) of `source_repository` on `source` into `repository` of this
-    /// registry, under `tag` when given (else by digest only). An index is copied whole: every child
-    /// manifest (platforms, attestations) and their blobs. Manifests are copied as the bytes the source
-    /// sent, so every digest is preserved; blobs stream through without touching disk, `concurrency` of
-    /// them at once, and one the destination already has is not sent again (a rerun of an interrupted
-    /// copy sends only what is missing).
+    /// Copies `from` (a tag or digest of an image on `source`) into `to` on this registry, under `tag` when
+    /// given (else by digest only). An index is copied whole: every child manifest (platforms,
+    /// attestations) and their blobs. Manifests are copied as the bytes the source sent, so every digest
+    /// is preserved; blobs stream through without touching disk, several at once, and one the destination
+    /// already has is not sent again (a rerun of an interrupted copy sends only what is missing).
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), ghcr_client::Error> {
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// use ghcr_client::registry::{Credentials, Registry};
     ///
     /// let ghcr = Registry::builder("ghcr.io").build()?;
     /// let lan = Registry::builder("registry.lan:5000").credentials(Credentials::Anonymous).build()?;
-    /// let report = lan.copy_from(&ghcr, "viktorbarzin/infra-ci", "latest", "infra-ci", Some("latest")).await?;
+    /// let from = "ghcr.io/viktorbarzin/infra-ci:latest".parse()?;
+    /// let to = "registry.lan:5000/infra-ci".parse()?;
+    /// let report = lan.copy_from(&ghcr, &from, &to, Some(&"latest".parse()?)).await?;
     /// println!("{}", report.digest);
     /// # Ok(()) }
     /// ```
     pub async fn copy_from(
         &self,
         source: &Registry,
-        source_repository: &str,
-        reference: &str,
-        repository: &str,
-        tag: Option<&str>,
+        from: &ImageRef,
+        to: &ImageName,
+        tag: Option<&Tag>,
     ) -> Result<CopyReport, Error> {
-        let options = CopyOptions { tag: tag.map(str::to_owned), ..CopyOptions::default() };
-        self.copy_with(source, source_repository, reference, repository, &options).await
+        self.copy_with(source, from, to, tag, &CopyOptions::default()).await
     }
 
     /// [`Self::copy_from`] with everything [`CopyOptions`] holds: a platform (an index narrowed to that
@@ -129,24 +173,27 @@ impl Registry {
     pub async fn copy_with(
         &self,
         source: &Registry,
-        source_repository: &str,
-        reference: &str,
-        repository: &str,
+        from: &ImageRef,
+        to: &ImageName,
+        tag: Option<&Tag>,
         options: &CopyOptions,
     ) -> Result<CopyReport, Error> {
-        let (manifests, blobs) = source.image_parts(source_repository, reference, options.platform.as_ref()).await?;
-        let progress = options.progress.as_ref();
-        let tag = options.tag.as_deref();
-        let mut report =
-            self.copy_parts(source, source_repository, repository, tag, manifests, blobs, progress).await?;
+        let transfer = BlobTransfer {
+            source,
+            from: source.path_of(from.name())?,
+            to: self.path_of(to)?,
+            progress: options.progress.as_ref(),
+        };
+        let reference = from.reference();
+        let parts = source.image_parts(transfer.from, reference.as_str(), options.platform.as_ref()).await?;
+        let mut report = self.copy_parts(&transfer, tag.map(Tag::as_str), parts).await?;
         if !options.referrers {
             return Ok(report);
         }
-        for (referrer, manifests, blobs) in source.referrer_parts(source_repository, &report.manifests).await? {
-            let tag = referrer.tag.as_deref();
-            let done = self.copy_parts(source, source_repository, repository, tag, manifests, blobs, progress).await?;
+        for (referrer, parts) in source.referrer_parts(transfer.from, &report.manifests).await? {
+            let done = self.copy_parts(&transfer, referrer.tag.as_deref(), parts).await?;
             if let Some(descriptor) = &referrer.descriptor {
-                self.list_in_fallback_tag(repository, &referrer.subject, descriptor).await?;
+                self.list_in_fallback_tag(transfer.to, &referrer.subject, descriptor).await?;
             }
             report.absorb(done);
         }
@@ -159,11 +206,11 @@ impl Registry {
         &self,
         repository: &str,
         subjects: &[String],
-    ) -> Result<Vec<(Referrer, Vec<FetchedManifest>, BTreeSet<(String, u64)>)>, Error> {
+    ) -> Result<Vec<(Referrer, ImageParts)>, Error> {
         let mut out = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut subjects = subjects.to_vec();
-        let tags = self.tags(repository).await?;
+        let tags = self.list_tags(repository).await?;
         for _ in 0..MAX_REFERRER_DEPTH {
             let mut next = Vec::new();
             for referrer in self.referrers(repository, &subjects, &tags).await? {
@@ -171,9 +218,9 @@ impl Registry {
                 if !seen.insert(reference.clone()) {
                     continue;
                 }
-                let (manifests, blobs) = self.image_parts(repository, &reference, None).await?;
-                next.extend(manifests.iter().map(|m| m.digest.clone()));
-                out.push((referrer, manifests, blobs));
+                let parts = self.image_parts(repository, &reference, None).await?;
+                next.extend(parts.manifests.iter().map(|m| m.digest.clone()));
+                out.push((referrer, parts));
             }
             if next.is_empty() {
                 break;
@@ -238,11 +285,13 @@ impl Registry {
         }
         let Some(hex) = subject.strip_prefix("sha256:") else { return Ok(()) };
         let tag = format!("sha256-{hex}");
-        let mut index = match self.manifest(repository, &tag).await? {
+        let mut index = match self.get_manifest(repository, &tag).await? {
             Some(existing) => serde_json::from_slice(&existing.bytes).unwrap_or_default(),
             None => serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
         };
-        let Some(list) = index["manifests"].as_array_mut() else { return Ok(()) };
+        // `get_mut`, not `index[..]`: a server's fallback tag may hold any JSON, and indexing a
+        // non-object mutably panics.
+        let Some(list) = index.get_mut("manifests").and_then(serde_json::Value::as_array_mut) else { return Ok(()) };
         if list.iter().any(|d| d["digest"] == descriptor["digest"]) {
             return Ok(());
         }
@@ -259,14 +308,14 @@ impl Registry {
         source_repository: &str,
         reference: &str,
         platform: Option<&PlatformSpec>,
-    ) -> Result<(Vec<FetchedManifest>, BTreeSet<(String, u64)>), Error> {
+    ) -> Result<ImageParts, Error> {
         let source = self;
         let missing = |what: String| Error::Selection {
             path: format!("{}/{source_repository}:{reference}", source.host).into(),
             reason: what,
         };
         let mut root = source
-            .manifest(source_repository, reference)
+            .get_manifest(source_repository, reference)
             .await?
             .ok_or_else(|| missing("the registry has no such manifest".into()))?;
         if let (Some(platform), Some(_)) = (platform, root.children()) {
@@ -283,34 +332,30 @@ impl Registry {
                 })?
                 .to_owned();
             root = source
-                .manifest(source_repository, &chosen)
+                .get_manifest(source_repository, &chosen)
                 .await?
                 .ok_or_else(|| missing(format!("the {platform} manifest {chosen} is missing")))?;
         }
         // Children first, so that no manifest is pushed before what it references.
-        let mut manifests: Vec<FetchedManifest> = Vec::new();
-        let mut blobs: BTreeSet<(String, u64)> = BTreeSet::new();
-        collect(source, source_repository, root, &mut manifests, &mut blobs, 0).await?;
-        Ok((manifests, blobs))
+        let mut parts = ImageParts::default();
+        collect(source, source_repository, root, &mut parts, 0).await?;
+        Ok(parts)
     }
 
-    /// Sends `blobs` and then `manifests` (children first) from `source` into `repository`.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends an image's blobs and then its manifests (children first) as `transfer` says, and tags the
+    /// root `tag` when given.
     async fn copy_parts(
         &self,
-        source: &Registry,
-        source_repository: &str,
-        repository: &str,
+        transfer: &BlobTransfer<'_>,
         tag: Option<&str>,
-        manifests: Vec<FetchedManifest>,
-        blobs: BTreeSet<(String, u64)>,
-        progress: Option<&ProgressFn>,
+        parts: ImageParts,
     ) -> Result<CopyReport, Error> {
+        let ImageParts { manifests, blobs } = parts;
         let copied: Arc<Mutex<u64>> = Arc::default();
         let outcomes: Vec<(String, BlobOutcome)> = stream::iter(blobs.into_iter().map(|(digest, size)| {
             let copied = copied.clone();
             async move {
-                let outcome = self.copy_blob(source, source_repository, repository, &digest, size, progress).await?;
+                let outcome = self.copy_blob(transfer, &digest, size).await?;
                 if outcome == BlobOutcome::Uploaded {
                     *copied.lock().expect("byte count") += size;
                 }
@@ -321,6 +366,7 @@ impl Registry {
         .try_collect()
         .await?;
 
+        let repository = transfer.to;
         let scopes = Self::push_scope(repository);
         let digest = manifests.last().map(|m| m.digest.clone()).unwrap_or_default();
         for manifest in &manifests {
@@ -342,58 +388,50 @@ impl Registry {
     /// One blob: skipped when here, mounted on the same registry, else streamed, and streamed again from
     /// the start when the transfer fails on the way. `progress` hears it start (again on a restart), move
     /// and finish.
-    #[tracing::instrument(level = "debug", name = "blob", skip_all, fields(repository = %repository, digest = %digest))]
+    #[tracing::instrument(level = "debug", name = "blob", skip_all, fields(repository = %transfer.to, digest = %digest))]
     pub(super) async fn copy_blob(
         &self,
-        source: &Registry,
-        source_repository: &str,
-        repository: &str,
+        transfer: &BlobTransfer<'_>,
         digest: &str,
         size: u64,
-        progress: Option<&ProgressFn>,
     ) -> Result<BlobOutcome, Error> {
         let tell = |event| {
-            if let Some(progress) = progress {
+            if let Some(progress) = transfer.progress {
                 progress(event)
             }
         };
         tell(Progress::BlobStarted { digest: digest.to_owned(), size });
-        let outcome = self.transfer_blob(source, source_repository, repository, digest, size, progress).await?;
+        let outcome = self.transfer_blob(transfer, digest, size).await?;
         tell(Progress::BlobDone { digest: digest.to_owned(), outcome });
         Ok(outcome)
     }
 
-    async fn transfer_blob(
-        &self,
-        source: &Registry,
-        source_repository: &str,
-        repository: &str,
-        digest: &str,
-        size: u64,
-        progress: Option<&ProgressFn>,
-    ) -> Result<BlobOutcome, Error> {
-        if self.blob_exists(repository, digest).await? {
+    async fn transfer_blob(&self, transfer: &BlobTransfer<'_>, digest: &str, size: u64) -> Result<BlobOutcome, Error> {
+        let repository = transfer.to;
+        if self.has_blob(repository, digest).await? {
             return Ok(BlobOutcome::Present);
         }
         // On the same registry, the blob is mounted from the source repository: nothing is sent.
         let mut session = None;
-        if source.host == self.host {
-            match self.try_mount(repository, digest, source_repository).await? {
+        if transfer.source.host == self.host {
+            match self.try_mount(repository, digest, transfer.from).await? {
                 super::push::Mount::Mounted => return Ok(BlobOutcome::Mounted),
                 super::push::Mount::Declined(location) => session = location,
             }
         }
         let session = Mutex::new(session);
         let restarts = std::sync::atomic::AtomicBool::new(false);
-        self.restarting(digest, || async {
+        self.restarting(digest, |_deadline| async {
             // A fresh upload session on a restart; the declined mount's only the first time.
             let location = session.lock().expect("session").take();
-            if let (true, Some(progress)) = (restarts.swap(true, std::sync::atomic::Ordering::Relaxed), progress) {
+            if let (true, Some(progress)) =
+                (restarts.swap(true, std::sync::atomic::Ordering::Relaxed), transfer.progress)
+            {
                 progress(Progress::BlobStarted { digest: digest.to_owned(), size });
             }
-            match self.stream_blob(source, source_repository, repository, digest, size, location, progress).await {
+            match self.stream_blob(transfer, digest, size, location).await {
                 // The upload may have landed before the connection broke.
-                Err(e) if self.blob_exists(repository, digest).await.unwrap_or(false) => {
+                Err(e) if self.has_blob(repository, digest).await.unwrap_or(false) => {
                     tracing::debug!(digest, error = %e, "the blob arrived although its upload failed");
                     Ok(())
                 }
@@ -404,70 +442,38 @@ impl Registry {
         Ok(BlobOutcome::Uploaded)
     }
 
-    /// Runs `attempt` until it succeeds, up to the retry policy's attempts, when it fails in a way a new
-    /// attempt may not (a dropped connection, a timeout, a server error): one blob starts again, the copy
-    /// goes on.
-    pub(super) async fn restarting<F, Fut>(&self, digest: &str, mut attempt: F) -> Result<(), Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
-    {
-        let policy = self.options.retry;
-        let started = std::time::Instant::now();
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let error = match attempt().await {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            let transient =
-                matches!(error, Error::Http(_)) && error.status().is_none_or(|s| matches!(s, 408 | 429 | 500..=599));
-            let wait = policy.backoff(attempts - 1, offinfra_http::retry::jitter_unit());
-            if !transient || attempts >= policy.max_attempts || started.elapsed() + wait > policy.deadline {
-                return Err(error);
-            }
-            tracing::warn!(digest, attempt = attempts, error = %error, "blob transfer failed; starting it again");
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Saves `reference` of `repository` (narrowed to `platform` when given) into the OCI image layout
-    /// directory `dir` (made when missing; an existing layout keeps its other images), named `ref_name`
-    /// in its `index.json`: readable by skopeo (`oci:DIR:REF`) and by our `push-image`. Blobs the layout
-    /// has are not fetched again; each fetched blob is checked against its digest.
+    /// Saves `image` (narrowed to `platform` when given) into the OCI image layout directory `dir` (made
+    /// when missing; an existing layout keeps its other images), named `name` in its `index.json`:
+    /// readable by skopeo (`oci:DIR:NAME`) and by our `push-image`. Blobs the layout has are not fetched
+    /// again; each fetched blob is checked against its digest.
     pub async fn save_to_layout(
         &self,
-        repository: &str,
-        reference: &str,
-        platform: Option<&PlatformSpec>,
+        image: &ImageRef,
         dir: &std::path::Path,
-        ref_name: Option<&str>,
+        name: Option<&str>,
     ) -> Result<CopyReport, Error> {
-        let options =
-            CopyOptions { tag: ref_name.map(str::to_owned), platform: platform.cloned(), ..CopyOptions::default() };
-        self.save_with(repository, reference, dir, &options).await
+        self.save_with(image, dir, name, &CopyOptions::default()).await
     }
 
-    /// [`Self::save_to_layout`] with everything [`CopyOptions`] holds (`tag` is the layout name). Each
-    /// referrer is saved under its tag (cosign's and OCI's tag names), or unnamed when the referrers API
-    /// found it.
+    /// [`Self::save_to_layout`] with everything [`CopyOptions`] holds. Each referrer is saved under its tag
+    /// (cosign's and OCI's tag names), or unnamed when the referrers API found it.
     pub async fn save_with(
         &self,
-        repository: &str,
-        reference: &str,
+        image: &ImageRef,
         dir: &std::path::Path,
+        name: Option<&str>,
         options: &CopyOptions,
     ) -> Result<CopyReport, Error> {
-        let (manifests, blobs) = self.image_parts(repository, reference, options.platform.as_ref()).await?;
+        let repository = self.path_of(image.name())?;
+        let parts = self.image_parts(repository, image.reference().as_str(), options.platform.as_ref()).await?;
         let progress = options.progress.as_ref();
-        let mut report = self.save_parts(repository, dir, options.tag.as_deref(), manifests, blobs, progress).await?;
+        let mut report = self.save_parts(repository, dir, name, parts, progress).await?;
         if !options.referrers {
             return Ok(report);
         }
-        for (referrer, manifests, blobs) in self.referrer_parts(repository, &report.manifests).await? {
+        for (referrer, parts) in self.referrer_parts(repository, &report.manifests).await? {
             let name = referrer.tag.as_deref();
-            report.absorb(self.save_parts(repository, dir, name, manifests, blobs, progress).await?);
+            report.absorb(self.save_parts(repository, dir, name, parts, progress).await?);
         }
         Ok(report)
     }
@@ -503,9 +509,9 @@ impl Registry {
             }
             let partial = path.with_extension("partial");
             let fetched = Mutex::new(0u64);
-            self.restarting(digest, || async {
+            self.restarting(digest, |_deadline| async {
                 let mut file = tokio::fs::File::create(&partial).await.map_err(|e| io(&partial, e))?;
-                *fetched.lock().expect("size") = self.pull_blob(repository, digest, &mut file).await?;
+                *fetched.lock().expect("size") = self.pull_blob_at(repository, digest, &mut file).await?;
                 Ok(())
             })
             .await?;
@@ -518,17 +524,17 @@ impl Registry {
         Ok((outcomes, copied))
     }
 
-    /// Writes `blobs` (fetched unless present), then `manifests`, into the layout `dir`, and names the root
-    /// `ref_name` in its `index.json`.
+    /// Writes an image's blobs (fetched unless present), then its manifests, into the layout `dir`, and
+    /// names the root `ref_name` in its `index.json`.
     async fn save_parts(
         &self,
         repository: &str,
         dir: &std::path::Path,
         ref_name: Option<&str>,
-        manifests: Vec<FetchedManifest>,
-        blobs: BTreeSet<(String, u64)>,
+        parts: ImageParts,
         progress: Option<&ProgressFn>,
     ) -> Result<CopyReport, Error> {
+        let ImageParts { manifests, blobs } = parts;
         let (outcomes, copied) = self.fetch_blobs(repository, dir, &blobs, progress).await?;
         let io = |path: &std::path::Path, e| Error::io(path, e);
         for manifest in &manifests {
@@ -556,10 +562,9 @@ impl Registry {
         if let Some(name) = ref_name {
             entry["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": name});
         }
-        let list = index["manifests"].as_array_mut().ok_or_else(|| Error::BadJson {
-            path: index_file.clone(),
-            what: "index.json".into(),
-            reason: "no manifests list".into(),
+        // `get_mut`, not `index[..]`: an index.json that is not an object must be an error, not a panic.
+        let list = index.get_mut("manifests").and_then(serde_json::Value::as_array_mut).ok_or_else(|| {
+            Error::BadJson { path: index_file.clone(), what: "index.json".into(), reason: "no manifests list".into() }
         })?;
         // The name now means this image: an entry of the same name (or, unnamed, the same digest) goes.
         list.retain(|m| match ref_name {
@@ -578,20 +583,18 @@ impl Registry {
         })
     }
 
-    /// One blob from `source` to this registry: the source's answer body is the upload's body.
-    #[allow(clippy::too_many_arguments)]
+    /// One blob from the source to this registry, on `session` when the registry opened one: the source's
+    /// answer body is the upload's body.
     async fn stream_blob(
         &self,
-        source: &Registry,
-        source_repository: &str,
-        repository: &str,
+        transfer: &BlobTransfer<'_>,
         digest: &str,
         size: u64,
         session: Option<String>,
-        progress: Option<&ProgressFn>,
     ) -> Result<(), Error> {
-        let response = source.blob_stream(source_repository, digest).await?;
-        let (progress, name) = (progress.cloned(), digest.to_owned());
+        let repository = transfer.to;
+        let response = transfer.source.blob_stream(transfer.from, digest).await?;
+        let (progress, name) = (transfer.progress.cloned(), digest.to_owned());
         let chunks = response.bytes_stream().inspect(move |chunk| {
             if let (Some(progress), Ok(chunk)) = (&progress, chunk) {
                 progress(Progress::BlobBytes { digest: name.clone(), bytes: chunk.len() as u64 });
@@ -632,32 +635,31 @@ fn collect<'a>(
     source: &'a Registry,
     repository: &'a str,
     manifest: FetchedManifest,
-    out: &'a mut Vec<FetchedManifest>,
-    blobs: &'a mut BTreeSet<(String, u64)>,
+    parts: &'a mut ImageParts,
     depth: usize,
 ) -> futures_util::future::BoxFuture<'a, Result<(), Error>> {
     Box::pin(async move {
-        if depth > MAX_DEPTH || out.iter().any(|m| m.digest == manifest.digest) {
+        if depth > MAX_DEPTH || parts.manifests.iter().any(|m| m.digest == manifest.digest) {
             return Ok(());
         }
         let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
         if let Some(children) = manifest.children() {
             for child in children {
-                let fetched = source.manifest(repository, &child).await?.ok_or_else(|| Error::MissingBlob {
+                let fetched = source.get_manifest(repository, &child).await?.ok_or_else(|| Error::MissingBlob {
                     path: format!("{}/{repository}", source.host).into(),
                     digest: child.clone(),
                 })?;
-                collect(source, repository, fetched, out, blobs, depth + 1).await?;
+                collect(source, repository, fetched, parts, depth + 1).await?;
             }
         } else {
             let descriptors = value["layers"].as_array().into_iter().flatten().chain(std::iter::once(&value["config"]));
             for descriptor in descriptors {
                 if let (Some(digest), Some(size)) = (descriptor["digest"].as_str(), descriptor["size"].as_u64()) {
-                    blobs.insert((digest.to_owned(), size));
+                    parts.blobs.insert((digest.to_owned(), size));
                 }
             }
         }
-        out.push(manifest);
+        parts.manifests.push(manifest);
         Ok(())
     })
 }

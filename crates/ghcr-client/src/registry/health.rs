@@ -2,6 +2,8 @@
 
 use std::{collections::HashMap, time::Instant};
 
+use offinfra_types::{ImageName, Tag};
+
 use super::Registry;
 use crate::Error;
 
@@ -71,12 +73,15 @@ impl OrphanReport {
 }
 
 impl Registry {
-    /// [`Self::find_orphans`] over `repositories` (every repository in the catalog when empty).
-    pub async fn orphan_report(&self, repositories: &[String], tags: Option<&[String]>) -> Result<OrphanReport, Error> {
-        let repositories = if repositories.is_empty() { self.catalog().await? } else { repositories.to_vec() };
+    /// [`Self::find_orphans`] over `images` (every repository in the catalog when empty).
+    pub async fn orphan_report(&self, images: &[ImageName], tags: Option<&[Tag]>) -> Result<OrphanReport, Error> {
+        let repositories: Vec<String> = match images {
+            [] => self.catalog().await?,
+            images => images.iter().map(|i| self.path_of(i).map(str::to_owned)).collect::<Result<_, _>>()?,
+        };
         let mut orphans = Vec::new();
         for repository in &repositories {
-            for o in self.find_orphans(repository, tags).await? {
+            for o in self.orphans_at(repository, tags).await? {
                 orphans.push(RepositoryOrphan {
                     repository: repository.clone(),
                     tag: o.tag,
@@ -88,24 +93,28 @@ impl Registry {
         Ok(OrphanReport { host: self.host.clone(), repositories: repositories.len(), checked: repositories, orphans })
     }
 
-    /// Every index reachable from `tags` (all tags when `None`) of `repository` whose child manifests
-    /// are missing: the failure that leaves a tag unpullable.
-    pub async fn find_orphans(&self, repository: &str, tags: Option<&[String]>) -> Result<Vec<Orphan>, Error> {
+    /// Every index reachable from `tags` (all tags when `None`) of `image` whose child manifests are
+    /// missing: the failure that leaves a tag unpullable.
+    pub async fn find_orphans(&self, image: &ImageName, tags: Option<&[Tag]>) -> Result<Vec<Orphan>, Error> {
+        self.orphans_at(self.path_of(image)?, tags).await
+    }
+
+    async fn orphans_at(&self, repository: &str, tags: Option<&[Tag]>) -> Result<Vec<Orphan>, Error> {
         let tags = match tags {
-            Some(tags) => tags.to_vec(),
-            None => self.tags(repository).await?,
+            Some(tags) => tags.iter().map(Tag::to_string).collect(),
+            None => self.list_tags(repository).await?,
         };
         let mut orphans = Vec::new();
         let mut checked: HashMap<String, Vec<String>> = HashMap::new();
         for tag in tags {
-            let Some(manifest) = self.manifest(repository, &tag).await? else { continue };
+            let Some(manifest) = self.get_manifest(repository, &tag).await? else { continue };
             let Some(children) = manifest.children() else { continue };
             let missing = match checked.get(&manifest.digest) {
                 Some(missing) => missing.clone(),
                 None => {
                     let mut missing = Vec::new();
                     for child in children {
-                        if self.manifest_digest(repository, &child).await?.is_none() {
+                        if self.head_manifest(repository, &child).await?.is_none() {
                             missing.push(child);
                         }
                     }

@@ -4,6 +4,8 @@
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use offinfra_types::{ImageName, ImageRef};
+
 use super::Registry;
 use crate::{layout::PlatformSpec, Error};
 
@@ -39,17 +41,14 @@ impl PlatformImage {
 }
 
 impl Registry {
-    /// The image `reference` of `repository` for `platform` (an index is narrowed to it), with its
-    /// config read into memory ([`MAX_CONFIG_BYTES`] at most). The config must be of that platform.
-    pub async fn platform_image(
-        &self,
-        repository: &str,
-        reference: &str,
-        platform: &PlatformSpec,
-    ) -> Result<PlatformImage, Error> {
-        let what = || format!("{}/{repository}:{reference}", self.host);
+    /// The image `image` for `platform` (an index is narrowed to it), with its config read into memory
+    /// ([`MAX_CONFIG_BYTES`] at most). The config must be of that platform.
+    pub async fn platform_image(&self, image: &ImageRef, platform: &PlatformSpec) -> Result<PlatformImage, Error> {
+        let repository = self.path_of(image.name())?;
+        let reference = image.reference();
+        let what = || image.to_string();
         let bad = |reason: String| Error::Image { what: what(), reason };
-        let (manifests, _) = self.image_parts(repository, reference, Some(platform)).await?;
+        let manifests = self.image_parts(repository, reference.as_str(), Some(platform)).await?.manifests;
         let root = manifests.last().ok_or_else(|| bad("no manifest".into()))?;
         if root.children().is_some() {
             return Err(bad("a nested index".into()));
@@ -62,7 +61,7 @@ impl Registry {
             return Err(bad(format!("its config is {declared} bytes, over the {MAX_CONFIG_BYTES}-byte cap")));
         }
         let mut bytes = Vec::new();
-        self.pull_blob(repository, config_digest, &mut bytes).await?;
+        self.pull_blob_at(repository, config_digest, &mut bytes).await?;
         if bytes.len() > MAX_CONFIG_BYTES {
             return Err(bad(format!("its config is over the {MAX_CONFIG_BYTES}-byte cap")));
         }
@@ -75,11 +74,12 @@ impl Registry {
         Ok(PlatformImage { digest: root.digest.clone(), manifest, config })
     }
 
-    /// The paths in the layer `descriptor` of `repository` (tar entry names without a leading `./` or
+    /// The paths in the layer `descriptor` of `image` (tar entry names without a leading `./` or
     /// `/`, whiteouts included as they are), read as the blob streams in: nothing is written to disk and
     /// only the headers are kept. gzip and uncompressed tar layers are read; another compression (zstd)
     /// is an error naming it. The blob's digest is checked once it is read whole.
-    pub async fn layer_paths(&self, repository: &str, descriptor: &Value) -> Result<Vec<String>, Error> {
+    pub async fn layer_paths(&self, image: &ImageName, descriptor: &Value) -> Result<Vec<String>, Error> {
+        let repository = self.path_of(image)?;
         let digest = descriptor["digest"].as_str().unwrap_or_default().to_owned();
         let media_type = descriptor["mediaType"].as_str().unwrap_or_default().to_owned();
         let place = format!("{}/{repository}@{digest}", self.host);
@@ -100,7 +100,7 @@ impl Registry {
         let lister = tokio::task::spawn_blocking(move || {
             list_tar(BlockingReader { inner: reader, handle }, gzip, &lister_place)
         });
-        let pulled = self.pull_blob(repository, &digest, &mut writer).await;
+        let pulled = self.pull_blob_at(repository, &digest, &mut writer).await;
         drop(writer);
         let listed = lister.await.map_err(|e| Error::Image { what: place.clone(), reason: e.to_string() })?;
         pulled?;

@@ -20,7 +20,7 @@ use offinfra_http::{
     header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE},
     Auth, Client, ClientBuilder, Request, Response, RetryPolicy, StatusCode,
 };
-pub use offinfra_types::{ImageName, ImageRef, Tag};
+pub use offinfra_types::{Digest, ImageName, ImageRef, Reference, Tag};
 
 use crate::Error;
 
@@ -96,18 +96,26 @@ pub fn is_loopback(host: &str) -> bool {
     name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether a failed blob transfer may succeed when started again: the network (no answer), a timeout, a
+/// rate limit, a server error, or an upload session the registry forgot (404, 416). A wrong layout, a
+/// digest mismatch, a refused credential or a missing source blob will fail the same way again.
+fn may_restart(error: &Error) -> bool {
+    matches!(error, Error::Http(_)) && error.status().is_none_or(|s| matches!(s, 404 | 408 | 416 | 429 | 500..=599))
+}
+
 /// A client of one registry.
 ///
 /// ```no_run
 /// use ghcr_client::{layout::{Layout, Selector}, registry::{Credentials, Registry, RegistryOptions}};
 ///
-/// # async fn run() -> Result<(), ghcr_client::Error> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let layout = Layout::open("image.tar")?;
 /// let image = layout.select(&Selector::default())?;
 /// layout.verify(&image)?;
 /// let creds = Credentials::Basic { username: "bot".into(), password: "ghp_…".into() };
 /// let registry = Registry::new("ghcr.io", creds, RegistryOptions::default())?;
-/// let report = registry.push(&layout, &image, "owner/app", &["latest".into(), "abc12345".into()], None).await?;
+/// let to = "ghcr.io/owner/app".parse()?;
+/// let report = registry.push(&layout, &image).to(&to).tags(&["latest".parse()?, "abc12345".parse()?]).send().await?;
 /// println!("{}", report.digest);
 /// # Ok(()) }
 /// ```
@@ -153,6 +161,30 @@ impl Registry {
         &self.host
     }
 
+    /// The image `repository` (a path such as a catalog entry, `owner/app`) names on this registry.
+    ///
+    /// ```
+    /// let registry = ghcr_client::registry::Registry::builder("127.0.0.1:5000").build()?;
+    /// assert_eq!(registry.image("acme/app")?.to_string(), "127.0.0.1:5000/acme/app");
+    /// assert!(registry.image("../x").is_err());
+    /// # Ok::<(), ghcr_client::Error>(())
+    /// ```
+    pub fn image(&self, repository: &str) -> Result<ImageName, Error> {
+        ImageName::parse(&format!("{}/{repository}", self.host))
+            .map_err(|_| Error::BadRepository { repository: repository.to_owned(), registry: self.host.clone() })
+    }
+
+    /// The path of `image` on this registry: its repository when its API host is this registry's (the one
+    /// rule that keeps a client on its own host), else [`Error::OtherRegistry`].
+    fn path_of<'a>(&self, image: &'a ImageName) -> Result<&'a str, Error> {
+        let own = |host: &str| host.eq_ignore_ascii_case(&self.host);
+        if own(image.api_host()) || own(image.registry()) {
+            Ok(image.repository())
+        } else {
+            Err(Error::OtherRegistry { repository: image.to_string(), registry: self.host.clone() })
+        }
+    }
+
     /// Sends `request` with the credentials `scopes` need, answering a 401 challenge once (which also
     /// replaces a stale token).
     async fn send(&self, request: Request, scopes: &[String]) -> Result<Response, Error> {
@@ -192,6 +224,37 @@ impl Registry {
             Ok(response)
         } else {
             Err(response.to_error(&method).into())
+        }
+    }
+
+    /// The one blob-restart rule, for pushes, copies and saves alike: runs `attempt` (given the blob's
+    /// deadline, past which no retry of any kind starts) until it succeeds, while it fails in a way a new
+    /// attempt may not ([`may_restart`]), up to the retry policy's attempts and deadline. One blob starts
+    /// again; the others go on.
+    pub(super) async fn restarting<F, Fut>(&self, digest: &str, mut attempt: F) -> Result<(), Error>
+    where
+        F: FnMut(std::time::Instant) -> Fut,
+        Fut: std::future::Future<Output = Result<(), Error>>,
+    {
+        let policy = self.options.retry;
+        let started = std::time::Instant::now();
+        let deadline = started + policy.deadline;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match attempt(deadline).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let wait = policy.backoff(attempts - 1, offinfra_http::retry::jitter_unit());
+            if !may_restart(&error)
+                || attempts >= policy.max_attempts.max(1)
+                || started.elapsed() + wait > policy.deadline
+            {
+                return Err(error);
+            }
+            tracing::warn!(digest, attempt = attempts, error = %error, "blob transfer failed; starting it again");
+            tokio::time::sleep(wait).await;
         }
     }
 

@@ -241,22 +241,88 @@ impl PushReport {
     }
 }
 
+/// A push being set up: [`Registry::push`], then [`Push::to`] (where), optionally tags, a mount source and
+/// progress, then [`Push::send`]. The one way a layout's image goes to a registry.
+///
+/// ```no_run
+/// use ghcr_client::{layout::{Layout, Selector}, registry::{Credentials, Registry}};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let layout = Layout::open("image.tar")?;
+/// let image = layout.select(&Selector::default())?;
+/// let registry = Registry::builder("ghcr.io").build()?;
+/// let report = registry
+///     .push(&layout, &image)
+///     .to(&"ghcr.io/acme/app".parse()?)
+///     .tags(&["latest".parse()?, "0123abcd".parse()?])
+///     .send()
+///     .await?;
+/// println!("{}", report.digest);
+/// # Ok(()) }
+/// ```
+#[must_use = "a push does nothing until it is sent"]
+pub struct Push<'a> {
+    registry: &'a Registry,
+    layout: &'a Layout,
+    image: &'a SelectedImage,
+    to: Option<&'a ImageName>,
+    tags: Vec<Tag>,
+    mount_from: Option<&'a ImageName>,
+    progress: Option<ProgressFn>,
+}
+
+impl<'a> Push<'a> {
+    /// Where the image goes: a repository on this registry.
+    pub fn to(mut self, image: &'a ImageName) -> Self {
+        self.to = Some(image);
+        self
+    }
+
+    /// The tags the image is pushed under (none: by digest only).
+    pub fn tags(mut self, tags: &[Tag]) -> Self {
+        self.tags = tags.to_vec();
+        self
+    }
+
+    /// A repository of this registry to mount blobs from before uploading them.
+    pub fn mount_from(mut self, image: Option<&'a ImageName>) -> Self {
+        self.mount_from = image;
+        self
+    }
+
+    /// Told as blobs start, move and finish, and as manifests land.
+    pub fn progress(mut self, progress: Option<ProgressFn>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Pushes: blobs (skipping present ones, mounting when asked), then manifests children first, then the
+    /// tags. No tag is written before everything it points at is in the registry.
+    pub async fn send(self) -> Result<PushReport, Error> {
+        let registry = self.registry;
+        let to = self.to.ok_or_else(|| Error::Selection {
+            path: self.layout.path().to_owned(),
+            reason: "the push names no destination (Push::to)".into(),
+        })?;
+        let repository = registry.path_of(to)?;
+        let mount_from = self.mount_from.map(|m| registry.path_of(m)).transpose()?;
+        let tags: Vec<String> = self.tags.iter().map(Tag::to_string).collect();
+        let route = Route { repository, mount_from, progress: &self.progress };
+        registry.push_parts(self.layout, self.image, &route, &tags).await
+    }
+}
+
+/// Where a push's blobs go and how it is told.
+pub(super) struct Route<'a> {
+    pub(super) repository: &'a str,
+    pub(super) mount_from: Option<&'a str>,
+    pub(super) progress: &'a Option<ProgressFn>,
+}
+
 impl Registry {
-    /// [`Self::push_from`] with typed names: `repository` must be on this registry.
-    pub async fn push_image(
-        &self,
-        layout: &Layout,
-        image: &SelectedImage,
-        repository: &ImageName,
-        tags: &[Tag],
-        mount_from: Option<&str>,
-        progress: Option<ProgressFn>,
-    ) -> Result<PushReport, Error> {
-        if repository.registry() != self.host {
-            return Err(Error::OtherRegistry { repository: repository.to_string(), registry: self.host.clone() });
-        }
-        let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
-        self.push_from(layout, image, repository.repository(), &tags, mount_from, progress).await
+    /// Starts a push of `image` from `layout` ([`Push`]).
+    pub fn push<'a>(&'a self, layout: &'a Layout, image: &'a SelectedImage) -> Push<'a> {
+        Push { registry: self, layout, image, to: None, tags: Vec::new(), mount_from: None, progress: None }
     }
 
     /// How a blob goes up on a session that advertised `chunk_max` (`OCI-Chunk-Max-Length`), and the
@@ -275,41 +341,22 @@ impl Registry {
         }
     }
 
-    /// Pushes `image` from `layout` to `repository` under `tags`: blobs (skipping present ones,
-    /// mounting from `mount_from` when given), then manifests children first, then the tags. No tag
-    /// is written before everything it points at is in the registry.
-    pub async fn push(
+    async fn push_parts(
         &self,
         layout: &Layout,
         image: &SelectedImage,
-        repository: &str,
+        route: &Route<'_>,
         tags: &[String],
-        progress: Option<ProgressFn>,
     ) -> Result<PushReport, Error> {
-        self.push_from(layout, image, repository, tags, None, progress).await
-    }
-
-    /// [`Self::push`], trying a cross-repository mount from `mount_from` before uploading a blob.
-    pub async fn push_from(
-        &self,
-        layout: &Layout,
-        image: &SelectedImage,
-        repository: &str,
-        tags: &[String],
-        mount_from: Option<&str>,
-        progress: Option<ProgressFn>,
-    ) -> Result<PushReport, Error> {
-        let notify = |event| emit(&progress, event);
+        let Route { repository, progress, .. } = *route;
+        let notify = |event| emit(progress, event);
         let outcomes: Vec<(String, BlobOutcome, u64)> = stream::iter(image.blobs().iter().cloned())
-            .map(|descriptor| {
-                let progress = progress.clone();
-                async move {
-                    let pushed = self.push_blob(layout, &descriptor, repository, mount_from, progress).await;
-                    if let Ok((digest, outcome, sent)) = &pushed {
-                        tracing::debug!(repository, digest = %digest, size = descriptor.size(), ?outcome, sent, "blob");
-                    }
-                    pushed
+            .map(|descriptor| async move {
+                let pushed = self.push_blob(layout, &descriptor, route).await;
+                if let Ok((digest, outcome, sent)) = &pushed {
+                    tracing::debug!(repository, digest = %digest, size = descriptor.size(), ?outcome, sent, "blob");
                 }
+                pushed
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect()
@@ -370,20 +417,19 @@ impl Registry {
 
     /// One blob, in a span that names it: every event under it (requests, retries, token exchanges) can be
     /// told apart from those of the blobs sent beside it.
-    #[tracing::instrument(level = "debug", name = "blob", skip_all, fields(repository = %repository, digest = %descriptor.digest()))]
+    #[tracing::instrument(level = "debug", name = "blob", skip_all, fields(repository = %route.repository, digest = %descriptor.digest()))]
     pub(super) async fn push_blob(
         &self,
         layout: &Layout,
         descriptor: &Descriptor,
-        repository: &str,
-        mount_from: Option<&str>,
-        progress: Option<ProgressFn>,
+        route: &Route<'_>,
     ) -> Result<(String, BlobOutcome, u64), Error> {
+        let Route { repository, mount_from, progress } = *route;
         let digest = descriptor.digest().to_string();
         let size = descriptor.size();
-        let notify = |event| emit(&progress, event);
+        let notify = |event| emit(progress, event);
         notify(Progress::BlobStarted { digest: digest.clone(), size });
-        if self.blob_exists(repository, &digest).await? {
+        if self.has_blob(repository, &digest).await? {
             notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Present });
             return Ok((digest, BlobOutcome::Present, 0));
         }
@@ -399,73 +445,49 @@ impl Registry {
         }
         let (file, offset, length) = layout.blob_location(descriptor)?;
         // One deadline for the whole blob: the shared client retries each request, the chunk loop
-        // resumes a session, and this loop opens a new session, but none of them starts after it.
-        let policy = &self.options.retry;
-        let deadline = Instant::now() + policy.deadline;
-        let mut attempt = 0u32;
+        // resumes a session, and `restarting` opens a new session, but none of them starts after it.
+        let session = Mutex::new(session);
         // Set once a registry refused this blob whole: chunks from then on.
-        let mut refused_whole = false;
-        let last_error = loop {
-            attempt += 1;
-            let started = match session.take() {
-                Some(location) => Ok((location, None)),
-                None => self.start_upload_session(repository).await,
+        let refused_whole = std::sync::atomic::AtomicBool::new(false);
+        let (session, refused_whole, digest_ref, file) = (&session, &refused_whole, &digest, &file);
+        self.restarting(&digest, |deadline| async move {
+            let digest = digest_ref;
+            let taken = session.lock().expect("session").take();
+            let (location, chunk_max) = match taken {
+                Some(location) => (location, None),
+                None => self.start_upload_session(repository).await?,
             };
-            let mut whole = false;
-            let result = match started {
-                Ok((location, chunk_max)) => {
-                    let (mode, chunk) = self.upload_plan(chunk_max);
-                    let upload = BlobUpload {
-                        repository,
-                        location: &location,
-                        digest: &digest,
-                        file: &file,
-                        offset,
-                        length,
-                        progress: &progress,
-                        deadline,
-                        chunk,
-                    };
-                    match (mode, refused_whole) {
-                        (UploadMode::Chunked, _) | (_, true) => self.upload_chunked(&upload).await,
-                        _ => {
-                            whole = true;
-                            self.upload_monolithic(&upload).await
-                        }
-                    }
-                }
-                Err(e) => Err(e),
+            let (mode, chunk) = self.upload_plan(chunk_max);
+            let upload = BlobUpload {
+                repository,
+                location: &location,
+                digest,
+                file,
+                offset,
+                length,
+                progress,
+                deadline,
+                chunk,
             };
-            // Too large for one request (413), or a registry that wants ranges (416): in Auto mode the
-            // blob goes again at once, in chunks.
-            if let Err(e) = &result {
-                let auto = matches!(self.options.upload, UploadMode::Auto);
-                if whole && auto && !refused_whole && matches!(e.status(), Some(413 | 416)) {
+            if mode == UploadMode::Chunked || refused_whole.load(std::sync::atomic::Ordering::Relaxed) {
+                return self.upload_chunked(&upload).await;
+            }
+            match self.upload_monolithic(&upload).await {
+                // Too large for one request (413), or a registry that wants ranges (416): in Auto mode the
+                // blob goes again at once, in chunks, on a new session.
+                Err(e) if self.options.upload == UploadMode::Auto && matches!(e.status(), Some(413 | 416)) => {
                     tracing::info!(repository, digest = %digest, status = ?e.status(), "the registry refused the blob whole: sending it in chunks");
-                    refused_whole = true;
-                    attempt -= 1;
-                    continue;
+                    refused_whole.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let (location, chunk_max) = self.start_upload_session(repository).await?;
+                    let (_, chunk) = self.upload_plan(chunk_max);
+                    self.upload_chunked(&BlobUpload { location: &location, chunk, ..upload }).await
                 }
+                other => other,
             }
-            let error = match result {
-                Ok(()) => {
-                    notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
-                    return Ok((digest, BlobOutcome::Uploaded, size));
-                }
-                // The layout itself is wrong: sending it again cannot help.
-                Err(e @ (Error::DigestMismatch { .. } | Error::Io { .. } | Error::MissingBlob { .. })) => {
-                    return Err(e)
-                }
-                Err(e) => e,
-            };
-            let delay = policy.backoff(attempt - 1, 0.5);
-            if attempt >= policy.max_attempts.max(1) || Instant::now() + delay > deadline {
-                break error;
-            }
-            tracing::info!(repository, digest = %digest, attempt, error = %error, "uploading the blob again");
-            tokio::time::sleep(delay).await;
-        };
-        Err(last_error)
+        })
+        .await?;
+        notify(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Uploaded });
+        Ok((digest, BlobOutcome::Uploaded, size))
     }
 
     /// Asks the registry to mount `digest` from its repository `from` into `repository`.

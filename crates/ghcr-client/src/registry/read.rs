@@ -10,6 +10,8 @@ use offinfra_http::{
     Request, StatusCode,
 };
 
+use offinfra_types::{Digest, ImageName, Reference};
+
 use super::{Registry, DOCKER_CONTENT_DIGEST, MANIFEST_ACCEPT};
 use crate::{layout::Hasher, Error};
 
@@ -48,8 +50,55 @@ impl Registry {
         Ok(start.elapsed())
     }
 
-    /// The digest a tag or digest resolves to (`HEAD`), or `None` if it does not exist.
-    pub async fn manifest_digest(&self, repository: &str, reference: &str) -> Result<Option<String>, Error> {
+    /// The digest a tag or digest of `image` resolves to (`HEAD`), or `None` if it does not exist.
+    pub async fn manifest_digest(&self, image: &ImageName, reference: &Reference) -> Result<Option<Digest>, Error> {
+        let found = self.head_manifest(self.path_of(image)?, reference.as_str()).await?;
+        found.map(|digest| parse_digest(&digest)).transpose()
+    }
+
+    /// A manifest of `image` by tag or digest, its digest verified; `None` if it does not exist.
+    pub async fn manifest(&self, image: &ImageName, reference: &Reference) -> Result<Option<FetchedManifest>, Error> {
+        self.get_manifest(self.path_of(image)?, reference.as_str()).await
+    }
+
+    /// Deletes a manifest of `image` by digest (Distribution allows it when deletes are enabled; ghcr
+    /// answers 405 and wants the Packages API instead).
+    pub async fn delete_manifest(&self, image: &ImageName, digest: &Digest) -> Result<(), Error> {
+        let repository = self.path_of(image)?;
+        let scopes = [format!("repository:{repository}:delete,pull,push")];
+        self.execute(Request::delete(format!("/v2/{repository}/manifests/{digest}")), &scopes).await?;
+        Ok(())
+    }
+
+    /// Every tag of `image` (following `Link` pages), as the registry lists them.
+    pub async fn tags(&self, image: &ImageName) -> Result<Vec<String>, Error> {
+        self.list_tags(self.path_of(image)?).await
+    }
+
+    /// Every repository in the catalog (following `Link` pages); [`Self::image`] names one.
+    pub async fn catalog(&self) -> Result<Vec<String>, Error> {
+        self.string_list("/v2/_catalog".to_owned(), &["registry:catalog:*".to_owned()], "repositories").await
+    }
+
+    /// Downloads blob `digest` of `image` into `out` in a stream (memory bounded by the network chunks),
+    /// verifying the digest on the way; returns its size. A mismatch is an error once the whole blob
+    /// is read: nothing written to `out` may be trusted before that.
+    pub async fn pull_blob<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+        out: &mut W,
+    ) -> Result<u64, Error> {
+        self.pull_blob_at(self.path_of(image)?, digest.as_str(), out).await
+    }
+
+    /// Whether `image`'s repository has the blob (`HEAD`).
+    pub async fn blob_exists(&self, image: &ImageName, digest: &Digest) -> Result<bool, Error> {
+        self.has_blob(self.path_of(image)?, digest.as_str()).await
+    }
+
+    /// `HEAD` of a manifest of the repository at `repository` (this registry's path).
+    pub(super) async fn head_manifest(&self, repository: &str, reference: &str) -> Result<Option<String>, Error> {
         let is_digest = manifest_reference(reference)?;
         let request = Request::head(format!("/v2/{repository}/manifests/{reference}"))
             .header(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
@@ -64,8 +113,12 @@ impl Registry {
         }
     }
 
-    /// A manifest by tag or digest, its digest verified; `None` if it does not exist.
-    pub async fn manifest(&self, repository: &str, reference: &str) -> Result<Option<FetchedManifest>, Error> {
+    /// `GET` of a manifest of the repository at `repository`, its digest verified.
+    pub(super) async fn get_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<FetchedManifest>, Error> {
         manifest_reference(reference)?;
         let request = Request::get(format!("/v2/{repository}/manifests/{reference}"))
             .header(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
@@ -96,22 +149,9 @@ impl Registry {
         Ok(Some(FetchedManifest { digest: actual, media_type, bytes: response.body.to_vec() }))
     }
 
-    /// Deletes a manifest by digest (Distribution allows it when deletes are enabled; ghcr answers 405
-    /// and wants the Packages API instead).
-    pub async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<(), Error> {
-        let scopes = [format!("repository:{repository}:delete,pull,push")];
-        self.execute(Request::delete(format!("/v2/{repository}/manifests/{digest}")), &scopes).await?;
-        Ok(())
-    }
-
-    /// Every tag of a repository (following `Link` pages).
-    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, Error> {
+    /// Every tag of the repository at `repository`.
+    pub(super) async fn list_tags(&self, repository: &str) -> Result<Vec<String>, Error> {
         self.string_list(format!("/v2/{repository}/tags/list"), &Self::pull(repository), "tags").await
-    }
-
-    /// Every repository in the catalog (following `Link` pages).
-    pub async fn catalog(&self) -> Result<Vec<String>, Error> {
-        self.string_list("/v2/_catalog".to_owned(), &["registry:catalog:*".to_owned()], "repositories").await
     }
 
     /// The strings under `key` of every page from `first` on, following `rel="next"` links.
@@ -128,10 +168,8 @@ impl Registry {
         Ok(items)
     }
 
-    /// Downloads blob `digest` into `out` in a stream (memory bounded by the network chunks),
-    /// verifying the digest on the way; returns its size. A mismatch is an error once the whole blob
-    /// is read: nothing written to `out` may be trusted before that.
-    pub async fn pull_blob<W: tokio::io::AsyncWrite + Unpin>(
+    /// [`Self::pull_blob`] from the repository at `repository`.
+    pub(super) async fn pull_blob_at<W: tokio::io::AsyncWrite + Unpin>(
         &self,
         repository: &str,
         digest: &str,
@@ -170,6 +208,11 @@ impl Registry {
         let scopes = Self::pull(repository);
         let target = format!("/v2/{repository}/blobs/{}", blob_reference(digest)?);
         let head = self.send(Request::head(target.as_str()), &scopes).await?;
+        if head.status == StatusCode::NOT_FOUND {
+            // Not a transfer that failed: starting it again cannot help.
+            let path = PathBuf::from(format!("{}/{repository}", self.host));
+            return Err(Error::MissingBlob { path, digest: digest.to_owned() });
+        }
         if !head.status.is_success() {
             return Err(head.to_error("HEAD").into());
         }
@@ -180,8 +223,8 @@ impl Registry {
         Ok(self.http.send_streaming(&request).await?)
     }
 
-    /// Whether the repository has the blob (`HEAD`).
-    pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, Error> {
+    /// Whether the repository at `repository` has the blob (`HEAD`).
+    pub(super) async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, Error> {
         let target = format!("/v2/{repository}/blobs/{}", blob_reference(digest)?);
         let response = self.send(Request::head(target), &Self::push_scope(repository)).await?;
         match response.status {
@@ -190,6 +233,11 @@ impl Registry {
             _ => Err(response.to_error("HEAD").into()),
         }
     }
+}
+
+/// A digest a registry answered with, held to the one rule.
+fn parse_digest(digest: &str) -> Result<Digest, Error> {
+    Digest::parse(digest).map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })
 }
 
 /// Checks a blob digest before it goes into a `/blobs/<digest>` path: digests come from manifests a

@@ -5,3 +5,20 @@ mod layout;
 mod packages;
 mod registry;
 mod registry_faults;
+
+use ghcr_client::registry::{Digest, Reference, Tag};
+
+/// Tags from literals.
+pub(crate) fn tag_list(list: &[&str]) -> Vec<Tag> {
+    list.iter().map(|t| t.parse().unwrap()).collect()
+}
+
+/// A tag or digest from a literal.
+pub(crate) fn r(reference: &str) -> Reference {
+    reference.parse().unwrap()
+}
+
+/// A digest from a literal.
+pub(crate) fn dg(digest: &str) -> Digest {
+    digest.parse().unwrap()
+}

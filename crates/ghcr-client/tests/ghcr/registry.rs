@@ -1,6 +1,7 @@
 //! Pushes to and reads from a real Distribution registry on loopback (anonymous, htpasswd and token
 //! auth), with skopeo reading back what we pushed.
 
+use crate::{dg, r, tag_list};
 use ghcr_client::{
     layout::{Layout, Selector},
     registry::{BlobOutcome, Credentials, Registry, RegistryOptions, UploadMode},
@@ -30,8 +31,9 @@ async fn anonymous_push_repush_mount_and_read_back() {
     layout.verify(&image).unwrap();
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
 
-    let tags = vec!["abc12345".to_string(), "latest".to_string()];
-    let report = registry.push(&layout, &image, "team/app", &tags, None).await.unwrap();
+    let tags = tag_list(&["abc12345", "latest"]);
+    let report =
+        registry.push(&layout, &image).to(&registry.image("team/app").unwrap()).tags(&tags).send().await.unwrap();
     assert_eq!(report.digest, image.digest());
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
     assert_eq!(report.bytes_uploaded, image.blob_bytes());
@@ -46,28 +48,45 @@ async fn anonymous_push_repush_mount_and_read_back() {
     skopeo_pull(&format!("{}/team/app:latest", reg.host()), None, &pulled.path().join("oci"));
 
     // Again: nothing is uploaded.
-    let again = registry.push(&layout, &image, "team/app", &tags, None).await.unwrap();
+    let again =
+        registry.push(&layout, &image).to(&registry.image("team/app").unwrap()).tags(&tags).send().await.unwrap();
     assert!(again.blobs.iter().all(|(_, o)| *o == BlobOutcome::Present), "{:?}", again.blobs);
     assert_eq!(again.bytes_uploaded, 0);
 
     // Another repository of the same registry: blobs are mounted, not uploaded.
-    let mounted =
-        registry.push_from(&layout, &image, "team/other", &["v1".into()], Some("team/app"), None).await.unwrap();
+    let mounted = registry
+        .push(&layout, &image)
+        .to(&registry.image("team/other").unwrap())
+        .tags(&tag_list(&["v1"]))
+        .mount_from(Some(&registry.image("team/app").unwrap()))
+        .send()
+        .await
+        .unwrap();
     assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{:?}", mounted.blobs);
 
     // Reads.
     let layer = image.blobs().last().unwrap();
     let mut pulled_layer = Vec::new();
-    let n = registry.pull_blob("team/app", layer.digest().as_ref(), &mut pulled_layer).await.unwrap();
+    let n = registry
+        .pull_blob(&registry.image("team/app").unwrap(), &dg(layer.digest().as_ref()), &mut pulled_layer)
+        .await
+        .unwrap();
     let (path, _, _) = layout.blob_location(layer).unwrap();
     assert_eq!((n, pulled_layer), (layer.size(), std::fs::read(path).unwrap()));
-    let fetched = registry.manifest("team/app", "latest").await.unwrap().unwrap();
+    let fetched = registry.manifest(&registry.image("team/app").unwrap(), &r("latest")).await.unwrap().unwrap();
     assert_eq!(fetched.bytes, image.root().bytes, "pushed byte for byte");
-    assert_eq!(registry.manifest_digest("team/app", "abc12345").await.unwrap(), Some(image.digest()));
-    assert_eq!(registry.manifest_digest("team/app", "nope").await.unwrap(), None);
-    let mut listed = registry.tags("team/app").await.unwrap();
+    assert_eq!(
+        registry
+            .manifest_digest(&registry.image("team/app").unwrap(), &r("abc12345"))
+            .await
+            .unwrap()
+            .map(|d| d.to_string()),
+        Some(image.digest())
+    );
+    assert_eq!(registry.manifest_digest(&registry.image("team/app").unwrap(), &r("nope")).await.unwrap(), None);
+    let mut listed = registry.tags(&registry.image("team/app").unwrap()).await.unwrap();
     listed.sort();
-    assert_eq!(listed, tags);
+    assert_eq!(listed, tags.iter().map(ToString::to_string).collect::<Vec<_>>());
     let mut catalog = registry.catalog().await.unwrap();
     catalog.sort();
     assert_eq!(catalog, ["team/app", "team/other"]);
@@ -82,7 +101,13 @@ async fn chunked_uploads_to_a_real_registry() {
     // Small chunks, so that every layer takes several PATCH requests.
     let opts = RegistryOptions { upload: UploadMode::Chunked, chunk_size: 4096, ..RegistryOptions::default() };
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
-    let report = registry.push(&layout, &image, "chunked/app", &["t".into()], None).await.unwrap();
+    let report = registry
+        .push(&layout, &image)
+        .to(&registry.image("chunked/app").unwrap())
+        .tags(&tag_list(&["t"]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(skopeo_digest(&format!("{}/chunked/app:t", reg.host()), None), report.digest);
     let pulled = tempfile::tempdir().unwrap();
     skopeo_pull(&format!("{}/chunked/app:t", reg.host()), None, &pulled.path().join("oci"));
@@ -97,7 +122,13 @@ async fn basic_and_token_auth() {
         let image = layout.select(&Selector::default()).unwrap();
 
         let anonymous = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-        let err = anonymous.push(&layout, &image, "secure/app", &["v1".into()], None).await.unwrap_err();
+        let err = anonymous
+            .push(&layout, &image)
+            .to(&anonymous.image("secure/app").unwrap())
+            .tags(&tag_list(&["v1"]))
+            .send()
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("401"), "{mode:?}: {err}");
 
         let wrong = Credentials::Basic { username: USER.into(), password: "wrong".into() };
@@ -106,20 +137,37 @@ async fn basic_and_token_auth() {
         assert!(!err.to_string().contains(PASSWORD) && !err.to_string().contains("wrong"), "{err}");
 
         let registry = Registry::new(&reg.host(), creds(), RegistryOptions::default()).unwrap();
-        let report = registry.push(&layout, &image, "secure/app", &["v1".into()], None).await.unwrap();
+        let report = registry
+            .push(&layout, &image)
+            .to(&registry.image("secure/app").unwrap())
+            .tags(&tag_list(&["v1"]))
+            .send()
+            .await
+            .unwrap();
         let user_creds = format!("{USER}:{PASSWORD}");
         assert_eq!(skopeo_digest(&format!("{}/secure/app:v1", reg.host()), Some(&user_creds)), report.digest);
         assert!(!format!("{registry:?}").contains(PASSWORD));
         // A mount needs pull on the source repository too: the token asks for both scopes.
         let mounted = registry
-            .push_from(&layout, &image, "secure/other", &["v1".into()], Some("secure/app"), None)
+            .push(&layout, &image)
+            .to(&registry.image("secure/other").unwrap())
+            .tags(&tag_list(&["v1"]))
+            .mount_from(Some(&registry.image("secure/app").unwrap()))
+            .send()
             .await
             .unwrap();
         assert!(mounted.blobs.iter().all(|(_, o)| *o == BlobOutcome::Mounted), "{mode:?}: {:?}", mounted.blobs);
 
         if mode == Auth::Token {
             // Anonymous clients get pull-only tokens, as on ghcr for a public package.
-            assert_eq!(anonymous.manifest_digest("secure/app", "v1").await.unwrap(), Some(report.digest.clone()));
+            assert_eq!(
+                anonymous
+                    .manifest_digest(&anonymous.image("secure/app").unwrap(), &r("v1"))
+                    .await
+                    .unwrap()
+                    .map(|d| d.to_string()),
+                Some(report.digest.clone())
+            );
         }
     }
 }
@@ -135,16 +183,22 @@ async fn orphaned_index_children_are_found() {
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector { keep_index: true, ..Selector::default() }).unwrap();
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-    registry.push(&layout, &image, "multi/app", &["v2".into(), "latest".into()], None).await.unwrap();
+    registry
+        .push(&layout, &image)
+        .to(&registry.image("multi/app").unwrap())
+        .tags(&tag_list(&["v2", "latest"]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(skopeo_digest(&format!("{}/multi/app:v2", reg.host()), None), image.digest());
-    assert!(registry.find_orphans("multi/app", None).await.unwrap().is_empty());
+    assert!(registry.find_orphans(&registry.image("multi/app").unwrap(), None).await.unwrap().is_empty());
 
     let child = arm64["digest"].as_str().unwrap();
-    registry.delete_manifest("multi/app", child).await.unwrap();
-    let orphans = registry.find_orphans("multi/app", None).await.unwrap();
+    registry.delete_manifest(&registry.image("multi/app").unwrap(), &dg(child)).await.unwrap();
+    let orphans = registry.find_orphans(&registry.image("multi/app").unwrap(), None).await.unwrap();
     assert_eq!(orphans.len(), 2, "both tags lead to the broken index: {orphans:?}");
     assert!(orphans.iter().all(|o| o.missing_child == child && o.index == image.digest()));
-    let only_v2 = registry.find_orphans("multi/app", Some(&["v2".into()])).await.unwrap();
+    let only_v2 = registry.find_orphans(&registry.image("multi/app").unwrap(), Some(&tag_list(&["v2"]))).await.unwrap();
     assert_eq!(only_v2.len(), 1);
 }
 
@@ -154,19 +208,22 @@ async fn pull_through_cache_check() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = single_image(tmp.path());
     let image = layout.select(&Selector::default()).unwrap();
-    Registry::new(&upstream.host(), Credentials::Anonymous, RegistryOptions::default())
-        .unwrap()
-        .push(&layout, &image, "lib/app", &["1".into()], None)
-        .await
-        .unwrap();
+    let origin = Registry::new(&upstream.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    origin.push(&layout, &image).to(&origin.image("lib/app").unwrap()).tags(&tag_list(&["1"])).send().await.unwrap();
     let cache = LocalRegistry::start_with(Auth::Anonymous, Some(&upstream.url()));
     let registry = Registry::new(&cache.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
     assert!(registry.check_cache().await.unwrap().repositories.is_empty(), "nothing pulled through yet");
-    assert_eq!(registry.manifest("lib/app", "1").await.unwrap().unwrap().digest, image.digest());
+    assert_eq!(
+        registry.manifest(&registry.image("lib/app").unwrap(), &r("1")).await.unwrap().unwrap().digest,
+        image.digest()
+    );
     // The cache lists a repository once blobs were pulled through it.
     let config = &image.blobs()[0];
     let mut bytes = Vec::new();
-    let n = registry.pull_blob("lib/app", config.digest().as_ref(), &mut bytes).await.unwrap();
+    let n = registry
+        .pull_blob(&registry.image("lib/app").unwrap(), &dg(config.digest().as_ref()), &mut bytes)
+        .await
+        .unwrap();
     assert_eq!(n, config.size());
     // The proxy stores what it fetched in the background: give it a moment.
     let mut health = registry.check_cache().await.unwrap();
@@ -195,12 +252,26 @@ async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
     for mode in [UploadMode::Monolithic, UploadMode::Chunked] {
         let opts = RegistryOptions { upload: mode, chunk_size: 4096, ..RegistryOptions::default() };
         let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
-        let err = registry.push(&layout, &image, "corrupt/app", &["v1".into()], None).await.unwrap_err();
+        let err = registry
+            .push(&layout, &image)
+            .to(&registry.image("corrupt/app").unwrap())
+            .tags(&tag_list(&["v1"]))
+            .send()
+            .await
+            .unwrap_err();
         assert!(
             err.to_string().contains(&layer.digest().to_string()) && err.to_string().contains("corrupt"),
             "{mode:?}: {err}"
         );
-        assert_eq!(registry.manifest_digest("corrupt/app", "v1").await.unwrap(), None, "no tag after a corrupt blob");
-        assert_eq!(registry.manifest_digest("corrupt/app", &image.digest()).await.unwrap(), None, "no manifest either");
+        assert_eq!(
+            registry.manifest_digest(&registry.image("corrupt/app").unwrap(), &r("v1")).await.unwrap(),
+            None,
+            "no tag after a corrupt blob"
+        );
+        assert_eq!(
+            registry.manifest_digest(&registry.image("corrupt/app").unwrap(), &r(&image.digest())).await.unwrap(),
+            None,
+            "no manifest either"
+        );
     }
 }

@@ -5,6 +5,7 @@ use std::sync::{
     Arc,
 };
 
+use crate::{dg, r, tag_list};
 use ghcr_client::{
     layout::{Layout, Selector},
     registry::{BlobOutcome, Credentials, Registry, RegistryOptions, UploadMode},
@@ -64,7 +65,8 @@ async fn a_failed_chunk_is_sent_again() {
         ..RegistryOptions::default()
     };
     let registry = Registry::new(&host, Credentials::Anonymous, opts).unwrap();
-    let report = registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap();
+    let report =
+        registry.push(&layout, &image).to(&registry.image("r").unwrap()).tags(&tag_list(&["t"])).send().await.unwrap();
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
     let requests = server.received_requests().await.unwrap();
     let patches: Vec<String> = requests
@@ -124,8 +126,11 @@ async fn a_stale_token_is_replaced() {
         RegistryOptions { retry: fast_retry(), ..RegistryOptions::default() },
     )
     .unwrap();
-    assert!(registry.manifest("r", "t").await.unwrap().is_some(), "first token");
-    assert!(registry.manifest("r", "t").await.unwrap().is_some(), "t1 went stale: a new token, same call");
+    assert!(registry.manifest(&registry.image("r").unwrap(), &r("t")).await.unwrap().is_some(), "first token");
+    assert!(
+        registry.manifest(&registry.image("r").unwrap(), &r("t")).await.unwrap().is_some(),
+        "t1 went stale: a new token, same call"
+    );
     let token_calls = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/token").count();
     assert_eq!(token_calls, 2);
 }
@@ -187,17 +192,36 @@ async fn a_dropped_connection_is_a_clear_error_and_a_rerun_finishes() {
 
     let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
     let registry = Registry::new(&proxy, Credentials::Anonymous, once.clone()).unwrap();
-    let err = registry.push(&layout, &image, "cut/app", &["v1".into()], None).await.unwrap_err();
+    let err = registry
+        .push(&layout, &image)
+        .to(&registry.image("cut/app").unwrap())
+        .tags(&tag_list(&["v1"]))
+        .send()
+        .await
+        .unwrap_err();
     assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
     assert!(err.to_string().contains(&proxy), "the error names the request: {err}");
 
     let direct = Registry::new(&reg.host(), Credentials::Anonymous, once).unwrap();
-    assert_eq!(direct.manifest_digest("cut/app", "v1").await.unwrap(), None, "no tag after the failure");
-    let rerun = direct.push(&layout, &image, "cut/app", &["v1".into()], None).await.unwrap();
+    assert_eq!(
+        direct.manifest_digest(&direct.image("cut/app").unwrap(), &r("v1")).await.unwrap(),
+        None,
+        "no tag after the failure"
+    );
+    let rerun = direct
+        .push(&layout, &image)
+        .to(&direct.image("cut/app").unwrap())
+        .tags(&tag_list(&["v1"]))
+        .send()
+        .await
+        .unwrap();
     let present = rerun.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
     assert!(present >= 1, "blobs sent before the cut are not sent again: {:?}", rerun.blobs);
     assert!(rerun.bytes_uploaded < image.blob_bytes());
-    assert_eq!(direct.manifest_digest("cut/app", "v1").await.unwrap(), Some(image.digest()));
+    assert_eq!(
+        direct.manifest_digest(&direct.image("cut/app").unwrap(), &r("v1")).await.unwrap().map(|d| d.to_string()),
+        Some(image.digest())
+    );
 }
 
 #[tokio::test]
@@ -217,7 +241,7 @@ async fn a_blob_that_does_not_match_its_digest_is_refused() {
     let registry =
         Registry::new(&server.address().to_string(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
     let mut out = Vec::new();
-    let err = registry.pull_blob("r", digest, &mut out).await.unwrap_err();
+    let err = registry.pull_blob(&registry.image("r").unwrap(), &dg(digest), &mut out).await.unwrap_err();
     assert!(matches!(err, ghcr_client::Error::DigestMismatch { .. }), "{err}");
     assert!(err.to_string().contains(digest), "{err}");
 }
@@ -254,7 +278,13 @@ async fn no_retry_of_a_blob_starts_after_its_deadline() {
         ..RegistryOptions::default()
     };
     let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
-    let err = registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap_err();
+    let err = registry
+        .push(&layout, &image)
+        .to(&registry.image("r").unwrap())
+        .tags(&tag_list(&["t"]))
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
     let requests = server.received_requests().await.unwrap();
     let count = |m: &str| requests.iter().filter(|r| r.method.as_str() == m).count();
@@ -327,14 +357,23 @@ async fn a_hostile_registry_cannot_send_credentials_to_another_origin() {
     let creds = Credentials::Basic { username: "u".into(), password: "p".into() };
     let opts = RegistryOptions { retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
     let registry = Registry::new(&home.address().to_string(), creds, opts).unwrap();
-    assert!(registry.tags("r").await.is_err(), "the other origin's page answers 401: an error, not a login");
+    assert!(
+        registry.tags(&registry.image("r").unwrap()).await.is_err(),
+        "the other origin's page answers 401: an error, not a login"
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let b = Builder::new(tmp.path());
     b.write_index(vec![b.image("app", 1)]);
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector::default()).unwrap();
-    assert!(registry.push(&layout, &image, "r", &["t".into()], None).await.is_err());
+    assert!(registry
+        .push(&layout, &image)
+        .to(&registry.image("r").unwrap())
+        .tags(&tag_list(&["t"]))
+        .send()
+        .await
+        .is_err());
 
     assert!(!elsewhere.received_requests().await.unwrap().is_empty(), "the other origin was reached");
     let seen = credentials_seen(&elsewhere).await;
@@ -367,7 +406,7 @@ async fn an_identity_token_is_exchanged_never_sent() {
     let opts = RegistryOptions { retry: fast_retry(), ..RegistryOptions::default() };
     let registry =
         Registry::new(&server.address().to_string(), Credentials::IdentityToken("id-t0ken".into()), opts).unwrap();
-    assert_eq!(registry.tags("r").await.unwrap(), ["a"]);
+    assert_eq!(registry.tags(&registry.image("r").unwrap()).await.unwrap(), ["a"]);
     let requests = server.received_requests().await.unwrap();
     let bearer_identity = requests
         .iter()
@@ -384,16 +423,40 @@ async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
     // The destination is reached through a proxy that drops the connection after 20 KiB of blobs.
     let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
     let through_proxy = Registry::new(&proxy, Credentials::Anonymous, once.clone()).unwrap();
-    let err = through_proxy.copy_from(&source, "app", "v1", "copy", Some("v1")).await.unwrap_err();
+    let err = through_proxy
+        .copy_from(
+            &source,
+            &source.image("app").unwrap().with_reference(&r("v1")),
+            &through_proxy.image("copy").unwrap(),
+            Some(&r("v1").as_tag().unwrap().clone()),
+        )
+        .await
+        .unwrap_err();
     assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection: {err}");
 
     let target = Registry::new(&target_reg.host(), Credentials::Anonymous, once).unwrap();
-    assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), None, "no tag after the failure");
-    let rerun = target.copy_from(&source, "app", "v1", "copy", Some("v1")).await.unwrap();
+    assert_eq!(
+        target.manifest_digest(&target.image("copy").unwrap(), &r("v1")).await.unwrap(),
+        None,
+        "no tag after the failure"
+    );
+    let rerun = target
+        .copy_from(
+            &source,
+            &source.image("app").unwrap().with_reference(&r("v1")),
+            &target.image("copy").unwrap(),
+            Some(&r("v1").as_tag().unwrap().clone()),
+        )
+        .await
+        .unwrap();
     let present = rerun.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
     assert!(present >= 1, "blobs copied before the cut are not sent again: {:?}", rerun.blobs);
     assert!(rerun.bytes_copied < image.blob_bytes());
-    assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), Some(image.digest()), "same digest");
+    assert_eq!(
+        target.manifest_digest(&target.image("copy").unwrap(), &r("v1")).await.unwrap().map(|d| d.to_string()),
+        Some(image.digest()),
+        "same digest"
+    );
 }
 
 #[tokio::test]
@@ -404,13 +467,24 @@ async fn a_broken_blob_transfer_starts_again_and_the_copy_goes_on() {
     let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
     let patient = RegistryOptions { retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
     let through_proxy = Registry::new(&proxy, Credentials::Anonymous, patient).unwrap();
-    let report = through_proxy.copy_from(&source, "app", "v1", "copy", Some("v1")).await.unwrap();
+    let report = through_proxy
+        .copy_from(
+            &source,
+            &source.image("app").unwrap().with_reference(&r("v1")),
+            &through_proxy.image("copy").unwrap(),
+            Some(&r("v1").as_tag().unwrap().clone()),
+        )
+        .await
+        .unwrap();
     assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
     assert_eq!(report.digest, image.digest());
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded), "{:?}", report.blobs);
     assert_eq!(report.bytes_copied, image.blob_bytes(), "each blob counted once, the restarted one included");
     let target = Registry::new(&target_reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-    assert_eq!(target.manifest_digest("copy", "v1").await.unwrap(), Some(image.digest()));
+    assert_eq!(
+        target.manifest_digest(&target.image("copy").unwrap(), &r("v1")).await.unwrap().map(|d| d.to_string()),
+        Some(image.digest())
+    );
 }
 
 /// Serves `bytes` at `route` (GET and HEAD) with their digest, as a registry serves a manifest or blob.
@@ -485,25 +559,46 @@ async fn referrers_the_api_lists_are_copied_and_listed_in_the_fallback_tag_where
     let opts = RegistryOptions { retry: fast_retry(), ..RegistryOptions::default() };
     let source = Registry::new(&source_server.address().to_string(), Credentials::Anonymous, opts.clone()).unwrap();
     let target = Registry::new(&target_reg.host(), Credentials::Anonymous, opts).unwrap();
-    let options = ghcr_client::registry::CopyOptions {
-        tag: Some("v1".into()),
-        referrers: true,
-        ..ghcr_client::registry::CopyOptions::default()
-    };
-    let report = target.copy_with(&source, "src", "v1", "dst", &options).await.unwrap();
+    let options = ghcr_client::registry::CopyOptions::default().referrers(true);
+    let report = target
+        .copy_with(
+            &source,
+            &source.image("src").unwrap().with_reference(&r("v1")),
+            &target.image("dst").unwrap(),
+            Some(&tag_list(&["v1"])[0]),
+            &options,
+        )
+        .await
+        .unwrap();
     assert_eq!(report.digest, image_digest);
     assert_eq!(report.referrers, [sha256_digest(&sbom)]);
     // Distribution 2 has no referrers API: the SBOM is findable through its subject's fallback tag.
-    let fallback =
-        target.manifest("dst", &format!("sha256-{}", &image_digest[7..])).await.unwrap().expect("the fallback tag");
+    let fallback = target
+        .manifest(&target.image("dst").unwrap(), &r(&format!("sha256-{}", &image_digest[7..])))
+        .await
+        .unwrap()
+        .expect("the fallback tag");
     let listed: serde_json::Value = serde_json::from_slice(&fallback.bytes).unwrap();
     assert_eq!(listed["manifests"][0]["digest"], json!(sha256_digest(&sbom)), "{listed}");
     assert_eq!(listed["manifests"][0]["artifactType"], "application/spdx+json");
-    assert!(target.manifest_digest("dst", &sha256_digest(&sbom)).await.unwrap().is_some());
+    assert!(target.manifest_digest(&target.image("dst").unwrap(), &r(&sha256_digest(&sbom))).await.unwrap().is_some());
 
     // A second copy lists it once, not twice.
-    target.copy_with(&source, "src", "v1", "dst", &options).await.unwrap();
-    let again = target.manifest("dst", &format!("sha256-{}", &image_digest[7..])).await.unwrap().unwrap();
+    target
+        .copy_with(
+            &source,
+            &source.image("src").unwrap().with_reference(&r("v1")),
+            &target.image("dst").unwrap(),
+            Some(&tag_list(&["v1"])[0]),
+            &options,
+        )
+        .await
+        .unwrap();
+    let again = target
+        .manifest(&target.image("dst").unwrap(), &r(&format!("sha256-{}", &image_digest[7..])))
+        .await
+        .unwrap()
+        .unwrap();
     let listed: serde_json::Value = serde_json::from_slice(&again.bytes).unwrap();
     assert_eq!(listed["manifests"].as_array().unwrap().len(), 1);
 }
@@ -526,7 +621,7 @@ async fn copy_source() -> CopySource {
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector::default()).unwrap();
     let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once()).unwrap();
-    source.push(&layout, &image, "app", &["v1".into()], None).await.unwrap();
+    source.push(&layout, &image).to(&source.image("app").unwrap()).tags(&tag_list(&["v1"])).send().await.unwrap();
     CopySource { source_reg, target_reg, source, image, _layout: tmp }
 }
 
@@ -585,7 +680,8 @@ async fn push_auto(server: &MockServer) -> (Vec<(String, u64)>, Vec<u64>) {
     let opts = RegistryOptions { chunk_size: 4096, retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
     assert_eq!(opts.upload, UploadMode::Auto);
     let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
-    let report = registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap();
+    let report =
+        registry.push(&layout, &image).to(&registry.image("r").unwrap()).tags(&tag_list(&["t"])).send().await.unwrap();
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
     let requests = server.received_requests().await.unwrap();
     let uploads = requests
@@ -663,7 +759,7 @@ async fn the_events_of_concurrent_blobs_carry_their_digests() {
     let image = layout.select(&Selector::default()).unwrap();
     let opts = RegistryOptions { retry: fast_retry(), concurrency: 4, ..RegistryOptions::default() };
     let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
-    registry.push(&layout, &image, "r", &["t".into()], None).await.unwrap();
+    registry.push(&layout, &image).to(&registry.image("r").unwrap()).tags(&tag_list(&["t"])).send().await.unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     // Each blob's session is opened by a POST whose URL does not name the blob: only its span does.
     for blob in image.blobs() {
