@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::ResultExt;
+use offinfra_http::scope::host_of;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -126,29 +127,20 @@ pub fn redact_url(url: &str) -> String {
 /// its query (a token of that service) is never copied anywhere.
 fn is_woodpecker_hook(url: &str, hosts: &[String]) -> bool {
     let path_ok = url.split('?').next().unwrap_or(url).trim_end_matches('/').ends_with("/api/hook");
-    path_ok && url_host(url).is_some_and(|host| hosts.iter().any(|h| url_host(h).as_deref() == Some(host.as_str())))
-}
-
-/// `host[:port]` of a URL, lower case.
-fn url_host(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    let host = parsed.host_str()?.to_ascii_lowercase();
-    Some(match parsed.port_or_known_default() {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
-    })
+    let ours = |host: String| hosts.iter().any(|h| host_of(h).as_deref() == Some(host.as_str()));
+    path_ok && host_of(url).is_some_and(ours)
 }
 
 /// Checks that the Woodpecker webhooks of `owner/name` point at `expected` (the in-cluster Woodpecker
 /// base URL, e.g. `http://woodpecker-server.woodpecker.svc:8000`); with `fix`, re-points them.
 pub async fn webhook(
     forgejo: &forgejo_client::Forgejo,
-    owner: &str,
-    name: &str,
+    repo: &offinfra_types::RepoName,
     expected: &str,
     woodpecker_urls: &[String],
     fix: bool,
 ) -> Result<Vec<Finding>, crate::Error> {
+    let (owner, name) = (repo.owner(), repo.name());
     let check = format!("webhook {owner}/{name}");
     let hosts: Vec<String> = std::iter::once(expected.to_owned()).chain(woodpecker_urls.iter().cloned()).collect();
     let hooks = forgejo.repo(owner, name).hooks();
@@ -651,8 +643,7 @@ impl Checks {
                 .forgejo
                 .as_ref()
                 .ok_or_else(|| invalid("the webhook check needs --forgejo-url and FORGEJO_TOKEN"))?;
-            findings
-                .extend(webhook(forgejo, repo.owner(), repo.name(), internal, &self.woodpecker_urls, self.fix).await?);
+            findings.extend(webhook(forgejo, repo, internal, &self.woodpecker_urls, self.fix).await?);
         }
         if let Some((a, b)) = self.secret_parity {
             let woodpecker = self

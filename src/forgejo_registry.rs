@@ -14,11 +14,12 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), offinfra::Error> {
-//! use offinfra::{forgejo_registry, ghcr_client::prune::PruneOptions};
+//! use offinfra::{forgejo_registry, ghcr_client::prune::PruneOptions, http::CredentialScope};
 //!
 //! let forgejo = offinfra::forgejo_client::Forgejo::new("https://git.example.com", "token".to_owned().into())?;
 //! let token = "token".to_owned();
-//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", token.into(), false, None)?;
+//! // The token goes to Forgejo's own registry only; `.allow(host)` names another that may have it.
+//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", CredentialScope::new(token.into()), None)?;
 //! let options = PruneOptions { keep: 5, ..PruneOptions::default() };
 //! let plan = forgejo_registry::plan(&forgejo, &registry, "viktor", &[], &options).await?;
 //! print!("{plan}");
@@ -39,29 +40,28 @@ use ghcr_client::{
     prune::{Plan, PruneOptions},
     registry::{Credentials, Registry, RegistryOptions},
 };
-use offinfra_http::SecretString;
+use offinfra_http::{scope::host_of, CredentialScope};
 use serde::Serialize;
 
 use crate::{Error, ResultExt};
 
 /// The registry client for Forgejo's OCI endpoint, `host` or by default the host and port of
 /// `forgejo_url`. The Forgejo token is its password (Forgejo reads the token and ignores the user name,
-/// sent as `username`) on Forgejo's own host only: a `host` elsewhere gets it only when
-/// `token_to_other_host` says so, else it is read anonymously. `plain_http` as
-/// [`RegistryOptions::plain_http`]: `None` is docker's rule.
+/// sent as `username`) on Forgejo's own host, and on the hosts `token` allows besides (a `host` elsewhere
+/// is otherwise read anonymously). `plain_http` as [`RegistryOptions::plain_http`]: `None` is docker's
+/// rule.
 pub fn registry(
     forgejo_url: &str,
     host: Option<&str>,
     username: &str,
-    token: SecretString,
-    token_to_other_host: bool,
+    token: CredentialScope,
     plain_http: Option<bool>,
 ) -> Result<Registry, Error> {
     let own = forgejo_host(forgejo_url)?;
     let host = host.filter(|h| !h.is_empty()).unwrap_or(&own).to_owned();
-    let credentials = match host.eq_ignore_ascii_case(&own) || token_to_other_host {
-        true => Credentials::Basic { username: username.to_owned(), password: token },
-        false => Credentials::Anonymous,
+    let credentials = match token.allow(&own).secret_for(&host) {
+        Some(token) => Credentials::Basic { username: username.to_owned(), password: token.clone() },
+        None => Credentials::Anonymous,
     };
     let options = RegistryOptions { plain_http, ..RegistryOptions::default() };
     Ok(Registry::builder(&host).credentials(credentials).options(options).build()?)
@@ -69,12 +69,8 @@ pub fn registry(
 
 /// `host[:port]` of a Forgejo URL: where its registry is served.
 fn forgejo_host(forgejo_url: &str) -> Result<String, Error> {
-    let url = url::Url::parse(forgejo_url).map_err(|e| Error::invalid(format!("Forgejo URL {forgejo_url:?}: {e}")))?;
-    let name = url.host_str().ok_or_else(|| Error::invalid(format!("Forgejo URL {forgejo_url:?} has no host")))?;
-    Ok(match url.port() {
-        Some(port) => format!("{name}:{port}"),
-        None => name.to_owned(),
-    })
+    url::Url::parse(forgejo_url).map_err(|e| Error::invalid(format!("Forgejo URL {forgejo_url:?}: {e}")))?;
+    host_of(forgejo_url).ok_or_else(|| Error::invalid(format!("Forgejo URL {forgejo_url:?} has no host")))
 }
 
 /// One Forgejo package version to delete.
@@ -324,6 +320,7 @@ async fn packages_by_name(forgejo: &Forgejo, owner: &str) -> Result<BTreeMap<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use offinfra_http::SecretString;
 
     #[test]
     fn the_newest_creation_time_wins_and_unreadable_times_never_do() {
@@ -337,8 +334,9 @@ mod tests {
     #[test]
     fn the_registry_host_is_forgejo_s_unless_given() {
         let token = || SecretString::from("t".to_owned());
-        let at =
-            |url: &str, host: Option<&str>| registry(url, host, "u", token(), false, None).map(|r| r.host().to_owned());
+        let at = |url: &str, host: Option<&str>| {
+            registry(url, host, "u", CredentialScope::new(token()), None).map(|r| r.host().to_owned())
+        };
         assert_eq!(at("https://git.example.com/", None).unwrap(), "git.example.com");
         assert_eq!(at("http://127.0.0.1:3000/sub/path", None).unwrap(), "127.0.0.1:3000");
         assert_eq!(at("https://git.example.com", Some("registry.example:5000")).unwrap(), "registry.example:5000");
@@ -362,7 +360,11 @@ mod tests {
                 .mount(&elsewhere)
                 .await;
             let token = SecretString::from("forgejo-token".to_owned());
-            let client = registry("http://127.0.0.1:1", Some(&host), "u", token, allowed, None).unwrap();
+            let scope = match allowed {
+                true => CredentialScope::new(token).allow(&host),
+                false => CredentialScope::new(token),
+            };
+            let client = registry("http://127.0.0.1:1", Some(&host), "u", scope, None).unwrap();
             let image = client.image("acme/app").unwrap();
             let tag = "v1".parse().unwrap();
             assert!(client.manifest_digest(&image, &tag).await.is_err(), "the mock refuses everyone");

@@ -1,7 +1,7 @@
 //! The `forgejo-cleanup` example's flags: [`CleanupArgs`] gives the Forgejo client, the registry client
 //! for Forgejo's OCI endpoint and the planner's options.
 
-use crate::{forgejo_client::Forgejo, ghcr_client::registry::Registry, Error};
+use crate::{forgejo_client::Forgejo, ghcr_client::registry::Registry, http::CredentialScope, Error};
 
 /// Whose packages, what to keep, and whether to delete. `--format` is not here ([`super::Format`]).
 #[derive(clap::Args, Debug, Clone)]
@@ -46,12 +46,15 @@ impl CleanupArgs {
         let url = super::required(&self.forgejo.forgejo_url, "--forgejo-url (FORGEJO_URL)")?;
         let token = super::required(&self.forgejo.forgejo_token, "--forgejo-token (FORGEJO_TOKEN)")?;
         let username = self.registry_username.as_deref().unwrap_or(&self.owner);
+        let mut scope = CredentialScope::new(token.to_owned().into());
+        if let (true, Some(host)) = (self.registry_token, self.registry.as_deref()) {
+            scope = scope.allow(host);
+        }
         crate::forgejo_registry::registry(
             url,
             self.registry.as_deref(),
             username,
-            token.to_owned().into(),
-            self.registry_token,
+            scope,
             self.plain_http.then_some(true),
         )
     }

@@ -135,14 +135,11 @@ impl DoctorArgs {
                 )?;
                 let plain_http = self.plain_http.then_some(true);
                 let host = self.forgejo_registry.as_deref();
-                let registry = crate::forgejo_registry::registry(
-                    url,
-                    host,
-                    owner,
-                    token.to_owned().into(),
-                    self.forgejo_registry_token,
-                    plain_http,
-                )?;
+                let mut scope = crate::http::CredentialScope::new(token.to_owned().into());
+                if let (true, Some(host)) = (self.forgejo_registry_token, host) {
+                    scope = scope.allow(host);
+                }
+                let registry = crate::forgejo_registry::registry(url, host, owner, scope, plain_http)?;
                 Some((owner.clone(), registry))
             }
             None => None,

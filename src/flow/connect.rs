@@ -10,7 +10,7 @@ use ghcr_client::{
     prune::PruneOptions,
     registry::{Credentials, Registry, RegistryOptions},
 };
-use offinfra_http::{ExposeSecret, SecretString};
+use offinfra_http::{CredentialScope, ExposeSecret, SecretString};
 use woodpecker_client::Woodpecker;
 
 use super::{
@@ -132,8 +132,10 @@ impl Connect {
     /// The credentials for the image's registry: the GitHub token is offered to ghcr.io and to the
     /// registries the user named, never to whatever host an image reference names.
     pub fn registry_credentials(&self, registry: &str) -> Credentials {
-        let allowed = registry == GHCR || self.token_registries.iter().any(|r| r == registry);
-        match self.github_token.as_ref().filter(|t| allowed && !t.expose_secret().is_empty()) {
+        let scope = self.github_token.clone().map(|token| {
+            self.token_registries.iter().fold(CredentialScope::new(token).allow(GHCR), |scope, r| scope.allow(r))
+        });
+        match scope.as_ref().and_then(|scope| scope.secret_for(registry)) {
             Some(token) => Credentials::Basic {
                 username: self.registry_username.clone().unwrap_or_else(|| "offinfra".into()),
                 password: token.clone(),

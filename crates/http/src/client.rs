@@ -526,14 +526,12 @@ impl Client {
             };
             match outcome {
                 Ok(response) => {
-                    let delay = self.retry.delay_after(
-                        attempt,
-                        start.elapsed(),
-                        response.status,
-                        &response.headers,
-                        request.idempotent,
-                        SystemTime::now(),
-                    );
+                    let answer = crate::retry::Answer {
+                        status: response.status,
+                        headers: &response.headers,
+                        idempotent: request.idempotent,
+                    };
+                    let delay = self.retry.delay_after(attempt, start.elapsed(), answer, SystemTime::now());
                     match delay {
                         Some(delay) => {
                             tracing::info!(

@@ -18,6 +18,7 @@ mod client;
 mod error;
 pub mod link;
 pub mod retry;
+pub mod scope;
 
 pub use client::{
     base64, base64_decode, encode_segment, Auth, BodyFactory, Client, ClientBuilder, PageNumbers, Request, Response,
@@ -27,5 +28,6 @@ pub use error::{ApiError, Error, MAX_ERROR_BODY};
 pub use reqwest::{header, Method, StatusCode};
 pub use reqwest::{Body, Client as ReqwestClient, Response as StreamedResponse};
 pub use retry::RetryPolicy;
+pub use scope::CredentialScope;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use url::Url;

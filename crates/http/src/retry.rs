@@ -44,28 +44,38 @@ impl RetryPolicy {
         half + half.mul_f64(unit.clamp(0.0, 1.0))
     }
 
-    /// How long to wait before retrying after `status` with `headers`, or `None` to stop: the server's
-    /// `Retry-After` (or rate-limit reset) when it gives one, else the backoff. `elapsed` is the time
-    /// since the first attempt and `attempt` the number of attempts made so far; the backoff is jittered.
+    /// How long to wait before retrying after `answer`, or `None` to stop: the server's `Retry-After` (or
+    /// rate-limit reset) when it gives one, else the backoff. `elapsed` is the time since the first
+    /// attempt and `attempt` the number of attempts made so far; the backoff is jittered.
     pub fn delay_after(
         &self,
         attempt: u32,
         elapsed: Duration,
-        status: StatusCode,
-        headers: &HeaderMap,
-        idempotent: bool,
+        answer: Answer<'_>,
         now: SystemTime,
     ) -> Option<Duration> {
+        let Answer { status, headers, idempotent } = answer;
         if attempt >= self.max_attempts || !should_retry(status, headers, idempotent) {
             return None;
         }
         let delay = match server_delay(headers, now) {
             Some(server) if server > self.max_backoff => return None,
             Some(server) => server,
-            None => self.backoff(attempt - 1, jitter_unit()),
+            None => self.backoff(attempt.saturating_sub(1), jitter_unit()),
         };
-        (elapsed + delay <= self.deadline).then_some(delay)
+        (elapsed.saturating_add(delay) <= self.deadline).then_some(delay)
     }
+}
+
+/// What a server answered, and whether the request may be sent twice: what a retry is decided on.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers (`Retry-After`, GitHub's `x-ratelimit-*`).
+    pub headers: &'a HeaderMap,
+    /// Whether the request is idempotent (a server error is retried only then).
+    pub idempotent: bool,
 }
 
 /// Whether a response with `status` may be retried. Server errors and timeouts only for idempotent
@@ -101,8 +111,9 @@ pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     }
     if header_str(headers, "x-ratelimit-remaining") == Some("0") {
         let reset: u64 = header_str(headers, "x-ratelimit-reset")?.parse().ok()?;
-        let at = UNIX_EPOCH + Duration::from_secs(reset);
-        return Some(at.duration_since(now).unwrap_or_default() + Duration::from_secs(1));
+        // A reset past what the clock can hold is a server's nonsense, not a reason to panic: no delay.
+        let at = UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
+        return Some(at.duration_since(now).unwrap_or_default().saturating_add(Duration::from_secs(1)));
     }
     None
 }
@@ -148,6 +159,17 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_past_the_clock_is_no_delay_not_a_panic() {
+        let now = SystemTime::now();
+        for reset in [u64::MAX.to_string(), (i64::MAX as u64 + 1).to_string(), "18446744073709551615".into()] {
+            let far = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+            assert_eq!(server_delay(&far, now), None, "{reset}");
+            let answer = Answer { status: StatusCode::TOO_MANY_REQUESTS, headers: &far, idempotent: true };
+            assert!(RetryPolicy::default().delay_after(1, Duration::MAX, answer, now).is_none());
+        }
+    }
+
+    #[test]
     fn what_is_retried() {
         let none = HeaderMap::new();
         assert!(should_retry(StatusCode::SERVICE_UNAVAILABLE, &none, true));
@@ -161,18 +183,41 @@ mod tests {
         let now = SystemTime::now();
         let slow = headers(&[("retry-after", "2")]);
         assert_eq!(
-            p.delay_after(1, Duration::ZERO, StatusCode::TOO_MANY_REQUESTS, &slow, true, now),
+            p.delay_after(
+                1,
+                Duration::ZERO,
+                Answer { status: StatusCode::TOO_MANY_REQUESTS, headers: &slow, idempotent: true },
+                now
+            ),
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            p.delay_after(5, Duration::ZERO, StatusCode::TOO_MANY_REQUESTS, &slow, true, now),
+            p.delay_after(
+                5,
+                Duration::ZERO,
+                Answer { status: StatusCode::TOO_MANY_REQUESTS, headers: &slow, idempotent: true },
+                now
+            ),
             None,
             "attempts used up"
         );
         let too_long = headers(&[("retry-after", "3600")]);
-        assert_eq!(p.delay_after(1, Duration::ZERO, StatusCode::TOO_MANY_REQUESTS, &too_long, true, now), None);
         assert_eq!(
-            p.delay_after(1, Duration::from_secs(300), StatusCode::BAD_GATEWAY, &none, true, now),
+            p.delay_after(
+                1,
+                Duration::ZERO,
+                Answer { status: StatusCode::TOO_MANY_REQUESTS, headers: &too_long, idempotent: true },
+                now
+            ),
+            None
+        );
+        assert_eq!(
+            p.delay_after(
+                1,
+                Duration::from_secs(300),
+                Answer { status: StatusCode::BAD_GATEWAY, headers: &none, idempotent: true },
+                now
+            ),
             None,
             "deadline"
         );
