@@ -19,7 +19,7 @@ use clap::Parser;
 use offinfra::{
     cli,
     copy::{counts, Access, Copy, Endpoint},
-    ghcr_client::{layout::PlatformSpec, registry::Credentials},
+    ghcr_client::layout::PlatformSpec,
     Error,
 };
 
@@ -72,21 +72,6 @@ fn main() -> ExitCode {
     cli::run_main(|args: Args| async move { run(args).await.map(|()| true) })
 }
 
-/// The endpoint's registry credentials: `pair`, else the docker config's, else anonymous.
-fn credentials(
-    endpoint: &Endpoint,
-    flag: &str,
-    pair: &Option<String>,
-    config: &Option<PathBuf>,
-) -> Result<Credentials, Error> {
-    match endpoint {
-        Endpoint::Registry(image) => {
-            cli::user_password_or_docker_config(flag, pair.as_deref(), config.as_deref(), image.api_host())
-        }
-        Endpoint::Layout { .. } => Ok(Credentials::Anonymous),
-    }
-}
-
 async fn run(args: Args) -> Result<(), Error> {
     let copy = Copy {
         source: Endpoint::parse(&args.source)?,
@@ -95,9 +80,10 @@ async fn run(args: Args) -> Result<(), Error> {
         all_tags: args.all_tags,
         referrers: args.referrers,
     };
+    let config = args.docker_config.as_deref();
     let access = Access {
-        source: credentials(&copy.source, "--src-creds", &args.src_creds, &args.docker_config)?,
-        destination: credentials(&copy.destination, "--dest-creds", &args.dest_creds, &args.docker_config)?,
+        source: cli::endpoint_credentials(&copy.source, "--src-creds", args.src_creds.as_deref(), config)?,
+        destination: cli::endpoint_credentials(&copy.destination, "--dest-creds", args.dest_creds.as_deref(), config)?,
         source_plain_http: args.src_plain_http,
         destination_plain_http: args.dest_plain_http,
         concurrency: args.concurrency,

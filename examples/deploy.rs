@@ -87,7 +87,7 @@ async fn run(args: Args) -> Result<bool, Error> {
         Ok(RollOutcome { reason, .. }) => format!(":x: {target} failed ({images}): {reason}"),
         Err(e) => format!(":x: {target} failed ({images}): {e}"),
     };
-    cli::notify_slack(args.slack_webhook().as_deref(), &text).await;
+    offinfra::notify::slack_or_warn(args.slack_webhook().as_deref(), &text).await;
     let done = result?;
     let rows = [("target", target.clone()), ("images", images.clone()), ("rolled out", done.rolled_out.to_string())];
     offinfra::ci::report_change("deploy", &format!("{target}: {images}: rolled out {}", done.rolled_out), &rows)?;

@@ -10,13 +10,13 @@
 //! beats the configuration file and `SVU_*` variables; a shallow clone that cannot see the answer is an
 //! error. Additions: `--strict` (Conventional Commits grammar) and `--github-output NAME`.
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use offinfra::{
-    cli::svu::{go_bool, VersionCommand},
-    svu::{config, VersionInfo},
+    cli::svu::{go_bool, report, VersionCommand},
+    svu::config,
 };
 
 #[derive(Parser, Debug)]
@@ -101,32 +101,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Some(Command::Version(command)) => command.resolve(cli.verbose),
     };
-
     let computed = config::compute(&cwd, &cli.config, flags, action, |name| std::env::var(name).ok())
         .map_err(|e| e.to_string())?;
-    if let Some(line) = computed.verbose_line() {
-        eprintln!("{line}");
-    }
-
-    let printed = computed.printed();
-    if let Some(name) = &common.github_output {
-        append_github_output(name, &printed)?;
-    }
-    let line = if computed.settings.json.unwrap_or(false) {
-        VersionInfo::new(&computed.outcome.version, computed.settings.output_prefix()).to_json()
-    } else {
-        printed
-    };
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(|e| format!("cannot write to stdout: {e}"))
-}
-
-fn append_github_output(name: &str, value: &str) -> Result<(), String> {
-    let outputs = offinfra::ci::Outputs::from_env();
-    if !outputs.in_actions() {
-        return Err(format!(
-            "--github-output {name}: $GITHUB_OUTPUT is not set (it is set inside GitHub Actions jobs)"
-        ));
-    }
-    outputs.set(name, value).map_err(|e| format!("--github-output {name}: {e}"))
+    report(&computed, common.github_output.as_deref(), &mut std::io::stdout().lock())
 }

@@ -67,7 +67,11 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         Ok(outcome) => outcome,
         Err(e @ offinfra::woodpecker_client::Error::Timeout { number, .. }) => {
             let url = ci.pipeline_url(repo_id, number);
-            cli::notify_slack(slack, &format!(":x: deploy of {repo}{image}: pipeline #{number} {url}: {e}")).await;
+            offinfra::notify::slack_or_warn(
+                slack,
+                &format!(":x: deploy of {repo}{image}: pipeline #{number} {url}: {e}"),
+            )
+            .await;
             return Err(e.into());
         }
         Err(e) => return Err(e.into()),
@@ -79,14 +83,14 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
     offinfra::ci::report_change("trigger-deploy", &notice, &rows)?;
     let Some(done) = &outcome.finished else {
         let text = format!(":rocket: deploy of {repo}{image} started: pipeline #{} {url}", outcome.started.number);
-        cli::notify_slack(slack, &text).await;
+        offinfra::notify::slack_or_warn(slack, &text).await;
         return Ok(true);
     };
     eprintln!("pipeline #{} finished: {}", done.number, done.status);
     let success = outcome.success() == Some(true);
     let mark = if success { ":white_check_mark:" } else { ":x:" };
     let text = format!("{mark} deploy of {repo}{image}: pipeline #{} {}: {url}", done.number, done.status);
-    cli::notify_slack(slack, &text).await;
+    offinfra::notify::slack_or_warn(slack, &text).await;
     for tail in outcome.failed_steps {
         eprint!("{}", FailedStep::from(tail).render());
     }

@@ -22,6 +22,16 @@ pub async fn slack(webhook: &SecretString, text: &str) -> Result<(), crate::Erro
     Ok(())
 }
 
+/// Posts `text` to the Slack webhook when one is configured; a failed post is a warning on stderr, not a
+/// failed step.
+pub async fn slack_or_warn(webhook: Option<&str>, text: &str) {
+    if let Some(webhook) = webhook.filter(|w| !w.is_empty()) {
+        if let Err(e) = slack(&webhook.to_owned().into(), text).await {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

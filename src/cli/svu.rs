@@ -151,3 +151,30 @@ impl VersionCommand {
         }
     }
 }
+
+/// What `svu` prints for `computed`: the verbose line on stderr, the version (or its JSON) on `out`, and
+/// the version as the step output `github_output` when given (an error outside GitHub Actions).
+pub fn report(
+    computed: &crate::svu::config::Computed,
+    github_output: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    if let Some(line) = computed.verbose_line() {
+        eprintln!("{line}");
+    }
+    let printed = computed.printed();
+    if let Some(name) = github_output {
+        let outputs = crate::ci::Outputs::from_env();
+        if !outputs.in_actions() {
+            return Err(format!(
+                "--github-output {name}: $GITHUB_OUTPUT is not set (it is set inside GitHub Actions jobs)"
+            ));
+        }
+        outputs.set(name, &printed).map_err(|e| format!("--github-output {name}: {e}"))?;
+    }
+    let line = match computed.settings.json.unwrap_or(false) {
+        true => crate::svu::VersionInfo::new(&computed.outcome.version, computed.settings.output_prefix()).to_json(),
+        false => printed,
+    };
+    writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| format!("cannot write to stdout: {e}"))
+}

@@ -24,23 +24,27 @@
 //! mirrors (idempotent `ensure`, `last_error` surfaced), contents (reads, multi-file commits),
 //! branches, commit statuses, and the container packages of Forgejo's own registry.
 
+mod branches;
 mod contents;
 mod error;
 mod hooks;
 mod mirrors;
-mod misc;
 mod models;
+mod packages;
 mod repos;
+mod statuses;
 mod tags;
 
+pub use branches::{Branch, Compare};
 pub use contents::{ChangeFiles, Contents, ContentsApi, Entry, FileChange};
 pub use error::Error;
 pub use hooks::{EditHook, Hook, Hooks};
 pub use mirrors::{check_go_duration, same_remote, CreatePushMirror, PushMirror, PushMirrors};
-pub use misc::{Branch, Compare, CreateStatus, Package, StatusState};
 pub use models::{CommitMeta, CreateTag, ServerVersion, Tag};
 pub use offinfra_http::SecretString;
+pub use packages::Package;
 pub use repos::{EditRepo, Repository};
+pub use statuses::{CreateStatus, StatusState};
 pub use tags::{TagOutcome, Tags};
 
 use offinfra_http::{Auth, Client, Request};
