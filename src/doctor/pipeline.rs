@@ -147,7 +147,7 @@ fn collect_from_secret(yaml: &yaml_rust2::Yaml, out: &mut BTreeSet<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doctor::{Finding, Status};
+    use crate::doctor::Status;
 
     #[test]
     fn lints_the_known_gotchas() {
