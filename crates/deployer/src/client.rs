@@ -113,8 +113,26 @@ pub enum Error {
     #[error(transparent)]
     Kube(#[from] kube::Error),
     /// The client configuration (kubeconfig or in-cluster) could not be loaded.
-    #[error("cannot configure the Kubernetes client: {0}")]
-    Config(String),
+    #[error("cannot configure the Kubernetes client: {what}")]
+    Config {
+        /// What could not be loaded (a file, a variable).
+        what: String,
+        /// Why, when another error says so.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl Error {
+    /// [`Error::Config`] with no further cause.
+    fn config(what: impl Into<String>) -> Self {
+        Error::Config { what: what.into(), source: None }
+    }
+
+    /// [`Error::Config`] caused by `source`.
+    fn config_from(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Config { what: what.into(), source: Some(Box::new(source)) }
+    }
 }
 
 pub(crate) fn not_found(e: kube::Error) -> Error {
@@ -179,14 +197,14 @@ async fn service_account_config(dir: &Path, host: &str, port: u16) -> Result<kub
         let path = dir.join(name);
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => Ok(path.to_string_lossy().into_owned()),
-            Ok(_) => Err(Error::Config(format!("service account {name} {}: not a file", path.display()))),
-            Err(e) => Err(Error::Config(format!("service account {name} {}: {e}", path.display()))),
+            Ok(_) => Err(Error::config(format!("service account {name} {}: not a file", path.display()))),
+            Err(e) => Err(Error::config_from(format!("service account {name} {}", path.display()), e)),
         }
     };
     let token = file("token")?;
     let ca = file("ca.crt")?;
     let namespace = std::fs::read_to_string(file("namespace")?)
-        .map_err(|e| Error::Config(format!("service account namespace in {}: {e}", dir.display())))?;
+        .map_err(|e| Error::config_from(format!("service account namespace in {}", dir.display()), e))?;
     // IPv6 hosts are bracketed; 443 is implied.
     let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
     let server = if port == 443 { format!("https://{host}") } else { format!("https://{host}:{port}") };
@@ -198,10 +216,10 @@ async fn service_account_config(dir: &Path, host: &str, port: u16) -> Result<kub
         "contexts": [{"name": "in-cluster", "context": {"cluster": "in-cluster", "user": "service-account", "namespace": namespace.trim()}}],
         "current-context": "in-cluster"
     }))
-    .map_err(|e| Error::Config(format!("in-cluster configuration for {server}: {e}")))?;
+    .map_err(|e| Error::config_from(format!("in-cluster configuration for {server}"), e))?;
     kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
         .await
-        .map_err(|e| Error::Config(format!("in-cluster configuration for {server} from {}: {e}", dir.display())))
+        .map_err(|e| Error::config_from(format!("in-cluster configuration for {server} from {}", dir.display()), e))
 }
 
 /// A Kubernetes client bound to one namespace.
@@ -229,24 +247,25 @@ impl Deployer {
         let config = match kube::Config::from_kubeconfig(&kube::config::KubeConfigOptions::default()).await {
             Ok(config) => config,
             Err(e) if named.is_some() => {
-                return Err(Error::Config(format!("KUBECONFIG {:?}: {e}", named.unwrap_or_default())))
+                return Err(Error::config_from(format!("KUBECONFIG {:?}", named.unwrap_or_default()), e))
             }
             Err(e) if default_file.as_deref().is_some_and(Path::exists) => {
                 let path = default_file.unwrap_or_default();
-                return Err(Error::Config(format!("{}: {e}", path.display())));
+                return Err(Error::config_from(path.display().to_string(), e));
             }
             Err(kubeconfig) => {
                 let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
                 let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
                 if host.is_empty() || port.is_empty() {
-                    return Err(Error::Config(format!(
-                        "no usable kubeconfig ({kubeconfig}) and not in a cluster \
-                         (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)"
-                    )));
+                    return Err(Error::config_from(
+                        "no usable kubeconfig and not in a cluster \
+                         (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)",
+                        kubeconfig,
+                    ));
                 }
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| Error::Config(format!("KUBERNETES_SERVICE_PORT {port:?} is not a port number")))?;
+                let port = port.parse::<u16>().map_err(|e| {
+                    Error::config_from(format!("KUBERNETES_SERVICE_PORT {port:?} is not a port number"), e)
+                })?;
                 service_account_config(Path::new(SERVICE_ACCOUNT_DIR), &host, port).await?
             }
         };
@@ -263,7 +282,7 @@ impl Deployer {
     // No `apply_debug_overrides`: it lets an environment variable swap the credentials.
     fn from_config(config: kube::Config, namespace: Option<&str>) -> Result<Self, Error> {
         let namespace = namespace.map(str::to_owned).unwrap_or_else(|| config.default_namespace.clone());
-        let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        let client = Client::try_from(config).map_err(|e| Error::config_from("the client", e))?;
         Ok(Self { client, namespace })
     }
 

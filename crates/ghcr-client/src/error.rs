@@ -116,6 +116,18 @@ pub enum Error {
     /// user, characters no HTTP header allows). The text never contains the secret.
     #[error("registry credentials: {0}")]
     Credentials(String),
+    /// The docker config's credential helper (`docker-credential-<name>`) failed: not on `PATH`, did not
+    /// start, took longer than [`crate::registry::auth::HELPER_TIMEOUT`], refused, or answered garbage.
+    #[error("{program}: {reason}")]
+    CredentialHelper {
+        /// The helper program.
+        program: String,
+        /// What went wrong.
+        reason: String,
+        /// The cause, when another error says it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// An HTTP request failed (the status and body are kept in [`offinfra_http::ApiError`]).
     #[error(transparent)]
     Http(#[from] offinfra_http::Error),

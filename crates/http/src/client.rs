@@ -59,8 +59,10 @@ impl Auth {
             ),
             Auth::Header { name, value } => (name.clone(), value.expose_secret().to_owned()),
         };
-        let mut value = HeaderValue::from_str(&value)
-            .map_err(|_| Error::Build("credentials contain characters not allowed in an HTTP header".into()))?;
+        let mut value = HeaderValue::from_str(&value).map_err(|_| Error::Build {
+            what: "credentials contain characters not allowed in an HTTP header".into(),
+            source: None,
+        })?;
         value.set_sensitive(true);
         Ok((name, value))
     }
@@ -195,8 +197,7 @@ impl Request {
 
     /// A JSON body.
     pub fn json<T: serde::Serialize>(self, body: &T) -> Result<Self, Error> {
-        let bytes =
-            serde_json::to_vec(body).map_err(|e| Error::Build(format!("cannot encode the request body: {e}")))?;
+        let bytes = serde_json::to_vec(body).map_err(Error::Encode)?;
         Ok(self.body(bytes, "application/json"))
     }
 
@@ -381,11 +382,13 @@ impl ClientBuilder {
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);
                 }
-                builder.build().map_err(|e| Error::Build(e.to_string()))?
+                builder
+                    .build()
+                    .map_err(|e| Error::Build { what: "the TLS or proxy settings".into(), source: Some(e) })?
             }
         };
         let user_agent = HeaderValue::from_str(&self.user_agent)
-            .map_err(|_| Error::Build(format!("invalid user agent {:?}", self.user_agent)))?;
+            .map_err(|_| Error::Build { what: format!("invalid user agent {:?}", self.user_agent), source: None })?;
         Ok(Client { http, base, auth: self.auth, retry: self.retry, user_agent, max_body: self.max_body })
     }
 }

@@ -102,9 +102,18 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Build(String),
+    /// The HTTP client or a request header could not be built.
+    #[error("cannot build the HTTP client: {what}")]
+    Build {
+        /// What could not be built (never a secret).
+        what: String,
+        /// The cause, when another error says it.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// A request body could not be encoded as JSON.
+    #[error("cannot encode the request body")]
+    Encode(#[source] serde_json::Error),
 }
 
 impl From<ApiError> for Error {

@@ -81,7 +81,7 @@ impl RepoHandle<'_> {
 
     /// Creates a cron (sending `enabled` explicitly).
     pub async fn create_cron(&self, cron: &Cron) -> Result<Cron, Error> {
-        let mut body = serde_json::to_value(cron).map_err(|e| offinfra_http::Error::Build(e.to_string()))?;
+        let mut body = serde_json::to_value(cron).map_err(offinfra_http::Error::Encode)?;
         body["enabled"] = cron.enabled.into();
         if let Some(map) = body.as_object_mut() {
             map.remove("id");

@@ -87,6 +87,11 @@ pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Op
 }
 
 /// [`docker_config_credentials`] with the helpers looked up on `path` (a `PATH`-style list).
+/// How long a credential helper may take before it is stopped.
+pub const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most a credential helper's answer is read (a real one is a few hundred bytes).
+const MAX_HELPER_OUTPUT: u64 = 1 << 20;
+
 fn credentials_from_config(
     config_dir: &Path,
     registry: &str,
@@ -161,39 +166,77 @@ fn run_credential_helper(
     registry: &str,
     path_var: Option<std::ffi::OsString>,
 ) -> Result<Option<Credentials>, Error> {
-    use std::io::Write;
+    run_helper_within(helper, registry, path_var, HELPER_TIMEOUT)
+}
+
+/// [`run_credential_helper`], stopping the helper after `timeout`.
+fn run_helper_within(
+    helper: &str,
+    registry: &str,
+    path_var: Option<std::ffi::OsString>,
+    timeout: std::time::Duration,
+) -> Result<Option<Credentials>, Error> {
+    use std::io::{Read, Write};
     if !helper.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
         return Err(Error::Credentials(format!("credential helper name {helper:?} is not a plain name")));
     }
     let program = format!("docker-credential-{helper}");
+    let failed = |reason: &str, source: Option<Box<dyn std::error::Error + Send + Sync>>| Error::CredentialHelper {
+        program: program.clone(),
+        reason: reason.to_owned(),
+        source,
+    };
     let found = path_var
         .iter()
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(&program))
         .find(|candidate| candidate.is_file())
-        .ok_or_else(|| {
-            Error::Credentials(format!("{program} (the docker config's credential helper) is not on PATH"))
-        })?;
+        .ok_or_else(|| failed("the docker config's credential helper is not on PATH", None))?;
     let mut child = std::process::Command::new(&found)
         .arg("get")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Credentials(format!("cannot run {program}: {e}")))?;
+        .map_err(|e| failed("cannot run it", Some(Box::new(e))))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(registry.as_bytes());
     }
-    let output = child.wait_with_output().map_err(|e| Error::Credentials(format!("{program}: {e}")))?;
-    if !output.status.success() {
-        let said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    // Read both pipes on their own threads, so a helper that writes a lot cannot block, and wait at most
+    // `timeout`: a helper waiting for a desktop unlock prompt nobody sees must not hang a CI job.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(MAX_HELPER_OUTPUT).read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(|e| failed("cannot wait for it", Some(Box::new(e))))? {
+            Some(status) => break status,
+            None if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(failed(&format!("no answer within {timeout:?}: stopped"), None));
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    };
+    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    if !status.success() {
+        let said = String::from_utf8_lossy(&stdout).to_string() + &String::from_utf8_lossy(&stderr);
         if said.to_ascii_lowercase().contains("credentials not found") {
             return Ok(None);
         }
-        return Err(Error::Credentials(format!("{program} get {registry}: {}", said.trim())));
+        return Err(failed(&format!("get {registry}: {}", said.trim()), None));
     }
-    let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| Error::Credentials(format!("{program} answered something that is not JSON: {e}")))?;
+    let answer: serde_json::Value = serde_json::from_slice(&stdout)
+        .map_err(|e| failed("answered something that is not JSON", Some(Box::new(e))))?;
     let field = |k: &str| answer.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     let (username, secret) = (field("Username"), field("Secret"));
     Ok(match (username.as_str(), secret.is_empty()) {
@@ -412,6 +455,24 @@ esac
         assert!(get("bad.example").unwrap_err().to_string().contains("not a plain name"));
         let missing = credentials_from_config(config.path(), "reg.example", Some("/nonexistent".into())).unwrap_err();
         assert!(missing.to_string().contains("docker-credential-store"), "{missing}");
+    }
+
+    #[test]
+    fn a_helper_that_never_answers_is_stopped() {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = tempfile::tempdir().unwrap();
+        let path = bin.path().join("docker-credential-stuck");
+        // Waits for an unlock prompt nobody will answer; `exec` so that the kill reaches the sleep.
+        std::fs::write(&path, "#!/bin/sh\nexec sleep 600\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path_var = Some(bin.path().as_os_str().to_owned());
+        let timeout = std::time::Duration::from_millis(300);
+        let err = run_helper_within("stuck", "reg.example", path_var, timeout).unwrap_err();
+        assert!(
+            matches!(&err, Error::CredentialHelper { program, .. } if program == "docker-credential-stuck"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("no answer within 300ms"), "{err}");
     }
 
     #[test]
