@@ -76,6 +76,7 @@ impl Output {
 
 /// What to build.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BuildImage {
     /// The base image; `None`: `scratch`.
     pub base: Option<ImageRef>,
@@ -91,6 +92,7 @@ pub struct BuildImage {
 
 /// What [`BuildImage::run`] made.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BuildReport {
     /// The image's digest (the index's over several platforms).
     pub digest: String,

@@ -21,6 +21,7 @@ use std::{
 /// );
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Actions {
     enabled: bool,
 }
@@ -190,6 +191,7 @@ pub fn mask_secrets(var: impl Fn(&str) -> Option<String>, out: &mut impl Write) 
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outputs {
     output: Option<PathBuf>,
     summary: Option<PathBuf>,

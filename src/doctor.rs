@@ -58,6 +58,7 @@ impl Status {
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// The check, e.g. `webhook acme/app`.
     pub check: String,
@@ -141,6 +142,7 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Checks {
     /// Forgejo (the webhook check).
     pub forgejo: Option<forgejo_client::Forgejo>,

@@ -210,6 +210,7 @@ pub enum SyncError {
     not_deleted.len(),
     not_deleted.join(", ")
 )]
+#[non_exhaustive]
 pub struct CleanupStopped {
     /// `package:version` of each version deleted before the failure.
     pub deleted: Vec<String>,

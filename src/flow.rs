@@ -99,6 +99,7 @@ impl Default for Steps {
 
 /// The version the svu engine computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VersionPlan {
     /// The next version, without prefix (`1.3.0`).
     pub version: String,
@@ -333,6 +334,7 @@ pub trait PackageStore: Send + Sync {
 
 /// What a deploy trigger reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Deployed {
     /// The pipeline number.
     pub number: i64,
@@ -347,6 +349,7 @@ pub struct Deployed {
 
 /// The end of a failed deploy step's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FailedStep {
     /// The step's name.
     pub name: String,
@@ -426,6 +429,7 @@ impl StepStatus {
 
 /// One step's line in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StepRecord {
     /// The step.
     pub step: Step,
@@ -437,6 +441,7 @@ pub struct StepRecord {
 
 /// What a run did, step by step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The plan that was run.
     pub plan: Plan,

@@ -75,6 +75,7 @@ fn forgejo_host(forgejo_url: &str) -> Result<String, Error> {
 
 /// One Forgejo package version to delete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VersionDeletion {
     /// The package.
     pub package: String,
@@ -88,6 +89,7 @@ pub struct VersionDeletion {
 
 /// One package's decisions: per image, and the versions its deletions are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PackagePlan {
     /// The package name.
     pub package: String,
@@ -103,6 +105,7 @@ pub struct PackagePlan {
 /// What a cleanup deletes, package by package. Printed (`Display`) or serialised, it is exactly what
 /// [`execute`] deletes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CleanupPlan {
     /// The user or organisation.
     pub owner: String,
@@ -255,6 +258,7 @@ fn newer(a: &str, b: &str) -> bool {
 
 /// What [`execute`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CleanupReport {
     /// `package:version` of each deleted version, in order.
     pub deleted: Vec<String>,

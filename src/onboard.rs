@@ -23,6 +23,7 @@ pub const DEPLOY_PATH: &str = ".woodpecker/deploy.yml";
 
 /// Everything the templates and the steps need.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OnboardConfig {
     /// The Forgejo owner.
     pub owner: String,
@@ -425,6 +426,7 @@ impl std::fmt::Display for Change {
 
 /// What onboarding still has to do; empty when the repository is fully onboarded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OnboardPlan {
     /// The changes, in the order they are made.
     pub changes: Vec<Change>,

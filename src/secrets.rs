@@ -35,6 +35,7 @@ pub const DEFAULT_EVENTS: &[&str] = &["push", "tag", "release", "deployment", "c
 
 /// The source's secrets. `Debug` shows names only.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SourceSecrets {
     /// Where they come from, e.g. `vault secret/ci/global`.
     pub origin: String,
@@ -93,6 +94,7 @@ pub enum Prune {
 
 /// What a sync will do, by secret name (values never appear).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SyncPlan {
     /// In the source, not in Woodpecker.
     pub create: Vec<String>,
@@ -305,6 +307,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// What [`apply`] did, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SyncReport {
     /// Created.
     pub created: Vec<String>,

@@ -16,6 +16,7 @@ use crate::{
 /// What to build, on what, and where it goes. `--format` is not here ([`super::Format`]).
 #[derive(clap::Args, Debug, Clone)]
 #[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "repository"]))]
+#[non_exhaustive]
 pub struct BuildArgs {
     /// The base image (REGISTRY/REPO:TAG or @sha256:…), or scratch for none
     #[arg(long, value_name = "REF|scratch")]

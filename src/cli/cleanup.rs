@@ -5,6 +5,7 @@ use crate::{forgejo_client::Forgejo, ghcr_client::registry::Registry, http::Cred
 
 /// Whose packages, what to keep, and whether to delete. `--format` is not here ([`super::Format`]).
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct CleanupArgs {
     /// Forgejo's address and token (write:package to delete, read:package for the plan).
     #[command(flatten)]

@@ -23,6 +23,7 @@ use crate::{
 
 /// Which registration's manual pipeline to start, with which variables, and whether to wait for it.
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct TriggerArgs {
     /// The Woodpecker web address (ROOT_PATH included)
     #[arg(long, env = "PLUGIN_WOODPECKER_URL", value_name = "URL")]
@@ -110,6 +111,7 @@ impl TriggerArgs {
 
 /// The workload to update, its new images and how to wait (see the module doc for the two ways to run).
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct RollOutArgs {
     /// The namespace (default: the kubeconfig context's, or the in-cluster one)
     #[arg(long, short = 'n', env = "PLUGIN_NAMESPACE")]

@@ -11,6 +11,7 @@ use crate::{
 
 /// Which checks run (each when its inputs are given) and whether `--fix` repairs. `--format` is not here.
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct DoctorArgs {
     /// The repository (webhook check), owner/name
     #[arg(long, value_name = "OWNER/NAME")]

@@ -6,32 +6,33 @@ use crate::{
     flow::{connect::Connect, Config, Steps},
     ghcr_client::{layout::PlatformSpec, packages::DEFAULT_API_URL},
     svu::config::Settings,
-    types::{ImageName, RepoName, Tag},
+    types::{CommitId, ImageName, RepoName, Tag},
     Error,
 };
 
 /// Version, tag, push, prune and deploy: what to do and with which servers. `--dry-run`/`--format` are
 /// not here ([`super::Output`]).
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct FlowArgs {
     /// The repository the CI builds, owner/name (in Actions the GitHub mirror; default: the origin remote)
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
-    pub repo: Option<String>,
+    pub repo: Option<RepoName>,
     /// The canonical Forgejo repository that receives the tag (default: forgejo_repository in .offinfra.yml)
     #[arg(long, env = "FORGEJO_REPOSITORY", value_name = "OWNER/NAME")]
-    pub forgejo_repo: Option<String>,
+    pub forgejo_repo: Option<RepoName>,
     /// The Woodpecker registration that deploys, by name (default: --repo)
     #[arg(long, value_name = "OWNER/NAME")]
-    pub woodpecker_repo: Option<String>,
+    pub woodpecker_repo: Option<RepoName>,
     /// The built commit (default: HEAD)
     #[arg(long, env = "GITHUB_SHA", value_name = "SHA")]
-    pub sha: Option<String>,
+    pub sha: Option<CommitId>,
     /// The image repository (default: ghcr.io/<owner>/<name>, lower case)
     #[arg(long, env = "IMAGE_NAME", value_name = "REGISTRY/OWNER/NAME")]
-    pub image: Option<String>,
+    pub image: Option<ImageName>,
     /// Tags pushed besides <sha8> (repeat)
     #[arg(long = "tag", default_value = "latest", value_name = "TAG")]
-    pub tags: Vec<String>,
+    pub tags: Vec<Tag>,
     /// Skip creating the version tag
     #[arg(long)]
     pub skip_tag: bool,
@@ -107,10 +108,9 @@ pub struct FlowArgs {
 }
 
 impl FlowArgs {
-    /// The run's configuration, each input held to its rule (an error names the flag). `dry_run` lets the
+    /// The run's configuration (each input was held to its rule as clap parsed it). `dry_run` lets the
     /// plan fall back to local guesses where a dry run has no server to ask.
     pub fn config(&self, cwd: PathBuf, dry_run: bool) -> Result<Config, Error> {
-        let optional = |value: &Option<String>| value.as_deref().filter(|v| !v.is_empty()).map(RepoName::parse);
         Ok(Config {
             svu_config: self.config.clone(),
             svu: Settings {
@@ -119,13 +119,13 @@ impl FlowArgs {
                 directories: (!self.log_directory.is_empty()).then(|| self.log_directory.clone()),
                 ..Settings::default()
             },
-            repo: optional(&self.repo).transpose()?,
-            forgejo_repo: optional(&self.forgejo_repo).transpose()?,
-            woodpecker_repo: self.woodpecker_repo.as_deref().map(RepoName::parse).transpose()?,
+            repo: self.repo.clone(),
+            forgejo_repo: self.forgejo_repo.clone(),
+            woodpecker_repo: self.woodpecker_repo.clone(),
             woodpecker_repo_id: self.woodpecker_repo_id,
-            sha: self.sha.as_deref().map(str::parse).transpose()?,
-            image: self.image.as_deref().map(ImageName::parse).transpose()?,
-            extra_tags: self.tags.iter().map(|t| Tag::parse(t)).collect::<Result<_, _>>()?,
+            sha: self.sha.clone(),
+            image: self.image.clone(),
+            extra_tags: self.tags.clone(),
             keep: self.keep,
             deploy_branch: self.deploy_branch.clone(),
             steps: Steps {

@@ -63,7 +63,7 @@ pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: i
     init_logging();
     crate::ci::mask_secrets(|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &mut std::io::stderr());
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let command = plugin_mode(with_generate(A::command()), &args);
+    let command = blank_env_is_unset(plugin_mode(with_generate(A::command()), &args));
     if let Some(code) = generate(&command, &args, &mut std::io::stdout()) {
         return code;
     }
@@ -74,6 +74,20 @@ pub fn run_main<A: clap::Parser, F: Future<Output = Result<bool, Error>>>(run: i
             usage_exit(e.use_stderr())
         }
     }
+}
+
+/// `command` with every flag whose variable is set but empty reading as if the variable were unset, as a
+/// blank `${{ vars.X }}` in a workflow or an empty manual variable means "not given": the flag's default
+/// (or nothing) applies instead of a parse error of `""`.
+pub fn blank_env_is_unset(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| {
+        let blank = arg.get_env().is_some_and(|name| std::env::var_os(name).is_some_and(|v| v.is_empty()));
+        if blank {
+            arg.env(None)
+        } else {
+            arg
+        }
+    })
 }
 
 /// `command` with the `--generate` flag.
@@ -134,6 +148,7 @@ pub enum Format {
 
 /// `--dry-run` and `--format`.
 #[derive(clap::Args, Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Output {
     /// Print the plan and change nothing
     #[arg(long)]
@@ -169,6 +184,7 @@ pub fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, Er
 
 /// Forgejo's address and token.
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct ForgejoFlags {
     /// Forgejo web address
     #[arg(long, env = "FORGEJO_URL", value_name = "URL")]
@@ -197,6 +213,7 @@ impl ForgejoFlags {
 
 /// Woodpecker's address and token.
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct WoodpeckerFlags {
     /// Woodpecker web address
     #[arg(long, env = "WOODPECKER_URL", value_name = "URL")]
@@ -226,6 +243,7 @@ impl WoodpeckerFlags {
 /// How to log in to a registry, as docker does: a user and a password (or token), else the docker
 /// config's entry for the registry, else anonymous.
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct RegistryLogin {
     /// Registry user (ghcr.io: any user, e.g. $GITHUB_ACTOR)
     #[arg(long, env = "REGISTRY_USERNAME", value_name = "USER")]
@@ -315,7 +333,7 @@ fn resolve_login(
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use clap::{CommandFactory, FromArgMatches, Parser};
 
     use super::*;
 
@@ -403,6 +421,25 @@ mod tests {
     }
 
     #[test]
+    fn a_blank_variable_is_no_value() {
+        #[derive(clap::Parser)]
+        struct Typed {
+            #[arg(long, env = "OFFINFRA_TEST_BLANK_REPO")]
+            repo: Option<crate::types::RepoName>,
+        }
+        // A name no other test uses: the variable is this test's own.
+        std::env::set_var("OFFINFRA_TEST_BLANK_REPO", "");
+        let parse = |command: clap::Command| {
+            command.try_get_matches_from(["typed"]).and_then(|mut m| Typed::from_arg_matches_mut(&mut m))
+        };
+        assert!(parse(Typed::command()).is_err(), "clap alone parses the empty value, and fails");
+        assert!(parse(blank_env_is_unset(Typed::command())).unwrap().repo.is_none());
+        std::env::set_var("OFFINFRA_TEST_BLANK_REPO", "viktor/app");
+        let set = parse(blank_env_is_unset(Typed::command())).unwrap();
+        assert_eq!(set.repo.map(|r| r.to_string()).as_deref(), Some("viktor/app"));
+    }
+
+    #[test]
     fn flow_flags_become_the_config_and_a_bad_input_names_itself() {
         let parsed = Flow::try_parse_from([
             "flow",
@@ -428,9 +465,13 @@ mod tests {
         assert_eq!((config.keep, config.local_fallback), (3, true));
         assert_eq!(config.extra_tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["latest"]);
 
-        let bad = Flow::try_parse_from(["flow", "--image", "ghcr.io/Owner/App:tag"]).expect("flags parse");
-        let error = bad.flow.config(".".into(), false).expect_err("an image with a tag is not an image name");
-        assert!(error.to_string().contains("ghcr.io/Owner/App:tag"), "{error}");
+        // Parsed at the clap edge: a usage error (exit 2) naming the flag and the input, as in push-image.
+        for (flag, bad) in [("--image", "ghcr.io/Owner/App:tag"), ("--repo", "app"), ("--sha", "xyz"), ("--tag", "a/b")]
+        {
+            let error = Flow::try_parse_from(["flow", flag, bad]).expect_err("a usage error");
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{flag} {bad}");
+            assert!(error.to_string().contains(bad) && error.to_string().contains(flag), "{error}");
+        }
     }
 
     #[test]

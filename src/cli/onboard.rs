@@ -14,6 +14,7 @@ use crate::{
 /// What to put on the pipeline and with which servers. `--dry-run`/`--format` are not here
 /// ([`super::Output`]).
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct OnboardArgs {
     /// The repository on Forgejo, owner/name
     #[arg(long, value_name = "OWNER/NAME")]

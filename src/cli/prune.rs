@@ -7,6 +7,7 @@ use crate::{ghcr_client::prune::PruneOptions, Error};
 
 /// What a prune keeps, and how fast it deletes.
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct RetentionArgs {
     /// How many images (tagged versions, with what they reference) to keep
     #[arg(long, default_value_t = 10, env = "PLUGIN_KEEP")]

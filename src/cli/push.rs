@@ -14,6 +14,7 @@ use crate::{
 
 /// What to push, where, and how. `--dry-run`/`--format` are not here ([`super::Output`]).
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct PushArgs {
     /// The OCI layout: a directory, or the tar `buildx --output type=oci,dest=image.tar` wrote
     #[arg(long, env = "PLUGIN_LAYOUT", value_name = "DIR|TAR")]

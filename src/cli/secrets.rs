@@ -11,6 +11,7 @@ use crate::{
 
 /// Where the secrets come from and go to. `--dry-run`/`--format` are not here ([`super::Output`]).
 #[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
 pub struct SyncSecretsArgs {
     /// Vault address
     #[arg(long, env = "VAULT_ADDR", value_name = "URL")]

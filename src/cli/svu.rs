@@ -9,6 +9,7 @@ use crate::svu::{
 
 /// The flags every svu command takes.
 #[derive(Args, Debug)]
+#[non_exhaustive]
 pub struct VersionArgs {
     /// sets the tag prefix
     #[arg(long = "tag.prefix", value_name = "PREFIX")]
@@ -44,6 +45,7 @@ pub struct VersionArgs {
 
 /// The flags of `svu next` (and `release-tag`).
 #[derive(Args, Debug)]
+#[non_exhaustive]
 pub struct NextArgs {
     /// The flags every command takes.
     #[command(flatten)]
@@ -61,6 +63,7 @@ pub struct NextArgs {
 
 /// The flags of `svu prerelease`.
 #[derive(Args, Debug)]
+#[non_exhaustive]
 pub struct PrereleaseArgs {
     /// The flags every command takes.
     #[command(flatten)]

@@ -23,6 +23,7 @@ use crate::deployer::{self, Deployer, Kind};
 
 /// How the Woodpecker agent starts steps, read from its workload's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Agent {
     /// The agent's workload, `namespace/name`.
     pub workload: String,
@@ -75,6 +76,7 @@ impl Agent {
 
 /// One step as the seams see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Step {
     /// Its name.
     pub name: String,

@@ -18,6 +18,7 @@ use crate::{
 
 /// Tags on a Forgejo instance (idempotent: an existing tag on the same commit is not an error).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ForgejoTags {
     /// The client.
     pub forgejo: forgejo_client::Forgejo,
@@ -39,6 +40,7 @@ impl Forge for ForgejoTags {
 
 /// The image of an OCI layout, pushed to a registry.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct LayoutPush {
     /// The registry (its host must be the image's).
     pub registry: Registry,
@@ -59,6 +61,7 @@ impl ImageTarget for LayoutPush {
 /// A ghcr.io container package, pruned through the GitHub Packages API (what kept indexes reference is
 /// read from the registry first, so a kept multi-arch image stays whole).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct GhcrPrune {
     /// The Packages API.
     pub packages: Packages,
@@ -85,6 +88,7 @@ impl PackageStore for GhcrPrune {
 
 /// A manual Woodpecker pipeline.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WoodpeckerDeploy {
     /// The client.
     pub ci: woodpecker_client::Woodpecker,

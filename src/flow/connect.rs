@@ -44,6 +44,7 @@ const GHCR: &str = "ghcr.io";
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Connect {
     /// Forgejo's web address (the tag step).
     pub forgejo_url: Option<String>,
@@ -96,6 +97,7 @@ impl Default for Connect {
 
 /// The backends [`Connect::connect`] built; [`Connected::backends`] lends them to [`super::run`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Connected {
     /// For the tag step.
     pub forge: Option<ForgejoTags>,

@@ -79,8 +79,19 @@ fn a_real_run_names_what_a_step_lacks() {
     assert_eq!(text(&out.stderr), "error: pushing needs --layout (or skip the step with --skip-push)\n");
     let out = run_example("flow", Some(repo.path()), &["--skip-tag", "--skip-push", "--skip-prune"], &[]);
     assert_eq!(text(&out.stderr), "error: deploying needs --woodpecker-url (WOODPECKER_URL) (or skip the step)\n");
+    // A malformed input is a usage error at the clap edge (exit 2, as in push-image), naming the flag.
     let out = run_example("flow", Some(repo.path()), &["--dry-run", "--sha", "nothex"], &[]);
-    assert_eq!(text(&out.stderr), "error: commit \"nothex\": expected a git commit id (at least 8 hex digits)\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with(
+            "error: invalid value 'nothex' for '--sha <SHA>': commit \"nothex\": expected a git commit id (at least 8 hex digits)\n"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    // A blank variable is no value: an empty IMAGE_NAME leaves the image to its default.
+    let out = run_example("flow", Some(repo.path()), &["--dry-run"], &[("IMAGE_NAME", ""), ("GITHUB_REPOSITORY", "")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 #[test]

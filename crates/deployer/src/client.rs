@@ -144,6 +144,7 @@ pub(crate) fn not_found(e: kube::Error) -> Error {
 
 /// What [`Deployer::set_image`] did.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SetImageReport {
     /// The plan (patch, changes, misses).
     pub plan: SetImagePlan,
@@ -224,6 +225,7 @@ async fn service_account_config(dir: &Path, host: &str, port: u16) -> Result<kub
 
 /// A Kubernetes client bound to one namespace.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Deployer {
     client: Client,
     namespace: String,

@@ -11,6 +11,7 @@ use crate::{client::not_found, Deployer, Error, Kind};
 
 /// One container's image.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContainerImage {
     /// The container (init containers included).
     pub container: String,
@@ -22,6 +23,7 @@ pub struct ContainerImage {
 
 /// A workload and what its pods pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Workload {
     /// Its kind.
     pub kind: Kind,

@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 
 /// What `kubectl rollout status` would print now, and whether it would stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RolloutStatus {
     /// The line kubectl prints (with its trailing newline).
     pub message: String,

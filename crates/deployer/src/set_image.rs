@@ -62,6 +62,7 @@ pub enum PodSpecAt {
 
 /// What `set image` would do.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SetImagePlan {
     /// The strategic merge patch, or `None` when every image is already right (kubectl sends nothing).
     pub patch: Option<Value>,

@@ -7,6 +7,7 @@ use crate::{Error, RepoHandle};
 
 /// `Branch` (the fields a client needs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Branch {
     /// Its name.
     pub name: String,
@@ -27,6 +28,7 @@ impl Branch {
 
 /// A comparison of two commits (the spec's `Compare`); only the count is read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Compare {
     /// How many commits the head has that the base lacks.
     #[serde(default)]

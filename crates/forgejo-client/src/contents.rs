@@ -7,6 +7,7 @@ use crate::Error;
 
 /// `ContentsResponse` (the fields a client needs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Contents {
     /// The entry's name.
     pub name: String,
@@ -114,6 +115,7 @@ impl ChangeFiles {
 
 /// The contents of one repository.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ContentsApi<'a> {
     pub(crate) http: &'a Client,
     pub(crate) base: String,

@@ -10,6 +10,7 @@ use crate::Error;
 
 /// `Hook`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Hook {
     /// Its id.
     pub id: i64,
@@ -55,6 +56,7 @@ impl Hook {
 /// `EditHookOption`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct EditHook {
     /// Whether it is active.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +77,7 @@ pub struct EditHook {
 
 /// The hooks of one repository.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Hooks<'a> {
     pub(crate) http: &'a Client,
     pub(crate) base: String,

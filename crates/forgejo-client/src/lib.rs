@@ -51,6 +51,7 @@ use offinfra_http::{Auth, Client, Request};
 
 /// A Forgejo server.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Forgejo {
     http: Client,
 }

@@ -8,6 +8,7 @@ use crate::Error;
 /// `PushMirror`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct PushMirror {
     /// The repository.
     pub repo_name: String,
@@ -95,6 +96,7 @@ pub fn check_go_duration(text: &str) -> Result<(), String> {
 
 /// The push mirrors of one repository.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PushMirrors<'a> {
     pub(crate) http: &'a Client,
     pub(crate) base: String,

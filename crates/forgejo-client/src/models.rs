@@ -7,6 +7,7 @@ use crate::Error;
 /// `ServerVersion`, parsed: Forgejo reports `15.0.3+gitea-1.22.0` (the `+gitea-…` part is build metadata
 /// naming the Gitea API level, never to be compared with Forgejo's own version).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerVersion {
     /// The string as reported.
     pub raw: String,
@@ -34,6 +35,7 @@ impl ServerVersion {
 /// `CommitMeta`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct CommitMeta {
     /// The commit id.
     pub sha: String,

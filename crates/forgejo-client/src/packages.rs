@@ -7,6 +7,7 @@ use crate::{Error, Forgejo};
 
 /// `Package`: one version of a package.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Package {
     /// Its id.
     pub id: i64,

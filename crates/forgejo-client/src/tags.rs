@@ -30,6 +30,7 @@ impl TagOutcome {
 
 /// The tags of one repository.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Tags<'a> {
     pub(crate) http: &'a Client,
     pub(crate) base: String,

@@ -152,6 +152,7 @@ pub struct Selector {
 
 /// A manifest or index to push, with its exact bytes (re-serialising would change the digest).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ManifestBlob {
     /// Its descriptor (media type, digest, size).
     pub descriptor: Descriptor,
@@ -163,6 +164,7 @@ pub struct ManifestBlob {
 
 /// The image chosen from a layout: what a push sends.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SelectedImage {
     // Private: only `Layout::select` makes one, so there is always a root manifest.
     manifests: Vec<ManifestBlob>,

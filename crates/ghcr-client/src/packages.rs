@@ -37,6 +37,7 @@ pub enum VersionState {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Packages {
     http: Client,
     pause: Duration,
@@ -133,6 +134,7 @@ impl Packages {
 
 /// What [`Packages::execute`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct PruneReport {
     /// The versions deleted, in order.
     pub deleted: Vec<u64>,

@@ -161,6 +161,7 @@ pub enum Reason {
 
 /// One version's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Decision {
     /// The version id (what the API deletes).
     pub version_id: u64,
@@ -179,6 +180,7 @@ pub struct Decision {
 
 /// Every version's decision, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// The decisions.
     pub decisions: Vec<Decision>,

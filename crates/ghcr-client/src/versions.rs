@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One version of a container package: one manifest digest, with the tags that point at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PackageVersion {
     /// The id used to delete or restore it.
     pub id: u64,
@@ -40,6 +41,7 @@ pub struct PackageVersion {
 
 /// `metadata` of a package version.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VersionMetadata {
     /// `container` for ghcr packages.
     pub package_type: String,
@@ -54,6 +56,7 @@ pub struct VersionMetadata {
 /// `metadata.container`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct ContainerMetadata {
     /// Tags pointing at this digest; empty for an untagged version.
     pub tags: Vec<String>,
@@ -62,6 +65,7 @@ pub struct ContainerMetadata {
 /// `metadata.docker` (legacy docker.pkg.github.com packages).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct DockerMetadata {
     /// Tags.
     pub tag: Vec<String>,

@@ -124,6 +124,7 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 /// One request, described as data so that it can be sent again on a retry.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Request {
     method: Method,
     target: String,
@@ -256,6 +257,7 @@ impl Request {
 
 /// A response whose status was checked, with its body read.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Response {
     /// The status.
     pub status: StatusCode,
@@ -303,6 +305,7 @@ impl Response {
 
 /// Builds a [`Client`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ClientBuilder {
     base: String,
     auth: Option<Auth>,

@@ -5,6 +5,7 @@ pub const MAX_ERROR_BODY: usize = 4096;
 /// (bounded), whatever its format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{method} {url}: HTTP {status}{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+#[non_exhaustive]
 pub struct ApiError {
     /// The request method.
     pub method: String,

@@ -45,6 +45,7 @@ pub fn host_of(text: &str) -> Option<String> {
 /// assert!(!format!("{scope:?}").contains("gh-token"));
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CredentialScope {
     secret: SecretString,
     hosts: Vec<String>,

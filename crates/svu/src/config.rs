@@ -160,6 +160,7 @@ pub fn split_list(value: &str) -> Vec<String> {
 
 /// Where svu looks for its configuration file.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchPath {
     /// The `--config` value (default `.svu.yml`); its directory is searched first, under its base name.
     pub config: PathBuf,
@@ -222,6 +223,7 @@ pub fn layered(
 
 /// What the svu command line computed, with everything that decided it ([`compute`]).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Computed {
     /// The repository, discovered from the working directory.
     pub repo: Repository,

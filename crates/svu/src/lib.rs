@@ -85,6 +85,7 @@ pub struct Change {
 
 /// The result of [`Repository::compute`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The tag the current version comes from; `None` when the repository has no tag (current is 0.0.0).
     pub tag: Option<Tag>,
@@ -185,6 +186,7 @@ impl Repository {
 
 /// svu's `--json` document.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct VersionInfo {
     /// The printed version, prefix included.
     pub version: String,

@@ -38,6 +38,7 @@ pub struct Tag {
 
 /// A git repository opened for version computation. Reads go straight to the object database; no
 /// `git` process is started.
+#[non_exhaustive]
 pub struct Repository {
     pub(crate) repo: gix::Repository,
     /// The directory relative paths are resolved from, relative to the work tree root (empty at the root

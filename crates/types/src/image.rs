@@ -153,6 +153,7 @@ fn split_written(s: &str) -> (&str, Option<&str>, Option<&str>) {
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct ImageName {
     registry: String,
     repository: String,
@@ -252,6 +253,7 @@ string_type!(ImageName);
 /// assert_eq!((hub.api_host(), hub.name().repository(), hub.reference().as_str()), ("registry-1.docker.io", "library/nginx", "latest"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct ImageRef {
     name: ImageName,
     tag: Option<Tag>,

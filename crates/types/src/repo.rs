@@ -14,6 +14,7 @@ use crate::{string_type, Error};
 /// assert!("viktor".parse::<offinfra_types::RepoName>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct RepoName {
     full: String,
     slash: usize,

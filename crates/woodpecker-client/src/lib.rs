@@ -49,6 +49,7 @@ pub struct Woodpecker {
 
 /// The server's `/version` answer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ServerVersion {
     /// `https://github.com/woodpecker-ci/woodpecker`.
     #[serde(default)]

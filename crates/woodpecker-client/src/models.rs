@@ -102,6 +102,7 @@ impl std::fmt::Display for Status {
 
 /// `Repo` (the fields a client needs; others are ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Repo {
     /// Woodpecker's own id: what every other endpoint takes.
     pub id: i64,
@@ -145,6 +146,7 @@ pub struct Step {
 
 /// `model.Workflow`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Workflow {
     /// Its id.
     pub id: i64,
@@ -160,6 +162,7 @@ pub struct Workflow {
 
 /// `Pipeline` (the fields a client needs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Pipeline {
     /// The global database id.
     pub id: i64,
@@ -196,6 +199,7 @@ impl Pipeline {
 
 /// `LogEntry`, with `data` decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogEntry {
     /// The line number.
     pub line: i64,

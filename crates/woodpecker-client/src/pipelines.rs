@@ -11,6 +11,7 @@ use crate::{models::RawLogEntry, Error, LogEntry, Pipeline, Step};
 
 /// The end of a failed step's log ([`Pipelines::failed_step_tails`]).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct StepTail {
     /// The failed step.
     pub step: Step,
@@ -41,6 +42,7 @@ impl Wait {
 
 /// What [`Pipelines::run`] did.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RunOutcome {
     /// The pipeline as it was created.
     pub started: Pipeline,
@@ -60,6 +62,7 @@ impl RunOutcome {
 
 /// The pipelines of one repository.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Pipelines<'a> {
     pub(crate) http: &'a Client,
     pub(crate) repo_id: i64,

@@ -9,6 +9,7 @@ use crate::{Error, Pipeline, Repo, RepoHandle, Woodpecker};
 
 /// `Org`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Org {
     /// Its id (what `/orgs/{id}/…` takes).
     pub id: i64,

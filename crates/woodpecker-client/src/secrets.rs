@@ -99,6 +99,7 @@ pub enum Upserted {
 
 /// The secrets of one scope.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Secrets<'a> {
     pub(crate) http: &'a Client,
     pub(crate) scope: SecretScope,

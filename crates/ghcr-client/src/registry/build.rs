@@ -149,6 +149,7 @@ pub struct BuildInput<'a> {
 /// An image written into an OCI layout directory by [`build`]: its own blobs and manifests, and the list
 /// of the base's blobs (in the layout only after [`Registry::complete_layout`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BuiltImage {
     /// The root's digest: the index over the platforms, or the one platform's manifest.
     pub digest: String,

@@ -9,6 +9,7 @@ use crate::Error;
 
 /// An index whose child manifest is gone.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Orphan {
     /// The tag that led to the index.
     pub tag: String,
@@ -20,6 +21,7 @@ pub struct Orphan {
 
 /// What the pull-through cache check found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CacheHealth {
     /// How long `GET /v2/` took, in milliseconds.
     pub ping_ms: u128,
@@ -31,6 +33,7 @@ pub struct CacheHealth {
 
 /// An orphan with the repository it was found in.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RepositoryOrphan {
     /// The repository.
     pub repository: String,
@@ -44,6 +47,7 @@ pub struct RepositoryOrphan {
 
 /// [`Registry::orphan_report`]'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrphanReport {
     /// The registry.
     pub host: String,

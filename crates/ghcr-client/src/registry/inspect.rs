@@ -16,6 +16,7 @@ pub const MAX_LAYER_ENTRIES: usize = 1_000_000;
 
 /// One platform's image: its manifest's digest and JSON, and its config.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PlatformImage {
     /// The image manifest's digest.
     pub digest: String,

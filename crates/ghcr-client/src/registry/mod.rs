@@ -283,6 +283,7 @@ impl Registry {
 /// # Ok::<(), ghcr_client::Error>(())
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RegistryBuilder {
     host: String,
     credentials: Credentials,

@@ -114,6 +114,7 @@ pub fn image_tags(tags: &[Tag], sha: Option<&CommitId>) -> Vec<Tag> {
 
 /// One blob of a [`PushPlan`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PlannedBlob {
     /// Its digest.
     pub digest: String,
@@ -123,6 +124,7 @@ pub struct PlannedBlob {
 
 /// What pushing a layout's image will send, decided before anything is (what a dry run prints).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PushPlan {
     /// Where it goes.
     pub repository: ImageName,
@@ -171,6 +173,7 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
 
 /// A finished push in numbers (what `push-image` reports).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PushSummary {
     /// Where it went.
     pub repository: ImageName,
@@ -214,6 +217,7 @@ pub(super) enum Mount {
 
 /// The result of a push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PushReport {
     /// The digest the tags point at.
     pub digest: String,
@@ -261,6 +265,7 @@ impl PushReport {
 /// # Ok(()) }
 /// ```
 #[must_use = "a push does nothing until it is sent"]
+#[non_exhaustive]
 pub struct Push<'a> {
     registry: &'a Registry,
     layout: &'a Layout,

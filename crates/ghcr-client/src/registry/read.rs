@@ -17,6 +17,7 @@ use crate::{layout::Hasher, Error};
 
 /// A manifest fetched from a registry, digest verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FetchedManifest {
     /// Its digest.
     pub digest: String,
