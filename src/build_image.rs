@@ -76,7 +76,6 @@ impl Output {
 
 /// What to build.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct BuildImage {
     /// The base image; `None`: `scratch`.
     pub base: Option<ImageRef>,

@@ -142,7 +142,6 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Default)]
-#[non_exhaustive]
 pub struct Checks {
     /// Forgejo (the webhook check).
     pub forgejo: Option<forgejo_client::Forgejo>,

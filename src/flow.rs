@@ -37,6 +37,7 @@ use std::{collections::BTreeMap, fmt};
 
 use offinfra_types::{CommitId, ImageName, ImageRef, RepoName, Tag};
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::Error;
 
@@ -99,7 +100,6 @@ impl Default for Steps {
 
 /// The version the svu engine computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
 pub struct VersionPlan {
     /// The next version, without prefix (`1.3.0`).
     pub version: String,
@@ -612,7 +612,8 @@ pub async fn run_observed(
         }
         (Some(tag), Some(forge), Some(forgejo_repo)) => {
             started(Step::Tag);
-            match forge.create_tag(forgejo_repo, tag, &plan.sha).await {
+            let span = tracing::info_span!("step", step = "tag", repo = %forgejo_repo, tag = %tag, sha = %plan.sha);
+            match forge.create_tag(forgejo_repo, tag, &plan.sha).instrument(span).await {
                 Ok(created) => {
                     report.tag_created = Some(created);
                     let detail = if created {
@@ -642,7 +643,8 @@ pub async fn run_observed(
         None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
         Some(images) => {
             started(Step::Push);
-            match images.push(&plan.image, &plan.image_tags).await {
+            let span = tracing::info_span!("step", step = "push", image = %plan.image);
+            match images.push(&plan.image, &plan.image_tags).instrument(span).await {
                 Ok(digest) => {
                     let detail = format!("{}@{digest} as {}", plan.image, join(&plan.image_tags));
                     report.digest = Some(digest);
@@ -673,7 +675,8 @@ pub async fn run_observed(
         (Some(_), None) => record(&mut report, Step::Prune, StepStatus::Skipped, "no package API configured".into()),
         (Some(keep), Some(packages)) => {
             started(Step::Prune);
-            match packages.prune(&plan.image, keep, report.digest.as_deref()).await {
+            let span = tracing::info_span!("step", step = "prune", image = %plan.image, keep);
+            match packages.prune(&plan.image, keep, report.digest.as_deref()).instrument(span).await {
                 Ok(deleted) => {
                     let detail = format!("deleted {} version(s), kept the newest {keep} images", deleted.len());
                     report.pruned = Some(deleted);
@@ -703,7 +706,8 @@ pub async fn run_observed(
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
         (Some(request), Some(target)) => {
             started(Step::Deploy);
-            match target.deploy(&plan.registration, request).await {
+            let span = tracing::info_span!("step", step = "deploy", registration = %plan.registration);
+            match target.deploy(&plan.registration, request).instrument(span).await {
                 Ok(deployed) => {
                     let ok = deployed.status.as_deref().is_none_or(|s| s == "success");
                     let detail = match &deployed.status {

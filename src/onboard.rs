@@ -23,7 +23,6 @@ pub const DEPLOY_PATH: &str = ".woodpecker/deploy.yml";
 
 /// Everything the templates and the steps need.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct OnboardConfig {
     /// The Forgejo owner.
     pub owner: String,

@@ -35,7 +35,6 @@ pub const DEFAULT_EVENTS: &[&str] = &["push", "tag", "release", "deployment", "c
 
 /// The source's secrets. `Debug` shows names only.
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct SourceSecrets {
     /// Where they come from, e.g. `vault secret/ci/global`.
     pub origin: String,

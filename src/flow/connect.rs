@@ -44,7 +44,6 @@ const GHCR: &str = "ghcr.io";
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Connect {
     /// Forgejo's web address (the tag step).
     pub forgejo_url: Option<String>,

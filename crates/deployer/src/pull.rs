@@ -23,7 +23,6 @@ pub struct ContainerImage {
 
 /// A workload and what its pods pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Workload {
     /// Its kind.
     pub kind: Kind,

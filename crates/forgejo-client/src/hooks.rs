@@ -56,7 +56,6 @@ impl Hook {
 /// `EditHookOption`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-#[non_exhaustive]
 pub struct EditHook {
     /// Whether it is active.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -39,7 +39,6 @@ pub struct Repository {
 /// `EditRepoOption` (every field optional: a true partial update).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-#[non_exhaustive]
 pub struct EditRepo {
     /// The default branch.
     #[serde(skip_serializing_if = "Option::is_none")]

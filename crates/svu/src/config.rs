@@ -160,7 +160,6 @@ pub fn split_list(value: &str) -> Vec<String> {
 
 /// Where svu looks for its configuration file.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct SearchPath {
     /// The `--config` value (default `.svu.yml`); its directory is searched first, under its base name.
     pub config: PathBuf,

@@ -518,6 +518,7 @@ impl Registry {
     /// Pushes a built image to `to` on this registry under `tags`: the base's layers from `base` registry
     /// to registry (skipped when here, mounted on the same registry, streamed otherwise; never to disk),
     /// the new blobs from the layout, then the manifests, children first.
+    #[tracing::instrument(level = "info", name = "push", skip_all, fields(to = %to, digest = %built.digest))]
     pub async fn push_built(
         &self,
         built: &BuiltImage,

@@ -170,6 +170,7 @@ impl Registry {
 
     /// [`Self::copy_from`] with everything [`CopyOptions`] holds: a platform (an index narrowed to that
     /// platform's image manifest, which becomes the copied root), the referrers, progress.
+    #[tracing::instrument(level = "info", name = "copy", skip_all, fields(from = %from, to = %to))]
     pub async fn copy_with(
         &self,
         source: &Registry,
@@ -457,6 +458,7 @@ impl Registry {
 
     /// [`Self::save_to_layout`] with everything [`CopyOptions`] holds. Each referrer is saved under its tag
     /// (cosign's and OCI's tag names), or unnamed when the referrers API found it.
+    #[tracing::instrument(level = "info", name = "save", skip_all, fields(from = %image, dir = %dir.display()))]
     pub async fn save_with(
         &self,
         image: &ImageRef,

@@ -303,6 +303,7 @@ impl<'a> Push<'a> {
 
     /// Pushes: blobs (skipping present ones, mounting when asked), then manifests children first, then the
     /// tags. No tag is written before everything it points at is in the registry.
+    #[tracing::instrument(level = "info", name = "push", skip_all, fields(to = ?self.to.map(ToString::to_string), digest = %self.image.digest()))]
     pub async fn send(self) -> Result<PushReport, Error> {
         let registry = self.registry;
         let to = self.to.ok_or_else(|| Error::Selection {
