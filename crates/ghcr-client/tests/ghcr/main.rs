@@ -22,3 +22,15 @@ pub(crate) fn r(reference: &str) -> Reference {
 pub(crate) fn dg(digest: &str) -> Digest {
     digest.parse().unwrap()
 }
+
+/// Pushes `image` of `layout` to `repository` of `registry` under `tags`.
+pub(crate) async fn push_to(
+    registry: &ghcr_client::registry::Registry,
+    layout: &ghcr_client::layout::Layout,
+    image: &ghcr_client::layout::SelectedImage,
+    repository: &str,
+    tags: &[impl std::fmt::Display],
+) -> Result<ghcr_client::registry::PushReport, ghcr_client::Error> {
+    let tags: Vec<Tag> = tags.iter().map(|t| t.to_string().parse().unwrap()).collect();
+    registry.push(layout, image).to(&registry.image(repository)?).tags(&tags).send().await
+}

@@ -1,7 +1,7 @@
 //! Pushes to and reads from a real Distribution registry on loopback (anonymous, htpasswd and token
 //! auth), with skopeo reading back what we pushed.
 
-use crate::{dg, r, tag_list};
+use crate::{dg, push_to, r, tag_list};
 use ghcr_client::{
     layout::{Layout, Selector},
     registry::{BlobOutcome, Credentials, Registry, RegistryOptions, UploadMode},
@@ -32,8 +32,7 @@ async fn anonymous_push_repush_mount_and_read_back() {
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
 
     let tags = tag_list(&["abc12345", "latest"]);
-    let report =
-        registry.push(&layout, &image).to(&registry.image("team/app").unwrap()).tags(&tags).send().await.unwrap();
+    let report = push_to(&registry, &layout, &image, "team/app", &tags).await.unwrap();
     assert_eq!(report.digest, image.digest());
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
     assert_eq!(report.bytes_uploaded, image.blob_bytes());
@@ -48,8 +47,7 @@ async fn anonymous_push_repush_mount_and_read_back() {
     skopeo_pull(&format!("{}/team/app:latest", reg.host()), None, &pulled.path().join("oci"));
 
     // Again: nothing is uploaded.
-    let again =
-        registry.push(&layout, &image).to(&registry.image("team/app").unwrap()).tags(&tags).send().await.unwrap();
+    let again = push_to(&registry, &layout, &image, "team/app", &tags).await.unwrap();
     assert!(again.blobs.iter().all(|(_, o)| *o == BlobOutcome::Present), "{:?}", again.blobs);
     assert_eq!(again.bytes_uploaded, 0);
 
@@ -101,13 +99,7 @@ async fn chunked_uploads_to_a_real_registry() {
     // Small chunks, so that every layer takes several PATCH requests.
     let opts = RegistryOptions { upload: UploadMode::Chunked, chunk_size: 4096, ..RegistryOptions::default() };
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
-    let report = registry
-        .push(&layout, &image)
-        .to(&registry.image("chunked/app").unwrap())
-        .tags(&tag_list(&["t"]))
-        .send()
-        .await
-        .unwrap();
+    let report = push_to(&registry, &layout, &image, "chunked/app", &["t"]).await.unwrap();
     assert_eq!(skopeo_digest(&format!("{}/chunked/app:t", reg.host()), None), report.digest);
     let pulled = tempfile::tempdir().unwrap();
     skopeo_pull(&format!("{}/chunked/app:t", reg.host()), None, &pulled.path().join("oci"));
@@ -122,13 +114,7 @@ async fn basic_and_token_auth() {
         let image = layout.select(&Selector::default()).unwrap();
 
         let anonymous = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-        let err = anonymous
-            .push(&layout, &image)
-            .to(&anonymous.image("secure/app").unwrap())
-            .tags(&tag_list(&["v1"]))
-            .send()
-            .await
-            .unwrap_err();
+        let err = push_to(&anonymous, &layout, &image, "secure/app", &["v1"]).await.unwrap_err();
         assert!(err.to_string().contains("401"), "{mode:?}: {err}");
 
         let wrong = Credentials::Basic { username: USER.into(), password: "wrong".into() };
@@ -137,13 +123,7 @@ async fn basic_and_token_auth() {
         assert!(!err.to_string().contains(PASSWORD) && !err.to_string().contains("wrong"), "{err}");
 
         let registry = Registry::new(&reg.host(), creds(), RegistryOptions::default()).unwrap();
-        let report = registry
-            .push(&layout, &image)
-            .to(&registry.image("secure/app").unwrap())
-            .tags(&tag_list(&["v1"]))
-            .send()
-            .await
-            .unwrap();
+        let report = push_to(&registry, &layout, &image, "secure/app", &["v1"]).await.unwrap();
         let user_creds = format!("{USER}:{PASSWORD}");
         assert_eq!(skopeo_digest(&format!("{}/secure/app:v1", reg.host()), Some(&user_creds)), report.digest);
         assert!(!format!("{registry:?}").contains(PASSWORD));
@@ -183,13 +163,7 @@ async fn orphaned_index_children_are_found() {
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector { keep_index: true, ..Selector::default() }).unwrap();
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-    registry
-        .push(&layout, &image)
-        .to(&registry.image("multi/app").unwrap())
-        .tags(&tag_list(&["v2", "latest"]))
-        .send()
-        .await
-        .unwrap();
+    push_to(&registry, &layout, &image, "multi/app", &["v2", "latest"]).await.unwrap();
     assert_eq!(skopeo_digest(&format!("{}/multi/app:v2", reg.host()), None), image.digest());
     assert!(registry.find_orphans(&registry.image("multi/app").unwrap(), None).await.unwrap().is_empty());
 
@@ -209,7 +183,7 @@ async fn pull_through_cache_check() {
     let layout = single_image(tmp.path());
     let image = layout.select(&Selector::default()).unwrap();
     let origin = Registry::new(&upstream.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-    origin.push(&layout, &image).to(&origin.image("lib/app").unwrap()).tags(&tag_list(&["1"])).send().await.unwrap();
+    push_to(&origin, &layout, &image, "lib/app", &["1"]).await.unwrap();
     let cache = LocalRegistry::start_with(Auth::Anonymous, Some(&upstream.url()));
     let registry = Registry::new(&cache.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
     assert!(registry.check_cache().await.unwrap().repositories.is_empty(), "nothing pulled through yet");
@@ -252,13 +226,7 @@ async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
     for mode in [UploadMode::Monolithic, UploadMode::Chunked] {
         let opts = RegistryOptions { upload: mode, chunk_size: 4096, ..RegistryOptions::default() };
         let registry = Registry::new(&reg.host(), Credentials::Anonymous, opts).unwrap();
-        let err = registry
-            .push(&layout, &image)
-            .to(&registry.image("corrupt/app").unwrap())
-            .tags(&tag_list(&["v1"]))
-            .send()
-            .await
-            .unwrap_err();
+        let err = push_to(&registry, &layout, &image, "corrupt/app", &["v1"]).await.unwrap_err();
         assert!(
             err.to_string().contains(&layer.digest().to_string()) && err.to_string().contains("corrupt"),
             "{mode:?}: {err}"

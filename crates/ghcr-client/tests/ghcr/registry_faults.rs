@@ -5,7 +5,7 @@ use std::sync::{
     Arc,
 };
 
-use crate::{dg, r, tag_list};
+use crate::{dg, push_to, r, tag_list};
 use ghcr_client::{
     layout::{Layout, Selector},
     registry::{BlobOutcome, Credentials, Registry, RegistryOptions, UploadMode},
@@ -65,8 +65,7 @@ async fn a_failed_chunk_is_sent_again() {
         ..RegistryOptions::default()
     };
     let registry = Registry::new(&host, Credentials::Anonymous, opts).unwrap();
-    let report =
-        registry.push(&layout, &image).to(&registry.image("r").unwrap()).tags(&tag_list(&["t"])).send().await.unwrap();
+    let report = push_to(&registry, &layout, &image, "r", &["t"]).await.unwrap();
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
     let requests = server.received_requests().await.unwrap();
     let patches: Vec<String> = requests
@@ -192,13 +191,7 @@ async fn a_dropped_connection_is_a_clear_error_and_a_rerun_finishes() {
 
     let once = RegistryOptions { retry: RetryPolicy::none(), concurrency: 1, ..RegistryOptions::default() };
     let registry = Registry::new(&proxy, Credentials::Anonymous, once.clone()).unwrap();
-    let err = registry
-        .push(&layout, &image)
-        .to(&registry.image("cut/app").unwrap())
-        .tags(&tag_list(&["v1"]))
-        .send()
-        .await
-        .unwrap_err();
+    let err = push_to(&registry, &layout, &image, "cut/app", &["v1"]).await.unwrap_err();
     assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
     assert!(err.to_string().contains(&proxy), "the error names the request: {err}");
 
@@ -208,13 +201,7 @@ async fn a_dropped_connection_is_a_clear_error_and_a_rerun_finishes() {
         None,
         "no tag after the failure"
     );
-    let rerun = direct
-        .push(&layout, &image)
-        .to(&direct.image("cut/app").unwrap())
-        .tags(&tag_list(&["v1"]))
-        .send()
-        .await
-        .unwrap();
+    let rerun = push_to(&direct, &layout, &image, "cut/app", &["v1"]).await.unwrap();
     let present = rerun.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
     assert!(present >= 1, "blobs sent before the cut are not sent again: {:?}", rerun.blobs);
     assert!(rerun.bytes_uploaded < image.blob_bytes());
@@ -278,13 +265,7 @@ async fn no_retry_of_a_blob_starts_after_its_deadline() {
         ..RegistryOptions::default()
     };
     let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
-    let err = registry
-        .push(&layout, &image)
-        .to(&registry.image("r").unwrap())
-        .tags(&tag_list(&["t"]))
-        .send()
-        .await
-        .unwrap_err();
+    let err = push_to(&registry, &layout, &image, "r", &["t"]).await.unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
     let requests = server.received_requests().await.unwrap();
     let count = |m: &str| requests.iter().filter(|r| r.method.as_str() == m).count();
@@ -367,13 +348,7 @@ async fn a_hostile_registry_cannot_send_credentials_to_another_origin() {
     b.write_index(vec![b.image("app", 1)]);
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector::default()).unwrap();
-    assert!(registry
-        .push(&layout, &image)
-        .to(&registry.image("r").unwrap())
-        .tags(&tag_list(&["t"]))
-        .send()
-        .await
-        .is_err());
+    assert!(push_to(&registry, &layout, &image, "r", &["t"]).await.is_err());
 
     assert!(!elsewhere.received_requests().await.unwrap().is_empty(), "the other origin was reached");
     let seen = credentials_seen(&elsewhere).await;
@@ -419,19 +394,13 @@ async fn an_identity_token_is_exchanged_never_sent() {
 async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
     let CopySource { source_reg: _source_reg, target_reg, source, image, _layout } = copy_source().await;
     let once = once();
+    let (from, v1) = (source.image("app").unwrap().with_reference(&r("v1")), tag_list(&["v1"]).remove(0));
 
     // The destination is reached through a proxy that drops the connection after 20 KiB of blobs.
     let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
     let through_proxy = Registry::new(&proxy, Credentials::Anonymous, once.clone()).unwrap();
-    let err = through_proxy
-        .copy_from(
-            &source,
-            &source.image("app").unwrap().with_reference(&r("v1")),
-            &through_proxy.image("copy").unwrap(),
-            Some(&r("v1").as_tag().unwrap().clone()),
-        )
-        .await
-        .unwrap_err();
+    let err =
+        through_proxy.copy_from(&source, &from, &through_proxy.image("copy").unwrap(), Some(&v1)).await.unwrap_err();
     assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection: {err}");
 
     let target = Registry::new(&target_reg.host(), Credentials::Anonymous, once).unwrap();
@@ -440,15 +409,7 @@ async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
         None,
         "no tag after the failure"
     );
-    let rerun = target
-        .copy_from(
-            &source,
-            &source.image("app").unwrap().with_reference(&r("v1")),
-            &target.image("copy").unwrap(),
-            Some(&r("v1").as_tag().unwrap().clone()),
-        )
-        .await
-        .unwrap();
+    let rerun = target.copy_from(&source, &from, &target.image("copy").unwrap(), Some(&v1)).await.unwrap();
     let present = rerun.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
     assert!(present >= 1, "blobs copied before the cut are not sent again: {:?}", rerun.blobs);
     assert!(rerun.bytes_copied < image.blob_bytes());
@@ -462,20 +423,14 @@ async fn an_interrupted_copy_resumes_on_rerun_without_sending_finished_blobs() {
 #[tokio::test]
 async fn a_broken_blob_transfer_starts_again_and_the_copy_goes_on() {
     let CopySource { source_reg: _source_reg, target_reg, source, image, _layout } = copy_source().await;
+    let (from, v1) = (source.image("app").unwrap().with_reference(&r("v1")), tag_list(&["v1"]).remove(0));
 
     // The proxy drops one connection mid-blob; the blob starts again and the one run finishes.
     let (proxy, cut) = cutting_proxy(target_reg.host(), 20 * 1024).await;
     let patient = RegistryOptions { retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
     let through_proxy = Registry::new(&proxy, Credentials::Anonymous, patient).unwrap();
-    let report = through_proxy
-        .copy_from(
-            &source,
-            &source.image("app").unwrap().with_reference(&r("v1")),
-            &through_proxy.image("copy").unwrap(),
-            Some(&r("v1").as_tag().unwrap().clone()),
-        )
-        .await
-        .unwrap();
+    let report =
+        through_proxy.copy_from(&source, &from, &through_proxy.image("copy").unwrap(), Some(&v1)).await.unwrap();
     assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
     assert_eq!(report.digest, image.digest());
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded), "{:?}", report.blobs);
@@ -560,45 +515,21 @@ async fn referrers_the_api_lists_are_copied_and_listed_in_the_fallback_tag_where
     let source = Registry::new(&source_server.address().to_string(), Credentials::Anonymous, opts.clone()).unwrap();
     let target = Registry::new(&target_reg.host(), Credentials::Anonymous, opts).unwrap();
     let options = ghcr_client::registry::CopyOptions::default().referrers(true);
-    let report = target
-        .copy_with(
-            &source,
-            &source.image("src").unwrap().with_reference(&r("v1")),
-            &target.image("dst").unwrap(),
-            Some(&tag_list(&["v1"])[0]),
-            &options,
-        )
-        .await
-        .unwrap();
+    let (from, dst) = (source.image("src").unwrap().with_reference(&r("v1")), target.image("dst").unwrap());
+    let (v1, fallback_tag) = (tag_list(&["v1"]).remove(0), r(&format!("sha256-{}", &image_digest[7..])));
+    let report = target.copy_with(&source, &from, &dst, Some(&v1), &options).await.unwrap();
     assert_eq!(report.digest, image_digest);
     assert_eq!(report.referrers, [sha256_digest(&sbom)]);
     // Distribution 2 has no referrers API: the SBOM is findable through its subject's fallback tag.
-    let fallback = target
-        .manifest(&target.image("dst").unwrap(), &r(&format!("sha256-{}", &image_digest[7..])))
-        .await
-        .unwrap()
-        .expect("the fallback tag");
+    let fallback = target.manifest(&dst, &fallback_tag).await.unwrap().expect("the fallback tag");
     let listed: serde_json::Value = serde_json::from_slice(&fallback.bytes).unwrap();
     assert_eq!(listed["manifests"][0]["digest"], json!(sha256_digest(&sbom)), "{listed}");
     assert_eq!(listed["manifests"][0]["artifactType"], "application/spdx+json");
-    assert!(target.manifest_digest(&target.image("dst").unwrap(), &r(&sha256_digest(&sbom))).await.unwrap().is_some());
+    assert!(target.manifest_digest(&dst, &r(&sha256_digest(&sbom))).await.unwrap().is_some());
 
     // A second copy lists it once, not twice.
-    target
-        .copy_with(
-            &source,
-            &source.image("src").unwrap().with_reference(&r("v1")),
-            &target.image("dst").unwrap(),
-            Some(&tag_list(&["v1"])[0]),
-            &options,
-        )
-        .await
-        .unwrap();
-    let again = target
-        .manifest(&target.image("dst").unwrap(), &r(&format!("sha256-{}", &image_digest[7..])))
-        .await
-        .unwrap()
-        .unwrap();
+    target.copy_with(&source, &from, &dst, Some(&v1), &options).await.unwrap();
+    let again = target.manifest(&dst, &fallback_tag).await.unwrap().unwrap();
     let listed: serde_json::Value = serde_json::from_slice(&again.bytes).unwrap();
     assert_eq!(listed["manifests"].as_array().unwrap().len(), 1);
 }
@@ -621,7 +552,7 @@ async fn copy_source() -> CopySource {
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector::default()).unwrap();
     let source = Registry::new(&source_reg.host(), Credentials::Anonymous, once()).unwrap();
-    source.push(&layout, &image).to(&source.image("app").unwrap()).tags(&tag_list(&["v1"])).send().await.unwrap();
+    push_to(&source, &layout, &image, "app", &["v1"]).await.unwrap();
     CopySource { source_reg, target_reg, source, image, _layout: tmp }
 }
 
@@ -680,8 +611,7 @@ async fn push_auto(server: &MockServer) -> (Vec<(String, u64)>, Vec<u64>) {
     let opts = RegistryOptions { chunk_size: 4096, retry: fast_retry(), concurrency: 1, ..RegistryOptions::default() };
     assert_eq!(opts.upload, UploadMode::Auto);
     let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
-    let report =
-        registry.push(&layout, &image).to(&registry.image("r").unwrap()).tags(&tag_list(&["t"])).send().await.unwrap();
+    let report = push_to(&registry, &layout, &image, "r", &["t"]).await.unwrap();
     assert!(report.blobs.iter().all(|(_, o)| *o == BlobOutcome::Uploaded));
     let requests = server.received_requests().await.unwrap();
     let uploads = requests
@@ -759,7 +689,7 @@ async fn the_events_of_concurrent_blobs_carry_their_digests() {
     let image = layout.select(&Selector::default()).unwrap();
     let opts = RegistryOptions { retry: fast_retry(), concurrency: 4, ..RegistryOptions::default() };
     let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
-    registry.push(&layout, &image).to(&registry.image("r").unwrap()).tags(&tag_list(&["t"])).send().await.unwrap();
+    push_to(&registry, &layout, &image, "r", &["t"]).await.unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     // Each blob's session is opened by a POST whose URL does not name the blob: only its span does.
     for blob in image.blobs() {
