@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use crate::{
     deployer::{
-        set_image::{parse_pairs, ImagePair},
+        set_image::{check_pairs, parse_pairs, ImagePair},
         Kind,
     },
     types::{ImageName, ImageRef, RepoName, Tag},
@@ -130,11 +130,11 @@ pub struct RollOutArgs {
     pub container_name: Option<String>,
     /// The container's new image, whole
     #[arg(long, env = "PLUGIN_IMAGE", conflicts_with = "image_repository")]
-    pub image: Option<String>,
+    pub image: Option<ImageRef>,
     /// The container's image repository, fixed; the tag comes from IMAGE_TAG (a pipeline variable), and
     /// an IMAGE_NAME other than this repository is refused
     #[arg(long, env = "PLUGIN_IMAGE_REPOSITORY", value_name = "REGISTRY/REPOSITORY")]
-    pub image_repository: Option<String>,
+    pub image_repository: Option<ImageName>,
     /// How long to wait for the rollout (0 = forever, as kubectl)
     #[arg(long, env = "PLUGIN_TIMEOUT", default_value = "300s", value_parser = crate::cli::parse_duration)]
     pub timeout: Duration,
@@ -161,12 +161,16 @@ impl RollOutArgs {
 
     /// [`Self::pairs`] with the pipeline variables read through `var`.
     pub fn pairs_with(&self, var: impl Fn(&str) -> Option<String>) -> Result<Vec<ImagePair>, Error> {
-        let mut raw = self.containers.clone();
+        let mut pairs = Vec::new();
+        for raw in &self.containers {
+            let pair = parse_pairs(std::slice::from_ref(raw)).map_err(|e| Error::invalid(e.to_string()))?.remove(0);
+            ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
+            pairs.push(pair);
+        }
         if let Some(name) = &self.container_name {
             let image = match (&self.image, &self.image_repository) {
                 (Some(image), _) => image.clone(),
                 (None, Some(repository)) => {
-                    let repository = ImageName::parse(repository).context("--image-repository")?;
                     // Pipeline variables come from whoever triggered the pipeline: the tag is held to its
                     // rule, and the repository is this step's own.
                     if let Some(asked) = var("IMAGE_NAME").filter(|asked| *asked != repository.to_string()) {
@@ -181,20 +185,17 @@ impl RollOutArgs {
                             "container {name}: IMAGE_TAG is not set (the tag of {repository} to deploy)"
                         ))
                     })?;
-                    repository.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?).to_string()
+                    repository.with_tag(&Tag::parse(&tag).context("IMAGE_TAG")?)
                 }
                 (None, None) => {
                     let message = format!("container {name}: give --image, or --image-repository with IMAGE_TAG");
                     return Err(Error::invalid(message));
                 }
             };
-            raw.push(format!("{name}={image}"));
+            // The pair is built from the typed reference: nothing is written out and parsed again.
+            pairs.push(ImagePair { container: name.clone(), image: image.to_string() });
         }
-        let pairs = parse_pairs(&raw).map_err(|e| Error::invalid(e.to_string()))?;
-        for pair in &pairs {
-            ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
-        }
-        Ok(pairs)
+        check_pairs(pairs).map_err(|e| Error::invalid(e.to_string()))
     }
 
     /// The Slack webhook: the plugin setting, or the variable `--slack-webhook-env` names. Never

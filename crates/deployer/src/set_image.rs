@@ -31,18 +31,26 @@ pub enum SetImageError {
 
 /// Parses `NAME=IMAGE` arguments with kubectl's rules.
 pub fn parse_pairs(args: &[String]) -> Result<Vec<ImagePair>, SetImageError> {
-    if args.is_empty() {
-        return Err(SetImageError::NoUpdates);
-    }
     let pairs = args
         .iter()
         .map(|arg| match arg.split_once('=') {
-            Some((name, image)) if !name.is_empty() && !image.is_empty() => {
-                Ok(ImagePair { container: name.into(), image: image.into() })
-            }
-            _ => Err(SetImageError::BadPair(arg.clone())),
+            Some((name, image)) => Ok(ImagePair { container: name.into(), image: image.into() }),
+            None => Err(SetImageError::BadPair(arg.clone())),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    check_pairs(pairs)
+}
+
+/// kubectl's rules for a list of pairs, however they were made: at least one, each with a name (no `=`)
+/// and an image, and `*` only alone.
+pub fn check_pairs(pairs: Vec<ImagePair>) -> Result<Vec<ImagePair>, SetImageError> {
+    if pairs.is_empty() {
+        return Err(SetImageError::NoUpdates);
+    }
+    if let Some(bad) = pairs.iter().find(|p| p.container.is_empty() || p.container.contains('=') || p.image.is_empty())
+    {
+        return Err(SetImageError::BadPair(format!("{}={}", bad.container, bad.image)));
+    }
     if pairs.len() > 1 && pairs.iter().any(|p| p.container == "*") {
         return Err(SetImageError::StarWithOthers);
     }
