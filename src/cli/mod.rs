@@ -506,6 +506,13 @@ mod tests {
         assert!(options.always_keep_tags.iter().any(|t| t == "stable"), "{:?}", options.always_keep_tags);
         let error = parsed.retention.pause().expect_err("a negative pause");
         assert!(error.to_string().contains("--pause -1"), "{error}");
+        for huge in ["1e20", "inf", "NaN", "1.8446744073709552e19"] {
+            let parsed = Prune::try_parse_from(["p", &format!("--pause={huge}")]).expect("parse");
+            let error = parsed.retention.pause().expect_err("a pause no Duration holds");
+            assert!(error.to_string().contains("--pause"), "{huge}: {error}");
+        }
+        let fine = Prune::try_parse_from(["p", "--pause=0.25"]).expect("parse");
+        assert_eq!(fine.retention.pause().unwrap(), std::time::Duration::from_millis(250));
         let bad_regex = Prune::try_parse_from(["p", "--protect-tags", "("]).expect("parse");
         assert!(bad_regex.retention.options().is_err(), "a broken --protect-tags is an error");
     }

@@ -54,9 +54,9 @@ impl RetentionArgs {
 
     /// `--pause` as a duration, or the error naming it.
     pub fn pause(&self) -> Result<Duration, Error> {
-        match self.pause.is_finite() && self.pause >= 0.0 {
-            true => Ok(Duration::from_secs_f64(self.pause)),
-            false => Err(Error::invalid(format!("--pause {}: expected a number of seconds, 0 or more", self.pause))),
-        }
+        // `try_from`: a finite number past what a Duration holds (1e20) is an error, not a panic.
+        Duration::try_from_secs_f64(self.pause).map_err(|_| {
+            Error::invalid(format!("--pause {}: expected a number of seconds, 0 or more (at most 2^64)", self.pause))
+        })
     }
 }

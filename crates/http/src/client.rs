@@ -450,7 +450,10 @@ impl Client {
             let lower = segment.to_ascii_lowercase().replace("%2e", ".");
             lower == "." || lower == ".."
         };
-        if path.split('/').any(dot) {
+        // Read the path as the URL parser will (WHATWG URL, path state): it drops tab, CR and LF anywhere
+        // and takes `\` for `/` in http(s) URLs, so `..\x` and `.\t.` are dot segments too.
+        let as_parsed: String = path.chars().filter(|c| !matches!(c, '\t' | '\r' | '\n')).collect();
+        if as_parsed.split(['/', '\\']).any(dot) {
             return Err(Error::InvalidUrl { url: target.to_owned(), reason: "a `.` or `..` path segment".into() });
         }
         let joined = format!("{}/{}", self.base.path().trim_end_matches('/'), path.trim_start_matches('/'));
@@ -613,17 +616,10 @@ impl Client {
     /// `limit` items when given. Page URLs are the server's, never invented.
     pub async fn all_pages<T: DeserializeOwned>(&self, first: Request, limit: Option<usize>) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut guard = PageGuard::default();
         let mut next = Some(first);
         while let Some(request) = next.take() {
-            let url = self.url(&request.target)?;
-            if !seen.insert(url.to_string()) || seen.len() > MAX_PAGES {
-                return Err(Error::Decode {
-                    method: "GET".into(),
-                    url: redact(&url),
-                    reason: format!("the pages do not end (a repeated page, or more than {MAX_PAGES})"),
-                });
-            }
+            guard.visit(&self.url(&request.target)?)?;
             let response = self.execute(&request).await?;
             let page: Vec<T> = response.json(&request.method)?;
             items.extend(page);
@@ -645,6 +641,35 @@ impl Client {
             }
         }
         Ok(items)
+    }
+}
+
+/// The guard of every loop that follows a server's `Link: rel="next"`: a page seen before, or more than
+/// [`MAX_PAGES`] pages, is an error, so a server that links a page to itself cannot hang a client while
+/// its memory grows.
+///
+/// ```
+/// let mut guard = offinfra_http::PageGuard::default();
+/// let page: offinfra_http::Url = "https://r.example/v2/_catalog?n=100".parse().unwrap();
+/// assert!(guard.visit(&page).is_ok());
+/// assert!(guard.visit(&page).is_err(), "the same page again");
+/// ```
+#[derive(Debug, Default)]
+pub struct PageGuard {
+    seen: std::collections::HashSet<String>,
+}
+
+impl PageGuard {
+    /// Records a visit to `url`; an error when it was visited before or the pages are too many.
+    pub fn visit(&mut self, url: &Url) -> Result<(), Error> {
+        if !self.seen.insert(url.to_string()) || self.seen.len() > MAX_PAGES {
+            return Err(Error::Decode {
+                method: "GET".into(),
+                url: redact(url),
+                reason: format!("the pages do not end (a repeated page, or more than {MAX_PAGES})"),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -846,7 +871,17 @@ mod tests {
         assert_eq!(encode_segment("a..b"), "a..b");
         assert_eq!(encode_segment("../x"), "..%2Fx");
         let client = Client::builder("https://ci.example/api").build().unwrap();
-        for target in ["/secrets/%2E%2E", "/secrets/..", "/secrets/./x", "/a/%2e%2E/b"] {
+        for target in [
+            "/secrets/%2E%2E",
+            "/secrets/..",
+            "/secrets/./x",
+            "/a/%2e%2E/b",
+            "/secrets/..\\x",
+            "/secrets\\..\\x",
+            "/secrets/.\t./x",
+            "/secrets/%2e\n%2E/x",
+            "/secrets/.\r\n",
+        ] {
             assert!(client.url(target).is_err(), "{target} would leave its resource");
         }
         assert_eq!(client.url("/secrets/a..b").unwrap().path(), "/api/secrets/a..b");

@@ -21,8 +21,8 @@ pub mod retry;
 pub mod scope;
 
 pub use client::{
-    base64, base64_decode, encode_segment, Auth, BodyFactory, Client, ClientBuilder, PageNumbers, Request, Response,
-    DEFAULT_MAX_BODY, MAX_PAGES,
+    base64, base64_decode, encode_segment, Auth, BodyFactory, Client, ClientBuilder, PageGuard, PageNumbers, Request,
+    Response, DEFAULT_MAX_BODY, MAX_PAGES,
 };
 pub use error::{ApiError, Error, MAX_ERROR_BODY};
 pub use reqwest::{header, Method, StatusCode};

@@ -22,6 +22,10 @@ use crate::{layout::PlatformSpec, Error};
 
 /// Index nesting followed at most.
 const MAX_DEPTH: usize = 8;
+/// Manifests one copy reads at most (an index of every platform with attestations is a few dozen).
+pub const MAX_MANIFESTS: usize = 1000;
+/// Manifest bytes one copy holds at most (each manifest is capped at 4 MiB by the client).
+pub const MAX_MANIFEST_BYTES: usize = 64 << 20;
 /// Referrers of referrers followed at most (a signature of an SBOM of the image).
 const MAX_REFERRER_DEPTH: usize = 4;
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -504,7 +508,8 @@ impl Registry {
         for (digest, size) in blobs {
             let path = blob_file(dir, digest)?;
             report(Progress::BlobStarted { digest: digest.clone(), size: *size });
-            if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == *size) {
+            if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == *size) && file_has_digest(&path, digest).await
+            {
                 outcomes.push((digest.clone(), BlobOutcome::Present));
                 report(Progress::BlobDone { digest: digest.clone(), outcome: BlobOutcome::Present });
                 continue;
@@ -623,6 +628,24 @@ impl Registry {
     }
 }
 
+/// Whether the file at `path` hashes to `digest`: a blob already in a layout is trusted by its content,
+/// never by its size alone.
+async fn file_has_digest(path: &std::path::Path, digest: &str) -> bool {
+    use tokio::io::AsyncReadExt;
+    let (Ok(mut file), Ok(mut hasher)) = (tokio::fs::File::open(path).await, crate::layout::Hasher::for_digest(digest))
+    else {
+        return false;
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf).await {
+            Ok(0) => return hasher.finish() == digest,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+}
+
 /// The file of blob `digest` in the layout `dir`: `blobs/<algorithm>/<hex>`, the digest checked first (it
 /// becomes a path).
 fn blob_file(dir: &std::path::Path, digest: &str) -> Result<std::path::PathBuf, Error> {
@@ -641,12 +664,27 @@ fn collect<'a>(
     depth: usize,
 ) -> futures_util::future::BoxFuture<'a, Result<(), Error>> {
     Box::pin(async move {
-        if depth > MAX_DEPTH || parts.manifests.iter().any(|m| m.digest == manifest.digest) {
+        let place = || std::path::PathBuf::from(format!("{}/{repository}", source.host));
+        let too_much = |reason: String| Error::Selection { path: place(), reason };
+        if parts.manifests.iter().any(|m| m.digest == manifest.digest) {
             return Ok(());
+        }
+        if depth > MAX_DEPTH {
+            return Err(too_much(format!("index {} is nested deeper than {MAX_DEPTH} indexes", manifest.digest)));
+        }
+        let held: usize = parts.manifests.iter().map(|m| m.bytes.len()).sum::<usize>() + manifest.bytes.len();
+        if parts.manifests.len() >= MAX_MANIFESTS || held > MAX_MANIFEST_BYTES {
+            return Err(too_much(format!(
+                "the image has more than {MAX_MANIFESTS} manifests or {MAX_MANIFEST_BYTES} bytes of them"
+            )));
         }
         let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
         if let Some(children) = manifest.children() {
             for child in children {
+                // A child already read (an index listing it twice, or two indexes sharing it) is not fetched.
+                if parts.manifests.iter().any(|m| m.digest == child) {
+                    continue;
+                }
                 let fetched = source.get_manifest(repository, &child).await?.ok_or_else(|| Error::MissingBlob {
                     path: format!("{}/{repository}", source.host).into(),
                     digest: child.clone(),

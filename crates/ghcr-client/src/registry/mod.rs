@@ -386,4 +386,21 @@ mod tests {
         let plain = Registry::builder("registry.lan:5000").options(forced).build().unwrap();
         assert_eq!(plain.http.base().as_str(), "http://registry.lan:5000/");
     }
+
+    #[tokio::test]
+    async fn a_client_refuses_an_image_of_another_host_before_sending_anything() {
+        // Port 9 on loopback: nothing answers, so any request would fail with a transport error instead.
+        let registry = Registry::builder("127.0.0.1:9").build().unwrap();
+        let elsewhere: ImageName = "ghcr.io/acme/app".parse().unwrap();
+        let digest: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        let other = |e: Error| matches!(e, Error::OtherRegistry { .. });
+        assert!(other(registry.blob_exists(&elsewhere, &digest).await.unwrap_err()));
+        assert!(other(registry.manifest(&elsewhere, &Reference::Digest(digest.clone())).await.unwrap_err()));
+        assert!(other(registry.delete_manifest(&elsewhere, &digest).await.unwrap_err()));
+        assert!(other(registry.tags(&elsewhere).await.unwrap_err()));
+        // Docker Hub's name and its API host are the same registry.
+        let hub = Registry::builder("registry-1.docker.io").build().unwrap();
+        assert_eq!(hub.path_of(&"docker.io/library/nginx".parse().unwrap()).unwrap(), "library/nginx");
+        assert!(matches!(registry.image("Acme/App"), Err(Error::BadRepository { .. })), "a path is held to the rule");
+    }
 }

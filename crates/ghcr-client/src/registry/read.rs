@@ -158,8 +158,11 @@ impl Registry {
     /// The strings under `key` of every page from `first` on, following `rel="next"` links.
     async fn string_list(&self, first: String, scopes: &[String], key: &str) -> Result<Vec<String>, Error> {
         let mut items = Vec::new();
+        // A registry whose `Link` points back at a page (or never ends) is an error, not a loop.
+        let mut guard = offinfra_http::PageGuard::default();
         let mut next = Some(first);
         while let Some(target) = next.take() {
+            guard.visit(&self.http.url(&target)?)?;
             let response = self.execute(Request::get(target), scopes).await?;
             let page: serde_json::Value = response.json(&offinfra_http::Method::GET)?;
             let values = page.get(key).and_then(|t| t.as_array()).into_iter().flatten();

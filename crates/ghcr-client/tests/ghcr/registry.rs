@@ -243,3 +243,50 @@ async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_whose_index_is_not_an_object_is_an_error_not_a_panic() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    push_to(&registry, &layout, &image, "team/app", &["v1"]).await.unwrap();
+    let from = registry.image("team/app").unwrap().with_reference(&r("v1"));
+    for written in ["[]", "\"index\"", "{\"manifests\": 1}"] {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join("index.json"), written).unwrap();
+        let err = registry.save_to_layout(&from, out.path(), Some("v1")).await.unwrap_err();
+        assert!(matches!(err, ghcr_client::Error::BadJson { .. }), "{written}: {err}");
+    }
+    // The same save into an empty directory works.
+    let out = tempfile::tempdir().unwrap();
+    let report = registry.save_to_layout(&from, out.path(), Some("v1")).await.unwrap();
+    assert_eq!(report.digest, image.digest());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_in_the_layout_is_trusted_by_its_digest_not_its_size() {
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = single_image(tmp.path());
+    let image = layout.select(&Selector::default()).unwrap();
+    let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
+    push_to(&registry, &layout, &image, "team/app", &["v1"]).await.unwrap();
+    let from = registry.image("team/app").unwrap().with_reference(&r("v1"));
+    let out = tempfile::tempdir().unwrap();
+    registry.save_to_layout(&from, out.path(), Some("v1")).await.unwrap();
+    // Corrupt one saved layer, keeping its size: the next save must fetch it again, not keep it.
+    let layer = image.blobs().last().unwrap();
+    let saved = out.path().join("blobs/sha256").join(layer.digest().to_string().trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&saved).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&saved, &bytes).unwrap();
+    let again = registry.save_to_layout(&from, out.path(), Some("v1")).await.unwrap();
+    let outcome = again.blobs.iter().find(|(d, _)| *d == layer.digest().to_string()).map(|(_, o)| *o);
+    assert_eq!(outcome, Some(BlobOutcome::Uploaded), "the corrupt blob is fetched again");
+    let present = again.blobs.iter().filter(|(_, o)| *o == BlobOutcome::Present).count();
+    assert_eq!(present, again.blobs.len() - 1, "the intact ones are kept");
+    let (path, _, _) = layout.blob_location(layer).unwrap();
+    assert_eq!(std::fs::read(&saved).unwrap(), std::fs::read(path).unwrap());
+}

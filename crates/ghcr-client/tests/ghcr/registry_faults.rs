@@ -699,3 +699,62 @@ async fn the_events_of_concurrent_blobs_carry_their_digests() {
         assert_eq!(opened.count(), 1, "the POST of {digest} is in its blob's span:\n{log}");
     }
 }
+
+#[tokio::test]
+async fn a_link_back_to_a_page_is_an_error_not_a_loop() {
+    let server = MockServer::start().await;
+    // Every page links to itself (absolute) or to the first page (relative): a hostile or broken registry.
+    let own = format!("<{}/v2/r/tags/list?n=1>; rel=\"next\"", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/v2/r/tags/list"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", own.as_str())
+                .set_body_json(serde_json::json!({"name": "r", "tags": ["a"]})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/_catalog"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", "</v2/_catalog>; rel=\"next\"")
+                .set_body_json(serde_json::json!({"repositories": ["r"]})),
+        )
+        .mount(&server)
+        .await;
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, once()).unwrap();
+    let err = registry.tags(&registry.image("r").unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("the pages do not end"), "{err}");
+    let err = registry.catalog().await.unwrap_err();
+    assert!(err.to_string().contains("the pages do not end"), "{err}");
+    let requests = server.received_requests().await.unwrap().len();
+    assert!(requests <= 4, "each page read at most once: {requests} requests");
+}
+
+#[tokio::test]
+async fn an_index_nested_too_deep_is_an_error_not_a_silent_cut() {
+    use offinfra_test_support::oci::sha256_digest;
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    let server = MockServer::start().await;
+    // Eleven indexes, each the only child of the one before: deeper than any image, and each served.
+    let mut child: Option<String> = None;
+    for _ in 0..11 {
+        let manifests = match &child {
+            Some(digest) => serde_json::json!([{"mediaType": INDEX, "digest": digest, "size": 1}]),
+            None => serde_json::json!([]),
+        };
+        let bytes =
+            serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests}))
+                .unwrap();
+        let digest = sha256_digest(&bytes);
+        serve(&server, format!("/v2/deep/manifests/{digest}"), bytes.clone(), INDEX).await;
+        child = Some(digest);
+    }
+    let root = child.unwrap();
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, once()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let image = registry.image("deep").unwrap().with_reference(&r(&root));
+    let err = registry.save_to_layout(&image, out.path(), None).await.unwrap_err();
+    assert!(err.to_string().contains("nested deeper than 8"), "{err}");
+}
