@@ -2,7 +2,7 @@
 //! kept multi-arch image (its untagged platform and attestation manifests are kept with it).
 //!
 //! ```text
-//! GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\d' --dry-run
+//! GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\d'         # the plan; --execute deletes it
 //! ```
 
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ use offinfra::{
     name = "prune-versions",
     version = offinfra::VERSION,
     about = "Prune a ghcr.io container package to its newest images, safely",
-    after_help = "Examples:\n  GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\\d' --dry-run"
+    after_help = "Examples:\n  GITHUB_TOKEN=… prune-versions --owner acme --package app --keep 10 --protect-tags '^latest$|^v\\d' --execute"
 )]
 struct Args {
     /// The user or organisation owning the package
@@ -48,6 +48,9 @@ struct Args {
     /// Speak plain HTTP to the registry
     #[arg(long)]
     plain_http: bool,
+    /// Delete what the plan lists (without it, a dry run: the plan only, as forgejo-cleanup)
+    #[arg(long, env = "PLUGIN_EXECUTE")]
+    execute: bool,
     #[command(flatten)]
     output: cli::Output,
 }
@@ -83,8 +86,8 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         Format::Json => println!("{}", serde_json::to_string(&plan).unwrap_or_default()),
         Format::Human => println!("{plan}"),
     }
-    if args.output.dry_run {
-        eprintln!("dry run: nothing deleted");
+    if args.output.dry_run || !args.execute {
+        eprintln!("dry run: nothing deleted (--execute deletes exactly this plan)");
         return Ok(());
     }
     let report = packages.execute(&owner, &args.package, &plan).await?;

@@ -242,6 +242,7 @@ impl Plan {
                 ("IMAGE_TAG".to_owned(), image_tags[0].to_string()),
             ]),
         });
+        let on_ghcr = inputs.image.registry() == GHCR;
         Ok(Self {
             repo: inputs.repo,
             forgejo_repo: inputs.forgejo_repo,
@@ -252,7 +253,9 @@ impl Plan {
             image: inputs.image,
             image_tags,
             image_refs,
-            keep: steps.prune.then_some(inputs.keep),
+            // The Packages API prunes ghcr.io's packages only: an image elsewhere is never pruned under
+            // the ghcr.io package of the same name.
+            keep: (steps.prune && on_ghcr).then_some(inputs.keep),
             deploy,
             steps,
             prune_failure_ok: inputs.prune_failure_ok,
@@ -286,6 +289,7 @@ impl Plan {
         };
         out += &match self.keep {
             Some(keep) => format!("prune    keep the newest {keep} images of {}\n", self.image),
+            None if self.steps.prune => format!("prune    skipped: {}\n", not_on_ghcr(&self.image)),
             None => "prune    skipped\n".to_owned(),
         };
         out += &match &self.deploy {
@@ -303,6 +307,14 @@ impl Plan {
         };
         out
     }
+}
+
+/// The registry whose packages the prune manages (the GitHub Packages API).
+const GHCR: &str = "ghcr.io";
+
+/// Why an image off ghcr.io is not pruned.
+fn not_on_ghcr(image: &ImageName) -> String {
+    format!("{image} is not on ghcr.io, and the Packages API prunes ghcr.io packages only")
 }
 
 /// `a, b, c`.
@@ -671,6 +683,9 @@ pub async fn run_observed(
     // Prune.
     match (plan.keep, backends.packages) {
         _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
+        (None, _) if plan.steps.prune => {
+            record(&mut report, Step::Prune, StepStatus::Skipped, not_on_ghcr(&plan.image))
+        }
         (None, _) => record(&mut report, Step::Prune, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Prune, StepStatus::Skipped, "no package API configured".into()),
         (Some(keep), Some(packages)) => {
@@ -778,6 +793,16 @@ mod tests {
         assert!(plan.describe().contains("deploy   POST /api/repos/<id of Acme/app>/pipelines"));
         let by_id = Plan::new(PlanInputs { registration: Registration::Id(42), ..inputs(true) }).unwrap();
         assert!(by_id.describe().contains("deploy   POST /api/repos/42/pipelines"));
+        assert_eq!(plan.keep, Some(10), "an image on ghcr.io is pruned");
+        // The Packages API manages ghcr.io only: an image elsewhere never prunes the ghcr.io package.
+        let lan =
+            Plan::new(PlanInputs { image: "registry.lan:5000/acme/app".parse().unwrap(), ..inputs(true) }).unwrap();
+        assert_eq!(lan.keep, None);
+        assert!(
+            lan.describe().contains("prune    skipped: registry.lan:5000/acme/app is not on ghcr.io"),
+            "{}",
+            lan.describe()
+        );
 
         let quiet = Plan::new(inputs(false)).unwrap();
         assert_eq!(quiet.tag, None, "no release, no tag");

@@ -166,12 +166,17 @@ async fn prune_versions_keeps_whole_images() {
     let out = run("prune-versions", &dry, &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("2 to delete, 4 to keep"), "{}", text(&out.stdout));
+    // Without --execute it is a dry run too, as forgejo-cleanup: deleting is always asked for.
+    let out = run("prune-versions", &args, &env);
+    assert!(out.status.success() && text(&out.stderr).contains("dry run: nothing deleted"), "{}", text(&out.stderr));
     assert!(
         api.received_requests().await.unwrap().iter().all(|r| r.method.as_str() == "GET"),
         "a dry run deletes nothing"
     );
 
-    let out = run("prune-versions", &args, &env);
+    let mut execute = args.to_vec();
+    execute.push("--execute");
+    let out = run("prune-versions", &execute, &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let deleted: Vec<String> = api
         .received_requests()
