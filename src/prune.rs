@@ -77,16 +77,27 @@ pub async fn plan_from_registry(
         };
         manifests.insert(digest, info);
     }
-    // Untagged versions: which are OCI 1.1 referrers (signatures, SBOMs) of a kept image. One that cannot
-    // be read has no subject we know of; the grace period still covers a push in flight.
+    // Untagged versions: which are OCI 1.1 referrers (signatures, SBOMs) of a kept image.
     for digest in untagged_to_read(versions, options) {
         if manifests.contains_key(&digest) {
             continue;
         }
-        let Ok(reference) = version_reference(&digest) else { continue };
-        if let Ok(Some(fetched)) = registry.manifest(repository, &reference).await {
-            if let Some(subject) = fetched.subject() {
-                manifests.insert(digest, ManifestInfo::Referrer { subject });
+        // A version that cannot be read (a 429, a 5xx) may be a signature or an SBOM of a kept image: it
+        // is kept, with the reason in the plan, never taken for one that refers to nothing.
+        let read = match version_reference(&digest) {
+            Ok(reference) => registry.manifest(repository, &reference).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match read {
+            Ok(Some(fetched)) => {
+                if let Some(subject) = fetched.subject() {
+                    manifests.insert(digest, ManifestInfo::Referrer { subject });
+                }
+            }
+            // Gone from the registry: nothing can refer through it.
+            Ok(None) => {}
+            Err(reason) => {
+                manifests.insert(digest, ManifestInfo::Unreadable { reason });
             }
         }
     }
@@ -126,4 +137,48 @@ pub struct PackageRef<'a> {
 fn version_reference(name: &str) -> Result<offinfra_types::Reference, crate::Error> {
     offinfra_types::Reference::parse(name)
         .map_err(|e| crate::Error::invalid(format!("package version {name:?} is not a manifest digest: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghcr_client::registry::{Credentials, RegistryOptions};
+    use wiremock::{
+        matchers::{method, path},
+        Mock, MockServer, ResponseTemplate,
+    };
+
+    #[tokio::test]
+    async fn a_version_the_registry_will_not_show_is_kept_not_taken_for_unreferenced() {
+        let server = MockServer::start().await;
+        let kept =
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
+        let kept_digest = offinfra_test_support::oci::sha256_digest(kept);
+        let unread = format!("sha256:{}", "5".repeat(64));
+        Mock::given(method("GET"))
+            .and(path(format!("/v2/acme/app/manifests/{kept_digest}")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(kept.to_vec(), "application/vnd.oci.image.manifest.v1+json"),
+            )
+            .mount(&server)
+            .await;
+        // The registry is rate limiting: the untagged version cannot be read this run.
+        Mock::given(method("GET"))
+            .and(path(format!("/v2/acme/app/manifests/{unread}")))
+            .respond_with(ResponseTemplate::new(429))
+            .mount(&server)
+            .await;
+        let options = RegistryOptions { retry: offinfra_http::RetryPolicy::none(), ..RegistryOptions::default() };
+        let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, options).unwrap();
+        let versions = vec![
+            PackageVersion::container(2, kept_digest.clone(), "2026-01-02T00:00:00Z", vec!["latest".into()]),
+            PackageVersion::container(1, unread.clone(), "2026-01-01T00:00:00Z", vec![]),
+        ];
+        let image = registry.image("acme/app").unwrap();
+        let plan = plan_from_registry(&versions, &registry, &image, &PruneOptions::default()).await.unwrap();
+        let decision = plan.decisions.iter().find(|d| d.digest == unread).unwrap();
+        assert_eq!(decision.action, ghcr_client::prune::Action::Keep, "{}", decision.reason);
+        assert!(decision.reason.to_string().contains("could not be read"), "{}", decision.reason);
+        assert_eq!(plan.deletions().count(), 0);
+    }
 }

@@ -106,6 +106,11 @@ pub enum ManifestInfo {
         /// The digest of the manifest it refers to.
         subject: String,
     },
+    /// It could not be read (a 429, a 5xx, a broken answer): what it refers to is unknown, so it is kept.
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Keep or delete.
@@ -157,6 +162,11 @@ pub enum Reason {
     },
     /// Untagged and referenced by no kept index.
     Unreferenced,
+    /// It could not be read, so whether a kept image needs it is unknown (a later run decides).
+    Unreadable {
+        /// Why it could not be read.
+        error: String,
+    },
 }
 
 /// One version's decision.
@@ -233,6 +243,7 @@ impl std::fmt::Display for Reason {
             Reason::OverCap => f.write_str("deletion cap reached"),
             Reason::OlderImage { rank } => write!(f, "image #{rank}, older than the newest kept"),
             Reason::Unreferenced => f.write_str("untagged, referenced by no kept index"),
+            Reason::Unreadable { error } => write!(f, "could not be read ({error}): kept until a run can"),
         }
     }
 }
@@ -344,6 +355,11 @@ pub fn plan(
     for root in keep.keys() {
         match manifests.get(*root) {
             None => return Err(Error::UnsafePlan(format!("the manifest of kept version {root} was not read"))),
+            Some(ManifestInfo::Unreadable { reason }) => {
+                return Err(Error::UnsafePlan(format!(
+                    "the manifest of kept version {root} could not be read: {reason}"
+                )))
+            }
             Some(ManifestInfo::Image | ManifestInfo::Referrer { .. }) => {}
             Some(ManifestInfo::Index { children }) => {
                 stack.extend(children.iter().map(|c| (c.clone(), (*root).to_owned())));
@@ -361,6 +377,30 @@ pub fn plan(
         referenced.entry(child).or_insert(parent);
     }
 
+    // Referrers of what is kept, and theirs (a signature of an SBOM of a kept image), to a fixed point.
+    let subjects = |v: &PackageVersion| -> Vec<String> {
+        let by_tag = v.tags().iter().filter_map(|t| referrer_subject(t));
+        let by_manifest = match manifests.get(&v.name) {
+            Some(ManifestInfo::Referrer { subject }) => Some(subject.clone()),
+            _ => None,
+        };
+        by_tag.chain(by_manifest).collect()
+    };
+    let mut referrers: HashMap<String, String> = HashMap::new();
+    loop {
+        let kept =
+            |s: &String| keep.contains_key(s.as_str()) || referenced.contains_key(s) || referrers.contains_key(s);
+        let found: Vec<(String, String)> = versions
+            .iter()
+            .filter(|v| !referrers.contains_key(&v.name))
+            .filter_map(|v| subjects(v).into_iter().find(|s| kept(s)).map(|s| (v.name.clone(), s)))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        referrers.extend(found);
+    }
+
     let sorted = newest_first(versions);
     let mut decisions: Vec<Decision> = sorted
         .iter()
@@ -369,17 +409,10 @@ pub fn plan(
                 (Action::Keep, reason.clone())
             } else if let Some(index) = referenced.get(&v.name) {
                 (Action::Keep, Reason::ReferencedBy { index: index.clone() })
-            } else if let Some(subject) = v
-                .tags()
-                .iter()
-                .filter_map(|t| referrer_subject(t))
-                .chain(match manifests.get(&v.name) {
-                    Some(ManifestInfo::Referrer { subject }) => Some(subject.clone()),
-                    _ => None,
-                })
-                .find(|s| keep.contains_key(s.as_str()) || referenced.contains_key(s))
-            {
-                (Action::Keep, Reason::ReferrerOf { subject })
+            } else if let Some(subject) = referrers.get(&v.name) {
+                (Action::Keep, Reason::ReferrerOf { subject: subject.clone() })
+            } else if let Some(ManifestInfo::Unreadable { reason }) = manifests.get(&v.name) {
+                (Action::Keep, Reason::Unreadable { error: reason.clone() })
             } else if v.tags().is_empty() && now.saturating_sub(last_changed(v)) < grace {
                 (Action::Keep, Reason::InGrace)
             } else if let Some(&rank) = older.get(v.name.as_str()) {
@@ -581,6 +614,30 @@ mod tests {
         let reason = |digest: &str| plan.decisions.iter().find(|d| d.digest == digest).unwrap().reason.clone();
         assert_eq!(reason("sha256:sbom-of-4"), Reason::ReferrerOf { subject: single });
         assert_eq!(reason("sha256:sbom-of-2"), Reason::Unreferenced, "a referrer of a pruned image goes with it");
+
+        // A signature of the kept image's SBOM: a referrer of a referrer stays too.
+        let mut chain = with_sbom.clone();
+        chain.push(v(303, "sha256:signature-of-sbom", 4, &[]));
+        let mut read_chain = read.clone();
+        read_chain
+            .insert("sha256:signature-of-sbom".into(), ManifestInfo::Referrer { subject: "sha256:sbom-of-4".into() });
+        let plan = super::plan(&chain, &read_chain, &opts).unwrap();
+        let reason = |digest: &str| plan.decisions.iter().find(|d| d.digest == digest).unwrap().reason.clone();
+        assert_eq!(reason("sha256:signature-of-sbom"), Reason::ReferrerOf { subject: "sha256:sbom-of-4".into() });
+
+        // A version that could not be read (429, 5xx) might be a signature of a kept image: it is kept,
+        // past its grace period, with the error in the plan.
+        let mut unread = with_sbom.clone();
+        unread.push(v(304, "sha256:unread", 1, &[]));
+        let mut read_unread = read.clone();
+        read_unread.insert("sha256:unread".into(), ManifestInfo::Unreadable { reason: "HTTP 429".into() });
+        let plan = super::plan(&unread, &read_unread, &opts).unwrap();
+        let decision = plan.decisions.iter().find(|d| d.digest == "sha256:unread").unwrap();
+        assert_eq!(
+            (decision.action, &decision.reason),
+            (Action::Keep, &Reason::Unreadable { error: "HTTP 429".into() })
+        );
+        assert!(decision.reason.to_string().contains("could not be read (HTTP 429)"));
     }
 
     #[test]
