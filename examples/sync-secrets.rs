@@ -43,11 +43,12 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
             let found = ci.lookup_org(org).await.with_context(|| format!("looking up org {org}"))?;
             (SecretScope::Org(found.id), format!("org {org}"))
         }
+        // clap made sure `--global` was chosen when `--org` was not.
         None => (SecretScope::Global, "global".to_owned()),
     };
     let secrets = ci.secrets(scope);
     let existing = secrets.list().await.with_context(|| format!("listing {target} secrets"))?;
-    let plan = plan_sync(&source, &existing, &args.sync.events, args.sync.prune())?;
+    let plan = plan_sync(&source, &existing, &args.sync.events, args.sync.prune(), args.sync.adopt)?;
     if args.output.format == Format::Human {
         let line = |verb: &str, names: &[String]| {
             if !names.is_empty() {
@@ -60,6 +61,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         line("unchanged", &plan.unchanged);
         line("delete", &plan.delete);
         line("unmanaged", &plan.unmanaged);
+        line("conflict", &plan.conflicts);
     }
     if args.output.dry_run || plan.is_noop() {
         if args.output.format == Format::Json {

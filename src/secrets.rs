@@ -14,7 +14,7 @@
 //!
 //! let source = SourceSecrets::new("vault secret/ci/global", 7, [("registry_token".to_string(), "s3cret".into())]);
 //! let existing: Vec<Secret> = vec![];
-//! let plan = plan_sync(&source, &existing, &["push".to_string(), "manual".to_string()], Prune::Off)?;
+//! let plan = plan_sync(&source, &existing, &["push".to_string(), "manual".to_string()], Prune::Off, false)?;
 //! assert_eq!(plan.create, ["registry_token"]);
 //! # Ok::<(), offinfra::secrets::SyncError>(())
 //! ```
@@ -105,6 +105,12 @@ pub struct SyncPlan {
     pub delete: Vec<String>,
     /// Not in the source and not synced from it (made by hand, or from another source): never touched.
     pub unmanaged: Vec<String>,
+    /// In the source, but the Woodpecker secret of that name is not this source's (made by hand, or by
+    /// another sync): left alone unless adopted.
+    pub conflicts: Vec<String>,
+    /// The image restrictions the updated secrets keep (a secret limited to some images stays limited).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub keep_images: BTreeMap<String, Vec<String>>,
 }
 
 impl SyncPlan {
@@ -121,13 +127,16 @@ fn sorted(events: &[String]) -> Vec<String> {
     events
 }
 
-/// Decides the sync of `source` into the `existing` secrets of one scope. A prune that would delete
-/// from an empty source is [`SyncError::EmptySource`] unless [`Prune::EvenFromEmpty`].
+/// Decides the sync of `source` into the `existing` secrets of one scope. A secret of the same name that
+/// is not this source's is a conflict, left alone, unless `adopt`; an updated secret keeps its image
+/// restriction. A prune that would delete from an empty source is [`SyncError::EmptySource`] unless
+/// [`Prune::EvenFromEmpty`].
 pub fn plan_sync(
     source: &SourceSecrets,
     existing: &[Secret],
     events: &[String],
     prune: Prune,
+    adopt: bool,
 ) -> Result<SyncPlan, SyncError> {
     let note = source.note();
     let events = sorted(events);
@@ -135,12 +144,16 @@ pub fn plan_sync(
     for name in source.values.keys() {
         match existing.iter().find(|s| &s.name == name) {
             None => plan.create.push(name.clone()),
-            Some(s)
-                if s.note.as_deref() == Some(note.as_str()) && sorted(&s.events) == events && s.images.is_empty() =>
-            {
+            Some(s) if !adopt && !source.owns(s.note.as_deref()) => plan.conflicts.push(name.clone()),
+            Some(s) if s.note.as_deref() == Some(note.as_str()) && sorted(&s.events) == events => {
                 plan.unchanged.push(name.clone())
             }
-            Some(_) => plan.update.push(name.clone()),
+            Some(s) => {
+                plan.update.push(name.clone());
+                if !s.images.is_empty() {
+                    plan.keep_images.insert(name.clone(), s.images.clone());
+                }
+            }
         }
     }
     for secret in existing.iter().filter(|s| !source.values.contains_key(&s.name)) {
@@ -209,17 +222,16 @@ impl std::fmt::Debug for VaultAuth {
 pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// Reads the current version of the KV v2 secret `source` names. The data must be an object whose every
-/// value is a string. The address must be https, or plain http on a loopback host; `VAULT_SKIP_VERIFY`
-/// in the environment is ignored (only [`VaultSource::skip_tls_verify`] turns verification off).
+/// value is a string. The address must be https, or plain http on a loopback host; `VAULT_SKIP_VERIFY`,
+/// `VAULT_CACERT` and `VAULT_CAPATH` in the environment are not read (only [`VaultSource::skip_tls_verify`]
+/// turns verification off).
+///
+/// Vault is reached through `offinfra-http` like every other server: timeouts, retries, capped answers,
+/// and `X-Vault-Token` sent to Vault's own origin only (a redirect elsewhere does not carry it).
 pub async fn read_vault(source: &VaultSource) -> Result<SourceSecrets, SyncError> {
-    use offinfra_http::ExposeSecret;
-    use vaultrs::{
-        api::kv2::requests::ReadSecretRequest,
-        client::{VaultClient, VaultClientSettingsBuilder},
-    };
+    use offinfra_http::{encode_segment, Auth, Client, Request};
     let (address, mount, path) = (source.url.as_str(), source.mount.as_str(), source.path.as_str());
     let vault_error = |message: String| SyncError::Vault { mount: mount.to_owned(), path: path.to_owned(), message };
-    // The client panics on an address it cannot parse: check first.
     let url = match url::Url::parse(address) {
         Ok(url) if url.scheme() == "https" => url,
         Ok(url) if url.scheme() == "http" && (is_loopback(&url) || source.plain_http) => url,
@@ -230,33 +242,45 @@ pub async fn read_vault(source: &VaultSource) -> Result<SourceSecrets, SyncError
         }
         _ => return Err(vault_error(format!("vault address {address:?}: expected an http(s) URL"))),
     };
-    let token = match &source.auth {
-        VaultAuth::Token(token) => token.expose_secret().to_owned(),
-        VaultAuth::Kubernetes { .. } => String::new(),
+    let client = |auth: Option<Auth>| {
+        let mut builder = Client::builder(url.as_str()).danger_accept_invalid_certs(source.skip_tls_verify);
+        if let Some(auth) = auth {
+            builder = builder.auth(auth);
+        }
+        builder.build().map_err(|e| vault_error(format!("vault address {address:?}: {}", error_chain(&e))))
     };
-    let settings = VaultClientSettingsBuilder::default()
-        .address(address)
-        .token(token)
-        .verify(!source.skip_tls_verify)
-        .build()
-        .map_err(|e| vault_error(format!("vault address {address:?}: {e}")))?;
-    let mut client = VaultClient::new(settings).map_err(|e| vault_error(e.to_string()))?;
-    if let VaultAuth::Kubernetes { role, mount, token_file } = &source.auth {
-        use vaultrs::client::Client as _;
-        let jwt = std::fs::read_to_string(token_file)
-            .map_err(|e| vault_error(format!("cannot read the service-account token {}: {e}", token_file.display())))?;
-        let login = vaultrs::auth::kubernetes::login(&client, mount, role, jwt.trim()).await.map_err(|e| {
-            vault_error(format!("kubernetes login as role {role:?} at auth/{mount}: {}", error_chain(&e)))
-        })?;
-        client.set_token(&login.client_token);
-    }
-    let request =
-        ReadSecretRequest::builder().mount(mount).path(path).build().map_err(|e| vault_error(e.to_string()))?;
-    let response = vaultrs::api::exec_with_result(&client, request).await.map_err(|e| vault_error(error_chain(&e)))?;
+    // Each segment of the mount and the path is encoded: a `..` in either cannot leave the secret.
+    let segments =
+        |text: &str| text.split('/').filter(|s| !s.is_empty()).map(encode_segment).collect::<Vec<_>>().join("/");
+    let token = match &source.auth {
+        VaultAuth::Token(token) => token.clone(),
+        VaultAuth::Kubernetes { role, mount: auth_mount, token_file } => {
+            let jwt = std::fs::read_to_string(token_file).map_err(|e| {
+                vault_error(format!("cannot read the service-account token {}: {e}", token_file.display()))
+            })?;
+            let login = Request::post(format!("/v1/auth/{}/login", segments(auth_mount)))
+                .json(&serde_json::json!({"role": role, "jwt": jwt.trim()}))
+                .map_err(|e| vault_error(error_chain(&e)))?;
+            let answer: serde_json::Value = client(None)?.json(&login).await.map_err(|e| {
+                vault_error(format!("kubernetes login as role {role:?} at auth/{auth_mount}: {}", error_chain(&e)))
+            })?;
+            let token = answer["auth"]["client_token"].as_str().filter(|t| !t.is_empty()).ok_or_else(|| {
+                vault_error(format!("kubernetes login as role {role:?} at auth/{auth_mount}: no auth.client_token"))
+            })?;
+            SecretString::from(token.to_owned())
+        }
+    };
+    let vault = client(Some(Auth::Header {
+        name: offinfra_http::header::HeaderName::from_static("x-vault-token"),
+        value: token,
+    }))?;
+    let read = Request::get(format!("/v1/{}/data/{}", segments(mount), segments(path)));
+    let answer: serde_json::Value = vault.json(&read).await.map_err(|e| vault_error(error_chain(&e)))?;
     let mut shown = url.clone();
     let _ = (shown.set_username(""), shown.set_password(None));
     let origin = format!("vault {} {mount}/{path}", shown.as_str().trim_end_matches('/'));
-    let object = match response.data {
+    let version = answer["data"]["metadata"]["version"].as_u64().unwrap_or_default();
+    let object = match answer["data"]["data"].clone() {
         serde_json::Value::Object(object) => object,
         other => {
             let kind = match other {
@@ -278,7 +302,7 @@ pub async fn read_vault(source: &VaultSource) -> Result<SourceSecrets, SyncError
             _ => return Err(SyncError::NotAString { origin, key }),
         }
     }
-    Ok(SourceSecrets { origin, version: response.metadata.version, values })
+    Ok(SourceSecrets { origin, version, values })
 }
 
 fn is_loopback(url: &url::Url) -> bool {
@@ -331,7 +355,7 @@ pub async fn apply(
             name: name.clone(),
             value: value.clone(),
             events: events.to_vec(),
-            images: Vec::new(),
+            images: plan.keep_images.get(name).cloned().unwrap_or_default(),
             note: Some(note.clone()),
         };
         match secrets.upsert(&spec).await {
@@ -350,6 +374,58 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn token_source(url: String, path: &str) -> VaultSource {
+        VaultSource {
+            url,
+            auth: VaultAuth::Token("vault-s3cret".to_owned().into()),
+            mount: "secret".into(),
+            path: path.into(),
+            skip_tls_verify: false,
+            plain_http: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_vault_token_never_follows_a_redirect_to_another_server() {
+        use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+        let (vault, elsewhere) = (MockServer::start().await, MockServer::start().await);
+        // A compromised or misconfigured Vault (or a proxy before it) redirects the read elsewhere.
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(307)
+                    .insert_header("location", format!("{}/v1/secret/data/ci/app", elsewhere.uri())),
+            )
+            .mount(&vault)
+            .await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(403)).mount(&elsewhere).await;
+        let _ = read_vault(&token_source(vault.uri(), "ci/app")).await;
+        let carried: Vec<_> = elsewhere
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.headers.contains_key("x-vault-token"))
+            .map(|r| r.url.to_string())
+            .collect();
+        assert!(carried.is_empty(), "X-Vault-Token reached another origin: {carried:?}");
+        // The read itself did reach Vault with the token, on Vault's own origin.
+        let at_vault = vault.received_requests().await.unwrap();
+        assert!(at_vault.iter().any(|r| r.headers.get("x-vault-token").is_some_and(|v| v == "vault-s3cret")));
+    }
+
+    #[tokio::test]
+    async fn a_path_cannot_leave_the_secret() {
+        use wiremock::MockServer;
+        let vault = MockServer::start().await;
+        for path in ["../../sys/raw", "ci/%2e%2e/x", "ci/..\\x"] {
+            let err = read_vault(&token_source(vault.uri(), path)).await.unwrap_err();
+            assert!(matches!(err, SyncError::Vault { .. }), "{path}: {err}");
+        }
+        let sent: Vec<String> =
+            vault.received_requests().await.unwrap().iter().map(|r| r.url.path().to_owned()).collect();
+        assert!(sent.iter().all(|p| p.starts_with("/v1/secret/data/")), "{sent:?}");
+    }
 
     fn secret(name: &str, events: &[&str], note: Option<&str>) -> Secret {
         Secret {
@@ -394,15 +470,46 @@ mod tests {
                 Some("managed by offinfra sync-secrets: vault https://vault.other secret/ci v3"),
             ),
         ];
-        let plan = plan_sync(&source, &existing, &events, Prune::On).unwrap();
+        let plan = plan_sync(&source, &existing, &events, Prune::On, false).unwrap();
         assert_eq!(plan.unchanged, ["a"]);
         assert_eq!(plan.update, ["b", "c"], "an older version, other events");
         assert_eq!(plan.create, ["d"]);
         assert_eq!(plan.delete, ["gone"]);
         assert_eq!(plan.unmanaged, ["by-hand", "other-path", "other-vault"], "another source's secrets are not ours");
-        let keep = plan_sync(&source, &existing, &events, Prune::Off).unwrap();
+        let keep = plan_sync(&source, &existing, &events, Prune::Off, false).unwrap();
         assert!(keep.delete.is_empty(), "nothing is deleted without prune");
         assert!(!format!("{source:?}").contains("value-"), "Debug shows no value");
+    }
+
+    #[test]
+    fn a_name_held_by_another_owner_is_a_conflict_unless_adopted_and_images_stay() {
+        let source = SourceSecrets::new(
+            "vault https://vault.lan secret/ci",
+            7,
+            ["by-hand", "other", "mine"].map(|n| (n.to_string(), SecretString::from(format!("value-{n}")))),
+        );
+        let events = vec!["push".to_string()];
+        let mut mine =
+            secret("mine", &["push"], Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v6"));
+        mine.images = vec!["ghcr.io/acme/deploy".into()];
+        let existing = vec![
+            secret("by-hand", &["push"], None),
+            secret(
+                "other",
+                &["push"],
+                Some("managed by offinfra sync-secrets: vault https://vault.other secret/ci v3"),
+            ),
+            mine,
+        ];
+        let plan = plan_sync(&source, &existing, &events, Prune::On, false).unwrap();
+        assert_eq!(plan.conflicts, ["by-hand", "other"], "another owner's secret is never overwritten");
+        assert_eq!(plan.update, ["mine"]);
+        assert_eq!(plan.keep_images["mine"], ["ghcr.io/acme/deploy"], "an image restriction is kept");
+        assert!(plan.delete.is_empty() && plan.create.is_empty());
+        // Now that they hold this source's values, a later prune could delete them: only when adopted.
+        let adopted = plan_sync(&source, &existing, &events, Prune::Off, true).unwrap();
+        assert_eq!(adopted.update, ["by-hand", "mine", "other"]);
+        assert!(adopted.conflicts.is_empty());
     }
 
     #[test]
@@ -414,10 +521,10 @@ mod tests {
             Some("managed by offinfra sync-secrets: vault https://vault.lan secret/ci v7"),
         )];
         let events = vec!["push".to_string()];
-        let err = plan_sync(&empty, &existing, &events, Prune::On).unwrap_err();
+        let err = plan_sync(&empty, &existing, &events, Prune::On, false).unwrap_err();
         assert!(matches!(&err, SyncError::EmptySource { would_delete, .. } if would_delete == &["a"]), "{err}");
-        assert_eq!(plan_sync(&empty, &existing, &events, Prune::EvenFromEmpty).unwrap().delete, ["a"]);
-        assert!(plan_sync(&empty, &existing, &events, Prune::Off).unwrap().is_noop());
+        assert_eq!(plan_sync(&empty, &existing, &events, Prune::EvenFromEmpty, false).unwrap().delete, ["a"]);
+        assert!(plan_sync(&empty, &existing, &events, Prune::Off, false).unwrap().is_noop());
     }
 
     #[tokio::test]

@@ -544,8 +544,25 @@ mod tests {
             "--woodpecker-token",
             "t",
             "--prune",
+            "--global",
         ])
         .expect("parse");
+        // The scope is a choice: global secrets reach every repository, so they are never a default.
+        let base = [
+            "s",
+            "--vault-url",
+            "http://127.0.0.1:1",
+            "--path",
+            "p",
+            "--woodpecker-url",
+            "u",
+            "--woodpecker-token",
+            "t",
+        ];
+        let error = Sync::try_parse_from(base).expect_err("no scope");
+        assert_eq!(error.kind(), clap::error::ErrorKind::MissingRequiredArgument, "{error}");
+        assert!(Sync::try_parse_from(base.iter().chain(&["--org", "acme"])).is_ok());
+        assert!(Sync::try_parse_from(base.iter().chain(&["--org", "acme", "--global"])).is_err(), "one scope");
         if std::env::var_os("VAULT_TOKEN").is_none() && std::env::var_os("VAULT_K8S_ROLE").is_none() {
             let error = parsed.sync.vault().expect_err("no token, no role");
             assert!(error.to_string().contains("VAULT_TOKEN"), "{error}");

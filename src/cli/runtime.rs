@@ -27,7 +27,7 @@ pub fn run_async<F: Future<Output = Result<bool, crate::Error>>>(body: F) -> Exi
     }
 }
 
-/// What the log shows without `RUST_LOG`: warnings of our crates only. Other crates (kube, vaultrs, …)
+/// What the log shows without `RUST_LOG`: warnings of our crates only. Other crates (kube, gix, …)
 /// log their view of failures we already report as errors, so they speak only when asked.
 pub const DEFAULT_LOG_FILTER: &str =
     "off,offinfra=warn,offinfra_http=warn,svu=warn,ghcr_client=warn,forgejo_client=warn,woodpecker_client=warn,deployer=warn";

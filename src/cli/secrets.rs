@@ -40,9 +40,16 @@ pub struct SyncSecretsArgs {
     /// Woodpecker token (an admin's for global secrets) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "WOODPECKER_TOKEN", hide_env_values = true)]
     pub woodpecker_token: String,
-    /// Write organisation secrets of this org instead of global ones
+    /// Write organisation secrets of this org (one of --org and --global is required)
     #[arg(long, value_name = "ORG")]
     pub org: Option<String>,
+    /// Write global secrets, which every repository's pipelines see (one of --org and --global is required)
+    #[arg(long, required_unless_present = "org", conflicts_with = "org")]
+    pub global: bool,
+    /// Take over secrets of the same name that this source did not write (made by hand, or by another
+    /// sync): without it they are conflicts, left alone
+    #[arg(long)]
+    pub adopt: bool,
     /// Events the secrets are available to
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_EVENTS.iter().map(|e| e.to_string()))]
     pub events: Vec<String>,

@@ -48,7 +48,7 @@ async fn vault(version: u64) -> MockServer {
 }
 
 fn run(vault: &MockServer, woodpecker: &MockServer, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["--vault-url", &vault.uri(), "--path", "ci/global", "--woodpecker-url", &woodpecker.uri()]
+    let mut args = vec!["--vault-url", &vault.uri(), "--path", "ci/global", "--global", "--woodpecker-url", &woodpecker.uri()]
         .into_iter()
         .map(str::to_owned)
         .collect::<Vec<_>>();
@@ -173,7 +173,7 @@ async fn vault_errors_name_the_path() {
     assert!(stderr.starts_with("error: reading vault secret/ci/global: "), "{stderr}");
     assert!(stderr.contains("403") || stderr.contains("permission denied"), "{stderr}");
 
-    let args = ["--vault-url", "vault.example.com", "--path", "ci/global", "--woodpecker-url", "http://127.0.0.1:9"];
+    let args = ["--vault-url", "vault.example.com", "--path", "ci/global", "--global", "--woodpecker-url", "http://127.0.0.1:9"];
     let out = run_example("sync-secrets", None, &args, &[("VAULT_TOKEN", "t"), ("WOODPECKER_TOKEN", "t")]);
     assert_eq!(
         text(&out.stderr),
@@ -251,7 +251,7 @@ async fn in_the_cluster_vault_is_reached_with_kubernetes_auth() {
         .await;
     let woodpecker = in_step(&vault).await;
     let (vault_uri, woodpecker_uri) = (vault.uri(), woodpecker.uri());
-    let args = ["--vault-url", &vault_uri, "--path", "ci/global", "--woodpecker-url", &woodpecker_uri];
+    let args = ["--vault-url", &vault_uri, "--path", "ci/global", "--global", "--woodpecker-url", &woodpecker_uri];
     let env = [
         ("WOODPECKER_TOKEN", "wp-token"),
         ("VAULT_K8S_ROLE", "offinfra-sync"),

@@ -316,9 +316,17 @@ pub struct ClientBuilder {
     read_timeout: Duration,
     max_body: usize,
     http: Option<reqwest::Client>,
+    accept_invalid_certs: bool,
 }
 
 impl ClientBuilder {
+    /// Accept any TLS certificate (off by default; only when a user asks for it, never from the
+    /// environment).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
     /// How long a read may wait for the server's next bytes (default 60 s): a server that stops
     /// answering fails the request instead of hanging the job.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
@@ -381,7 +389,8 @@ impl ClientBuilder {
                 let mut builder = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .read_timeout(self.read_timeout)
-                    .redirect(redirect_policy(&self.auth));
+                    .redirect(redirect_policy(&self.auth))
+                    .tls_danger_accept_invalid_certs(self.accept_invalid_certs);
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);
                 }
@@ -421,6 +430,7 @@ impl Client {
             read_timeout: Duration::from_secs(60),
             max_body: DEFAULT_MAX_BODY,
             http: None,
+            accept_invalid_certs: false,
         }
     }
 
