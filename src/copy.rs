@@ -191,36 +191,51 @@ impl Copy {
 }
 
 /// A directory for staging next to `path` (same file system, so the final rename is atomic).
-pub(crate) fn tempfile_dir(path: &std::path::Path) -> Result<TempDir, Error> {
+pub(crate) fn tempfile_dir(path: &std::path::Path) -> Result<tempfile::TempDir, Error> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = format!(
-        ".{}.staging-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        fastrand::u64(..)
-    );
-    let dir = parent.join(name);
-    std::fs::create_dir_all(&dir)
-        .map_err(|source| Error::Io { what: format!("cannot create {}", dir.display()), source })?;
-    Ok(TempDir(dir))
-}
-
-/// Removed when dropped.
-pub(crate) struct TempDir(PathBuf);
-
-impl TempDir {
-    pub(crate) fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // A new directory of our own (made exclusively, mode 0700, a random name): never one that already
+    // exists, and never a symlink someone placed in a shared `$TMPDIR`.
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}.staging-"))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)
+        .map_err(|source| Error::Io {
+            what: format!("cannot create a staging directory in {}", parent.display()),
+            source,
+        })
 }
 
 /// `(copied, present, mounted)` blob counts of a report.
 pub fn counts(report: &CopyReport) -> (usize, usize, usize) {
     let count = |o| report.blobs.iter().filter(|(_, outcome)| *outcome == o).count();
     (count(BlobOutcome::Uploaded), count(BlobOutcome::Present), count(BlobOutcome::Mounted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_directories_are_new_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("image.tar");
+        // What a hostile user of a shared $TMPDIR could place: a directory and a symlink named like ours.
+        std::fs::create_dir(tmp.path().join(".image.tar.staging-")).unwrap();
+        std::os::unix::fs::symlink("/", tmp.path().join(".image.tar.staging-x")).unwrap();
+        let (a, b) = (tempfile_dir(&target).unwrap(), tempfile_dir(&target).unwrap());
+        assert_ne!(a.path(), b.path());
+        for dir in [a.path(), b.path()] {
+            assert_eq!(dir.parent(), Some(tmp.path()), "beside the target: the final rename stays on one file system");
+            let meta = std::fs::symlink_metadata(dir).unwrap();
+            assert!(meta.is_dir() && !meta.file_type().is_symlink());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700, "private");
+            assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "new and empty");
+        }
+        let gone = a.path().to_owned();
+        drop(a);
+        assert!(!gone.exists(), "removed when dropped");
+    }
 }

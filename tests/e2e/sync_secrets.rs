@@ -48,10 +48,11 @@ async fn vault(version: u64) -> MockServer {
 }
 
 fn run(vault: &MockServer, woodpecker: &MockServer, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["--vault-url", &vault.uri(), "--path", "ci/global", "--global", "--woodpecker-url", &woodpecker.uri()]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
+    let mut args =
+        vec!["--vault-url", &vault.uri(), "--path", "ci/global", "--global", "--woodpecker-url", &woodpecker.uri()]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run_example("sync-secrets", None, &args, &[("VAULT_TOKEN", "vault-token"), ("WOODPECKER_TOKEN", "wp-token")])
@@ -173,7 +174,15 @@ async fn vault_errors_name_the_path() {
     assert!(stderr.starts_with("error: reading vault secret/ci/global: "), "{stderr}");
     assert!(stderr.contains("403") || stderr.contains("permission denied"), "{stderr}");
 
-    let args = ["--vault-url", "vault.example.com", "--path", "ci/global", "--global", "--woodpecker-url", "http://127.0.0.1:9"];
+    let args = [
+        "--vault-url",
+        "vault.example.com",
+        "--path",
+        "ci/global",
+        "--global",
+        "--woodpecker-url",
+        "http://127.0.0.1:9",
+    ];
     let out = run_example("sync-secrets", None, &args, &[("VAULT_TOKEN", "t"), ("WOODPECKER_TOKEN", "t")]);
     assert_eq!(
         text(&out.stderr),
