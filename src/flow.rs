@@ -19,6 +19,7 @@
 //!     image: "ghcr.io/acme/app".parse()?,
 //!     extra_tags: vec!["latest".parse()?],
 //!     keep: 10,
+//!     packages_registry: offinfra::flow::GHCR.into(),
 //!     deploy_branch: "master".into(),
 //!     steps: Steps::default(),
 //!     prune_failure_ok: false,
@@ -172,6 +173,8 @@ pub struct PlanInputs {
     pub extra_tags: Vec<Tag>,
     /// Package versions the prune keeps.
     pub keep: usize,
+    /// The registry whose packages the Packages API prunes ([`GHCR`]); an image elsewhere is not pruned.
+    pub packages_registry: String,
     /// The branch the deploy pipeline runs on.
     pub deploy_branch: String,
     /// Which steps run.
@@ -242,7 +245,7 @@ impl Plan {
                 ("IMAGE_TAG".to_owned(), image_tags[0].to_string()),
             ]),
         });
-        let on_ghcr = inputs.image.registry() == GHCR;
+        let on_ghcr = inputs.image.registry().eq_ignore_ascii_case(&inputs.packages_registry);
         Ok(Self {
             repo: inputs.repo,
             forgejo_repo: inputs.forgejo_repo,
@@ -309,12 +312,12 @@ impl Plan {
     }
 }
 
-/// The registry whose packages the prune manages (the GitHub Packages API).
-const GHCR: &str = "ghcr.io";
+/// The registry whose packages the GitHub Packages API manages.
+pub const GHCR: &str = "ghcr.io";
 
-/// Why an image off ghcr.io is not pruned.
+/// Why an image off the Packages API's registry is not pruned.
 fn not_on_ghcr(image: &ImageName) -> String {
-    format!("{image} is not on ghcr.io, and the Packages API prunes ghcr.io packages only")
+    format!("{image} is not on the Packages API's registry (--packages-registry, ghcr.io): not pruned")
 }
 
 /// `a, b, c`.
@@ -773,6 +776,7 @@ mod tests {
             image: "ghcr.io/acme/app".parse().unwrap(),
             extra_tags: vec!["latest".parse().unwrap(), "0123abcd".parse().unwrap()],
             keep: 10,
+            packages_registry: GHCR.into(),
             deploy_branch: "master".into(),
             steps: Steps::default(),
             prune_failure_ok: false,
@@ -799,7 +803,7 @@ mod tests {
             Plan::new(PlanInputs { image: "registry.lan:5000/acme/app".parse().unwrap(), ..inputs(true) }).unwrap();
         assert_eq!(lan.keep, None);
         assert!(
-            lan.describe().contains("prune    skipped: registry.lan:5000/acme/app is not on ghcr.io"),
+            lan.describe().contains("prune    skipped: registry.lan:5000/acme/app is not on the Packages API"),
             "{}",
             lan.describe()
         );

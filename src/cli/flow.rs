@@ -81,6 +81,10 @@ pub struct FlowArgs {
     /// GitHub API base URL
     #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_API_URL)]
     pub github_api_url: String,
+    /// The registry whose packages the GitHub Packages API manages (a GitHub Enterprise Server's own); an
+    /// image on another registry is not pruned
+    #[arg(long, default_value = crate::flow::GHCR, value_name = "HOST")]
+    pub packages_registry: String,
     /// Images kept by the prune
     #[arg(long, default_value_t = 10)]
     pub keep: usize,
@@ -127,6 +131,7 @@ impl FlowArgs {
             image: self.image.clone(),
             extra_tags: self.tags.clone(),
             keep: self.keep,
+            packages_registry: self.packages_registry.clone(),
             deploy_branch: self.deploy_branch.clone(),
             steps: Steps {
                 tag: !self.skip_tag,

@@ -52,6 +52,9 @@ pub struct Config {
     pub extra_tags: Vec<Tag>,
     /// Package versions the prune keeps.
     pub keep: usize,
+    /// The registry whose packages the GitHub Packages API prunes (`ghcr.io`; a GitHub Enterprise
+    /// Server's container registry): an image on any other is never pruned.
+    pub packages_registry: String,
     /// The branch the deploy pipeline runs on.
     pub deploy_branch: String,
     /// Which steps run.
@@ -78,6 +81,7 @@ impl Config {
             image: None,
             extra_tags: vec![Tag::parse("latest").expect("a valid tag")],
             keep: 10,
+            packages_registry: crate::flow::GHCR.into(),
             deploy_branch: "master".into(),
             steps: Steps::default(),
             prune_failure_ok: false,
@@ -141,6 +145,7 @@ impl Config {
             image,
             extra_tags: self.extra_tags.clone(),
             keep: self.keep,
+            packages_registry: self.packages_registry.clone(),
             deploy_branch: self.deploy_branch.clone(),
             steps: self.steps,
             prune_failure_ok: self.prune_failure_ok,

@@ -146,7 +146,21 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
         ("WOODPECKER_URL", woodpecker_url.as_str()),
         ("WOODPECKER_TOKEN", "wp-token"),
     ];
-    let args = ["--image", &image, "--layout", tar.to_str().unwrap(), "--keep", "1", "--wait", "--timeout", "30s"];
+    // The local registry stands in for ghcr.io: the Packages API (wiremock) manages its packages.
+    let packages_registry = image.split('/').next().unwrap().to_owned();
+    let args = [
+        "--image",
+        &image,
+        "--layout",
+        tar.to_str().unwrap(),
+        "--keep",
+        "1",
+        "--wait",
+        "--timeout",
+        "30s",
+        "--packages-registry",
+        &packages_registry,
+    ];
     let out = run_example("flow", Some(repo.path()), &args, &env);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
