@@ -603,7 +603,9 @@ impl Client {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap_or_default();
+        // Only the start of an error body is read: a server that streams one without end cannot hold the
+        // request (or memory) for ever.
+        let body = read_prefix(response, MAX_STREAMED_ERROR_BODY).await;
         Err(Error::Api(Box::new(ApiError::new(request.method.as_str(), &redact(&url), status, &body))))
     }
 
@@ -700,6 +702,21 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Op
         body.extend_from_slice(&chunk);
     }
     Ok(Some(body.freeze()))
+}
+
+/// How much of a streamed request's error answer is read (its message is at the start).
+pub const MAX_STREAMED_ERROR_BODY: usize = 64 * 1024;
+
+/// The first `limit` bytes of the body (fewer when it ends first, or breaks); the rest is never read.
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Bytes {
+    let mut body = bytes::BytesMut::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body.freeze()
 }
 
 /// Pages followed at most by a pagination loop before it decides the server loops.

@@ -61,11 +61,15 @@ impl Registry {
         if declared > MAX_CONFIG_BYTES as u64 {
             return Err(bad(format!("its config is {declared} bytes, over the {MAX_CONFIG_BYTES}-byte cap")));
         }
-        let mut bytes = Vec::new();
-        self.pull_blob_at(repository, config_digest, &mut bytes).await?;
-        if bytes.len() > MAX_CONFIG_BYTES {
-            return Err(bad(format!("its config is over the {MAX_CONFIG_BYTES}-byte cap")));
+        // The declared size is the server's word: the bytes are capped as they arrive too.
+        let mut capped = Capped { bytes: Vec::new(), limit: MAX_CONFIG_BYTES };
+        if let Err(e) = self.pull_blob_at(repository, config_digest, &mut capped).await {
+            return Err(match capped.bytes.len() >= MAX_CONFIG_BYTES {
+                true => bad(format!("its config is over the {MAX_CONFIG_BYTES}-byte cap")),
+                false => e,
+            });
         }
+        let bytes = capped.bytes;
         let config: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("its config: {e}")))?;
         let (os, arch) =
             (config["os"].as_str().unwrap_or_default(), config["architecture"].as_str().unwrap_or_default());
@@ -106,6 +110,44 @@ impl Registry {
         let listed = lister.await.map_err(|e| Error::Image { what: place.clone(), reason: e.to_string() })?;
         pulled?;
         listed
+    }
+}
+
+/// A buffer that refuses to grow past `limit`: a write that would is an error (and what fitted is kept,
+/// so the caller can tell the cap from another failure).
+struct Capped {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        if buf.len() > room {
+            let fits = &buf[..room];
+            self.bytes.extend_from_slice(fits);
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!("over the {}-byte cap", self.limit))));
+        }
+        self.bytes.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 

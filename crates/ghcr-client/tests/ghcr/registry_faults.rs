@@ -758,3 +758,26 @@ async fn an_index_nested_too_deep_is_an_error_not_a_silent_cut() {
     let err = registry.save_to_layout(&image, out.path(), None).await.unwrap_err();
     assert!(err.to_string().contains("nested deeper than 8"), "{err}");
 }
+
+#[tokio::test]
+async fn a_config_larger_than_it_says_is_capped_as_it_arrives() {
+    use offinfra_test_support::oci::{sha256_digest, CONFIG, MANIFEST};
+    let server = MockServer::start().await;
+    // The manifest declares a 100-byte config; the registry streams 5 MiB for it (not even the bytes the
+    // digest names: reading them all would end in a digest mismatch, stopping at the cap ends sooner).
+    let config = vec![b'{'; 5 << 20];
+    let config_digest = sha256_digest(b"{}");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": MANIFEST,
+        "config": {"mediaType": CONFIG, "digest": config_digest, "size": 100},
+        "layers": []
+    }))
+    .unwrap();
+    serve(&server, "/v2/big/manifests/v1".into(), manifest, MANIFEST).await;
+    serve(&server, format!("/v2/big/blobs/{config_digest}"), config, "application/octet-stream").await;
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, once()).unwrap();
+    let image = registry.image("big").unwrap().with_reference(&r("v1"));
+    let platform = ghcr_client::layout::PlatformSpec::default();
+    let err = registry.platform_image(&image, &platform).await.unwrap_err();
+    assert!(err.to_string().contains("byte cap"), "{err}");
+}

@@ -386,3 +386,29 @@ async fn answers_are_capped_and_a_silent_server_times_out() {
     assert!(impatient.execute(&Request::get("/slow")).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(4), "gave up before the server answered");
 }
+
+#[tokio::test]
+async fn an_endless_error_body_of_a_streamed_request_is_read_only_in_part() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that answers 500 and then sends its error body for ever, in chunks.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head =
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = format!("{:x}\r\n{}\r\n", 8192, "e".repeat(8192));
+        while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    let client = Client::builder(format!("http://{address}")).build().unwrap();
+    // Without the cap this would read until the server stops, which it never does: the test's own
+    // deadline turns that hang into a failure.
+    let sent = tokio::time::timeout(Duration::from_secs(20), client.send_streaming(&Request::get("/blob"))).await;
+    let err = sent.expect("the error arrives without the whole body").unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err}");
+}
