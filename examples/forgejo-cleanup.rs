@@ -50,7 +50,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         }
         return Ok(());
     }
-    let report = execute(&forgejo, &plan, pause).await?;
+    let report = execute(&forgejo, &registry, &plan, pause).await?;
     let rows = [("owner", plan.owner.clone()), ("deleted", report.deleted.join(", "))];
     let notice = format!("deleted {} version(s) of {}'s packages", report.deleted.len(), plan.owner);
     offinfra::ci::report_change("forgejo-cleanup", &notice, &rows)?;
@@ -58,6 +58,9 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
         true => println!("{}", serde_json::json!({"plan": plan, "report": report})),
         false => {
             eprintln!("deleted {} version(s)", report.deleted.len());
+            if !report.moved.is_empty() {
+                eprintln!("not deleted, re-pushed since the plan: {}", report.moved.join(", "));
+            }
             if !report.not_found.is_empty() {
                 eprintln!(
                     "warning: {} version(s) answered 404: {}",

@@ -23,7 +23,7 @@
 //! let options = PruneOptions { keep: 5, ..PruneOptions::default() };
 //! let plan = forgejo_registry::plan(&forgejo, &registry, "viktor", &[], &options).await?;
 //! print!("{plan}");
-//! let report = forgejo_registry::execute(&forgejo, &plan, std::time::Duration::from_secs(1)).await?;
+//! let report = forgejo_registry::execute(&forgejo, &registry, &plan, std::time::Duration::from_secs(1)).await?;
 //! println!("deleted {} versions", report.deleted.len());
 //! # Ok(()) }
 //! ```
@@ -65,6 +65,28 @@ pub fn registry(
     };
     let options = RegistryOptions { plain_http, ..RegistryOptions::default() };
     Ok(Registry::builder(&host).credentials(credentials).options(options).build()?)
+}
+
+/// Refuses a registry that is not Forgejo's own host unless `is_forgejo` says it serves Forgejo's packages
+/// (an internal address of the same Forgejo): tags resolved on another, possibly stale, registry give the
+/// wrong digests, and the real index's children then look unreferenced.
+///
+/// ```
+/// use offinfra::forgejo_registry::check_registry_host;
+/// assert!(check_registry_host("https://git.example.com", None, false).is_ok());
+/// assert!(check_registry_host("https://git.example.com", Some("git.example.com:443"), false).is_ok());
+/// assert!(check_registry_host("https://git.example.com", Some("registry.lan:5000"), false).is_err());
+/// assert!(check_registry_host("https://git.example.com", Some("10.0.20.203"), true).is_ok());
+/// ```
+pub fn check_registry_host(forgejo_url: &str, host: Option<&str>, is_forgejo: bool) -> Result<(), Error> {
+    let own = forgejo_host(forgejo_url)?;
+    match host.filter(|h| !h.is_empty()) {
+        Some(host) if !is_forgejo && host_of(host).as_deref() != Some(own.as_str()) => Err(Error::invalid(format!(
+            "registry {host} is not Forgejo's host ({own}): tags resolved there may name other digests than \
+             Forgejo's; give --registry-is-forgejo when it serves the same Forgejo's packages"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `host[:port]` of a Forgejo URL: where its registry is served.
@@ -264,13 +286,21 @@ pub struct CleanupReport {
     pub deleted: Vec<String>,
     /// The versions whose delete answered 404 (gone already, or invisible to the token).
     pub not_found: Vec<String>,
+    /// Tags re-pushed since the plan (they point at another digest now): not deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<String>,
 }
 
 /// Deletes exactly the plan's deletions, in its order, with `pause` between two. A version that answers
 /// 404 is reported in [`CleanupReport::not_found`]; a run in which every delete answered 404 is an error
 /// (a token that cannot see the packages looks exactly like that). The first other failure stops the
 /// run with [`CleanupStopped`] naming what was and was not deleted; planning again picks up the rest.
-pub async fn execute(forgejo: &Forgejo, plan: &CleanupPlan, pause: Duration) -> Result<CleanupReport, Error> {
+pub async fn execute(
+    forgejo: &Forgejo,
+    registry: &Registry,
+    plan: &CleanupPlan,
+    pause: Duration,
+) -> Result<CleanupReport, Error> {
     let mut report = CleanupReport::default();
     let all: Vec<&VersionDeletion> = plan.deletions().collect();
     for (i, deletion) in all.iter().enumerate() {
@@ -278,6 +308,23 @@ pub async fn execute(forgejo: &Forgejo, plan: &CleanupPlan, pause: Duration) -> 
             tokio::time::sleep(pause).await;
         }
         let name = format!("{}:{}", deletion.package, deletion.version);
+        // Deletion is by name: a tag re-pushed since the plan would go in its new form. Its digest is read
+        // again right before, and a tag that moved is left alone.
+        if !deletion.version.starts_with("sha256:") {
+            let package = plan.packages.iter().find(|p| p.package == deletion.package);
+            let now = match package.map(|p| registry.image(&p.repository)) {
+                Some(Ok(image)) => {
+                    let tag = offinfra_types::Reference::parse(&deletion.version).map_err(Error::from)?;
+                    registry.manifest_digest(&image, &tag).await.with_context(|| format!("re-reading {name}"))?
+                }
+                _ => None,
+            };
+            if now.as_ref().map(|d| d.as_str()) != Some(deletion.digest.as_str()) {
+                tracing::warn!(%name, planned = %deletion.digest, now = ?now, "the tag moved since the plan: not deleted");
+                report.moved.push(name);
+                continue;
+            }
+        }
         match forgejo.delete_container_version(&plan.owner, &deletion.package, &deletion.version).await {
             Ok(()) => {
                 tracing::info!(package = %deletion.package, version = %deletion.version, "deleted");
@@ -325,6 +372,36 @@ async fn packages_by_name(forgejo: &Forgejo, owner: &str) -> Result<BTreeMap<Str
 mod tests {
     use super::*;
     use offinfra_http::SecretString;
+
+    #[tokio::test]
+    async fn a_tag_re_pushed_since_the_plan_is_not_deleted() {
+        use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+        let (forgejo_server, registry_server) = (MockServer::start().await, MockServer::start().await);
+        let (planned, now) = (format!("sha256:{}", "1".repeat(64)), format!("sha256:{}", "2".repeat(64)));
+        // The registry: v1 points at another digest than when the plan was made.
+        Mock::given(method("HEAD"))
+            .respond_with(ResponseTemplate::new(200).insert_header("docker-content-digest", now.as_str()))
+            .mount(&registry_server)
+            .await;
+        Mock::given(method("DELETE")).respond_with(ResponseTemplate::new(204)).expect(0).mount(&forgejo_server).await;
+        let forgejo = Forgejo::new(&forgejo_server.uri(), "t".to_owned().into()).unwrap();
+        let registry = Registry::builder(&registry_server.address().to_string()).build().unwrap();
+        let deletion =
+            VersionDeletion { package: "app".into(), version: "v1".into(), version_id: 7, digest: planned.clone() };
+        let plan = CleanupPlan {
+            owner: "acme".into(),
+            registry: registry.host().to_owned(),
+            packages: vec![PackagePlan {
+                package: "app".into(),
+                repository: "acme/app".into(),
+                images: Plan::default(),
+                deletions: vec![deletion],
+            }],
+        };
+        let report = execute(&forgejo, &registry, &plan, Duration::ZERO).await.unwrap();
+        assert_eq!((report.deleted.len(), report.moved.as_slice()), (0, ["app:v1".to_owned()].as_slice()));
+        forgejo_server.verify().await;
+    }
 
     #[test]
     fn the_newest_creation_time_wins_and_unreadable_times_never_do() {

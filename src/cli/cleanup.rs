@@ -28,6 +28,10 @@ pub struct CleanupArgs {
     /// Send the Forgejo token to --registry although it is not Forgejo's host (else it is read anonymously)
     #[arg(long)]
     pub registry_token: bool,
+    /// --registry serves this Forgejo's packages (an internal address of it): without this, a registry
+    /// other than Forgejo's host is refused
+    #[arg(long)]
+    pub registry_is_forgejo: bool,
     /// Speak plain HTTP to a registry that is not on loopback
     #[arg(long)]
     pub plain_http: bool,
@@ -47,6 +51,7 @@ impl CleanupArgs {
         let url = super::required(&self.forgejo.forgejo_url, "--forgejo-url (FORGEJO_URL)")?;
         let token = super::required(&self.forgejo.forgejo_token, "--forgejo-token (FORGEJO_TOKEN)")?;
         let username = self.registry_username.as_deref().unwrap_or(&self.owner);
+        crate::forgejo_registry::check_registry_host(url, self.registry.as_deref(), self.registry_is_forgejo)?;
         let mut scope = CredentialScope::new(token.to_owned().into());
         if let (true, Some(host)) = (self.registry_token, self.registry.as_deref()) {
             scope = scope.allow(host);

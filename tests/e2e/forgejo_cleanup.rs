@@ -98,6 +98,8 @@ async fn cleanup_keeps_whole_images_deletes_exactly_the_plan_and_reports_a_half_
             "app".into(),
             "--registry".into(),
             reg.host(),
+            // The local registry stands in for Forgejo's own.
+            "--registry-is-forgejo".into(),
             "--keep".into(),
             "1".into(),
             "--grace".into(),
@@ -113,6 +115,13 @@ async fn cleanup_keeps_whole_images_deletes_exactly_the_plan_and_reports_a_half_
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_example("forgejo-cleanup", None, &args, &env)
     };
+
+    // A registry that is not Forgejo's host is refused unless the user says it serves Forgejo's packages.
+    let elsewhere: Vec<String> = args(&[]).into_iter().filter(|a| a != "--registry-is-forgejo").collect();
+    let refused = cleanup(elsewhere);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("--registry-is-forgejo"), "{}", text(&refused.stderr));
+    assert!(forgejo.received_requests().await.unwrap().is_empty(), "refused before anything is sent");
 
     // The dry run: the plan, nothing deleted.
     let dry = cleanup(args(&["--format", "json"]));

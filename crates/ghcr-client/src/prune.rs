@@ -189,7 +189,7 @@ pub struct Decision {
 }
 
 /// Every version's decision, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// The decisions.
