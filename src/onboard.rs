@@ -733,11 +733,11 @@ async fn environment_branches(
         return Ok(Some(Vec::new()));
     }
     let route = format!("{env_path}/deployment-branch-policies");
-    let answer: serde_json::Value = github
-        .json(&offinfra_http::Request::get(route).query("per_page", "100"))
+    let policies: Vec<serde_json::Value> = github
+        .all_pages_in(offinfra_http::Request::get(route).query("per_page", "100"), "branch_policies")
         .await
         .with_context(|| format!("listing the deployment branch policies of {env_path}"))?;
-    let branches = answer["branch_policies"].as_array().into_iter().flatten();
+    let branches = policies.iter();
     let branches = branches.filter(|p| p["type"].as_str().is_none_or(|t| t == "branch"));
     Ok(Some(branches.filter_map(|p| p["name"].as_str().map(str::to_owned)).collect()))
 }
@@ -773,16 +773,12 @@ async fn github_secret_names(
     secrets_base: &str,
 ) -> Result<Vec<String>, crate::Error> {
     let route = format!("{secrets_base}/secrets");
-    let answer: serde_json::Value = github
-        .json(&offinfra_http::Request::get(route).query("per_page", "100"))
+    // Every page: a secret past the first hundred must not be overwritten as if it were missing.
+    let secrets: Vec<serde_json::Value> = github
+        .all_pages_in(offinfra_http::Request::get(route).query("per_page", "100"), "secrets")
         .await
         .with_context(|| format!("listing the Actions secrets of {repo} on GitHub"))?;
-    Ok(answer["secrets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["name"].as_str().map(str::to_owned))
-        .collect())
+    Ok(secrets.iter().filter_map(|s| s["name"].as_str().map(str::to_owned)).collect())
 }
 
 /// Sets Actions secrets at `base` (an environment's path) of `repo`: each value sealed (libsodium's

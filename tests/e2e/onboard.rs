@@ -282,13 +282,22 @@ async fn onboards_once_then_changes_nothing() {
     github.reset().await;
     forbid_unmounted(&github).await;
     get(&github, "/repos/ViktorBarzin/app/branches/master", not_found()).await;
+    // The secrets come in two pages (GitHub pages at 100): the second one's must not look missing.
     let listed = json!({"total_count": 2, "secrets": [
-        {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"},
+        {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}]});
+    let second = json!({"total_count": 2, "secrets": [
         {"name": "WOODPECKER_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}]});
+    Mock::given(method("GET"))
+        .and(path(format!("{ENV}/secrets")))
+        .and(query_param("page", "2"))
+        .respond_with(ok(second))
+        .mount(&github)
+        .await;
     get(&github, ENV, ok(json!({"name": "deploy", "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}}))).await;
     let master = json!({"total_count": 1, "branch_policies": [{"id": 1, "name": "master", "type": "branch"}]});
     get(&github, &format!("{ENV}/deployment-branch-policies"), ok(master)).await;
-    get(&github, &format!("{ENV}/secrets"), ok(listed)).await;
+    let next = format!("<{}{ENV}/secrets?per_page=100&page=2>; rel=\"next\"", github.uri());
+    get(&github, &format!("{ENV}/secrets"), ok(listed).insert_header("link", next.as_str())).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);

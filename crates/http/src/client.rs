@@ -627,13 +627,39 @@ impl Client {
     /// Follows `rel="next"` links from `first`, collecting the JSON arrays of every page; stops after
     /// `limit` items when given. Page URLs are the server's, never invented.
     pub async fn all_pages<T: DeserializeOwned>(&self, first: Request, limit: Option<usize>) -> Result<Vec<T>, Error> {
+        self.follow_pages(first, limit, None).await
+    }
+
+    /// [`Self::all_pages`] for pages that wrap their list in an object under `key` (GitHub's
+    /// `{"total_count": n, "secrets": [...]}`): every page's `key` array, following `rel="next"`.
+    pub async fn all_pages_in<T: DeserializeOwned>(&self, first: Request, key: &str) -> Result<Vec<T>, Error> {
+        self.follow_pages(first, None, Some(key)).await
+    }
+
+    async fn follow_pages<T: DeserializeOwned>(
+        &self,
+        first: Request,
+        limit: Option<usize>,
+        key: Option<&str>,
+    ) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
         let mut guard = PageGuard::default();
         let mut next = Some(first);
         while let Some(request) = next.take() {
             guard.visit(&self.url(&request.target)?)?;
             let response = self.execute(&request).await?;
-            let page: Vec<T> = response.json(&request.method)?;
+            let page: Vec<T> = match key {
+                None => response.json(&request.method)?,
+                Some(key) => {
+                    let mut object: serde_json::Value = response.json(&request.method)?;
+                    let list = object.get_mut(key).map(serde_json::Value::take).unwrap_or_default();
+                    serde_json::from_value(list).map_err(|e| Error::Decode {
+                        method: request.method.to_string(),
+                        url: redact(&response.url),
+                        reason: format!("the page's {key:?}: {e}"),
+                    })?
+                }
+            };
             items.extend(page);
             if limit.is_some_and(|limit| items.len() >= limit) {
                 items.truncate(limit.unwrap_or(usize::MAX));
