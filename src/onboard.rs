@@ -848,7 +848,15 @@ async fn github_branch_head(
         offinfra_http::encode_segment(branch)
     );
     match github.json::<serde_json::Value>(&offinfra_http::Request::get(route)).await {
-        Ok(answer) => Ok(answer["commit"]["sha"].as_str().map(str::to_owned)),
+        // The server's text is held to the commit id rule before it goes into a request or a message.
+        Ok(answer) => answer["commit"]["sha"]
+            .as_str()
+            .map(|sha| {
+                offinfra_types::CommitId::parse(sha)
+                    .map(|id| id.as_str().to_owned())
+                    .with_context(|| format!("GitHub's head of {repo} {branch}"))
+            })
+            .transpose(),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading branch {branch} of {repo} on GitHub")),
     }

@@ -322,17 +322,17 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     get(
         &github,
         "/repos/ViktorBarzin/app/branches/master",
-        ok(json!({"name": "master", "commit": {"sha": "d1ver9ed"}})),
+        ok(json!({"name": "master", "commit": {"sha": "d1fe9ed0"}})),
     )
     .await;
-    get(&forgejo, &format!("{REPO}/compare/master...d1ver9ed"), not_found()).await;
+    get(&forgejo, &format!("{REPO}/compare/master...d1fe9ed0"), not_found()).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "GitHub ViktorBarzin/app master is at d1ver9ed, a commit Forgejo does not have (viktor/app master is at c0ffee)"
+            "GitHub ViktorBarzin/app master is at d1fe9ed0, a commit Forgejo does not have (viktor/app master is at c0ffee)"
         ),
         "{stderr}"
     );
@@ -354,6 +354,20 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("overwritten by the mirror (--allow-overwrite)"), "{stderr}");
     assert!(stderr.contains("would    create a push mirror to https://github.com/ViktorBarzin/app.git"), "{stderr}");
+
+    // What GitHub says its head is goes into a request and a message only as a commit id.
+    github.reset().await;
+    get(
+        &github,
+        "/repos/ViktorBarzin/app/branches/master",
+        ok(json!({"name": "master", "commit": {"sha": "dé/../x"}})),
+    )
+    .await;
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("GitHub's head of ViktorBarzin/app master") && stderr.contains("dé/../x"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

@@ -781,3 +781,51 @@ async fn a_config_larger_than_it_says_is_capped_as_it_arrives() {
     let err = registry.platform_image(&image, &platform).await.unwrap_err();
     assert!(err.to_string().contains("byte cap"), "{err}");
 }
+
+#[tokio::test]
+async fn an_upload_status_with_any_range_is_an_error_or_a_resume_never_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Builder::new(tmp.path());
+    b.write_index(vec![b.image("app", 1)]);
+    let layout = Layout::open(tmp.path()).unwrap();
+    let image = layout.select(&Selector::default()).unwrap();
+    // After a failed chunk the client asks where the upload stands; a hostile registry answers ranges that
+    // overflow, go backwards, lie beyond the blob, or are not numbers.
+    for range in
+        ["0-18446744073709551615", "18446744073709551615-18446744073709551615", "5-1", "0-99999999999", "x-y", "-"]
+    {
+        let server = MockServer::start().await;
+        Mock::given(method("HEAD"))
+            .and(path_regex("^/v2/r/blobs/"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v2/r/blobs/uploads/"))
+            .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
+            .mount(&server)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path("/upload/1"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/upload/1"))
+            .respond_with(
+                ResponseTemplate::new(204).insert_header("range", range).insert_header("location", "/upload/1"),
+            )
+            .mount(&server)
+            .await;
+        let opts = RegistryOptions {
+            upload: UploadMode::Chunked,
+            chunk_size: 4096,
+            retry: fast_retry(),
+            concurrency: 1,
+            ..RegistryOptions::default()
+        };
+        let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, opts).unwrap();
+        let pushed = push_to(&registry, &layout, &image, "r", &["t"]).await;
+        assert!(pushed.is_err(), "{range}: the chunk never lands, so the push fails cleanly");
+    }
+}
