@@ -63,6 +63,16 @@ async fn flags_wait_for_success() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("7\n{}/repos/42/pipeline/7\n", server.uri()));
 
+    // Waits as long as the clock can hold are waits, not overflows: the finished pipeline still reports.
+    let huge = "18446744073709551615";
+    let uri = server.uri();
+    let args = ["--woodpecker-url", uri.as_str(), "--repo", "owner/app", "--wait"];
+    let args = [&args[..], &["--var", "IMAGE_TAG=0123abcd", "--var", "IMAGE_NAME=ghcr.io/owner/app"]].concat();
+    let out = run(&[&args[..], &["--poll", "0s", "--timeout", huge]].concat(), &[("WOODPECKER_TOKEN", "wp")]);
+    assert!(out.status.success(), "--timeout {huge}: {}", text(&out.stderr));
+    let out = run(&[&args[..], &["--poll", huge, "--timeout", "1s"]].concat(), &[("WOODPECKER_TOKEN", "wp")]);
+    assert!(!text(&out.stderr).contains("panicked"), "--poll {huge}: {}", text(&out.stderr));
+
     // A Slack webhook that fails is a warning that does not show the webhook; the deploy still succeeded.
     let slack = MockServer::start().await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(404)).mount(&slack).await;

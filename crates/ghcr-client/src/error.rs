@@ -128,6 +128,14 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A blob streamed slower than [`crate::registry::MinThroughput`] allows.
+    #[error("{url}: {reason}")]
+    Stalled {
+        /// The blob's address.
+        url: String,
+        /// The rate seen and the floor.
+        reason: String,
+    },
     /// An HTTP request failed (the status and body are kept in [`offinfra_http::ApiError`]).
     #[error(transparent)]
     Http(#[from] offinfra_http::Error),

@@ -602,10 +602,15 @@ impl Registry {
         let repository = transfer.to;
         let response = transfer.source.blob_stream(transfer.from, digest).await?;
         let (progress, name) = (transfer.progress.cloned(), digest.to_owned());
-        let chunks = response.bytes_stream().inspect(move |chunk| {
-            if let (Some(progress), Ok(chunk)) = (&progress, chunk) {
+        // A source that trickles fails the upload's body, and the blob starts again (`restarting`).
+        let mut rate = super::Throughput::new(transfer.source.options.min_throughput);
+        let chunks = response.bytes_stream().map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            rate.add(chunk.len()).map_err(std::io::Error::other)?;
+            if let Some(progress) = &progress {
                 progress(Progress::BlobBytes { digest: name.clone(), bytes: chunk.len() as u64 });
             }
+            Ok::<_, std::io::Error>(chunk)
         });
         // The body can be sent once: the request is not retried here ([`Self::restarting`] starts the
         // blob again with a new source stream and upload session).

@@ -72,6 +72,9 @@ pub struct RegistryOptions {
     pub concurrency: usize,
     /// Retries of each request (and, for uploads, of each chunk or blob).
     pub retry: RetryPolicy,
+    /// The slowest a blob may stream from a registry before its transfer counts as stalled and starts
+    /// again (a server sending a byte a minute never trips the read timeout).
+    pub min_throughput: MinThroughput,
 }
 
 impl Default for RegistryOptions {
@@ -82,7 +85,56 @@ impl Default for RegistryOptions {
             chunk_size: GHCR_MAX_CHUNK,
             concurrency: 4,
             retry: RetryPolicy::default(),
+            min_throughput: MinThroughput::default(),
         }
+    }
+}
+
+/// A floor under a blob's download rate: fewer than `bytes_per_second` on average over any `window` is a
+/// stall. The default, 1 KiB/s over a minute, is far below any working link; `bytes_per_second: 0` turns
+/// it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinThroughput {
+    /// The floor.
+    pub bytes_per_second: u64,
+    /// How long the rate is measured over before it is judged.
+    pub window: Duration,
+}
+
+impl Default for MinThroughput {
+    fn default() -> Self {
+        Self { bytes_per_second: 1024, window: Duration::from_secs(60) }
+    }
+}
+
+/// Measures one stream against a [`MinThroughput`].
+pub(super) struct Throughput {
+    floor: MinThroughput,
+    since: std::time::Instant,
+    bytes: u64,
+}
+
+impl Throughput {
+    pub(super) fn new(floor: MinThroughput) -> Self {
+        Self { floor, since: std::time::Instant::now(), bytes: 0 }
+    }
+
+    /// Counts `n` more bytes; a stall (the floor not met over a whole window) is an error naming the rate.
+    pub(super) fn add(&mut self, n: usize) -> Result<(), String> {
+        self.bytes = self.bytes.saturating_add(n as u64);
+        let elapsed = self.since.elapsed();
+        if self.floor.bytes_per_second == 0 || elapsed < self.floor.window {
+            return Ok(());
+        }
+        let wanted = (self.floor.bytes_per_second as f64 * elapsed.as_secs_f64()) as u64;
+        if self.bytes < wanted {
+            return Err(format!(
+                "the transfer stalled: {} bytes in {elapsed:.1?}, under the floor of {} bytes/s",
+                self.bytes, self.floor.bytes_per_second
+            ));
+        }
+        (self.since, self.bytes) = (std::time::Instant::now(), 0);
+        Ok(())
     }
 }
 
@@ -100,7 +152,9 @@ pub fn is_loopback(host: &str) -> bool {
 /// rate limit, a server error, or an upload session the registry forgot (404, 416). A wrong layout, a
 /// digest mismatch, a refused credential or a missing source blob will fail the same way again.
 fn may_restart(error: &Error) -> bool {
-    matches!(error, Error::Http(_)) && error.status().is_none_or(|s| matches!(s, 404 | 408 | 416 | 429 | 500..=599))
+    matches!(error, Error::Stalled { .. })
+        || matches!(error, Error::Http(_))
+            && error.status().is_none_or(|s| matches!(s, 404 | 408 | 416 | 429 | 500..=599))
 }
 
 /// A client of one registry.

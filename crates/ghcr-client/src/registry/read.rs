@@ -184,11 +184,14 @@ impl Registry {
         let mut hasher = Hasher::for_digest(digest)?;
         let place = format!("{}/{repository}", self.host);
         let mut size = 0u64;
+        let mut rate = super::Throughput::new(self.options.min_throughput);
         while let Some(chunk) = response.chunk().await.map_err(|source| offinfra_http::Error::Transport {
             method: "GET".into(),
             url: format!("{place}/blobs/{digest}"),
             source,
         })? {
+            rate.add(chunk.len())
+                .map_err(|reason| Error::Stalled { url: format!("{place}/blobs/{digest}"), reason })?;
             hasher.update(&chunk);
             out.write_all(&chunk).await.map_err(|e| Error::io(&place, e))?;
             size += chunk.len() as u64;

@@ -829,3 +829,73 @@ async fn an_upload_status_with_any_range_is_an_error_or_a_resume_never_a_panic()
         assert!(pushed.is_err(), "{range}: the chunk never lands, so the push fails cleanly");
     }
 }
+
+/// A registry that answers `HEAD` of a blob at once and then streams its `GET` a byte at a time, every
+/// `gap`: alive (the read timeout never fires) but useless.
+async fn trickling_registry(blob: Vec<u8>, gap: std::time::Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let blob = blob.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request head at a time (keep-alive: HEAD, then GET on the same connection).
+                    let mut byte = [0u8; 1];
+                    while !buf.ends_with(b"\r\n\r\n") {
+                        if socket.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        buf.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    buf.clear();
+                    let length = blob.len();
+                    if head.starts_with("HEAD") {
+                        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    for b in &blob {
+                        tokio::time::sleep(gap).await;
+                        if socket.write_all(&[*b]).await.is_err() || socket.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn a_blob_that_trickles_is_a_stall_not_a_wait_for_ever() {
+    let blob = vec![b'x'; 4096];
+    let digest = offinfra_test_support::oci::sha256_digest(&blob);
+    let address = trickling_registry(blob, std::time::Duration::from_millis(20)).await;
+    // The floor, scaled down for a test: 10 KiB/s over 300 ms (the default is 1 KiB/s over a minute).
+    let floor = ghcr_client::registry::MinThroughput {
+        bytes_per_second: 10 * 1024,
+        window: std::time::Duration::from_millis(300),
+    };
+    let opts = RegistryOptions { min_throughput: floor, retry: RetryPolicy::none(), ..RegistryOptions::default() };
+    let registry = Registry::new(&address, Credentials::Anonymous, opts).unwrap();
+    let mut out = Vec::new();
+    let pulled = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        registry.pull_blob(&registry.image("r").unwrap(), &dg(&digest), &mut out),
+    )
+    .await
+    .expect("the stall is noticed long before the 80 s the blob would take");
+    let err = pulled.unwrap_err();
+    assert!(matches!(err, ghcr_client::Error::Stalled { .. }), "{err}");
+    assert!(err.to_string().contains("under the floor of 10240 bytes/s"), "{err}");
+}
