@@ -211,6 +211,23 @@ binaries_ok() {
     && "$BINDIR/kube-apiserver" --version >/dev/null 2>&1 \
     && "$BINDIR/kube-controller-manager" --version >/dev/null 2>&1
 }
+# The binaries run with this user's rights (root under xtask): they, and every directory above them,
+# must belong to root or to us and be writable by nobody else, or whoever could write there runs as us.
+trusted() {
+  p=$1
+  while [ -n "$p" ] && [ "$p" != / ]; do
+    [ -e "$p" ] || return 0
+    owner=$(stat -L -c %u "$p")
+    [ "$owner" = 0 ] || [ "$owner" = "$(id -u)" ] || { log "$p belongs to uid $owner"; return 1; }
+    case $(stat -L -c %A "$p") in
+      ?????w????|????????w?) [ -k "$p" ] && [ -d "$p" ] && [ "$p" != "$1" ] || { log "$p is writable by others"; return 1; } ;;
+    esac
+    p=$(dirname "$p")
+  done
+}
+for b in kube-apiserver kube-controller-manager; do
+  trusted "$BINDIR/$b" || die "$BINDIR/$b is not safe to run: fix its owner and mode, or build it again"
+done
 binaries_ok || die "no kube-apiserver and kube-controller-manager in $BINDIR; build them once with cargo xtask test-env up (or, as root, $(dirname "$0")/k8s-build.sh)"
 log "binaries: $BINDIR ($("$BINDIR/kube-apiserver" --version))"
 

@@ -18,7 +18,9 @@
 #                   Without USER the registry is anonymous (no auth at all).
 #
 # Environment:
-#   LOCAL_REGISTRY_DIR         state dir (default ${TMPDIR:-/tmp}/registry-PORT):
+#   LOCAL_REGISTRY_DIR         state dir (default: a new private one, made with
+#                              mktemp in ${TMPDIR:-/tmp} and printed; it must be
+#                              ours and not writable by others):
 #                              config.yml, storage/, htpasswd, registry.pid,
 #                              registry.log, token.key/.crt, token-server.pid/.log
 #   LOCAL_REGISTRY_CLEAN=1     wipe LOCAL_REGISTRY_DIR/storage before starting.
@@ -77,7 +79,19 @@ esac
 if [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then die "PORT out of range: $PORT"; fi
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-DIR=${LOCAL_REGISTRY_DIR:-${TMPDIR:-/tmp}/registry-$PORT}
+# The state dir holds the token signing key: never a predictable shared path whose contents someone
+# else could have placed. Default: a new private one; a given one must be ours and closed to others.
+if [ -n "${LOCAL_REGISTRY_DIR:-}" ]; then
+  DIR=$LOCAL_REGISTRY_DIR
+  mkdir -p "$DIR"
+  [ -O "$DIR" ] && [ ! -L "$DIR" ] || die "LOCAL_REGISTRY_DIR $DIR is not a directory of ours"
+  case $(stat -c %A "$DIR") in
+    ?????w????|????????w?) die "LOCAL_REGISTRY_DIR $DIR is writable by others" ;;
+  esac
+else
+  DIR=$(mktemp -d "${TMPDIR:-/tmp}/offinfra-registry-$PORT.XXXXXX") || die "cannot make a state dir"
+  log "state dir $DIR (stop with: LOCAL_REGISTRY_DIR=$DIR $(dirname "$0")/registry-down.sh $PORT)"
+fi
 WAIT=${LOCAL_REGISTRY_WAIT:-30}
 AUTH=none
 if [ -n "$REG_USER" ]; then AUTH=${LOCAL_REGISTRY_AUTH:-basic}; fi
@@ -181,10 +195,14 @@ if [ "$AUTH" = token ]; then
   fi
   [ "$(http_status "http://127.0.0.1:$TPORT/token")" = 000 ] \
     || die "something already answers on 127.0.0.1:$TPORT (token port)"
-  if [ ! -f "$DIR/token.key" ] || [ ! -f "$DIR/token.crt" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
-      -subj "/CN=$ISSUER" -keyout "$DIR/token.key" -out "$DIR/token.crt" 2>/dev/null \
+  # A key is reused only when it is ours and private; anything else is made anew.
+  if [ ! -f "$DIR/token.key" ] || [ ! -O "$DIR/token.key" ] || [ -L "$DIR/token.key" ] \
+    || [ "$(stat -c %a "$DIR/token.key")" != 600 ] || [ ! -f "$DIR/token.crt" ]; then
+    rm -f "$DIR/token.key" "$DIR/token.crt"
+    (umask 077; openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+      -subj "/CN=$ISSUER" -keyout "$DIR/token.key" -out "$DIR/token.crt" 2>/dev/null) \
       || die "openssl could not create the token signing key"
+    chmod 600 "$DIR/token.key"
   fi
   : >"$DIR/token-server.log"
   nohup env -i PATH="$CLEAN_PATH" TOKEN_SERVER_PASSWORD="$REG_PASS" \

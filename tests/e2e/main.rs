@@ -14,6 +14,7 @@ mod forgejo_cleanup;
 mod ghcr_examples;
 mod onboard;
 mod platform_lint;
+mod recipes;
 mod release_tag;
 mod release_workflow;
 mod svu_cli;
