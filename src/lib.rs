@@ -82,6 +82,17 @@ mod hostile_input {
                 #[cfg(feature = "cli")]
                 let _ = crate::cli::parse_duration(input);
                 let _ = crate::types::Digest::parse(input);
+                let _ = crate::types::Reference::parse(input);
+                let _ = crate::http::scope::host_of(input);
+                let _ = crate::http::CredentialScope::new("t".to_owned().into()).allow(input).allows(input);
+                let _ = crate::ghcr_client::registry::push::upload_offset(input);
+                let _ = input.parse::<crate::ghcr_client::layout::PlatformSpec>();
+                let _ = crate::copy::Endpoint::parse(input);
+                let _ = crate::deployer::set_image::parse_pairs(&[input.to_owned()]);
+                let _ = crate::forgejo_registry::check_registry_host("https://git.example.com", Some(input), false);
+                if let Ok(registry) = crate::ghcr_client::registry::Registry::builder("127.0.0.1:5000").build() {
+                    let _ = registry.image(input);
+                }
                 let _ = crate::ghcr_client::registry::parse_challenge(input);
                 let _ = crate::http::link::next_link(input);
                 let _ = crate::svu::config::parse_yaml(input, std::path::Path::new(".svu.yml"));
@@ -94,10 +105,60 @@ mod hostile_input {
                 let mut headers = crate::http::header::HeaderMap::new();
                 if let Ok(value) = crate::http::header::HeaderValue::from_str(input) {
                     headers.insert("retry-after", value.clone());
-                    headers.insert("x-ratelimit-reset", value);
+                    headers.insert("x-ratelimit-reset", value.clone());
+                    let _ = crate::http::retry::server_delay(&headers, std::time::SystemTime::now());
+                    // With the limit exhausted the reset is read too (every value, up to past the clock's end).
+                    headers.remove("retry-after");
+                    headers.insert("x-ratelimit-remaining", crate::http::header::HeaderValue::from_static("0"));
+                    let _ = crate::http::retry::server_delay(&headers, std::time::SystemTime::now());
+                    headers.insert("x-ratelimit-remaining", value);
                     let _ = crate::http::retry::server_delay(&headers, std::time::SystemTime::now());
                 }
             }
+        }
+
+        #[test]
+        fn retry_arithmetic_never_overflows(
+            reset in any::<u64>(),
+            after in any::<u64>(),
+            attempt in any::<u32>(),
+            elapsed in any::<u64>(),
+            status in 100u16..600,
+        ) {
+            let mut headers = crate::http::header::HeaderMap::new();
+            headers.insert("x-ratelimit-remaining", crate::http::header::HeaderValue::from_static("0"));
+            headers.insert("x-ratelimit-reset", reset.into());
+            headers.insert("retry-after", after.into());
+            let status = crate::http::StatusCode::from_u16(status).expect("a status in range");
+            let answer = crate::http::retry::Answer { status, headers: &headers, idempotent: true };
+            let policy = crate::http::RetryPolicy::default();
+            let _ = policy.delay_after(attempt, std::time::Duration::from_secs(elapsed), answer, std::time::SystemTime::now());
+            let _ = policy.backoff(attempt, 0.5);
+        }
+
+        #[test]
+        fn upload_ranges_are_offsets_or_nothing(start in any::<u64>(), end in any::<u64>()) {
+            let offset = crate::ghcr_client::registry::push::upload_offset(&format!("{start}-{end}"));
+            if let Some(offset) = offset {
+                prop_assert!(start == 0 && (offset == 0 || offset == end + 1));
+            }
+        }
+
+        #[test]
+        fn pauses_are_errors_not_panics(pause in any::<f64>()) {
+            #[cfg(feature = "cli")]
+            {
+                use clap::Parser;
+                #[derive(clap::Parser)]
+                struct Prune {
+                    #[command(flatten)]
+                    retention: crate::cli::prune::RetentionArgs,
+                }
+                if let Ok(parsed) = Prune::try_parse_from(["p", &format!("--pause={pause}")]) {
+                    let _ = parsed.retention.pause();
+                }
+            }
+            let _ = pause;
         }
 
         #[test]

@@ -112,6 +112,27 @@ pub fn image_tags(tags: &[Tag], sha: Option<&CommitId>) -> Vec<Tag> {
     out
 }
 
+/// Where an upload stands, from the `Range` of its status (`0-N`: N+1 bytes received; `0-0` is how
+/// Distribution says "nothing yet"); `None` for anything else, an overflow included. The caller still checks
+/// the offset against the blob.
+///
+/// ```
+/// use ghcr_client::registry::push::upload_offset;
+/// assert_eq!(upload_offset("0-4095"), Some(4096));
+/// assert_eq!(upload_offset("0-0"), Some(0));
+/// assert_eq!(upload_offset("0-18446744073709551615"), None);
+/// assert_eq!(upload_offset("bytes=x"), None);
+/// ```
+pub fn upload_offset(range: &str) -> Option<u64> {
+    let (start, end) = range.trim().split_once('-')?;
+    let end = end.parse::<u64>().ok()?;
+    match (start, end) {
+        ("0", 0) => Some(0),
+        ("0", end) => end.checked_add(1),
+        _ => None,
+    }
+}
+
 /// One blob of a [`PushPlan`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -651,15 +672,7 @@ impl Registry {
                     }
                     // Ask where the upload stands and resume from there, or give up on this session.
                     let status = self.send(Request::get(location.as_str()), &scopes).await?;
-                    // `0-0` is how Distribution says "nothing yet".
-                    let resumed = status.header("range").and_then(|r| r.split_once('-')).and_then(|(start, end)| {
-                        let end = end.parse::<u64>().ok()?;
-                        if start == "0" && end == 0 {
-                            Some(0)
-                        } else {
-                            end.checked_add(1)
-                        }
-                    });
+                    let resumed = status.header("range").and_then(upload_offset);
                     match resumed {
                         // Resume where the registry stands (the same chunk again when it has none of it).
                         Some(at) if status.status == StatusCode::NO_CONTENT && at >= sent && at <= length => {
