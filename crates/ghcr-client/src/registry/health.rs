@@ -80,7 +80,13 @@ impl Registry {
     /// [`Self::find_orphans`] over `images` (every repository in the catalog when empty).
     pub async fn orphan_report(&self, images: &[ImageName], tags: Option<&[Tag]>) -> Result<OrphanReport, Error> {
         let repositories: Vec<String> = match images {
-            [] => self.catalog().await?,
+            // Names a server listed are held to the repository rule before they go into a path.
+            [] => self
+                .catalog()
+                .await?
+                .iter()
+                .map(|r| self.image(r).map(|i| i.repository().to_owned()))
+                .collect::<Result<_, _>>()?,
             images => images.iter().map(|i| self.path_of(i).map(str::to_owned)).collect::<Result<_, _>>()?,
         };
         let mut orphans = Vec::new();

@@ -899,3 +899,24 @@ async fn a_blob_that_trickles_is_a_stall_not_a_wait_for_ever() {
     assert!(matches!(err, ghcr_client::Error::Stalled { .. }), "{err}");
     assert!(err.to_string().contains("under the floor of 10240 bytes/s"), "{err}");
 }
+
+#[tokio::test]
+async fn a_catalog_name_is_held_to_the_repository_rule_before_it_becomes_a_path() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/_catalog"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"repositories": ["ok/app", "../../v2/x"]})),
+        )
+        .mount(&server)
+        .await;
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, once()).unwrap();
+    let err = registry.orphan_report(&[], None).await.unwrap_err();
+    assert!(
+        matches!(&err, ghcr_client::Error::BadRepository { repository, .. } if repository == "../../v2/x"),
+        "{err}"
+    );
+    let paths: Vec<String> =
+        server.received_requests().await.unwrap().iter().map(|r| r.url.path().to_owned()).collect();
+    assert_eq!(paths, ["/v2/_catalog"], "nothing read from a listed name before every name was checked");
+}
