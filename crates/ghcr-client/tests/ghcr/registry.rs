@@ -244,8 +244,17 @@ async fn a_corrupt_blob_stops_the_push_before_any_manifest() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_layout_whose_index_is_not_an_object_is_an_error_not_a_panic() {
+/// `team/app:v1` pushed to a fresh anonymous registry, and what the tests read it with.
+struct Pushed {
+    _reg: LocalRegistry,
+    _tmp: tempfile::TempDir,
+    layout: Layout,
+    image: ghcr_client::layout::SelectedImage,
+    registry: Registry,
+    from: ghcr_client::registry::ImageRef,
+}
+
+async fn pushed_v1() -> Pushed {
     let reg = LocalRegistry::start(Auth::Anonymous);
     let tmp = tempfile::tempdir().unwrap();
     let layout = single_image(tmp.path());
@@ -253,6 +262,12 @@ async fn a_layout_whose_index_is_not_an_object_is_an_error_not_a_panic() {
     let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
     push_to(&registry, &layout, &image, "team/app", &["v1"]).await.unwrap();
     let from = registry.image("team/app").unwrap().with_reference(&r("v1"));
+    Pushed { _reg: reg, _tmp: tmp, layout, image, registry, from }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_whose_index_is_not_an_object_is_an_error_not_a_panic() {
+    let Pushed { _reg, _tmp, layout: _, image, registry, from } = pushed_v1().await;
     for written in ["[]", "\"index\"", "{\"manifests\": 1}"] {
         let out = tempfile::tempdir().unwrap();
         std::fs::write(out.path().join("index.json"), written).unwrap();
@@ -267,13 +282,7 @@ async fn a_layout_whose_index_is_not_an_object_is_an_error_not_a_panic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_in_the_layout_is_trusted_by_its_digest_not_its_size() {
-    let reg = LocalRegistry::start(Auth::Anonymous);
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = single_image(tmp.path());
-    let image = layout.select(&Selector::default()).unwrap();
-    let registry = Registry::new(&reg.host(), Credentials::Anonymous, RegistryOptions::default()).unwrap();
-    push_to(&registry, &layout, &image, "team/app", &["v1"]).await.unwrap();
-    let from = registry.image("team/app").unwrap().with_reference(&r("v1"));
+    let Pushed { _reg, _tmp, layout, image, registry, from } = pushed_v1().await;
     let out = tempfile::tempdir().unwrap();
     registry.save_to_layout(&from, out.path(), Some("v1")).await.unwrap();
     // Corrupt one saved layer, keeping its size: the next save must fetch it again, not keep it.

@@ -19,6 +19,20 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
+/// Blobs of repository `r` are missing, and an upload opens the session `/upload/1`.
+async fn upload_session(server: &MockServer) {
+    Mock::given(method("HEAD"))
+        .and(path_regex("^/v2/r/blobs/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/r/blobs/uploads/"))
+        .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn a_failed_chunk_is_sent_again() {
     let server = MockServer::start().await;
@@ -28,16 +42,7 @@ async fn a_failed_chunk_is_sent_again() {
     let layout = Layout::open(tmp.path()).unwrap();
     let image = layout.select(&Selector::default()).unwrap();
 
-    Mock::given(method("HEAD"))
-        .and(path_regex("^/v2/r/blobs/"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/r/blobs/uploads/"))
-        .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
-        .mount(&server)
-        .await;
+    upload_session(&server).await;
     Mock::given(method("PATCH"))
         .and(path("/upload/1"))
         .respond_with(ResponseTemplate::new(500))
@@ -795,16 +800,7 @@ async fn an_upload_status_with_any_range_is_an_error_or_a_resume_never_a_panic()
         ["0-18446744073709551615", "18446744073709551615-18446744073709551615", "5-1", "0-99999999999", "x-y", "-"]
     {
         let server = MockServer::start().await;
-        Mock::given(method("HEAD"))
-            .and(path_regex("^/v2/r/blobs/"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/v2/r/blobs/uploads/"))
-            .respond_with(ResponseTemplate::new(202).insert_header("location", "/upload/1"))
-            .mount(&server)
-            .await;
+        upload_session(&server).await;
         Mock::given(method("PATCH"))
             .and(path("/upload/1"))
             .respond_with(ResponseTemplate::new(500))
