@@ -414,55 +414,15 @@ mod tests {
         assert!(at_vault.iter().any(|r| r.headers.get("x-vault-token").is_some_and(|v| v == "vault-s3cret")));
     }
 
-    /// A Vault on https with a self-signed certificate (python's ssl server; openssl makes the pair):
-    /// its address, and the process to stop.
-    fn self_signed_vault(dir: &std::path::Path) -> (String, std::process::Child) {
-        let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-        let made = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-        let body = r#"{"data": {"data": {"registry_token": "s3cret"}, "metadata": {"version": 3}}}"#;
-        let server = format!(
-            "import http.server, ssl, sys\n\
-             class H(http.server.BaseHTTPRequestHandler):\n\
-             \x20   def do_GET(self):\n\
-             \x20       b = {body:?}.encode()\n\
-             \x20       self.send_response(200); self.send_header('content-type', 'application/json')\n\
-             \x20       self.send_header('content-length', str(len(b))); self.end_headers(); self.wfile.write(b)\n\
-             \x20   def log_message(self, *a): pass\n\
-             s = http.server.HTTPServer(('127.0.0.1', 0), H)\n\
-             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain({cert:?}, {key:?})\n\
-             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
-             print(s.server_address[1], flush=True)\n\
-             s.serve_forever()\n",
-            cert = cert.display().to_string(),
-            key = key.display().to_string(),
-        );
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", &server])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-        (format!("https://127.0.0.1:{}", line.trim()), child)
-    }
-
     #[tokio::test]
     async fn vault_skip_verify_in_the_environment_is_never_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, mut server) = self_signed_vault(dir.path());
+        let body = r#"{"data": {"data": {"registry_token": "s3cret"}, "metadata": {"version": 3}}}"#;
+        let vault = offinfra_test_support::tls::serve(200, &[], body);
         // What a careless shell profile or a pipeline variable sets: it must not turn verification off.
         std::env::set_var("VAULT_SKIP_VERIFY", "true");
-        let refused = read_vault(&token_source(url.clone(), "ci/app")).await;
-        let asked = read_vault(&VaultSource { skip_tls_verify: true, ..token_source(url, "ci/app") }).await;
-        let _ = server.kill();
+        let refused = read_vault(&token_source(vault.url.clone(), "ci/app")).await;
+        let asked =
+            read_vault(&VaultSource { skip_tls_verify: true, ..token_source(vault.url.clone(), "ci/app") }).await;
         let err = refused.expect_err("an unverified certificate is refused");
         assert!(matches!(err, SyncError::Vault { .. }), "{err}");
         assert_eq!(asked.expect("--vault-skip-verify reads it").version, 3);

@@ -17,6 +17,7 @@
 pub mod env;
 pub mod examples;
 pub mod git;
+pub mod tls;
 
 #[cfg(feature = "cluster")]
 pub mod cluster;

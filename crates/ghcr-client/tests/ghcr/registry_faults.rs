@@ -916,3 +916,68 @@ async fn a_catalog_name_is_held_to_the_repository_rule_before_it_becomes_a_path(
         server.received_requests().await.unwrap().iter().map(|r| r.url.path().to_owned()).collect();
     assert_eq!(paths, ["/v2/_catalog"], "nothing read from a listed name before every name was checked");
 }
+
+#[tokio::test]
+async fn an_index_of_too_many_manifests_is_refused_at_the_cap() {
+    use offinfra_test_support::oci::{sha256_digest, MANIFEST};
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    // 1001 distinct image manifests, served by digest from one responder, and an index listing them all.
+    let mut by_digest = std::collections::HashMap::new();
+    let mut children = Vec::new();
+    for n in 0..=ghcr_client::registry::copy::MAX_MANIFESTS {
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": MANIFEST, "config": {}, "layers": [], "annotations": {"n": n.to_string()}
+        }))
+        .unwrap();
+        let digest = sha256_digest(&bytes);
+        children.push(serde_json::json!({"mediaType": MANIFEST, "digest": digest, "size": bytes.len()}));
+        by_digest.insert(format!("/v2/many/manifests/{digest}"), bytes);
+    }
+    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": children}))
+        .unwrap();
+    let index_digest = sha256_digest(&index);
+    by_digest.insert(format!("/v2/many/manifests/{index_digest}"), index);
+    let served = std::sync::Arc::new(by_digest);
+    let server = MockServer::start().await;
+    let lookup = served.clone();
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2/many/manifests/"))
+        .respond_with(move |request: &wiremock::Request| match lookup.get(request.url.path()) {
+            Some(bytes) => ResponseTemplate::new(200).set_body_raw(bytes.clone(), MANIFEST),
+            None => ResponseTemplate::new(404),
+        })
+        .mount(&server)
+        .await;
+    let registry = Registry::new(&server.address().to_string(), Credentials::Anonymous, once()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let image = registry.image("many").unwrap().with_reference(&r(&index_digest));
+    let err = registry.save_to_layout(&image, out.path(), None).await.unwrap_err();
+    assert!(err.to_string().contains("more than 1000 manifests"), "{err}");
+    let fetched = server.received_requests().await.unwrap().len();
+    // The index, the cap's worth of children, and the one that crossed it: nothing after.
+    assert!(fetched <= ghcr_client::registry::copy::MAX_MANIFESTS + 2, "stopped at the cap: {fetched} requests");
+}
+
+#[tokio::test]
+async fn an_https_registry_naming_an_http_realm_gets_no_credentials_end_to_end() {
+    // The realm: plain http, recording what reaches it.
+    let realm = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"token": "t"})))
+        .mount(&realm)
+        .await;
+    // The registry: https (self-signed, trusted by this client only), challenging with that http realm.
+    let challenge = format!("Bearer realm=\"{}/token\",service=\"registry\"", realm.uri());
+    let registry_server = offinfra_test_support::tls::serve(401, &[("www-authenticate", challenge.as_str())], "{}");
+    let host = registry_server.url.trim_start_matches("https://").to_owned();
+    let trusting = offinfra_http::ReqwestClient::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let registry = Registry::builder(&host)
+        .credentials(Credentials::Basic { username: "u".into(), password: "s3cret".into() })
+        .options(RegistryOptions { plain_http: Some(false), ..once() })
+        .http_client(trusting)
+        .build()
+        .unwrap();
+    let err = registry.tags(&registry.image("r").unwrap()).await.unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(realm.received_requests().await.unwrap().is_empty(), "a plain-http realm was sent the token request");
+}
