@@ -66,7 +66,8 @@ pub struct BuildArgs {
     /// A tag to push (repeat; with --repository)
     #[arg(long = "tag", value_name = "TAG", requires = "repository")]
     pub tags: Vec<Tag>,
-    /// Base registry credentials USER:PASSWORD (default: the docker config's, else anonymous)
+    /// Base registry credentials USER:PASSWORD (default: the docker config's, else anonymous) (prefer the
+    /// variable: a flag shows in the process list)
     #[arg(long, env = "FROM_CREDS", hide_env_values = true, value_name = "USER:PASSWORD")]
     pub from_creds: Option<String>,
     /// Speak plain HTTP to the base's registry even off loopback

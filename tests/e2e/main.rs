@@ -12,6 +12,7 @@ mod flow_dry_run;
 mod flow_e2e;
 mod forgejo_cleanup;
 mod ghcr_examples;
+mod help;
 mod onboard;
 mod platform_lint;
 mod recipes;
