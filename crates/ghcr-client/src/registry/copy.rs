@@ -290,19 +290,10 @@ impl Registry {
         }
         let Some(hex) = subject.strip_prefix("sha256:") else { return Ok(()) };
         let tag = format!("sha256-{hex}");
-        let mut index = match self.get_manifest(repository, &tag).await? {
-            Some(existing) => serde_json::from_slice(&existing.bytes).unwrap_or_default(),
-            None => serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
-        };
-        // `get_mut`, not `index[..]`: a server's fallback tag may hold any JSON, and indexing a
-        // non-object mutably panics.
-        let Some(list) = index.get_mut("manifests").and_then(serde_json::Value::as_array_mut) else { return Ok(()) };
-        if list.iter().any(|d| d["digest"] == descriptor["digest"]) {
-            return Ok(());
+        let existing = self.get_manifest(repository, &tag).await?;
+        if let Some(bytes) = with_referrer(existing.as_ref().map(|m| m.bytes.as_slice()), descriptor) {
+            self.put_manifest(repository, &tag, INDEX_MEDIA_TYPE, &bytes, &Self::push_scope(repository)).await?;
         }
-        list.push(descriptor.clone());
-        let bytes = serde_json::to_vec(&index).unwrap_or_default();
-        self.put_manifest(repository, &tag, INDEX_MEDIA_TYPE, &bytes, &Self::push_scope(repository)).await?;
         Ok(())
     }
 
@@ -633,6 +624,22 @@ impl Registry {
     }
 }
 
+/// The fallback tag's index (`existing`, or a new one) with `descriptor` listed, or `None` when there is
+/// nothing to write: it is listed already, or what the server keeps there is not an index (any JSON a
+/// server sent is read with `get_mut`, never indexed mutably, which panics on a non-object).
+fn with_referrer(existing: Option<&[u8]>, descriptor: &serde_json::Value) -> Option<Vec<u8>> {
+    let mut index = match existing {
+        Some(bytes) => serde_json::from_slice(bytes).unwrap_or_default(),
+        None => serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
+    };
+    let list = index.get_mut("manifests").and_then(serde_json::Value::as_array_mut)?;
+    if list.iter().any(|d| d["digest"] == descriptor["digest"]) {
+        return None;
+    }
+    list.push(descriptor.clone());
+    serde_json::to_vec(&index).ok()
+}
+
 /// Whether the file at `path` hashes to `digest`: a blob already in a layout is trusted by its content,
 /// never by its size alone.
 async fn file_has_digest(path: &std::path::Path, digest: &str) -> bool {
@@ -707,4 +714,21 @@ fn collect<'a>(
         parts.manifests.push(manifest);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fallback_tag_holding_anything_but_an_index_is_left_alone_not_a_panic() {
+        let descriptor = serde_json::json!({"digest": "sha256:aa", "mediaType": INDEX_MEDIA_TYPE});
+        for held in ["[]", "\"text\"", "7", "null", "{\"manifests\": {}}", "not json"] {
+            assert_eq!(with_referrer(Some(held.as_bytes()), &descriptor), None, "{held}");
+        }
+        let fresh: serde_json::Value = serde_json::from_slice(&with_referrer(None, &descriptor).unwrap()).unwrap();
+        assert_eq!(fresh["manifests"][0], descriptor);
+        let listed = serde_json::to_vec(&fresh).unwrap();
+        assert_eq!(with_referrer(Some(&listed), &descriptor), None, "listed once, not twice");
+    }
 }
