@@ -97,6 +97,7 @@ impl PushArgs {
             concurrency: self.concurrency.max(1),
             ..RegistryOptions::default()
         };
-        Ok(Registry::builder(registry).credentials(self.login.credentials(registry)?).options(options).build()?)
+        let credentials = self.login.credentials(registry)?;
+        Ok(Registry::builder(self.repository.api_host()).credentials(credentials).options(options).build()?)
     }
 }

@@ -171,7 +171,8 @@ impl Connect {
         };
         let credentials = self.registry_credentials(plan.image.registry());
         let options = RegistryOptions { plain_http: self.plain_http.then_some(true), ..RegistryOptions::default() };
-        let registry = Registry::new(plan.image.registry(), credentials, options)?;
+        // The API host (Docker Hub's is not `docker.io`); the credentials were picked by the image's name.
+        let registry = Registry::new(plan.image.api_host(), credentials, options)?;
         let images = if steps.push {
             let path = self
                 .layout
