@@ -48,7 +48,7 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
         return Ok(true);
     }
 
-    let connected = args.flow.connect().connect(&plan)?;
+    let connected = args.flow.connect()?.connect(&plan)?;
     let (human, actions) = (!args.output.json(), offinfra::ci::Actions::from_env());
     // Inside Actions, each step that runs is a group holding what it logs and its result line.
     let mut open = false;

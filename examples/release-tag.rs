@@ -55,6 +55,8 @@ struct Args {
     config: PathBuf,
     #[command(flatten)]
     svu: NextArgs,
+    #[command(flatten)]
+    reach: cli::ForgejoReachArgs,
 }
 
 fn main() -> ExitCode {
@@ -99,7 +101,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let token = args.token.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
         offinfra::Error::invalid("no Forgejo token: set FORGEJO_TOKEN (write:repository) or pass --token")
     })?;
-    let forgejo = Forgejo::new(&args.forgejo_url, token.into())?;
+    let forgejo = Forgejo::reached(&args.forgejo_url, token.into(), &args.reach.reach()?)?;
     let request = CreateTag { tag_name: tag.clone(), target: Some(sha.to_string()), message: args.message.clone() };
     let created = forgejo.repo(owner, name).tags().create(&request).await?;
     if created.created() {

@@ -146,10 +146,11 @@ impl FlowArgs {
     }
 
     /// The servers and credentials of the run.
-    pub fn connect(&self) -> Connect {
-        Connect {
+    pub fn connect(&self) -> Result<Connect, Error> {
+        Ok(Connect {
             forgejo_url: self.forgejo.forgejo_url.clone(),
             forgejo_token: self.forgejo.forgejo_token.clone().map(Into::into),
+            forgejo_reach: self.forgejo.reach.reach()?,
             layout: self.layout.clone(),
             platform: self.platform.clone(),
             registry_username: self.registry_username.clone(),
@@ -161,6 +162,6 @@ impl FlowArgs {
             woodpecker_url: self.woodpecker.woodpecker_url.clone(),
             woodpecker_token: self.woodpecker.woodpecker_token.clone().map(Into::into),
             wait: self.wait.then_some(self.timeout),
-        }
+        })
     }
 }

@@ -192,6 +192,23 @@ pub struct ForgejoFlags {
     /// Forgejo token (write:repository to change anything) (prefer the variable: a flag shows in the process list)
     #[arg(long, env = "FORGEJO_TOKEN", hide_env_values = true)]
     pub forgejo_token: Option<String>,
+    /// How Forgejo is reached besides DNS and the system's CAs.
+    #[command(flatten)]
+    pub reach: ForgejoReachArgs,
+}
+
+/// `--forgejo-resolve` and `--forgejo-ca-cert`: how Forgejo's API is reached when DNS or the system's CAs
+/// are not enough. `--forgejo-url` stays what written files name.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ForgejoReachArgs {
+    /// Reach Forgejo's HOST:PORT at ADDR instead of what DNS says (curl's --resolve; TLS still checks HOST):
+    /// an internal load balancer for the public name (repeat)
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub forgejo_resolve: Vec<crate::http::scope::Resolve>,
+    /// Also trust the CA certificates in this PEM file for Forgejo (a private CA)
+    #[arg(long, env = "FORGEJO_CA_CERT", value_name = "FILE")]
+    pub forgejo_ca_cert: Option<PathBuf>,
 }
 
 impl ForgejoFlags {
@@ -207,7 +224,21 @@ impl ForgejoFlags {
     pub fn client(&self) -> Result<crate::forgejo_client::Forgejo, Error> {
         let url = required(&self.forgejo_url, "--forgejo-url (FORGEJO_URL)")?;
         let token = required(&self.forgejo_token, "--forgejo-token (FORGEJO_TOKEN)")?;
-        Ok(crate::forgejo_client::Forgejo::new(url, token.to_owned().into())?)
+        Ok(crate::forgejo_client::Forgejo::reached(url, token.to_owned().into(), &self.reach.reach()?)?)
+    }
+}
+
+impl ForgejoReachArgs {
+    /// The [`crate::forgejo_client::Reach`], the CA file read (an unreadable one is an error naming it).
+    pub fn reach(&self) -> Result<crate::forgejo_client::Reach, Error> {
+        let ca_pem = match &self.forgejo_ca_cert {
+            Some(path) => Some(std::fs::read(path).map_err(|source| Error::Io {
+                what: format!("--forgejo-ca-cert {}: cannot read it", path.display()),
+                source,
+            })?),
+            None => None,
+        };
+        Ok(crate::forgejo_client::Reach { resolve: self.forgejo_resolve.clone(), ca_pem })
     }
 }
 
@@ -418,6 +449,38 @@ mod tests {
         Prune::command().debug_assert();
         Push::command().debug_assert();
         Sync::command().debug_assert();
+    }
+
+    #[tokio::test]
+    async fn forgejo_is_reached_through_a_resolve_override_with_tls_checking_the_public_name() {
+        // Forgejo answers on 127.0.0.1 with a certificate for its public name only (and the test CA).
+        let name = "forgejo.offinfra.test";
+        let forgejo = offinfra_test_support::tls::serve_as(name, 200, &[], r#"{"version": "11.0.1+gitea-1.22.0"}"#);
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), &forgejo.ca_pem).unwrap();
+        let url = format!("https://{name}:{}", forgejo.port);
+        #[derive(Parser)]
+        struct F {
+            #[command(flatten)]
+            forgejo: ForgejoFlags,
+        }
+        let flags = |extra: &[&str]| {
+            let args = [&["f", "--forgejo-url", url.as_str(), "--forgejo-token", "t"][..], extra].concat();
+            F::try_parse_from(args).expect("flags parse").forgejo
+        };
+        let resolve = format!("{name}:{}:127.0.0.1", forgejo.port);
+        let ca_path = ca.path().to_str().unwrap();
+        // Reached at the override's address, the certificate checked against the public name.
+        let reached = flags(&["--forgejo-resolve", &resolve, "--forgejo-ca-cert", ca_path]).client().unwrap();
+        assert_eq!(reached.version().await.unwrap().raw, "11.0.1+gitea-1.22.0");
+        // Without the override the name does not resolve; without the CA the certificate is refused.
+        assert!(flags(&["--forgejo-ca-cert", ca_path]).client().unwrap().version().await.is_err());
+        assert!(flags(&["--forgejo-resolve", &resolve]).client().unwrap().version().await.is_err());
+        // An override for another host or port would silently not apply: it is an error.
+        let other = format!("{name}:1:127.0.0.1");
+        let err = flags(&["--forgejo-resolve", &other]).client().unwrap_err();
+        assert!(err.to_string().contains("does not match Forgejo's address"), "{err}");
+        assert!(F::try_parse_from(["f", "--forgejo-resolve", "forgejo:443"]).is_err(), "curl's syntax");
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Connect {
     pub forgejo_url: Option<String>,
     /// A Forgejo token with write:repository (the tag step).
     pub forgejo_token: Option<SecretString>,
+    /// How Forgejo's API is reached when DNS or the system's CAs are not enough.
+    pub forgejo_reach: forgejo_client::Reach,
     /// The OCI layout `docker buildx --output type=oci` wrote, a directory or a tar (the push step).
     pub layout: Option<PathBuf>,
     /// The platform pushed from a multi-platform layout.
@@ -79,6 +81,7 @@ impl Default for Connect {
         Self {
             forgejo_url: None,
             forgejo_token: None,
+            forgejo_reach: forgejo_client::Reach::default(),
             layout: None,
             platform: PlatformSpec { os: "linux".into(), architecture: "amd64".into(), variant: None },
             registry_username: None,
@@ -153,7 +156,7 @@ impl Connect {
         let steps = plan.steps;
         let forge = match &plan.tag {
             Some(_) => Some(ForgejoTags {
-                forgejo: Forgejo::new(
+                forgejo: Forgejo::reached(
                     required(&self.forgejo_url, "tagging needs --forgejo-url (FORGEJO_URL)").and_then(
                         |url| match &plan.forgejo_repo {
                             Some(_) => Ok(url),
@@ -164,6 +167,7 @@ impl Connect {
                         },
                     )?,
                     required_secret(&self.forgejo_token, "tagging needs FORGEJO_TOKEN")?,
+                    &self.forgejo_reach,
                 )?,
                 message: None,
             }),

@@ -67,11 +67,47 @@ pub fn api_base(url: &str) -> String {
     }
 }
 
+/// How Forgejo is reached besides DNS and the system's CAs ([`Forgejo::reached`]).
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Names reached at other addresses (curl's `--resolve`).
+    pub resolve: Vec<offinfra_http::scope::Resolve>,
+    /// More CA certificates to trust (PEM).
+    pub ca_pem: Option<Vec<u8>>,
+}
+
 impl Forgejo {
     /// A client of the Forgejo at `url` (its web address, sub-path included) with a personal access
     /// token (`Authorization: token …`).
     pub fn new(url: &str, token: SecretString) -> Result<Self, Error> {
         Ok(Self::with_client(Client::builder(api_base(url)).auth(Auth::Token(token)).build()?))
+    }
+
+    /// A client of the Forgejo at `url` reached as `reach` says: some names at other addresses (an internal
+    /// load balancer for the public name, TLS still checking that name) and more CAs to trust. An override
+    /// for another host or port than `url`'s is an error: it would silently not apply.
+    pub fn reached(url: &str, token: SecretString, reach: &Reach) -> Result<Self, Error> {
+        let base = api_base(url);
+        let parsed =
+            offinfra_http::Url::parse(&base).map_err(|e| Error::InvalidInput(format!("Forgejo URL {url:?}: {e}")))?;
+        let (host, port) = (parsed.host_str().unwrap_or_default().to_ascii_lowercase(), parsed.port_or_known_default());
+        let mut builder = Client::builder(base).auth(Auth::Token(token));
+        for r in &reach.resolve {
+            if r.host != host || Some(r.port) != port {
+                return Err(Error::InvalidInput(format!(
+                    "--forgejo-resolve {}:{}:{} does not match Forgejo's address {host}:{}",
+                    r.host,
+                    r.port,
+                    r.address,
+                    port.unwrap_or_default()
+                )));
+            }
+            builder = builder.resolve(&r.host, std::net::SocketAddr::new(r.address, r.port));
+        }
+        if let Some(pem) = &reach.ca_pem {
+            builder = builder.root_certificates_pem(pem.clone());
+        }
+        Ok(Self::with_client(builder.build()?))
     }
 
     /// A client over an HTTP client already bound to `<forgejo>/api/v1`.

@@ -317,9 +317,24 @@ pub struct ClientBuilder {
     max_body: usize,
     http: Option<reqwest::Client>,
     accept_invalid_certs: bool,
+    resolve: Vec<(String, std::net::SocketAddr)>,
+    root_certificates: Vec<u8>,
 }
 
 impl ClientBuilder {
+    /// Reaches `host` at `address` instead of what DNS says (curl's `--resolve`): TLS still checks the
+    /// certificate against `host`, so a load balancer's internal address can serve the public name.
+    pub fn resolve(mut self, host: &str, address: std::net::SocketAddr) -> Self {
+        self.resolve.push((host.to_owned(), address));
+        self
+    }
+
+    /// Also trusts the certificates of this PEM bundle (a private CA), besides the system's.
+    pub fn root_certificates_pem(mut self, pem: Vec<u8>) -> Self {
+        self.root_certificates = pem;
+        self
+    }
+
     /// Accept any TLS certificate (off by default; only when a user asks for it, never from the
     /// environment).
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
@@ -391,6 +406,14 @@ impl ClientBuilder {
                     .read_timeout(self.read_timeout)
                     .redirect(redirect_policy(&self.auth))
                     .tls_danger_accept_invalid_certs(self.accept_invalid_certs);
+                for (host, address) in &self.resolve {
+                    builder = builder.resolve(host, *address);
+                }
+                if !self.root_certificates.is_empty() {
+                    let certificates = reqwest::Certificate::from_pem_bundle(&self.root_certificates)
+                        .map_err(|e| Error::Build { what: "the CA certificates (PEM)".into(), source: Some(e) })?;
+                    builder = builder.tls_certs_merge(certificates);
+                }
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);
                 }
@@ -431,6 +454,8 @@ impl Client {
             max_body: DEFAULT_MAX_BODY,
             http: None,
             accept_invalid_certs: false,
+            resolve: Vec::new(),
+            root_certificates: Vec::new(),
         }
     }
 

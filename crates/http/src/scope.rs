@@ -83,3 +83,40 @@ impl CredentialScope {
         &self.hosts
     }
 }
+
+/// curl's `--resolve HOST:PORT:ADDR`: reach `host` on `port` at `address` instead of what DNS says. An IPv6
+/// address is written in brackets (`git.example:443:[fd00::3]`).
+///
+/// ```
+/// use offinfra_http::scope::Resolve;
+/// let r: Resolve = "forgejo.viktorbarzin.me:443:10.0.20.203".parse().unwrap();
+/// assert_eq!((r.host.as_str(), r.port, r.address.to_string().as_str()), ("forgejo.viktorbarzin.me", 443, "10.0.20.203"));
+/// assert!("forgejo:443".parse::<Resolve>().is_err());
+/// assert!("forgejo:https:10.0.0.1".parse::<Resolve>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    /// The name requests are for (and TLS checks).
+    pub host: String,
+    /// The port the override applies to.
+    pub port: u16,
+    /// Where the connection goes.
+    pub address: std::net::IpAddr,
+}
+
+impl std::str::FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("{text:?}: expected HOST:PORT:ADDRESS (curl's --resolve), {why}");
+        let (host, rest) = text.split_once(':').ok_or_else(|| bad("no port"))?;
+        let (port, address) = rest.split_once(':').ok_or_else(|| bad("no address"))?;
+        let port = port.parse::<u16>().map_err(|_| bad("the port is not a number"))?;
+        let address = address.trim_start_matches('[').trim_end_matches(']');
+        let address = address.parse().map_err(|_| bad("the address is not an IP address"))?;
+        if host.is_empty() || host_of(host).is_none() {
+            return Err(bad("no host"));
+        }
+        Ok(Self { host: host.to_ascii_lowercase(), port, address })
+    }
+}
