@@ -358,9 +358,39 @@ async fn private_images_are_read_with_the_pull_secrets_the_kubelet_would_use() {
         .unwrap();
         Api::<Deployment>::namespaced(client.clone(), ns).create(&PostParams::default(), &app).await.unwrap();
     }
+    // Two CronJobs on :latest, as Kubernetes 1.20 serves them (batch/v1beta1): nodes keep their first pull
+    // of a tag unless the policy is Always. (The API server defaults a :latest image to Always: the policy
+    // the rule catches is one written as IfNotPresent.)
+    let resource = offinfra::deployer::kube::api::ApiResource {
+        group: "batch".into(),
+        version: "v1beta1".into(),
+        api_version: "batch/v1beta1".into(),
+        kind: "CronJob".into(),
+        plural: "cronjobs".into(),
+    };
+    let crons: Api<offinfra::deployer::kube::api::DynamicObject> = Api::namespaced_with(client.clone(), &a, &resource);
+    for (name, policy) in [("nightly", Some("IfNotPresent")), ("nightly-always", Some("Always"))] {
+        let mut container = json!({"name": "job", "image": format!("{repo}:latest")});
+        if let Some(policy) = policy {
+            container["imagePullPolicy"] = json!(policy);
+        }
+        let cron: offinfra::deployer::kube::api::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "0 0 1 1 *", "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never", "containers": [container]}}}}}
+        }))
+        .unwrap();
+        crons.create(&PostParams::default(), &cron).await.unwrap();
+    }
     let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
     let (code, stdout, stderr) =
         doctor(&["--images-in", &a, "--images-in", &b_ns, "--format", "json"], &[("KUBECONFIG", kubeconfig.as_str())]);
+    let latest: Vec<&str> = stdout
+        .split("\"evidence\"")
+        .filter(|part| part.contains("tracks :latest without imagePullPolicy: Always"))
+        .collect();
+    assert_eq!(latest.len(), 1, "exactly the CronJob without Always is flagged: {stdout}");
+    assert!(!stdout.contains("not served"), "CronJobs are read on 1.20 too: {stdout}");
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     let report: Value = serde_json::from_slice(stdout.as_bytes()).unwrap();
     let finding = |ns: &str| {

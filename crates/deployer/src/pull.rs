@@ -72,13 +72,42 @@ impl Deployer {
                     specs.push((Kind::CronJob, c.metadata.name.unwrap_or_default(), spec));
                 }
             }
-            Err(kube::Error::Api(e)) if e.code == 404 => unserved.push("CronJob (batch/v1)".to_owned()),
+            // Before Kubernetes 1.21 CronJobs are served as batch/v1beta1 only; the pod spec sits where it
+            // sits in batch/v1.
+            Err(kube::Error::Api(e)) if e.code == 404 => match self.cron_jobs_v1beta1().await {
+                Ok(found) => specs.extend(found),
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    unserved.push("CronJob (batch/v1, batch/v1beta1)".to_owned())
+                }
+                Err(e) => return Err(e.into()),
+            },
             Err(e) => return Err(e.into()),
         }
         for (kind, name, spec) in specs {
             out.push(self.workload_of(kind, name, spec).await?);
         }
         Ok((out, unserved))
+    }
+
+    /// The namespace's batch/v1beta1 CronJobs and their pod specs (read as dynamic objects: the typed
+    /// API of this build knows batch/v1 only).
+    async fn cron_jobs_v1beta1(&self) -> Result<Vec<(Kind, String, PodSpec)>, kube::Error> {
+        let resource = kube::api::ApiResource {
+            group: "batch".into(),
+            version: "v1beta1".into(),
+            api_version: "batch/v1beta1".into(),
+            kind: "CronJob".into(),
+            plural: "cronjobs".into(),
+        };
+        let api: kube::Api<kube::api::DynamicObject> =
+            kube::Api::namespaced_with(self.client().clone(), self.namespace(), &resource);
+        let mut out = Vec::new();
+        for cron in api.list(&Default::default()).await?.items {
+            let spec = cron.data["spec"]["jobTemplate"]["spec"]["template"]["spec"].clone();
+            let spec: PodSpec = serde_json::from_value(spec).unwrap_or_default();
+            out.push((Kind::CronJob, cron.metadata.name.unwrap_or_default(), spec));
+        }
+        Ok(out)
     }
 
     /// One workload (a Deployment, say) and what its pods pull.
