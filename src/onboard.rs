@@ -479,7 +479,7 @@ pub async fn inspect(
     let full = format!("{}/{}", config.owner, config.name);
     let repo = forgejo.repo(&config.owner, &config.name);
     let info = repo.get().await.with_context(|| format!("reading {full} on Forgejo"))?;
-    let Some(branch) =
+    let Some(_) =
         repo.branch(&config.branch).await.with_context(|| format!("reading branch {} of {full}", config.branch))?
     else {
         return Err(crate::Error::invalid(format!("{full} has no branch {:?}: push it first", config.branch)));
@@ -497,32 +497,23 @@ pub async fn inspect(
             m.remote_address
         )),
         None => {
-            // A push mirror force-pushes: GitHub commits that Forgejo lacks would be lost.
+            // A push mirror force-pushes every ref (`--force --mirror`): a GitHub branch or tag Forgejo lacks,
+            // or has elsewhere, would be deleted or moved on the first sync.
             let gh = &config.github_repo;
-            let head = github_branch_head(github, gh, &config.branch).await?;
-            let forgejo_head = branch.commit["id"].as_str().unwrap_or_default().to_owned();
-            if let Some(head) = head.filter(|h| *h != forgejo_head) {
-                let lacking = match repo.compare(&config.branch, &head).await? {
-                    None => Some("a commit Forgejo does not have".to_owned()),
-                    Some(c) if c.total_commits > 0 => {
-                        Some(format!("{} commit(s) Forgejo's {} lacks", c.total_commits, config.branch))
-                    }
-                    Some(_) => None,
-                };
-                match (lacking, config.allow_overwrite) {
-                    (Some(what), false) => {
-                        return Err(crate::Error::invalid(format!(
-                            "GitHub {gh} {} is at {head}, {what} ({full} {} is at {}): the push mirror would \
-                             overwrite it; reconcile the two, or pass --allow-overwrite",
-                            config.branch, config.branch, forgejo_head
-                        )))
-                    }
-                    (Some(what), true) => plan.in_place.push(format!(
-                        "GitHub {gh} {} is at {head}, {what}: overwritten by the mirror (--allow-overwrite)",
-                        config.branch
-                    )),
-                    (None, _) => {}
+            let lost = refs_the_mirror_would_overwrite(github, gh, &repo).await?;
+            match (lost.is_empty(), config.allow_overwrite) {
+                (true, _) => {}
+                (false, false) => {
+                    return Err(crate::Error::invalid(format!(
+                        "the push mirror from {full} would overwrite GitHub {gh}: {}; reconcile the two, or pass \
+                         --allow-overwrite",
+                        lost.join("; ")
+                    )))
                 }
+                (false, true) => plan.in_place.push(format!(
+                    "GitHub {gh} refs overwritten by the mirror (--allow-overwrite): {}",
+                    lost.join("; ")
+                )),
             }
             plan.changes.push(Change::CreateMirror { remote: config.github_remote.clone() })
         }
@@ -834,32 +825,83 @@ async fn github_repo_id(github: &offinfra_http::Client, repo: &offinfra_types::R
     }
 }
 
-/// The commit at the head of `branch` of the GitHub repository `repo`; `None` when the repository or the
-/// branch does not exist yet (a new mirror).
-async fn github_branch_head(
+/// Every branch and tag of `repo` on GitHub with its commit (an empty list when the repository does not
+/// exist there yet); each commit id is held to the rule before it goes into a request or a message.
+async fn github_refs(
     github: &offinfra_http::Client,
     repo: &offinfra_types::RepoName,
-    branch: &str,
-) -> Result<Option<String>, crate::Error> {
+    kind: &str,
+) -> Result<Vec<(String, offinfra_types::CommitId)>, crate::Error> {
     let route = format!(
-        "/repos/{}/{}/branches/{}",
+        "/repos/{}/{}/{kind}",
         offinfra_http::encode_segment(repo.owner()),
-        offinfra_http::encode_segment(repo.name()),
-        offinfra_http::encode_segment(branch)
+        offinfra_http::encode_segment(repo.name())
     );
-    match github.json::<serde_json::Value>(&offinfra_http::Request::get(route)).await {
-        // The server's text is held to the commit id rule before it goes into a request or a message.
-        Ok(answer) => answer["commit"]["sha"]
-            .as_str()
-            .map(|sha| {
-                offinfra_types::CommitId::parse(sha)
-                    .map(|id| id.as_str().to_owned())
-                    .with_context(|| format!("GitHub's head of {repo} {branch}"))
-            })
-            .transpose(),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading branch {branch} of {repo} on GitHub")),
+    let listed: Vec<serde_json::Value> =
+        match github.all_pages(offinfra_http::Request::get(route).query("per_page", "100"), None).await {
+            Ok(listed) => listed,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("listing the {kind} of {repo} on GitHub")),
+        };
+    listed
+        .iter()
+        .map(|r| {
+            let name = r["name"].as_str().unwrap_or_default().to_owned();
+            let sha = r["commit"]["sha"].as_str().unwrap_or_default();
+            let id = offinfra_types::CommitId::parse(sha).with_context(|| format!("GitHub's {repo} {name}"))?;
+            Ok((name, id))
+        })
+        .collect()
+}
+
+/// The refs of GitHub's `gh` that a push mirror from `forgejo` would delete or move: a branch or tag Forgejo
+/// lacks, a tag on another commit, a branch with commits Forgejo's lacks (one compare each), each named.
+async fn refs_the_mirror_would_overwrite(
+    github: &offinfra_http::Client,
+    gh: &offinfra_types::RepoName,
+    forgejo: &forgejo_client::RepoHandle<'_>,
+) -> Result<Vec<String>, crate::Error> {
+    let (branches, tags) = (github_refs(github, gh, "branches").await?, github_refs(github, gh, "tags").await?);
+    if branches.is_empty() && tags.is_empty() {
+        return Ok(Vec::new());
     }
+    let ours = forgejo.branches().await.context("listing Forgejo's branches")?;
+    let ours: std::collections::BTreeMap<String, String> =
+        ours.iter().map(|b| (b.name.clone(), b.sha().unwrap_or_default().to_ascii_lowercase())).collect();
+    let our_tags = forgejo.tags().list(None).await.context("listing Forgejo's tags")?;
+    let our_tags: std::collections::BTreeMap<String, String> = our_tags
+        .iter()
+        .map(|t| (t.name.clone(), t.commit.as_ref().map(|c| c.sha.to_ascii_lowercase()).unwrap_or_default()))
+        .collect();
+    let short = |sha: &str| sha.chars().take(8).collect::<String>();
+    let mut lost = Vec::new();
+    for (name, sha) in &branches {
+        match ours.get(name) {
+            None => lost.push(format!("branch {name} is only on GitHub (at {})", short(sha.as_str()))),
+            Some(at) if at == sha.as_str() => {}
+            Some(at) => match forgejo.compare(name, sha.as_str()).await? {
+                None => lost.push(format!(
+                    "branch {name} is at {}, a commit Forgejo does not have (Forgejo's is at {})",
+                    short(sha.as_str()),
+                    short(at)
+                )),
+                Some(c) if c.total_commits > 0 => {
+                    lost.push(format!("branch {name} has {} commit(s) Forgejo's lacks", c.total_commits))
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    for (name, sha) in &tags {
+        match our_tags.get(name) {
+            None => lost.push(format!("tag {name} is only on GitHub (at {})", short(sha.as_str()))),
+            Some(at) if at == sha.as_str() => {}
+            Some(at) => {
+                lost.push(format!("tag {name} is at {} on GitHub, {} on Forgejo", short(sha.as_str()), short(at)))
+            }
+        }
+    }
+    Ok(lost)
 }
 
 #[cfg(test)]

@@ -111,7 +111,8 @@ async fn onboards_once_then_changes_nothing() {
     let woodpecker = offinfra_test_support::contract::strict_server().await;
     // The GitHub mirror does not exist yet: nothing there to overwrite.
     let github = offinfra_test_support::contract::strict_server().await;
-    get(&github, "/repos/ViktorBarzin/app/branches/master", not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app/branches", not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app/tags", not_found()).await;
     get(&github, "/repos/ViktorBarzin/app", ok(json!({"id": 4242, "full_name": "ViktorBarzin/app"}))).await;
     // The mirror's Actions secrets: none yet; values are sealed with this key pair's public half.
     let secret_key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
@@ -281,7 +282,8 @@ async fn onboards_once_then_changes_nothing() {
     get(&woodpecker, "/api/repos/lookup/ViktorBarzin/app", ok(woodpecker_repo(true))).await;
     github.reset().await;
     forbid_unmounted(&github).await;
-    get(&github, "/repos/ViktorBarzin/app/branches/master", not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app/branches", not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app/tags", not_found()).await;
     // The secrets come in two pages (GitHub pages at 100): the second one's must not look missing.
     let listed = json!({"total_count": 2, "secrets": [
         {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}]});
@@ -318,24 +320,29 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
     get(&forgejo, REPO, ok(repo("master"))).await;
     reads(&forgejo).await;
     get(&forgejo, &format!("{REPO}/push_mirrors"), ok(json!([]))).await;
-    // GitHub's master has a commit Forgejo has never seen (the two remotes diverged).
-    get(
-        &github,
-        "/repos/ViktorBarzin/app/branches/master",
-        ok(json!({"name": "master", "commit": {"sha": "d1fe9ed0"}})),
-    )
-    .await;
+    // GitHub's master has a commit Forgejo has never seen (the two remotes diverged), a tag Forgejo has on
+    // another commit, and a branch Forgejo lacks: the mirror's first sync would lose all three.
+    let github_branches =
+        json!([{"name": "master", "commit": {"sha": "d1fe9ed0"}}, {"name": "hotfix", "commit": {"sha": "aaaabbbb"}}]);
+    get(&github, "/repos/ViktorBarzin/app/branches", ok(github_branches)).await;
+    get(&github, "/repos/ViktorBarzin/app/tags", ok(json!([{"name": "v1.0.0", "commit": {"sha": "0123abcd"}}]))).await;
+    let forgejo_master =
+        json!([{"name": "master", "commit": {"id": "c0ffee", "message": "m", "url": "u"}, "protected": false}]);
+    get(&forgejo, &format!("{REPO}/branches"), ok(forgejo_master)).await;
+    let forgejo_tag = json!([{"name": "v1.0.0", "id": "fedcba98", "commit": {"sha": "fedcba98", "url": "u", "created": "2026-01-01T00:00:00Z"}}]);
+    get(&forgejo, &format!("{REPO}/tags"), ok(forgejo_tag)).await;
     get(&forgejo, &format!("{REPO}/compare/master...d1fe9ed0"), not_found()).await;
 
     let out = run(&forgejo, &woodpecker, &github, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(
-            "GitHub ViktorBarzin/app master is at d1fe9ed0, a commit Forgejo does not have (viktor/app master is at c0ffee)"
-        ),
-        "{stderr}"
-    );
+    for lost in [
+        "branch master is at d1fe9ed0, a commit Forgejo does not have (Forgejo's is at c0ffee)",
+        "branch hotfix is only on GitHub (at aaaabbbb)",
+        "tag v1.0.0 is at 0123abcd on GitHub, fedcba98 on Forgejo",
+    ] {
+        assert!(stderr.contains(lost), "{lost}: {stderr}");
+    }
     assert!(stderr.contains("--allow-overwrite"), "{stderr}");
     assert!(writes(&forgejo.received_requests().await.unwrap()).is_empty(), "nothing written");
     assert!(writes(&woodpecker.received_requests().await.unwrap()).is_empty(), "nothing written");
@@ -357,16 +364,13 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
 
     // What GitHub says its head is goes into a request and a message only as a commit id.
     github.reset().await;
-    get(
-        &github,
-        "/repos/ViktorBarzin/app/branches/master",
-        ok(json!({"name": "master", "commit": {"sha": "dé/../x"}})),
-    )
-    .await;
+    get(&github, "/repos/ViktorBarzin/app/branches", ok(json!([{"name": "master", "commit": {"sha": "dé/../x"}}])))
+        .await;
+    get(&github, "/repos/ViktorBarzin/app/tags", ok(json!([]))).await;
     let out = run(&forgejo, &woodpecker, &github, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("GitHub's head of ViktorBarzin/app master") && stderr.contains("dé/../x"), "{stderr}");
+    assert!(stderr.contains("GitHub's ViktorBarzin/app master") && stderr.contains("dé/../x"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
