@@ -23,7 +23,7 @@ mod webhook;
 
 pub use images::{deployment_images, workload_images};
 pub use pipeline::lint_pipeline;
-pub use registry::{cache, orphans};
+pub use registry::{cache, orphans, CacheSpec};
 pub use secrets::secret_parity;
 pub use webhook::{redact_url, webhook};
 
@@ -136,7 +136,7 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
 /// # async fn run() -> Result<(), offinfra::Error> {
 /// use offinfra::doctor::Checks;
 ///
-/// let checks = Checks { cache: Some("cache.example:5000".into()), lint: vec![".woodpecker".into()], ..Checks::default() };
+/// let checks = Checks { caches: vec!["http://cache.example:5000=ghcr.io".parse().unwrap()], lint: vec![".woodpecker".into()], ..Checks::default() };
 /// let findings = checks.run().await?;
 /// print!("{}", offinfra::doctor::table(&findings));
 /// # Ok(()) }
@@ -162,8 +162,8 @@ pub struct Checks {
     /// A Forgejo user or organisation whose container packages must have no orphaned index children, and
     /// the client of Forgejo's registry ([`crate::forgejo_registry::registry`]); needs `forgejo`.
     pub forgejo_packages: Option<(String, ghcr_client::registry::Registry)>,
-    /// A pull-through cache that must answer.
-    pub cache: Option<String>,
+    /// Pull-through caches that must answer, each spoken to as its own scheme says.
+    pub caches: Vec<CacheSpec>,
     /// Plain HTTP to registries that are not on loopback.
     pub plain_http: bool,
     /// A Deployment (and its namespace, default the kubeconfig context's) whose images must exist.
@@ -234,8 +234,18 @@ impl Checks {
                 false => findings.extend(orphans(registry, &repositories).await?),
             }
         }
-        if let Some(host) = &self.cache {
-            findings.push(cache(&registry(host)?).await);
+        for spec in &self.caches {
+            // Each cache's own scheme decides, not the run's --plain-http.
+            let options = ghcr_client::registry::RegistryOptions {
+                plain_http: spec.plain_http.or(self.plain_http.then_some(true)),
+                ..Default::default()
+            };
+            let client = ghcr_client::registry::Registry::builder(&spec.host).options(options).build()?;
+            let mut finding = cache(&client).await;
+            if let Some(upstream) = &spec.upstream {
+                finding.check = format!("{} ({upstream})", finding.check);
+            }
+            findings.push(finding);
         }
         // One Kubernetes client (the kubeconfig is read once) for both cluster checks.
         if self.deployment.is_some() || !self.images_in.is_empty() {

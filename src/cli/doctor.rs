@@ -61,9 +61,10 @@ pub struct DoctorArgs {
     /// Send the Forgejo token to --forgejo-registry although it is not Forgejo's host
     #[arg(long)]
     pub forgejo_registry_token: bool,
-    /// A pull-through cache that must answer /v2/_catalog
-    #[arg(long, value_name = "HOST")]
-    pub cache: Option<String>,
+    /// A pull-through cache that must answer /v2/ and /v2/_catalog: [http://|https://]HOST[:PORT][=UPSTREAM],
+    /// its scheme for this cache only (repeat, e.g. --cache http://10.0.20.10:5010=ghcr.io)
+    #[arg(long, value_name = "CACHE")]
+    pub cache: Vec<crate::doctor::CacheSpec>,
     /// Speak plain HTTP to non-loopback registries
     #[arg(long)]
     pub plain_http: bool,
@@ -155,7 +156,7 @@ impl DoctorArgs {
             registry: self.registry.clone(),
             repositories: self.repositories.clone(),
             forgejo_packages,
-            cache: self.cache.clone(),
+            caches: self.cache.clone(),
             plain_http: self.plain_http,
             deployment: self.deployment.clone().map(|name| (self.namespace.clone(), name)),
             images_in: self.images_in.clone(),

@@ -30,6 +30,54 @@ pub async fn orphans(
     Ok(findings)
 }
 
+/// A pull-through cache to check: `[http://|https://]HOST[:PORT][=UPSTREAM]`. The scheme says how this
+/// cache is spoken to (none: docker's rule, plain HTTP on loopback only); the upstream names what it
+/// caches, for the report.
+///
+/// ```
+/// use offinfra::doctor::CacheSpec;
+/// let lan: CacheSpec = "http://10.0.20.10:5010=ghcr.io".parse()?;
+/// assert_eq!((lan.host.as_str(), lan.plain_http, lan.upstream.as_deref()), ("10.0.20.10:5010", Some(true), Some("ghcr.io")));
+/// let bare: CacheSpec = "cache.lan:5000".parse()?;
+/// assert_eq!((bare.plain_http, bare.upstream), (None, None));
+/// assert!("ftp://cache".parse::<CacheSpec>().is_err());
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSpec {
+    /// `host[:port]`.
+    pub host: String,
+    /// `Some(true)`: plain HTTP; `Some(false)`: HTTPS; `None`: docker's rule.
+    pub plain_http: Option<bool>,
+    /// The registry it caches.
+    pub upstream: Option<String>,
+}
+
+impl std::str::FromStr for CacheSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (address, upstream) = match text.split_once('=') {
+            Some((address, upstream)) if !upstream.is_empty() => (address, Some(upstream.to_owned())),
+            Some(_) => return Err(format!("{text:?}: nothing after `=` (the upstream registry)")),
+            None => (text, None),
+        };
+        let (plain_http, host) = match address.split_once("://") {
+            Some(("http", host)) => (Some(true), host),
+            Some(("https", host)) => (Some(false), host),
+            Some((scheme, _)) => return Err(format!("{text:?}: the scheme {scheme:?} is neither http nor https")),
+            None => (None, address),
+        };
+        let host = host.trim_end_matches('/');
+        match offinfra_http::scope::host_of(host) {
+            Some(_) if !host.is_empty() && !host.contains('/') => {
+                Ok(Self { host: host.to_owned(), plain_http, upstream })
+            }
+            _ => Err(format!("{text:?}: expected [http://|https://]HOST[:PORT][=UPSTREAM]")),
+        }
+    }
+}
+
 /// Checks that the pull-through cache `registry` answers `/v2/` and `/v2/_catalog`.
 pub async fn cache(registry: &ghcr_client::registry::Registry) -> Finding {
     let check = format!("cache {}", registry.host());

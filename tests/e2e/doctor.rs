@@ -271,8 +271,15 @@ async fn registry_orphans_cache_and_deployment_images() {
     let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
     let env = [("KUBECONFIG", kubeconfig.as_str())];
 
-    let healthy = doctor(&["--registry", &host, "--cache", &host], &[]);
+    // Several caches, each with its own scheme and upstream: the loopback one said plainly, the second
+    // named by its scheme (plain HTTP for it alone) and what it caches.
+    let explicit = format!("http://{host}=ghcr.io");
+    let healthy = doctor(&["--registry", &host, "--cache", &host, "--cache", &explicit], &[]);
     assert_eq!(healthy.0, Some(0), "{}", healthy.1);
+    assert!(healthy.1.contains(&format!("pass   cache {host} (ghcr.io)")), "{}", healthy.1);
+    assert_eq!(healthy.1.matches(&format!("pass   cache {host}")).count(), 2, "{}", healthy.1);
+    let bad = doctor(&["--cache", "ftp://cache.lan"], &[]);
+    assert_eq!(bad.0, Some(2), "a bad --cache is a usage error: {}", bad.2);
     assert!(
         healthy.1.contains(&format!("pass   orphans {host}/acme/app every index's children are present\n")),
         "{}",
