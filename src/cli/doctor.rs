@@ -63,7 +63,7 @@ pub struct DoctorArgs {
     pub forgejo_registry_token: bool,
     /// A pull-through cache that must answer /v2/ and /v2/_catalog:
     /// `[http://|https://]HOST[:PORT][=UPSTREAM]`, its scheme for this cache only (repeat, e.g. --cache
-    /// http://10.0.20.10:5010=ghcr.io)
+    /// `http://10.0.20.10:5010=ghcr.io`)
     #[arg(long, value_name = "CACHE")]
     pub cache: Vec<crate::doctor::CacheSpec>,
     /// Speak plain HTTP to non-loopback registries
