@@ -330,6 +330,19 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
 pub trait Forge: Send + Sync {
     /// Creates `tag` on `sha` in the Forgejo repository `repo`; `Ok(false)` when it already points there.
     async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error>;
+
+    /// The newest release tag of `repo` (`prefix` and a version without prerelease) when its commit is
+    /// neither `sha` nor an ancestor of it: a newer build, which `sha` must not be deployed over. Its name
+    /// and commit; `None` when there is no such tag.
+    async fn newer_release(
+        &self,
+        repo: &RepoName,
+        prefix: &str,
+        sha: &CommitId,
+    ) -> Result<Option<(String, String)>, Error> {
+        let _ = (repo, prefix, sha);
+        Ok(None)
+    }
 }
 
 /// The registry that receives the image.
@@ -722,8 +735,31 @@ pub async fn run_observed(
         _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
         (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
-        (Some(request), Some(target)) => {
+        (Some(request), Some(target)) => 'deploy: {
             started(Step::Deploy);
+            // Runs finish out of order (a lagging mirror, a slow runner): an older commit never deploys over
+            // a newer release.
+            if let (Some(forge), Some(repo)) = (backends.forge, &plan.forgejo_repo) {
+                let prefix = plan.version.tag.strip_suffix(plan.version.version.as_str()).unwrap_or("v");
+                match forge.newer_release(repo, prefix, &plan.sha).await {
+                    Ok(None) => {}
+                    Ok(Some((tag, commit))) => {
+                        let short: String = commit.chars().take(8).collect();
+                        let detail = format!(
+                            "not deploying {}: {tag} (at {short}) is newer and {} does not contain it",
+                            plan.sha.image_tag(),
+                            plan.sha.image_tag()
+                        );
+                        record(&mut report, Step::Deploy, StepStatus::Failed, detail);
+                        break 'deploy;
+                    }
+                    Err(e) => {
+                        let detail = format!("checking for a newer release: {}", crate::error::one_line(&e));
+                        record(&mut report, Step::Deploy, StepStatus::Failed, detail);
+                        break 'deploy;
+                    }
+                }
+            }
             let span = tracing::info_span!("step", step = "deploy", registration = %plan.registration);
             match target.deploy(&plan.registration, request).instrument(span).await {
                 Ok(deployed) => {

@@ -36,6 +36,33 @@ impl Forge for ForgejoTags {
         };
         Ok(self.forgejo.repo(repo.owner(), repo.name()).tags().create(&request).await?.created())
     }
+
+    async fn newer_release(
+        &self,
+        repo: &RepoName,
+        prefix: &str,
+        sha: &CommitId,
+    ) -> Result<Option<(String, String)>, Error> {
+        let handle = self.forgejo.repo(repo.owner(), repo.name());
+        let tags = handle.tags().list(None).await?;
+        let newest = tags
+            .iter()
+            .filter_map(|t| {
+                let version = semver::Version::parse(t.name.strip_prefix(prefix)?).ok()?;
+                version.pre.is_empty().then_some((version, t))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0));
+        let Some((_, tag)) = newest else { return Ok(None) };
+        let commit = tag.commit.as_ref().map(|c| c.sha.to_ascii_lowercase()).unwrap_or_default();
+        if commit.is_empty() || commit == sha.as_str() {
+            return Ok(None);
+        }
+        // The tag's commit is an ancestor of `sha` when it has nothing `sha` lacks.
+        match handle.compare(sha.as_str(), &commit).await? {
+            Some(c) if c.total_commits == 0 => Ok(None),
+            _ => Ok(Some((tag.name.clone(), commit))),
+        }
+    }
 }
 
 /// The image of an OCI layout, pushed to a registry.

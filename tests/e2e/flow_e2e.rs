@@ -55,8 +55,14 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
         .and(path("/api/v1/repos/viktor/app/tags"))
         .and(header("authorization", "token fj-token"))
         .and(body_json(json!({"tag_name": "v1.3.0", "target": head})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(tag))
+        .respond_with(ResponseTemplate::new(201).set_body_json(tag.clone()))
         .expect(1)
+        .mount(&forgejo)
+        .await;
+    // Before the deploy: the newest release is the one just tagged, so this commit may deploy.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/repos/viktor/app/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([tag])))
         .mount(&forgejo)
         .await;
 
@@ -245,4 +251,56 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
         deployments.get("app").await.unwrap().spec.unwrap().template.spec.unwrap().containers[0].image.clone();
     assert_eq!(running, Some(format!("{image}:{sha8}")));
     cluster::delete_namespace(&client, &namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_commit_never_deploys_over_a_newer_release() {
+    // Two pushes a few minutes apart, the second run finished first: Forgejo has v1.4.0 on a commit this
+    // one does not contain.
+    let mut repo = TestRepo::new();
+    repo.commit("chore: init");
+    repo.tag("v1.2.3");
+    let head = repo.commit("feat: something new");
+    let newer = "f".repeat(40);
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let ours = json!({"name": "v1.3.0", "message": "", "id": head, "commit": {"sha": head, "url": "u", "created": "2026-11-27T10:00:00Z"}, "zipball_url": "z", "tarball_url": "t"});
+    Mock::given(method("POST"))
+        .and(path("/api/v1/repos/viktor/app/tags"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(ours.clone()))
+        .mount(&forgejo)
+        .await;
+    let theirs = json!({"name": "v1.4.0", "message": "", "id": newer, "commit": {"sha": newer, "url": "u", "created": "2026-11-27T10:05:00Z"}, "zipball_url": "z", "tarball_url": "t"});
+    Mock::given(method("GET"))
+        .and(path("/api/v1/repos/viktor/app/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([theirs, ours])))
+        .mount(&forgejo)
+        .await;
+    // v1.4.0's commit has one commit this one lacks.
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/repos/viktor/app/compare/{head}...{newer}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total_commits": 1, "commits": []})))
+        .mount(&forgejo)
+        .await;
+    // Woodpecker must see no deploy: every route is refused and counted.
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let (forgejo_url, woodpecker_url) = (forgejo.uri(), woodpecker.uri());
+    let env = [
+        ("GITHUB_REPOSITORY", "ViktorBarzin/app"),
+        ("FORGEJO_REPOSITORY", "viktor/app"),
+        ("GITHUB_SHA", head.as_str()),
+        ("FORGEJO_URL", forgejo_url.as_str()),
+        ("FORGEJO_TOKEN", "fj-token"),
+        ("WOODPECKER_URL", woodpecker_url.as_str()),
+        ("WOODPECKER_TOKEN", "wp-token"),
+    ];
+    let args = ["--skip-push", "--skip-prune", "--woodpecker-repo-id", "42", "--image", "ghcr.io/viktorbarzin/app"];
+    let out = run_example("flow", Some(repo.path()), &args, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let sha8 = &head[..8];
+    assert!(
+        stderr.contains(&format!("not deploying {sha8}: v1.4.0 (at ffffffff) is newer and {sha8} does not contain it")),
+        "{stderr}"
+    );
+    assert!(woodpecker.received_requests().await.unwrap().is_empty(), "nothing was deployed");
 }
