@@ -280,7 +280,30 @@ fn check_k8s_name(name: &str, flag: &str, kind: K8sName) -> Result<(), crate::Er
             "lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit"
         }
     };
-    Err(crate::Error::invalid(format!("{flag} {name:?} is not a Kubernetes name ({rule}); name it with {flag}")))
+    let suggestion = match suggest_k8s_name(name) {
+        Some(valid) => format!(", e.g. {flag} {valid}"),
+        None => String::new(),
+    };
+    Err(crate::Error::invalid(format!(
+        "{flag} {name:?} is not a Kubernetes name ({rule}); name it with {flag}{suggestion}"
+    )))
+}
+
+/// A valid label close to `name`: lower case, every other character a `-` (runs of them one), trimmed at
+/// both ends, 63 at most; `None` when nothing is left.
+fn suggest_k8s_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        match c {
+            'a'..='z' | '0'..='9' => out.push(c),
+            _ if !out.ends_with('-') => out.push('-'),
+            _ => {}
+        }
+    }
+    let trimmed: String = out.trim_matches('-').chars().take(63).collect();
+    let trimmed = trimmed.trim_end_matches('-').to_owned();
+    (!trimmed.is_empty()).then_some(trimmed)
 }
 
 /// A Woodpecker secret name as the step's YAML can hold it: letters, digits, '_' and '-'.
@@ -1019,10 +1042,16 @@ mod tests {
         settings.repo = "viktor/Freedify".parse().unwrap();
         let err = settings.config().unwrap_err().to_string();
         assert!(err.starts_with("--namespace \"Freedify\" is not a Kubernetes name"), "{err}");
+        assert!(err.ends_with("name it with --namespace, e.g. --namespace freedify"), "{err}");
         settings.repo = "viktor/tuya_bridge".parse().unwrap();
         settings.namespace = Some("tuya".into());
         let err = settings.config().unwrap_err().to_string();
         assert!(err.starts_with("--deployment \"tuya_bridge\" is not a Kubernetes name"), "{err}");
+        assert!(err.ends_with("e.g. --deployment tuya-bridge"), "{err}");
+        assert_eq!(suggest_k8s_name("__My App!!"), Some("my-app".into()));
+        assert_eq!(suggest_k8s_name("ünïcode"), Some("n-code".into()));
+        assert_eq!(suggest_k8s_name("___"), None);
+        assert_eq!(suggest_k8s_name(&"a".repeat(70)).map(|s| s.len()), Some(63));
         settings.deployment = Some("tuya-bridge".into());
         settings.container = Some("tuya-bridge".into());
         settings.service_account = Some("-bad".into());
