@@ -209,15 +209,16 @@ impl Checks {
             };
             findings.extend(secret_parity(woodpecker, a, b, source.as_ref()).await?);
         }
-        let registry = |host: &str| {
+        // `plain` is a registry's own scheme when it names one (a cache's); else the run's --plain-http.
+        let registry = |host: &str, plain: Option<bool>| {
             let options = ghcr_client::registry::RegistryOptions {
-                plain_http: self.plain_http.then_some(true),
+                plain_http: plain.or(self.plain_http.then_some(true)),
                 ..Default::default()
             };
             ghcr_client::registry::Registry::builder(host).options(options).build().map_err(crate::Error::from)
         };
         if let Some(host) = &self.registry {
-            findings.extend(orphans(&registry(host)?, &self.repositories).await?);
+            findings.extend(orphans(&registry(host, None)?, &self.repositories).await?);
         }
         if let Some((owner, registry)) = &self.forgejo_packages {
             let forgejo = self
@@ -235,13 +236,7 @@ impl Checks {
             }
         }
         for spec in &self.caches {
-            // Each cache's own scheme decides, not the run's --plain-http.
-            let options = ghcr_client::registry::RegistryOptions {
-                plain_http: spec.plain_http.or(self.plain_http.then_some(true)),
-                ..Default::default()
-            };
-            let client = ghcr_client::registry::Registry::builder(&spec.host).options(options).build()?;
-            let mut finding = cache(&client).await;
+            let mut finding = cache(&registry(&spec.host, spec.plain_http)?).await;
             if let Some(upstream) = &spec.upstream {
                 finding.check = format!("{} ({upstream})", finding.check);
             }
@@ -270,7 +265,11 @@ impl Checks {
                 (Some((namespace, name)), Some(kube)) => Some(seams::Agent::read(kube, namespace, name).await?),
                 _ => None,
             };
-            let cx = seams::Context { agent: agent.as_ref(), kube: kube.as_ref(), registry: &registry };
+            let cx = seams::Context {
+                agent: agent.as_ref(),
+                kube: kube.as_ref(),
+                registry: &|host: &str| registry(host, None),
+            };
             let mut pipelines = Vec::new();
             for file in pipeline_files(&self.lint)? {
                 let text = std::fs::read_to_string(&file)

@@ -302,8 +302,10 @@ pub async fn execute(
     pause: Duration,
 ) -> Result<CleanupReport, Error> {
     let mut report = CleanupReport::default();
-    let all: Vec<&VersionDeletion> = plan.deletions().collect();
-    for (i, deletion) in all.iter().enumerate() {
+    // Each deletion with its package, in the order of [`CleanupPlan::deletions`].
+    let all: Vec<(&PackagePlan, &VersionDeletion)> =
+        plan.packages.iter().flat_map(|p| p.deletions.iter().map(move |d| (p, d))).collect();
+    for (i, (package, deletion)) in all.iter().enumerate() {
         if i > 0 && !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
@@ -311,14 +313,9 @@ pub async fn execute(
         // Deletion is by name: a tag re-pushed since the plan would go in its new form. Its digest is read
         // again right before, and a tag that moved is left alone.
         if !deletion.version.starts_with("sha256:") {
-            let package = plan.packages.iter().find(|p| p.package == deletion.package);
-            let now = match package.map(|p| registry.image(&p.repository)) {
-                Some(Ok(image)) => {
-                    let tag = offinfra_types::Reference::parse(&deletion.version).map_err(Error::from)?;
-                    registry.manifest_digest(&image, &tag).await.with_context(|| format!("re-reading {name}"))?
-                }
-                _ => None,
-            };
+            let image = registry.image(&package.repository)?;
+            let tag = offinfra_types::Reference::parse(&deletion.version).map_err(Error::from)?;
+            let now = registry.manifest_digest(&image, &tag).await.with_context(|| format!("re-reading {name}"))?;
             if now.as_ref().map(|d| d.as_str()) != Some(deletion.digest.as_str()) {
                 tracing::warn!(%name, planned = %deletion.digest, now = ?now, "the tag moved since the plan: not deleted");
                 report.moved.push(name);
@@ -335,7 +332,7 @@ pub async fn execute(
                 report.not_found.push(name);
             }
             Err(source) => {
-                let not_deleted = all[i..].iter().map(|d| format!("{}:{}", d.package, d.version)).collect();
+                let not_deleted = all[i..].iter().map(|(_, d)| format!("{}:{}", d.package, d.version)).collect();
                 return Err(CleanupStopped { deleted: report.deleted, failed: name, not_deleted, source }.into());
             }
         }

@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use crate::{
     deployer::{
-        set_image::{check_pairs, parse_pairs, ImagePair},
+        set_image::{check_pairs, parse_pair, ImagePair},
         Kind,
     },
     types::{ImageName, ImageRef, RepoName, Tag},
@@ -163,7 +163,7 @@ impl RollOutArgs {
     pub fn pairs_with(&self, var: impl Fn(&str) -> Option<String>) -> Result<Vec<ImagePair>, Error> {
         let mut pairs = Vec::new();
         for raw in &self.containers {
-            let pair = parse_pairs(std::slice::from_ref(raw)).map_err(|e| Error::invalid(e.to_string()))?.remove(0);
+            let pair = parse_pair(raw).map_err(|e| Error::invalid(e.to_string()))?;
             ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
             pairs.push(pair);
         }

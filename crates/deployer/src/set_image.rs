@@ -31,14 +31,17 @@ pub enum SetImageError {
 
 /// Parses `NAME=IMAGE` arguments with kubectl's rules.
 pub fn parse_pairs(args: &[String]) -> Result<Vec<ImagePair>, SetImageError> {
-    let pairs = args
-        .iter()
-        .map(|arg| match arg.split_once('=') {
-            Some((name, image)) => Ok(ImagePair { container: name.into(), image: image.into() }),
-            None => Err(SetImageError::BadPair(arg.clone())),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    check_pairs(pairs)
+    check_pairs(args.iter().map(|arg| parse_pair(arg)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Parses one `NAME=IMAGE` argument: a name and an image, both non-empty.
+pub fn parse_pair(arg: &str) -> Result<ImagePair, SetImageError> {
+    match arg.split_once('=') {
+        Some((name, image)) if !name.is_empty() && !image.is_empty() => {
+            Ok(ImagePair { container: name.into(), image: image.into() })
+        }
+        _ => Err(SetImageError::BadPair(arg.to_owned())),
+    }
 }
 
 /// kubectl's rules for a list of pairs, however they were made: at least one, each with a name (no `=`)

@@ -80,7 +80,7 @@ impl Forgejo {
     /// A client of the Forgejo at `url` (its web address, sub-path included) with a personal access
     /// token (`Authorization: token …`).
     pub fn new(url: &str, token: SecretString) -> Result<Self, Error> {
-        Ok(Self::with_client(Client::builder(api_base(url)).auth(Auth::Token(token)).build()?))
+        Self::reached(url, token, &Reach::default())
     }
 
     /// A client of the Forgejo at `url` reached as `reach` says: some names at other addresses (an internal

@@ -180,6 +180,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// `digest` held to the one rule ([`offinfra_types::Digest`]): every digest a server or a layout wrote
+    /// goes through here before it becomes a path, a request or a comparison.
+    pub(crate) fn checked_digest(digest: &str) -> Result<offinfra_types::Digest, Error> {
+        offinfra_types::Digest::parse(digest).map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }

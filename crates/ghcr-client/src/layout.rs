@@ -594,9 +594,12 @@ fn list(names: &[String]) -> String {
 
 /// `blobs/<algorithm>/<hex>` for a descriptor.
 fn blob_path(descriptor: &Descriptor) -> Result<String, Error> {
-    let written = descriptor.digest().to_string();
-    let digest =
-        offinfra_types::Digest::parse(&written).map_err(|_| Error::UnsupportedDigest { digest: written.clone() })?;
+    digest_path(descriptor.digest().as_ref())
+}
+
+/// `blobs/<algorithm>/<hex>` for `digest`, checked first (it becomes a path).
+pub(crate) fn digest_path(digest: &str) -> Result<String, Error> {
+    let digest = Error::checked_digest(digest)?;
     Ok(format!("blobs/{}/{}", digest.algorithm(), digest.hex()))
 }
 

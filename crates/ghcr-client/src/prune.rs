@@ -378,22 +378,27 @@ pub fn plan(
     }
 
     // Referrers of what is kept, and theirs (a signature of an SBOM of a kept image), to a fixed point.
-    let subjects = |v: &PackageVersion| -> Vec<String> {
-        let by_tag = v.tags().iter().filter_map(|t| referrer_subject(t));
-        let by_manifest = match manifests.get(&v.name) {
-            Some(ManifestInfo::Referrer { subject }) => Some(subject.clone()),
-            _ => None,
-        };
-        by_tag.chain(by_manifest).collect()
-    };
+    // Each version's subjects, read once: its referrer tags' and its manifest's.
+    let candidates: Vec<(&str, Vec<String>)> = versions
+        .iter()
+        .map(|v| {
+            let by_tag = v.tags().iter().filter_map(|t| referrer_subject(t));
+            let by_manifest = match manifests.get(&v.name) {
+                Some(ManifestInfo::Referrer { subject }) => Some(subject.clone()),
+                _ => None,
+            };
+            (v.name.as_str(), by_tag.chain(by_manifest).collect::<Vec<_>>())
+        })
+        .filter(|(_, subjects)| !subjects.is_empty())
+        .collect();
     let mut referrers: HashMap<String, String> = HashMap::new();
     loop {
         let kept =
             |s: &String| keep.contains_key(s.as_str()) || referenced.contains_key(s) || referrers.contains_key(s);
-        let found: Vec<(String, String)> = versions
+        let found: Vec<(String, String)> = candidates
             .iter()
-            .filter(|v| !referrers.contains_key(&v.name))
-            .filter_map(|v| subjects(v).into_iter().find(|s| kept(s)).map(|s| (v.name.clone(), s)))
+            .filter(|(name, _)| !referrers.contains_key(*name))
+            .filter_map(|(name, subjects)| subjects.iter().find(|s| kept(s)).map(|s| (name.to_string(), s.clone())))
             .collect();
         if found.is_empty() {
             break;

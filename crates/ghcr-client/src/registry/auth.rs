@@ -86,12 +86,12 @@ pub fn docker_config_credentials(config_dir: &Path, registry: &str) -> Result<Op
     credentials_from_config(config_dir, registry, std::env::var_os("PATH"))
 }
 
-/// [`docker_config_credentials`] with the helpers looked up on `path` (a `PATH`-style list).
 /// How long a credential helper may take before it is stopped.
 pub const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The most a credential helper's answer is read (a real one is a few hundred bytes).
 const MAX_HELPER_OUTPUT: u64 = 1 << 20;
 
+/// [`docker_config_credentials`] with the helpers looked up on `path` (a `PATH`-style list).
 fn credentials_from_config(
     config_dir: &Path,
     registry: &str,
@@ -204,7 +204,7 @@ fn run_helper_within(
     }
     // Read both pipes on their own threads, so a helper that writes a lot cannot block, and wait at most
     // `timeout`: a helper waiting for a desktop unlock prompt nobody sees must not hang a CI job.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(pipe) = pipe {
@@ -212,9 +212,8 @@ fn run_helper_within(
             }
             bytes
         })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let deadline = std::time::Instant::now() + timeout;
     let status = loop {
         match child.try_wait().map_err(|e| failed("cannot wait for it", Some(Box::new(e))))? {

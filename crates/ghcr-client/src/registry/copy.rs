@@ -661,9 +661,7 @@ async fn file_has_digest(path: &std::path::Path, digest: &str) -> bool {
 /// The file of blob `digest` in the layout `dir`: `blobs/<algorithm>/<hex>`, the digest checked first (it
 /// becomes a path).
 fn blob_file(dir: &std::path::Path, digest: &str) -> Result<std::path::PathBuf, Error> {
-    let digest =
-        offinfra_types::Digest::parse(digest).map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })?;
-    Ok(dir.join("blobs").join(digest.algorithm()).join(digest.hex()))
+    Ok(dir.join(crate::layout::digest_path(digest)?))
 }
 
 /// Reads `manifest` and, for an index, every child manifest (recursively), pushing each onto `out` after

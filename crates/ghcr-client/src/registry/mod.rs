@@ -13,7 +13,7 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use offinfra_http::{
@@ -110,13 +110,13 @@ impl Default for MinThroughput {
 /// Measures one stream against a [`MinThroughput`].
 pub(super) struct Throughput {
     floor: MinThroughput,
-    since: std::time::Instant,
+    since: Instant,
     bytes: u64,
 }
 
 impl Throughput {
     pub(super) fn new(floor: MinThroughput) -> Self {
-        Self { floor, since: std::time::Instant::now(), bytes: 0 }
+        Self { floor, since: Instant::now(), bytes: 0 }
     }
 
     /// Counts `n` more bytes; a stall (the floor not met over a whole window) is an error naming the rate.
@@ -133,7 +133,7 @@ impl Throughput {
                 self.bytes, self.floor.bytes_per_second
             ));
         }
-        (self.since, self.bytes) = (std::time::Instant::now(), 0);
+        (self.since, self.bytes) = (Instant::now(), 0);
         Ok(())
     }
 }
@@ -287,12 +287,11 @@ impl Registry {
     /// again; the others go on.
     pub(super) async fn restarting<F, Fut>(&self, digest: &str, mut attempt: F) -> Result<(), Error>
     where
-        F: FnMut(std::time::Instant) -> Fut,
+        F: FnMut(Instant) -> Fut,
         Fut: std::future::Future<Output = Result<(), Error>>,
     {
         let policy = self.options.retry;
-        let started = std::time::Instant::now();
-        let deadline = started + policy.deadline;
+        let deadline = Instant::now() + policy.deadline;
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -301,10 +300,7 @@ impl Registry {
                 Err(e) => e,
             };
             let wait = policy.backoff(attempts - 1, offinfra_http::retry::jitter_unit());
-            if !may_restart(&error)
-                || attempts >= policy.max_attempts.max(1)
-                || started.elapsed() + wait > policy.deadline
-            {
+            if !may_restart(&error) || attempts >= policy.max_attempts.max(1) || Instant::now() + wait > deadline {
                 return Err(error);
             }
             tracing::warn!(digest, attempt = attempts, error = %error, "blob transfer failed; starting it again");

@@ -54,7 +54,7 @@ impl Registry {
     /// The digest a tag or digest of `image` resolves to (`HEAD`), or `None` if it does not exist.
     pub async fn manifest_digest(&self, image: &ImageName, reference: &Reference) -> Result<Option<Digest>, Error> {
         let found = self.head_manifest(self.path_of(image)?, reference.as_str()).await?;
-        found.map(|digest| parse_digest(&digest)).transpose()
+        found.map(|digest| Error::checked_digest(&digest)).transpose()
     }
 
     /// A manifest of `image` by tag or digest, its digest verified; `None` if it does not exist.
@@ -242,17 +242,10 @@ impl Registry {
     }
 }
 
-/// A digest a registry answered with, held to the one rule.
-fn parse_digest(digest: &str) -> Result<Digest, Error> {
-    Digest::parse(digest).map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })
-}
-
 /// Checks a blob digest before it goes into a `/blobs/<digest>` path: digests come from manifests a
 /// server wrote, so each is held to the one rule ([`offinfra_types::Digest`]) first.
 pub(super) fn blob_reference(digest: &str) -> Result<&str, Error> {
-    offinfra_types::Digest::parse(digest)
-        .map(|_| digest)
-        .map_err(|_| Error::UnsupportedDigest { digest: digest.to_owned() })
+    Error::checked_digest(digest).map(|_| digest)
 }
 
 /// Checks what goes into a `/manifests/<reference>` path (a tag a server listed, a caller's input):
