@@ -39,7 +39,8 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
     let cwd = std::env::current_dir()
         .map_err(|source| offinfra::Error::Io { what: "the current directory".into(), source })?;
     let config = args.flow.config(cwd, args.output.dry_run)?;
-    let plan = config.plan(|n| std::env::var(n).ok(), &mut |note| eprintln!("note: {note}"))?;
+    let (plan, versions) =
+        config.plan_with_versions(|n| std::env::var(n).ok(), &mut |note| eprintln!("note: {note}"))?;
     if args.output.dry_run {
         if args.output.json() {
             return cli::print_json(&plan).map(|()| true);
@@ -52,7 +53,9 @@ async fn run(args: Args) -> Result<bool, offinfra::Error> {
     let (human, actions) = (!args.output.json(), offinfra::ci::Actions::from_env());
     // Inside Actions, each step that runs is a group holding what it logs and its result line.
     let mut open = false;
-    let report = flow::run_observed(&plan, &connected.backends(), &mut |event| match event {
+    // The version is recomputed with Forgejo's tags: the mirror's checkout may lag behind them.
+    let backends = flow::Backends { versions: Some(&versions), ..connected.backends() };
+    let report = flow::run_observed(&plan, &backends, &mut |event| match event {
         FlowEvent::Started(step) if human => {
             actions.group(step.as_str());
             open = true;

@@ -45,8 +45,10 @@ use crate::Error;
 pub mod backends;
 mod config;
 pub mod connect;
+mod release;
 
-pub use config::{Config, CONFIG_FILE, DEFAULT_REGISTRY};
+pub use config::{CheckoutVersions, Config, CONFIG_FILE, DEFAULT_REGISTRY};
+pub use release::{ForgeTag, ForgeVersion, Versions};
 
 /// The flow's steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -331,17 +333,40 @@ pub trait Forge: Send + Sync {
     /// Creates `tag` on `sha` in the Forgejo repository `repo`; `Ok(false)` when it already points there.
     async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error>;
 
+    /// Every tag of `repo` with the commit it points at (one listing): what the version is computed
+    /// against besides the checkout's own tags. A forge that does not tell has none.
+    async fn tags(&self, repo: &RepoName) -> Result<Vec<ForgeTag>, Error> {
+        let _ = repo;
+        Ok(Vec::new())
+    }
+
+    /// Whether commit `ancestor` is `of` or one of its ancestors in `repo` (`false` for a commit the forge
+    /// does not know).
+    async fn is_ancestor(&self, repo: &RepoName, ancestor: &str, of: &str) -> Result<bool, Error> {
+        let _ = (repo, ancestor, of);
+        Ok(false)
+    }
+
     /// The newest release tag of `repo` (`prefix` and a version without prerelease) when its commit is
-    /// neither `sha` nor an ancestor of it: a newer build, which `sha` must not be deployed over. Its name
-    /// and commit; `None` when there is no such tag.
-    async fn newer_release(
-        &self,
-        repo: &RepoName,
-        prefix: &str,
-        sha: &CommitId,
-    ) -> Result<Option<(String, String)>, Error> {
-        let _ = (repo, prefix, sha);
-        Ok(None)
+    /// neither `sha` nor an ancestor of it: a newer build, which `sha` must not be deployed over.
+    /// `None` when there is no such tag.
+    async fn newer_release(&self, repo: &RepoName, prefix: &str, sha: &CommitId) -> Result<Option<ForgeTag>, Error> {
+        let tags = self.tags(repo).await?;
+        let newest = tags
+            .iter()
+            .filter_map(|t| {
+                let version = semver::Version::parse(t.name.strip_prefix(prefix)?).ok()?;
+                version.pre.is_empty().then_some((version, t))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0));
+        let Some((_, tag)) = newest else { return Ok(None) };
+        if tag.commit.is_empty()
+            || tag.commit == sha.as_str()
+            || self.is_ancestor(repo, &tag.commit, sha.as_str()).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(tag.clone()))
     }
 }
 
@@ -424,6 +449,9 @@ pub trait DeployTarget: Send + Sync {
 pub struct Backends<'a> {
     /// For the tag step.
     pub forge: Option<&'a dyn Forge>,
+    /// Recomputes the version with the forge's tags before tagging (without it, the plan's version is
+    /// tagged as it is).
+    pub versions: Option<&'a dyn Versions>,
     /// For the push step.
     pub images: Option<&'a dyn ImageTarget>,
     /// For the prune step.
@@ -611,6 +639,8 @@ pub async fn run_observed(
     let mut report =
         Report { plan: plan.clone(), steps: Vec::new(), tag_created: None, digest: None, pruned: None, deployed: None };
     let mut failed = false;
+    // A newer release that contains this commit: the later steps stand down.
+    let mut superseded: Option<String> = None;
     // Both closures tell `on_event`; a mutex (not a RefCell) keeps the run's future `Send`.
     let on_event = std::sync::Mutex::new(on_event);
     let tell = |event: FlowEvent<'_>| {
@@ -641,15 +671,44 @@ pub async fn run_observed(
         (Some(tag), Some(forge), Some(forgejo_repo)) => {
             started(Step::Tag);
             let span = tracing::info_span!("step", step = "tag", repo = %forgejo_repo, tag = %tag, sha = %plan.sha);
-            match forge.create_tag(forgejo_repo, tag, &plan.sha).instrument(span).await {
-                Ok(created) => {
+            let tagged = match backends.versions {
+                Some(versions) => release::tag(forge, versions, forgejo_repo, &plan.sha).instrument(span).await,
+                None => forge
+                    .create_tag(forgejo_repo, tag, &plan.sha)
+                    .instrument(span)
+                    .await
+                    .map(|created| release::Tagged::Tag { version: plan.version.clone(), created, retook: None }),
+            };
+            let sha8 = plan.sha.image_tag();
+            match tagged {
+                Ok(release::Tagged::Tag { version, created, retook }) => {
                     report.tag_created = Some(created);
-                    let detail = if created {
-                        format!("created {tag} at {}", plan.sha.image_tag())
-                    } else {
-                        format!("{tag} already at {}", plan.sha.image_tag())
+                    let mut detail = match created {
+                        true => format!("created {} at {sha8}", version.tag),
+                        false => format!("{} already at {sha8}", version.tag),
                     };
+                    if let Some(taken) = retook {
+                        detail += &format!(" ({taken} was taken by another run meanwhile: recomputed)");
+                    }
+                    report.plan.tag = Some(version.tag.clone());
+                    report.plan.version = version;
                     record(&mut report, Step::Tag, StepStatus::Done, detail)
+                }
+                Ok(release::Tagged::NothingToRelease(version)) => {
+                    let detail = format!("nothing to release: {}", version.no_release_reason());
+                    report.plan.tag = None;
+                    report.plan.version = version;
+                    record(&mut report, Step::Tag, StepStatus::Skipped, detail)
+                }
+                Ok(release::Tagged::Superseded(newer)) => {
+                    let detail = format!(
+                        "{} (at {}) already contains {sha8}: a newer run released it, nothing to push or deploy",
+                        newer.name,
+                        release::short(&newer.commit)
+                    );
+                    superseded = Some(newer.name);
+                    report.plan.tag = None;
+                    record(&mut report, Step::Tag, StepStatus::Skipped, detail)
                 }
                 Err(e) => {
                     failed = true;
@@ -657,7 +716,7 @@ pub async fn run_observed(
                         &mut report,
                         Step::Tag,
                         StepStatus::Failed,
-                        format!("creating {tag}: {}", crate::error::one_line(&e)),
+                        format!("tagging {sha8}: {}", crate::error::one_line(&e)),
                     )
                 }
             }
@@ -667,6 +726,10 @@ pub async fn run_observed(
     // Push.
     match backends.images {
         _ if failed => record(&mut report, Step::Push, StepStatus::Skipped, "an earlier step failed".into()),
+        _ if superseded.is_some() => {
+            let detail = format!("superseded by {}", superseded.as_deref().unwrap_or_default());
+            record(&mut report, Step::Push, StepStatus::Skipped, detail)
+        }
         _ if !plan.steps.push => record(&mut report, Step::Push, StepStatus::Skipped, "turned off".into()),
         None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
         Some(images) => {
@@ -699,6 +762,10 @@ pub async fn run_observed(
     // Prune.
     match (plan.keep, backends.packages) {
         _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
+        _ if superseded.is_some() => {
+            let detail = format!("superseded by {}", superseded.as_deref().unwrap_or_default());
+            record(&mut report, Step::Prune, StepStatus::Skipped, detail)
+        }
         (None, _) if plan.steps.prune => {
             record(&mut report, Step::Prune, StepStatus::Skipped, not_on_ghcr(&plan.image))
         }
@@ -733,6 +800,10 @@ pub async fn run_observed(
     // Deploy.
     match (&plan.deploy, backends.deploy) {
         _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
+        _ if superseded.is_some() => {
+            let detail = format!("superseded by {}", superseded.as_deref().unwrap_or_default());
+            record(&mut report, Step::Deploy, StepStatus::Skipped, detail)
+        }
         (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
         (Some(request), Some(target)) => 'deploy: {
@@ -743,12 +814,12 @@ pub async fn run_observed(
                 let prefix = plan.version.tag.strip_suffix(plan.version.version.as_str()).unwrap_or("v");
                 match forge.newer_release(repo, prefix, &plan.sha).await {
                     Ok(None) => {}
-                    Ok(Some((tag, commit))) => {
-                        let short: String = commit.chars().take(8).collect();
+                    Ok(Some(newer)) => {
                         let detail = format!(
-                            "not deploying {}: {tag} (at {short}) is newer and {} does not contain it",
-                            plan.sha.image_tag(),
-                            plan.sha.image_tag()
+                            "not deploying {sha8}: {} (at {}) is newer and {sha8} does not contain it",
+                            newer.name,
+                            release::short(&newer.commit),
+                            sha8 = plan.sha.image_tag()
                         );
                         record(&mut report, Step::Deploy, StepStatus::Failed, detail);
                         break 'deploy;
@@ -938,7 +1009,13 @@ mod tests {
     }
 
     async fn run_with(plan: &Plan, fake: &Fake) -> Report {
-        let backends = Backends { forge: Some(fake), images: Some(fake), packages: Some(fake), deploy: Some(fake) };
+        let backends = Backends {
+            forge: Some(fake),
+            versions: None,
+            images: Some(fake),
+            packages: Some(fake),
+            deploy: Some(fake),
+        };
         let mut seen = Vec::new();
         let report = run(plan, &backends, &mut |r| seen.push(r.step)).await;
         assert_eq!(seen, [Step::Tag, Step::Push, Step::Prune, Step::Deploy], "every step is reported, in order");
@@ -1010,7 +1087,13 @@ mod tests {
     async fn a_step_that_runs_starts_before_its_record_and_a_skipped_one_never_starts() {
         let plan = Plan::new(inputs(false)).unwrap();
         let fake = Fake::new(Some(Step::Push), Some("success"));
-        let backends = Backends { forge: Some(&fake), images: Some(&fake), packages: Some(&fake), deploy: Some(&fake) };
+        let backends = Backends {
+            forge: Some(&fake),
+            versions: None,
+            images: Some(&fake),
+            packages: Some(&fake),
+            deploy: Some(&fake),
+        };
         let mut events = Vec::new();
         run_observed(&plan, &backends, &mut |event| {
             events.push(match event {

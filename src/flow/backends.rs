@@ -10,7 +10,9 @@ use ghcr_client::{
 
 use offinfra_types::{CommitId, ImageName, RepoName, Tag};
 
-use super::{DeployRequest, DeployTarget, Deployed, Forge, ImageTarget, PackageStore, PlanError, Registration};
+use super::{
+    DeployRequest, DeployTarget, Deployed, Forge, ForgeTag, ImageTarget, PackageStore, PlanError, Registration,
+};
 use crate::{
     prune::{plan_package, OwnerKind},
     Error, ResultExt,
@@ -37,31 +39,21 @@ impl Forge for ForgejoTags {
         Ok(self.forgejo.repo(repo.owner(), repo.name()).tags().create(&request).await?.created())
     }
 
-    async fn newer_release(
-        &self,
-        repo: &RepoName,
-        prefix: &str,
-        sha: &CommitId,
-    ) -> Result<Option<(String, String)>, Error> {
-        let handle = self.forgejo.repo(repo.owner(), repo.name());
-        let tags = handle.tags().list(None).await?;
-        let newest = tags
-            .iter()
-            .filter_map(|t| {
-                let version = semver::Version::parse(t.name.strip_prefix(prefix)?).ok()?;
-                version.pre.is_empty().then_some((version, t))
+    async fn tags(&self, repo: &RepoName) -> Result<Vec<ForgeTag>, Error> {
+        let tags = self.forgejo.repo(repo.owner(), repo.name()).tags().list(None).await?;
+        Ok(tags
+            .into_iter()
+            .map(|t| ForgeTag {
+                commit: t.commit.map(|c| c.sha.to_ascii_lowercase()).unwrap_or_default(),
+                name: t.name,
             })
-            .max_by(|a, b| a.0.cmp(&b.0));
-        let Some((_, tag)) = newest else { return Ok(None) };
-        let commit = tag.commit.as_ref().map(|c| c.sha.to_ascii_lowercase()).unwrap_or_default();
-        if commit.is_empty() || commit == sha.as_str() {
-            return Ok(None);
-        }
-        // The tag's commit is an ancestor of `sha` when it has nothing `sha` lacks.
-        match handle.compare(sha.as_str(), &commit).await? {
-            Some(c) if c.total_commits == 0 => Ok(None),
-            _ => Ok(Some((tag.name.clone(), commit))),
-        }
+            .collect())
+    }
+
+    async fn is_ancestor(&self, repo: &RepoName, ancestor: &str, of: &str) -> Result<bool, Error> {
+        // `base...head` lists the commits of head that base lacks: none when head is base's ancestor.
+        let compare = self.forgejo.repo(repo.owner(), repo.name()).compare(of, ancestor).await?;
+        Ok(compare.is_some_and(|c| c.total_commits == 0))
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use offinfra_types::{CommitId, ImageName, RepoName, Tag};
 use svu::{config::Settings, Action};
 
-use super::{Plan, PlanInputs, Registration, Steps, VersionPlan};
+use super::{ForgeTag, ForgeVersion, Plan, PlanInputs, Registration, Steps, VersionPlan, Versions};
 use crate::Error;
 
 /// The registry an image goes to when none is named.
@@ -93,6 +93,16 @@ impl Config {
     /// [`Self::svu`]), fills in the defaults and makes the plan. `note` hears each default that is a
     /// guess.
     pub fn plan(&self, var: impl Fn(&str) -> Option<String>, note: &mut dyn FnMut(&str)) -> Result<Plan, Error> {
+        self.plan_with_versions(var, note).map(|(plan, _)| plan)
+    }
+
+    /// [`Self::plan`], with what recomputes its version from the checkout and the forge's tags (the
+    /// tag step's [`super::Backends::versions`]).
+    pub fn plan_with_versions(
+        &self,
+        var: impl Fn(&str) -> Option<String>,
+        note: &mut dyn FnMut(&str),
+    ) -> Result<(Plan, CheckoutVersions), Error> {
         let computed = svu::config::compute(&self.workdir, &self.svu_config, self.svu.clone(), Action::Next, var)?;
         let repo = &computed.repo;
         let name = match &self.repo {
@@ -136,7 +146,8 @@ impl Config {
             (None, Some(repo)) => Registration::Name(repo.clone()),
             (None, None) => Registration::Name(name.clone()),
         };
-        Ok(Plan::new(PlanInputs {
+        let versions = CheckoutVersions { workdir: self.workdir.clone(), options: computed.options.clone() };
+        let plan = Plan::new(PlanInputs {
             repo: name,
             forgejo_repo,
             registration,
@@ -149,7 +160,31 @@ impl Config {
             deploy_branch: self.deploy_branch.clone(),
             steps: self.steps,
             prune_failure_ok: self.prune_failure_ok,
-        })?)
+        })?;
+        Ok((plan, versions))
+    }
+}
+
+/// svu on the checkout, with the settings the plan was computed with, counting the forge's tags too.
+#[derive(Debug, Clone)]
+pub struct CheckoutVersions {
+    workdir: PathBuf,
+    options: svu::Options,
+}
+
+impl Versions for CheckoutVersions {
+    fn with_forge_tags(&self, forge_tags: &[ForgeTag]) -> Result<ForgeVersion, Error> {
+        // A tag whose commit is not a commit id (a forge's odd answer) cannot be placed: it is left out.
+        let tags: Vec<svu::Tag> = forge_tags
+            .iter()
+            .filter_map(|t| Some(svu::Tag { name: t.name.clone(), commit: t.commit.parse().ok()? }))
+            .collect();
+        let outcome = svu::Repository::discover(&self.workdir)?.compute_with(&self.options, &tags)?;
+        Ok(ForgeVersion {
+            version: VersionPlan::from_outcome(&outcome, &self.options.tag_prefix),
+            current: outcome.tag.as_ref().map(|t| ForgeTag { name: t.name.clone(), commit: t.commit.to_string() }),
+            current_in_checkout: outcome.tag_in_checkout,
+        })
     }
 }
 

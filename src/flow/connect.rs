@@ -116,6 +116,7 @@ impl Connected {
     pub fn backends(&self) -> Backends<'_> {
         Backends {
             forge: self.forge.as_ref().map(|f| f as _),
+            versions: None,
             images: self.images.as_ref().map(|i| i as _),
             packages: self.packages.as_ref().map(|p| p as _),
             deploy: self.deploy.as_ref().map(|d| d as _),
@@ -148,7 +149,8 @@ impl Connect {
         }
     }
 
-    /// Builds the clients the plan's steps need: Forgejo for a due tag, one registry client for the push
+    /// Builds the clients the plan's steps need: Forgejo for a due tag (and, when it is given, for the
+    /// deploy's check that no newer release exists), one registry client for the push
     /// and the prune's reads (one token exchange), the Packages API for the prune, Woodpecker for the
     /// deploy. The layout is opened and its image selected here, so a bad layout fails before anything
     /// is sent.
@@ -171,7 +173,15 @@ impl Connect {
                 )?,
                 message: None,
             }),
-            None => None,
+            // Without a tag to create, Forgejo still answers the deploy's check that no newer release
+            // is there, when the run can reach it.
+            None => match (&self.forgejo_url, &plan.forgejo_repo, &self.forgejo_token) {
+                (Some(url), Some(_), Some(token)) if steps.deploy && !url.is_empty() => Some(ForgejoTags {
+                    forgejo: Forgejo::reached(url, token.clone(), &self.forgejo_reach)?,
+                    message: None,
+                }),
+                _ => None,
+            },
         };
         let credentials = self.registry_credentials(plan.image.registry());
         let options = RegistryOptions { plain_http: self.plain_http.then_some(true), ..RegistryOptions::default() };

@@ -8,13 +8,14 @@ use crate::fixtures;
 use offinfra_test_support::cluster;
 use offinfra_test_support::oci;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path, process::Output};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use oci::{platform, skopeo_digest, tar_of, with, Auth, Builder, LocalRegistry};
 use offinfra::deployer::kube::api::{Api, PostParams};
 use offinfra_test_support::examples::{run_example, text};
-use offinfra_test_support::git::TestRepo;
+use offinfra_test_support::forgejo::TagRoutes;
+use offinfra_test_support::git::{git_in, TestRepo};
 use serde_json::json;
 use wiremock::{
     matchers::{body_json, header, method, path},
@@ -48,23 +49,10 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     let registry = LocalRegistry::start(Auth::Anonymous);
     let image = format!("{}/owner/app", registry.host());
 
-    // Forgejo: exactly one tag, on the built commit.
+    // Forgejo: the tags it has (v1.2.3 too); the run creates exactly one, on the built commit.
     let forgejo = offinfra_test_support::contract::strict_server().await;
-    let tag = json!({"name": "v1.3.0", "message": "", "id": head, "commit": {"sha": head, "url": "u", "created": "2026-11-27T10:00:00Z"}, "zipball_url": "z", "tarball_url": "t"});
-    Mock::given(method("POST"))
-        .and(path("/api/v1/repos/viktor/app/tags"))
-        .and(header("authorization", "token fj-token"))
-        .and(body_json(json!({"tag_name": "v1.3.0", "target": head})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(tag.clone()))
-        .expect(1)
-        .mount(&forgejo)
-        .await;
-    // Before the deploy: the newest release is the one just tagged, so this commit may deploy.
-    Mock::given(method("GET"))
-        .and(path("/api/v1/repos/viktor/app/tags"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([tag])))
-        .mount(&forgejo)
-        .await;
+    let tags = TagRoutes::mount(&forgejo, "viktor/app", repo.path()).await;
+    tags.add("v1.2.3", &repo.git(&["rev-parse", "v1.2.3"]));
 
     // GitHub Packages: the image just pushed is the newest version; the three older ones go.
     let github = offinfra_test_support::contract::strict_server().await;
@@ -216,6 +204,8 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
     for step in ["tag", "push", "prune", "deploy"] {
         assert!(summary.contains(&format!("| {step} | ✅ done |")), "{step}: {summary}");
     }
+    assert_eq!(tags.tags().last(), Some(&("v1.3.0".to_owned(), head.clone())), "one tag created, on the commit");
+    assert_eq!(tags.tags().len(), 2);
     forgejo.verify().await;
     github.verify().await;
     woodpecker.verify().await;
@@ -254,53 +244,124 @@ async fn version_tag_push_prune_trigger_and_roll_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_older_commit_never_deploys_over_a_newer_release() {
-    // Two pushes a few minutes apart, the second run finished first: Forgejo has v1.4.0 on a commit this
-    // one does not contain.
+async fn a_release_on_another_line_of_history_is_neither_tagged_over_nor_deployed_over() {
+    // Forgejo's newest release is on a commit this checkout lacks and which does not contain what it
+    // built (a rewritten branch): nothing is tagged or deployed, and both commits are named.
     let mut repo = TestRepo::new();
     repo.commit("chore: init");
     repo.tag("v1.2.3");
     let head = repo.commit("feat: something new");
-    let newer = "f".repeat(40);
+    let side = TestRepo::new();
+    side.empty_commit("chore: elsewhere");
+    let elsewhere = side.git(&["rev-parse", "HEAD"]);
+    let (_dir, forge) = offinfra_test_support::git::clone(&repo, &[]);
+    git_in(&forge, &["fetch", "-q", side.path().to_str().unwrap(), "HEAD"]);
     let forgejo = offinfra_test_support::contract::strict_server().await;
-    let ours = json!({"name": "v1.3.0", "message": "", "id": head, "commit": {"sha": head, "url": "u", "created": "2026-11-27T10:00:00Z"}, "zipball_url": "z", "tarball_url": "t"});
-    Mock::given(method("POST"))
-        .and(path("/api/v1/repos/viktor/app/tags"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(ours.clone()))
-        .mount(&forgejo)
-        .await;
-    let theirs = json!({"name": "v1.4.0", "message": "", "id": newer, "commit": {"sha": newer, "url": "u", "created": "2026-11-27T10:05:00Z"}, "zipball_url": "z", "tarball_url": "t"});
-    Mock::given(method("GET"))
-        .and(path("/api/v1/repos/viktor/app/tags"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([theirs, ours])))
-        .mount(&forgejo)
-        .await;
-    // v1.4.0's commit has one commit this one lacks.
-    Mock::given(method("GET"))
-        .and(path(format!("/api/v1/repos/viktor/app/compare/{head}...{newer}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total_commits": 1, "commits": []})))
-        .mount(&forgejo)
-        .await;
-    // Woodpecker must see no deploy: every route is refused and counted.
+    let tags = TagRoutes::mount(&forgejo, "viktor/app", &forge).await;
+    tags.add("v1.2.3", &repo.git(&["rev-parse", "v1.2.3"]));
+    tags.add("v1.4.0", &elsewhere);
     let woodpecker = offinfra_test_support::contract::strict_server().await;
-    let (forgejo_url, woodpecker_url) = (forgejo.uri(), woodpecker.uri());
+    let out = flow_in(repo.path(), &head, &forgejo.uri(), &woodpecker.uri(), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (head8, other8) = (&head[..8], &elsewhere[..8]);
+    let expected = format!("not tagging {head8}: v1.4.0 (at {other8}) is on a commit this checkout lacks");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("deploy  skipped: an earlier step failed"), "{stderr}");
+    assert_eq!(tags.tags().len(), 2, "no tag created");
+    assert!(woodpecker.received_requests().await.unwrap().is_empty(), "nothing was deployed");
+}
+
+/// `flow` in `checkout` for commit `sha`, tagging on `forgejo` and deploying through `woodpecker`
+/// (registration 42), without push and prune.
+fn flow_in(checkout: &Path, sha: &str, forgejo: &str, woodpecker: &str, extra: &[&str]) -> Output {
     let env = [
         ("GITHUB_REPOSITORY", "ViktorBarzin/app"),
         ("FORGEJO_REPOSITORY", "viktor/app"),
-        ("GITHUB_SHA", head.as_str()),
-        ("FORGEJO_URL", forgejo_url.as_str()),
+        ("GITHUB_SHA", sha),
+        ("FORGEJO_URL", forgejo),
         ("FORGEJO_TOKEN", "fj-token"),
-        ("WOODPECKER_URL", woodpecker_url.as_str()),
+        ("WOODPECKER_URL", woodpecker),
         ("WOODPECKER_TOKEN", "wp-token"),
     ];
-    let args = ["--skip-push", "--skip-prune", "--woodpecker-repo-id", "42", "--image", "ghcr.io/viktorbarzin/app"];
-    let out = run_example("flow", Some(repo.path()), &args, &env);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let sha8 = &head[..8];
+    let mut args = vec!["--skip-push", "--skip-prune", "--woodpecker-repo-id", "42"];
+    args.extend_from_slice(&["--image", "ghcr.io/viktorbarzin/app"]);
+    args.extend_from_slice(extra);
+    run_example("flow", Some(checkout), &args, &env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_flows_racing_with_a_lagging_mirror_both_tag_distinct_versions() {
+    // Forgejo's history: v1.0.0, then A (a feature), B and C (fixes) pushed a few minutes apart. Each run
+    // builds a checkout of the GitHub mirror made at its push, with only the tags the mirror had: v1.0.0.
+    let mut forge = TestRepo::new();
+    forge.commit("chore: init");
+    forge.tag("v1.0.0");
+    let mut checkouts = Vec::new();
+    let mut commits = Vec::new();
+    for message in ["feat: a", "fix: b", "fix: c"] {
+        commits.push(forge.commit(message));
+        checkouts.push(offinfra_test_support::git::clone(&forge, &[]));
+    }
+    let (a, b, c) = (&commits[0], &commits[1], &commits[2]);
+    let (run_a, run_b, run_c) = (checkouts[0].1.as_path(), checkouts[1].1.as_path(), checkouts[2].1.as_path());
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let tags = TagRoutes::mount(&forgejo, "viktor/app", forge.path()).await;
+    tags.add("v1.0.0", &forge.git(&["rev-parse", "v1.0.0"]));
+    // Woodpecker takes exactly one deploy: C's.
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let c8 = c[..8].to_owned();
+    Mock::given(method("POST"))
+        .and(path("/api/repos/42/pipelines"))
+        .and(body_json(
+            json!({"branch": "master", "variables": {"IMAGE_NAME": "ghcr.io/viktorbarzin/app", "IMAGE_TAG": c8}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::woodpecker("pipeline_running.json")))
+        .expect(1)
+        .mount(&woodpecker)
+        .await;
+    let (forgejo_url, woodpecker_url) = (forgejo.uri(), woodpecker.uri());
+    let flow = |checkout: &Path, sha: &str, extra: &[&str]| {
+        let out = flow_in(checkout, sha, &forgejo_url, &woodpecker_url, extra);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        (text(&out.stdout).trim().to_owned(), stderr)
+    };
+
+    // Run A tags v1.1.0 on A; its deploy step comes later (a slow push).
+    let (tag, _) = flow(run_a, a, &["--skip-deploy"]);
+    assert_eq!(tag, "v1.1.0");
+    // Runs B and C overlap: C lists Forgejo's tags, then B's v1.1.1 lands before C creates its own. C's
+    // checkout has neither tag; Forgejo's listing gives it A's, Forgejo's answer to its create gives B's.
+    tags.race_after_next_list("v1.1.1", b);
+    let (tag, stderr) = flow(run_c, c, &[]);
+    assert_eq!(tag, "v1.1.2", "{stderr}");
     assert!(
-        stderr.contains(&format!("not deploying {sha8}: v1.4.0 (at ffffffff) is newer and {sha8} does not contain it")),
+        stderr.contains(&format!(
+            "tag     done: created v1.1.2 at {c8} (v1.1.1 was taken by another run meanwhile: recomputed)"
+        )),
         "{stderr}"
     );
-    assert!(woodpecker.received_requests().await.unwrap().is_empty(), "nothing was deployed");
+    assert!(stderr.contains("deploy  done: pipeline #"), "{stderr}");
+    // B and then A reach their deploy after C's: both stand down, neither deploys over C.
+    for (checkout, sha) in [(run_b, b), (run_a, a)] {
+        let (_, stderr) = flow(checkout, sha, &[]);
+        let expected = format!("tag     skipped: v1.1.2 (at {c8}) already contains {}", &sha[..8]);
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(stderr.contains("deploy  skipped: superseded by v1.1.2"), "{stderr}");
+    }
+    // Without the tag step, the deploy's own check refuses: the newest release does not contain A.
+    let out = flow_in(run_a, a, &forgejo_url, &woodpecker_url, &["--skip-tag"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let a8 = &a[..8];
+    let expected = format!("not deploying {a8}: v1.1.2 (at {c8}) is newer and {a8} does not contain it");
+    assert!(stderr.contains(&expected), "{stderr}");
+    let short = |(name, commit): &(String, String)| (name.clone(), commit[..8].to_owned());
+    let v100 = forge.git(&["rev-parse", "v1.0.0"]);
+    let expected: Vec<(String, String)> = [("v1.0.0", &v100), ("v1.1.0", a), ("v1.1.1", b), ("v1.1.2", c)]
+        .map(|(n, c)| (n.to_owned(), c[..8].to_owned()))
+        .into();
+    assert_eq!(tags.tags().iter().map(short).collect::<Vec<_>>(), expected, "one version per commit");
+    woodpecker.verify().await;
 }

@@ -97,6 +97,10 @@ pub struct Outcome {
     pub change: Option<Change>,
     /// How many commits were read.
     pub commits_read: usize,
+    /// Whether this repository has the commit of [`Self::tag`]. Only a tag given to
+    /// [`Repository::compute_with`] can lack it: a newer commit the checkout has not fetched yet, or one on
+    /// another line of history. The bump then counts the commits since the newest tag whose commit is here.
+    pub tag_in_checkout: bool,
 }
 
 impl Outcome {
@@ -120,7 +124,37 @@ impl Outcome {
 impl Repository {
     /// Computes the version `opts.action` asks for.
     pub fn compute(&self, opts: &Options) -> Result<Outcome, Error> {
-        let tag = self.find_tag(&opts.tag_pattern, opts.tag_mode)?;
+        self.compute_with(opts, &[])
+    }
+
+    /// [`Self::compute`] over this repository's tags and `forge_tags`, the tags of the canonical copy (a
+    /// mirror that lags has not fetched them yet): the version never repeats one the forge has. A name in
+    /// both counts with the forge's commit. When the current tag's commit is not in this repository
+    /// ([`Outcome::tag_in_checkout`] is false), the bump counts the commits since the newest tag whose
+    /// commit is, applied to the current tag's version.
+    ///
+    /// ```no_run
+    /// use svu::{Options, Repository, Tag};
+    ///
+    /// let repo = Repository::discover(".")?;
+    /// let forge = [Tag { name: "v1.4.0".into(), commit: "8d1f7e9b6a1c0f2e3d4c5b6a7980f1e2d3c4b5a6".parse()? }];
+    /// let outcome = repo.compute_with(&Options::default(), &forge)?;
+    /// assert!(outcome.version.to_string().as_str() >= "1.4.0");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compute_with(&self, opts: &Options, forge_tags: &[Tag]) -> Result<Outcome, Error> {
+        let tag = self.find_tag_with(&opts.tag_pattern, opts.tag_mode, forge_tags, false)?;
+        let tag_in_checkout = tag.as_ref().is_none_or(|t| self.has_commit(t.commit));
+        let since = match &tag {
+            Some(tag) if !tag_in_checkout => {
+                match self.find_tag_with(&opts.tag_pattern, opts.tag_mode, forge_tags, true) {
+                    Ok(found) => found.map(|t| t.commit),
+                    Err(Error::NoTagMatches(_)) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            tag => tag.as_ref().map(|t| t.commit),
+        };
         let tag_name = tag.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
         let current = match &tag {
             None => Version::new(0, 0, 0),
@@ -139,8 +173,7 @@ impl Repository {
                 Bump::Major
             };
             let walk = walk::Walk::new(&self.repo, Some(opts.classifier))?;
-            let summary =
-                walk.classify_range(self.head()?, tag.as_ref().map(|t| t.commit), paths.as_deref(), Some(ceiling))?;
+            let summary = walk.classify_range(self.head()?, since, paths.as_deref(), Some(ceiling))?;
             if summary.truncated {
                 return Err(Error::ShallowHistory {
                     what: match &tag {
@@ -163,7 +196,7 @@ impl Repository {
             (Bump::None, None, 0)
         };
         let version = engine::next_version(opts.action, &current, bump, &opts.bump, tag_name)?;
-        Ok(Outcome { tag, current, version, change, commits_read })
+        Ok(Outcome { tag, current, version, change, commits_read, tag_in_checkout })
     }
 }
 

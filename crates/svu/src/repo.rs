@@ -113,13 +113,21 @@ impl Repository {
     /// All tag names, ordered as `git -c versionsort.suffix=- tag --sort=-version:refname` prints them:
     /// highest version first.
     pub fn tags_by_version(&self) -> Result<Vec<String>, Error> {
+        self.tags_by_version_with(&[])
+    }
+
+    /// [`Self::tags_by_version`] over this repository's tags and `extra` names (tags of another copy of the
+    /// repository, e.g. the canonical forge's), each name once.
+    fn tags_by_version_with(&self, extra: &[Tag]) -> Result<Vec<String>, Error> {
         let platform = self.repo.references().map_err(|e| Error::git("list references", e))?;
         let mut names: Vec<BString> = Vec::new();
         for reference in platform.tags().map_err(|e| Error::git("list tags", e))? {
             let reference = reference.map_err(|e| Error::git("list tags", e))?;
             names.push(reference.name().as_bstr().to_owned());
         }
+        names.extend(extra.iter().map(|tag| BString::from(format!("refs/tags/{}", tag.name))));
         names.sort();
+        names.dedup();
         // git sorts with a merge sort over the refname-ordered list; doing the same keeps the result
         // identical even where version order is not a strict total order.
         merge_sort(&mut names, &|a, b| versioncmp(b, a, &["-"]));
@@ -130,6 +138,11 @@ impl Repository {
                 full.strip_prefix("refs/tags/").map(str::to_owned).unwrap_or(full)
             })
             .collect())
+    }
+
+    /// Whether this repository has object `id` (a tag of another copy may name a commit it lacks).
+    pub fn has_commit(&self, id: ObjectId) -> bool {
+        self.repo.has_object(id)
     }
 
     /// The commit tag `name` points at, peeling annotated tags.
@@ -149,6 +162,19 @@ impl Repository {
     /// `*` also matches `/`; empty matches all) and, in [`TagMode::Current`], is reachable from HEAD.
     /// `Ok(None)` when there is no tag at all; an error when a pattern matches none.
     pub fn find_tag(&self, pattern: &str, mode: TagMode) -> Result<Option<Tag>, Error> {
+        self.find_tag_with(pattern, mode, &[], false)
+    }
+
+    /// [`Self::find_tag`] among this repository's tags and `extra` (the same name in `extra` wins: it is
+    /// the canonical copy's). With `present_only`, tags whose commit this repository lacks are passed
+    /// over; [`TagMode::Current`] always passes them over (HEAD cannot reach a commit that is not here).
+    pub(crate) fn find_tag_with(
+        &self,
+        pattern: &str,
+        mode: TagMode,
+        extra: &[Tag],
+        present_only: bool,
+    ) -> Result<Option<Tag>, Error> {
         let glob = if pattern.is_empty() {
             None
         } else {
@@ -159,13 +185,24 @@ impl Repository {
                 .map_err(|e| Error::InvalidPattern { pattern: pattern.to_owned(), reason: e.kind().to_string() })?;
             Some(glob.compile_matcher())
         };
-        let tags = self.tags_by_version()?;
-        let mut candidates = tags.iter().filter(|name| glob.as_ref().is_none_or(|g| g.is_match(name.as_str())));
+        let tags = self.tags_by_version_with(extra)?;
+        let commit_of = |name: &str| match extra.iter().find(|tag| tag.name == name) {
+            Some(tag) => Ok(tag.commit),
+            None => self.tag_commit(name),
+        };
+        let candidates = tags.iter().filter(|name| glob.as_ref().is_none_or(|g| g.is_match(name.as_str())));
         let found = match mode {
-            TagMode::All => match candidates.next() {
-                Some(name) => Some(Tag { name: name.clone(), commit: self.tag_commit(name)? }),
-                None => None,
-            },
+            TagMode::All => {
+                let mut found = None;
+                for name in candidates {
+                    let commit = commit_of(name)?;
+                    if !present_only || self.has_commit(commit) {
+                        found = Some(Tag { name: name.clone(), commit });
+                        break;
+                    }
+                }
+                found
+            }
             TagMode::Current => {
                 let head = self.head()?;
                 let mut walk = Walk::new(&self.repo, None)?;
@@ -173,8 +210,9 @@ impl Repository {
                 let mut found = None;
                 let mut unknown = false;
                 for name in candidates {
-                    let commit = match self.tag_commit(name) {
-                        Ok(commit) => commit,
+                    let commit = match commit_of(name) {
+                        Ok(commit) if self.has_commit(commit) => commit,
+                        Ok(_) => continue,
                         // `git tag --merged` skips tags of trees and blobs.
                         Err(Error::TagNotACommit { .. }) => continue,
                         Err(e) => return Err(e),

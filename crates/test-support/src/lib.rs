@@ -4,7 +4,8 @@
 //!   `cargo xtask test`) started are found in one directory, `$OFFINFRA_TESTENV_DIR`, by default
 //!   `target/testenv` in the workspace; a test that needs a service that is not there starts its own.
 //! - `contract` (feature `contract`): request bodies and response fixtures validated against the
-//!   official OpenAPI documents in `specs/`, and a strict wiremock server.
+//!   official OpenAPI documents in `specs/`, and a strict wiremock server; `forgejo` (same feature):
+//!   Forgejo's tag and compare routes over a list that changes as the test runs.
 //! - `oci` (feature `oci`): OCI layouts built on disk, real registries on loopback, skopeo.
 //! - `cluster` (feature `cluster`): a real kube-apiserver + kube-controller-manager, and a test that
 //!   plays the scheduler and the kubelet.
@@ -23,6 +24,8 @@ pub mod tls;
 pub mod cluster;
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+pub mod forgejo;
 #[cfg(feature = "oci")]
 pub mod oci;
 

@@ -415,3 +415,40 @@ fn head_time_is_the_committer_time_git_reports() {
     git_in(empty.path(), &["init", "-q"]);
     assert!(matches!(Repository::discover(empty.path()).unwrap().head_time(), Err(Error::UnbornHead { .. })));
 }
+
+#[test]
+fn forge_tags_a_lagging_mirror_lacks_count_and_are_never_reused() {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: init");
+    repo.tag("v1.0.0");
+    let a = repo.commit("feat: a");
+    repo.commit("fix: b");
+    let opts = Options::default();
+    let open = Repository::discover(repo.path()).unwrap();
+    assert_eq!(open.compute(&opts).unwrap().version.to_string(), "1.1.0", "the checkout alone");
+
+    // The forge tagged A (a run for A) after this checkout was made: only B's fix is new.
+    let on_a = svu::Tag { name: "v1.1.0".into(), commit: a.parse().unwrap() };
+    let outcome = open.compute_with(&opts, std::slice::from_ref(&on_a)).unwrap();
+    assert_eq!((outcome.current.to_string(), outcome.version.to_string()), ("1.1.0".into(), "1.1.1".into()));
+    assert!(outcome.tag_in_checkout);
+
+    // A newer forge tag on a commit this checkout lacks: the version goes past it, the bump counted from the
+    // newest tag that is here (v1.1.0 on A: B's fix).
+    let unseen = svu::Tag { name: "v1.4.0".into(), commit: "f".repeat(40).parse().unwrap() };
+    let outcome = open.compute_with(&opts, &[on_a.clone(), unseen.clone()]).unwrap();
+    assert_eq!(outcome.tag.as_ref().map(|t| t.name.as_str()), Some("v1.4.0"));
+    assert!(!outcome.tag_in_checkout);
+    assert_eq!(outcome.version.to_string(), "1.4.1");
+
+    // The same name in both copies counts with the forge's commit.
+    repo.tag("v1.1.0");
+    let open = Repository::discover(repo.path()).unwrap();
+    assert_eq!(open.compute(&opts).unwrap().version.to_string(), "1.1.0", "the local v1.1.0 is on HEAD");
+    assert_eq!(open.compute_with(&opts, &[on_a]).unwrap().version.to_string(), "1.1.1");
+
+    // `current` mode: a commit HEAD cannot reach is passed over.
+    let current = Options { tag_mode: TagMode::Current, ..Options::default() };
+    let outcome = open.compute_with(&current, &[unseen]).unwrap();
+    assert_eq!(outcome.tag.map(|t| t.name), Some("v1.1.0".into()));
+}

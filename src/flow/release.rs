@@ -1,0 +1,105 @@
+//! The tag step against the canonical forge. The build runs on the GitHub mirror's checkout, whose tags
+//! lag: the tag an earlier run created on Forgejo reaches the mirror only at its next sync. So the version
+//! is computed from the checkout's tags and the forge's (one listing); when another run takes the tag
+//! between that listing and the create, the version is recomputed once; and a run whose commit a newer
+//! release already contains stands down instead of tagging, pushing `:latest` or deploying.
+
+use offinfra_types::{CommitId, RepoName};
+use serde::Serialize;
+
+use super::{Forge, VersionPlan};
+use crate::Error;
+
+/// A tag on the forge and the commit it points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForgeTag {
+    /// Its name (`v1.3.0`).
+    pub name: String,
+    /// The commit id, lower case.
+    pub commit: String,
+}
+
+/// The version recomputed with the forge's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ForgeVersion {
+    /// The version, as the plan shows it.
+    pub version: VersionPlan,
+    /// The tag the current version comes from, with its commit.
+    pub current: Option<ForgeTag>,
+    /// Whether the checkout has the current tag's commit (when not, it is newer than the checkout or on
+    /// another line of history).
+    pub current_in_checkout: bool,
+}
+
+/// Recomputes the plan's version with the forge's tags ([`super::CheckoutVersions`] does it with svu on
+/// the checkout).
+pub trait Versions: Send + Sync {
+    /// The version from the checkout's tags and `forge_tags`.
+    fn with_forge_tags(&self, forge_tags: &[ForgeTag]) -> Result<ForgeVersion, Error>;
+}
+
+/// What the tag step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Tagged {
+    /// The tag is on the commit: `created` by this call or already there. `retook` says which tag another
+    /// run took meanwhile, when the version had to be recomputed.
+    Tag { version: VersionPlan, created: bool, retook: Option<String> },
+    /// No commit since the current tag asks for a version.
+    NothingToRelease(VersionPlan),
+    /// A newer release on the forge already contains the commit.
+    Superseded(ForgeTag),
+}
+
+/// Lists the forge's tags, computes the version with them and creates its tag on `sha`; recomputes once
+/// when another run took the tag meanwhile.
+pub(super) async fn tag(
+    forge: &dyn Forge,
+    versions: &dyn Versions,
+    repo: &RepoName,
+    sha: &CommitId,
+) -> Result<Tagged, Error> {
+    let mut retook = None;
+    loop {
+        let forge_tags = forge.tags(repo).await?;
+        let computed = versions.with_forge_tags(&forge_tags)?;
+        if let (Some(current), false) = (&computed.current, computed.current_in_checkout) {
+            if forge.is_ancestor(repo, sha.as_str(), &current.commit).await? {
+                return Ok(Tagged::Superseded(current.clone()));
+            }
+            return Err(Error::invalid(format!(
+                "not tagging {sha8}: {} (at {}) is on a commit this checkout lacks and which does not contain \
+                 {sha8}, so {sha8} is not on the released line of history",
+                current.name,
+                short(&current.commit),
+                sha8 = sha.image_tag()
+            )));
+        }
+        if !computed.version.release {
+            return Ok(match &computed.current {
+                Some(current) if current.commit == sha.as_str() => {
+                    Tagged::Tag { version: computed.version, created: false, retook }
+                }
+                _ => Tagged::NothingToRelease(computed.version),
+            });
+        }
+        match forge.create_tag(repo, &computed.version.tag, sha).await {
+            Ok(created) => return Ok(Tagged::Tag { version: computed.version, created, retook }),
+            Err(e) if retook.is_none() && taken(&e) => {
+                tracing::info!(tag = %computed.version.tag, "another run took the tag meanwhile: recomputing");
+                retook = Some(computed.version.tag);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether `e` is the forge saying the tag exists on another commit.
+fn taken(e: &Error) -> bool {
+    matches!(e.root(), Error::Forgejo(forgejo_client::Error::TagOnOtherCommit { .. }))
+}
+
+/// The first eight characters of a commit id.
+pub(super) fn short(commit: &str) -> String {
+    commit.chars().take(8).collect()
+}
