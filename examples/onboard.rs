@@ -35,13 +35,19 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
     let settings = args.onboard.settings(|name| std::env::var(name).ok())?;
-    let mut config = settings.config()?;
-    offinfra::onboard::pin_deploy_image(&mut config, offinfra::onboard::registry_digest).await?;
     let (forgejo, woodpecker, github) = args.onboard.clients()?;
+    let config = settings.resolve(&forgejo).await?;
     let plan = inspect(&forgejo, &woodpecker, &github, &config).await?;
     let (json, dry_run) = (args.output.json(), args.output.dry_run);
     if !json {
         eprint!("{}", plan.describe(dry_run));
+    }
+    if plan.stops() {
+        if json {
+            println!("{}", serde_json::json!({"plan": plan, "stopped": true}));
+        }
+        let message = format!("{}: a rendered file was edited (the diff above); nothing changed", settings.repo);
+        return Err(offinfra::Error::invalid(message + ": pass --force to overwrite it"));
     }
     if plan.is_noop() || dry_run {
         match (json, plan.is_noop()) {

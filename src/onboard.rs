@@ -5,6 +5,13 @@
 //! [`inspect`] reads the current state and returns a [`OnboardPlan`] of only what differs; [`apply`]
 //! carries out that plan and nothing else. Run again, the plan is empty and nothing is written.
 
+mod repo_file;
+mod stamp;
+mod steps;
+
+pub use repo_file::{ImageBuild, RegistryLogin, RepoSettings, Workload, WorkloadKind, REPO_FILE};
+pub use stamp::{stamped, Found};
+
 use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, FileChange, Forgejo};
 use offinfra_http::SecretString;
 use serde::Serialize;
@@ -46,9 +53,15 @@ pub struct OnboardConfig {
     pub github_token: SecretString,
     /// Values for the templates' other placeholders: `forgejo_url`, `woodpecker_url`, `image`,
     /// `offinfra_git`, `offinfra_version`, `deploy_image` (pinned by digest, [`pin_deploy_image`]),
-    /// `namespace`, `deployment`, `container`, and the deploy step's optional parts `slack_flag` and
-    /// `step_options` (empty unless `--slack-secret` or `--service-account` is given).
+    /// `namespace`, `kind`, `deployment`, `container`, the deploy step's optional parts `slack_flag` and
+    /// `step_options` (empty unless `--slack-secret` or `--service-account` is given), and the
+    /// workflow's parts from `.offinfra.yml`: `check_steps`, `login_steps`, `build_steps`, `push_steps`,
+    /// `binaries`, `flow_deploy_flags`.
     pub values: Vec<(String, String)>,
+    /// Whether the deploy pipeline is written (not for a CronJob-only app, [`WorkloadKind::CronJob`]).
+    pub deploy_pipeline: bool,
+    /// Overwrite files edited since onboard rendered them.
+    pub force: bool,
 }
 
 impl OnboardConfig {
@@ -108,6 +121,9 @@ pub struct Settings {
     pub actions_secrets: Vec<(String, Option<SecretString>)>,
     /// Overwrite Actions secrets that exist (their values cannot be read to compare).
     pub replace_secrets: bool,
+    /// Overwrite a rendered file edited since onboard wrote it (by default onboard shows the difference
+    /// and stops).
+    pub force: bool,
 }
 
 /// The deploy image offinfra's release workflow pushes when offinfra is released from the GitHub
@@ -162,12 +178,30 @@ impl Settings {
             allow_overwrite: false,
             actions_secrets: Vec::new(),
             replace_secrets: false,
+            force: false,
         }
     }
 
     /// The templates' values: each setting given, or its default. A required setting that is missing
     /// (where offinfra is installed from, the deploy image) is an error naming its flag.
     pub fn config(&self) -> Result<OnboardConfig, crate::Error> {
+        self.config_with(&RepoSettings::default())
+    }
+
+    /// The repository's `.offinfra.yml` on the branch ([`read_repo_settings`]), the templates' values
+    /// from it and these settings ([`Self::config_with`]), and the deploy image pinned by its digest.
+    pub async fn resolve(&self, forgejo: &Forgejo) -> Result<OnboardConfig, crate::Error> {
+        // The flags' own errors come before anything is read.
+        self.config()?;
+        let repo_settings = read_repo_settings(forgejo, &self.repo, &self.branch).await?;
+        let mut config = self.config_with(&repo_settings)?;
+        pin_deploy_image(&mut config, registry_digest).await?;
+        Ok(config)
+    }
+
+    /// [`Self::config`] with the repository's own settings: flags win over `.offinfra.yml`, which wins over
+    /// the defaults.
+    pub fn config_with(&self, repo_settings: &RepoSettings) -> Result<OnboardConfig, crate::Error> {
         let required = |value: &Option<String>, what: &str| {
             value
                 .clone()
@@ -188,17 +222,36 @@ impl Settings {
         let (owner, name) = (self.repo.owner(), self.repo.name());
         let github = self.github_repo.as_ref().unwrap_or(&self.repo);
         let gh_owner = github.owner().to_ascii_lowercase();
-        let or_name = |value: &Option<String>| value.clone().unwrap_or_else(|| name.to_owned());
-        let (namespace, deployment, container) =
-            (or_name(&self.namespace), or_name(&self.deployment), or_name(&self.container));
-        // Each lands in the cluster and in the pipeline's YAML: held to Kubernetes' rules here.
-        check_k8s_name(&namespace, "--namespace", K8sName::Label)?;
-        check_k8s_name(&deployment, "--deployment", K8sName::Subdomain)?;
-        check_k8s_name(&container, "--container", K8sName::Label)?;
-        let image = match &self.image {
-            Some(image) => offinfra_types::ImageName::parse(image).context("--image")?.to_string(),
-            None => format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase()),
+        let workload = &repo_settings.workload;
+        // A flag, else .offinfra.yml, else the repository's name; the flag's name goes into errors.
+        let pick = |flag: &Option<String>, file: &Option<String>, flag_name: &'static str, key: &'static str| match (
+            flag, file,
+        ) {
+            (Some(value), _) => (value.clone(), flag_name),
+            (None, Some(value)) => (value.clone(), key),
+            (None, None) => (name.to_owned(), flag_name),
         };
+        let (namespace, namespace_from) =
+            pick(&self.namespace, &workload.namespace, "--namespace", "workload.namespace");
+        let (deployment, deployment_from) = pick(&self.deployment, &workload.name, "--deployment", "workload.name");
+        let containers: Vec<(String, &str)> = match (&self.container, workload.containers.is_empty()) {
+            (Some(container), _) => vec![(container.clone(), "--container")],
+            (None, false) => workload.containers.iter().map(|c| (c.clone(), "workload.containers")).collect(),
+            (None, true) => vec![(name.to_owned(), "--container")],
+        };
+        // Each lands in the cluster and in the pipeline's YAML: held to Kubernetes' rules here.
+        check_k8s_name(&namespace, namespace_from, K8sName::Label)?;
+        check_k8s_name(&deployment, deployment_from, K8sName::Subdomain)?;
+        for (container, from) in &containers {
+            check_k8s_name(container, from, K8sName::Label)?;
+        }
+        let container = containers.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(",");
+        let default_image =
+            offinfra_types::ImageName::parse(&format!("ghcr.io/{gh_owner}/{}", github.name().to_ascii_lowercase()))
+                .context("the default image (give --image)")?;
+        let image_flag = self.image.as_deref().map(offinfra_types::ImageName::parse).transpose().context("--image")?;
+        let parts = steps::workflow_parts(repo_settings, default_image, image_flag)?;
+        let image = parts.deployed.to_string();
         let deploy_image = offinfra_types::ImageRef::parse(&deploy_image).context("--deploy-image")?;
         let mut step_options = String::new();
         let mut slack_flag = String::new();
@@ -226,11 +279,20 @@ impl Settings {
             ("forgejo_secret", self.forgejo_secret.clone()),
             ("woodpecker_secret", self.woodpecker_secret.clone()),
             ("namespace", namespace),
+            ("kind", repo_settings.workload.kind.as_str().to_owned()),
             ("deployment", deployment),
             ("container", container),
             ("slack_flag", slack_flag),
             ("step_options", step_options),
         ];
+        let values = values.into_iter().chain(parts.values);
+        // The registries' passwords are Actions secrets the workflow reads: checked like onboard's own.
+        let mut actions_secrets = self.actions_secrets.clone();
+        for secret in repo_settings.secret_names() {
+            if !actions_secrets.iter().any(|(name, _)| *name == secret) {
+                actions_secrets.push((secret, None));
+            }
+        }
         Ok(OnboardConfig {
             owner: owner.to_owned(),
             name: name.to_owned(),
@@ -238,12 +300,39 @@ impl Settings {
             github_remote: format!("https://github.com/{github}.git"),
             github_repo: github.clone(),
             allow_overwrite: self.allow_overwrite,
-            actions_secrets: self.actions_secrets.clone(),
+            actions_secrets,
             replace_secrets: self.replace_secrets,
             github_user: self.github_user.clone(),
             github_token: self.github_token.clone(),
-            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            values: values.map(|(k, v)| (k.to_owned(), v)).collect(),
+            deploy_pipeline: repo_settings.workload.kind != WorkloadKind::CronJob,
+            force: self.force,
         })
+    }
+}
+
+/// The repository's [`REPO_FILE`] on `branch`, parsed; the defaults when there is none.
+pub async fn read_repo_settings(
+    forgejo: &Forgejo,
+    repo: &offinfra_types::RepoName,
+    branch: &str,
+) -> Result<RepoSettings, crate::Error> {
+    let entry = forgejo
+        .repo(repo.owner(), repo.name())
+        .contents()
+        .get(REPO_FILE, Some(branch))
+        .await
+        .with_context(|| format!("reading {REPO_FILE} of {repo}"))?;
+    match entry {
+        None => Ok(RepoSettings::default()),
+        Some(Entry::File(file)) => {
+            let bytes =
+                file.bytes().ok_or_else(|| crate::Error::invalid(format!("{REPO_FILE} of {repo}: no content")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| crate::Error::invalid(format!("{REPO_FILE} of {repo} is not UTF-8")))?;
+            RepoSettings::parse(&text).with_context(|| format!("{repo} on branch {branch}"))
+        }
+        Some(Entry::Dir(_)) => Err(crate::Error::invalid(format!("{REPO_FILE} of {repo} is a directory"))),
     }
 }
 
@@ -454,9 +543,22 @@ pub struct OnboardPlan {
     pub changes: Vec<Change>,
     /// What is already in place (for the report).
     pub in_place: Vec<String>,
+    /// Rendered files edited since onboard wrote them: kept, and onboard stops ([`apply`] refuses the
+    /// plan) unless [`OnboardConfig::force`].
+    pub edited: Vec<EditedFile>,
     /// The file changes behind [`Change::CommitFiles`] (contents and blob ids).
     #[serde(skip)]
     files: Vec<FileChange>,
+}
+
+/// A rendered file the owner changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EditedFile {
+    /// Its path.
+    pub path: String,
+    /// The unified diff from the repository's file to what onboard renders now.
+    pub diff: String,
 }
 
 impl OnboardPlan {
@@ -479,7 +581,19 @@ impl OnboardPlan {
         for change in &self.changes {
             out += &format!("{} {change}\n", if dry_run { "would   " } else { "change  " });
         }
+        for file in &self.edited {
+            out += &format!(
+                "kept     {} (edited since onboard rendered it; --force overwrites it, or move the change into \
+                 {REPO_FILE}):\n{}",
+                file.path, file.diff
+            );
+        }
         out
+    }
+
+    /// Whether onboard must stop: a rendered file was edited and `--force` was not given.
+    pub fn stops(&self) -> bool {
+        !self.edited.is_empty()
     }
 }
 
@@ -544,29 +658,44 @@ pub async fn inspect(
 
     // The pipeline files, on the branch being onboarded.
     let contents = repo.contents();
-    let wanted = [(BUILD_PATH, render(BUILD_TEMPLATE, config)?), (DEPLOY_PATH, render(DEPLOY_TEMPLATE, config)?)];
+    let mut wanted = vec![(BUILD_PATH, stamped(&render(BUILD_TEMPLATE, config)?))];
+    if config.deploy_pipeline {
+        wanted.push((DEPLOY_PATH, stamped(&render(DEPLOY_TEMPLATE, config)?)));
+    }
     let (mut create, mut update, mut delete) = (Vec::new(), Vec::new(), Vec::new());
     for (path, text) in &wanted {
         let entry =
             contents.get(path, Some(&config.branch)).await.with_context(|| format!("reading {path} in {full}"))?;
-        match entry {
+        let file = match entry {
             None => {
                 create.push(path.to_string());
                 plan.files.push(FileChange::Create { path: path.to_string(), content: text.as_bytes().to_vec() });
-            }
-            Some(Entry::File(file)) if file.bytes().as_deref() == Some(text.as_bytes()) => {
-                plan.in_place.push(format!("{path} up to date"))
-            }
-            Some(Entry::File(file)) => {
-                update.push(path.to_string());
-                plan.files.push(FileChange::Update {
-                    path: path.to_string(),
-                    content: text.as_bytes().to_vec(),
-                    sha: file.sha,
-                });
+                continue;
             }
             Some(Entry::Dir(_)) => return Err(crate::Error::invalid(format!("{path} in {full} is a directory"))),
+            Some(Entry::File(file)) => file,
+        };
+        let existing = String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned();
+        match stamp::compare(path, &existing, text) {
+            Found::UpToDate => {
+                plan.in_place.push(format!("{path} up to date"));
+                continue;
+            }
+            Found::Rendered => {}
+            Found::Edited(_) if config.force => {
+                plan.in_place.push(format!("{path} was edited since onboard rendered it: overwritten (--force)"))
+            }
+            Found::Edited(diff) => {
+                plan.edited.push(EditedFile { path: path.to_string(), diff });
+                continue;
+            }
         }
+        update.push(path.to_string());
+        plan.files.push(FileChange::Update {
+            path: path.to_string(),
+            content: text.as_bytes().to_vec(),
+            sha: file.sha,
+        });
     }
     let mut old = Vec::new();
     for path in [".woodpecker.yml", ".woodpecker.yaml"] {
@@ -583,7 +712,9 @@ pub async fn inspect(
     {
         old.extend(entries.into_iter().filter(|e| e.kind == "file"));
     }
-    for file in old.into_iter().filter(|f| is_old_pipeline(&f.path)) {
+    // A CronJob-only app has no deploy pipeline: one onboard wrote earlier goes with the old ones.
+    let old_pipeline = |path: &str| is_old_pipeline(path) || (!config.deploy_pipeline && path == DEPLOY_PATH);
+    for file in old.into_iter().filter(|f| old_pipeline(&f.path)) {
         delete.push(file.path.clone());
         plan.files.push(FileChange::Delete { path: file.path, sha: file.sha });
     }
@@ -667,6 +798,13 @@ pub async fn apply(
     plan: &OnboardPlan,
 ) -> Result<Vec<String>, crate::Error> {
     let full = format!("{}/{}", config.owner, config.name);
+    if plan.stops() {
+        let paths: Vec<&str> = plan.edited.iter().map(|f| f.path.as_str()).collect();
+        return Err(crate::Error::invalid(format!(
+            "{} in {full} edited since onboard rendered it: nothing changed (--force overwrites)",
+            paths.join(", ")
+        )));
+    }
     let repo = forgejo.repo(&config.owner, &config.name);
     let mut done = Vec::new();
     for change in &plan.changes {
@@ -958,7 +1096,10 @@ mod tests {
             ("container", "app"),
             ("slack_flag", ""),
             ("step_options", ""),
+            ("kind", "deployment"),
         ];
+        let parts = steps::workflow_parts(&RepoSettings::default(), "ghcr.io/acme/app".parse().unwrap(), None).unwrap();
+        let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         OnboardConfig {
             owner: "acme".into(),
             name: "app".into(),
@@ -970,7 +1111,9 @@ mod tests {
             replace_secrets: false,
             github_user: "acme-bot".into(),
             github_token: "t".into(),
-            values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            values: values.chain(parts.values.into_iter().map(|(k, v)| (k.to_owned(), v))).collect(),
+            deploy_pipeline: true,
+            force: false,
         }
     }
 
@@ -983,7 +1126,7 @@ mod tests {
         let config = settings.config().unwrap();
         let readme = include_str!("../README.md");
         for template in [BUILD_TEMPLATE, DEPLOY_TEMPLATE] {
-            let rendered = render(template, &config).unwrap();
+            let rendered = stamped(&render(template, &config).unwrap());
             assert!(readme.contains(&rendered), "README.md does not show this file as onboard writes it:\n{rendered}");
         }
         assert!(config.github_remote.ends_with("github.com/ViktorBarzin/app.git"), "the mirror's own name");

@@ -125,9 +125,10 @@ pub struct RollOutArgs {
     /// NAME=IMAGE (repeat), or *=IMAGE for every container
     #[arg(long = "container", value_name = "NAME=IMAGE")]
     pub containers: Vec<String>,
-    /// The container to update (with --image, or --image-repository and IMAGE_TAG)
-    #[arg(long, env = "PLUGIN_CONTAINER")]
-    pub container_name: Option<String>,
+    /// The container to update (with --image, or --image-repository and IMAGE_TAG); repeat, or separate
+    /// with commas, for several containers that run the same image
+    #[arg(long = "container-name", env = "PLUGIN_CONTAINER", value_delimiter = ',')]
+    pub container_names: Vec<String>,
     /// The container's new image, whole
     #[arg(long, env = "PLUGIN_IMAGE", conflicts_with = "image_repository")]
     pub image: Option<ImageRef>,
@@ -167,7 +168,7 @@ impl RollOutArgs {
             ImageRef::parse(&pair.image).with_context(|| format!("container {}", pair.container))?;
             pairs.push(pair);
         }
-        if let Some(name) = &self.container_name {
+        for name in &self.container_names {
             let image = match (&self.image, &self.image_repository) {
                 (Some(image), _) => image.clone(),
                 (None, Some(repository)) => {
@@ -240,6 +241,17 @@ mod tests {
         assert!(err.contains("IMAGE_TAG is not set"), "{err}");
         let err = args.pairs_with(vars(&[("IMAGE_TAG", "1 --kubeconfig=/x")])).unwrap_err().to_string();
         assert!(err.starts_with("IMAGE_TAG: "), "{err}");
+    }
+
+    #[test]
+    fn several_containers_take_the_same_image() {
+        let args = step(&["--name", "app", "--container-name=app,worker", "--image-repository=ghcr.io/acme/app"]);
+        let pairs = args.pairs_with(vars(&[("IMAGE_TAG", "0123abcd")])).unwrap();
+        let got: Vec<(&str, &str)> = pairs.iter().map(|p| (p.container.as_str(), p.image.as_str())).collect();
+        assert_eq!(got, [("app", "ghcr.io/acme/app:0123abcd"), ("worker", "ghcr.io/acme/app:0123abcd")]);
+        let repeated =
+            step(&["--name", "a", "--container-name", "x", "--container-name", "y", "--image", "r.io/a/b:1"]);
+        assert_eq!(repeated.pairs().unwrap().len(), 2);
     }
 
     #[test]

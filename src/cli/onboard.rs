@@ -93,6 +93,9 @@ pub struct OnboardArgs {
     /// Overwrite Actions secrets that already exist (their values cannot be compared)
     #[arg(long)]
     pub replace_secrets: bool,
+    /// Overwrite a rendered file edited since onboard wrote it (by default onboard prints the diff and stops)
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl OnboardArgs {
@@ -148,6 +151,7 @@ impl OnboardArgs {
             allow_overwrite: self.allow_overwrite,
             actions_secrets,
             replace_secrets: self.replace_secrets,
+            force: self.force,
         })
     }
 

@@ -61,7 +61,7 @@ fn not_found() -> ResponseTemplate {
 
 async fn reads(forgejo: &MockServer) {
     get(forgejo, &format!("{REPO}/branches/master"), ok(json!({"name": "master", "commit": {"id": "c0ffee"}}))).await;
-    for missing in [".woodpecker.yml", ".woodpecker.yaml"] {
+    for missing in [".woodpecker.yml", ".woodpecker.yaml", ".offinfra.yml"] {
         get(forgejo, &format!("{REPO}/contents/{missing}"), not_found()).await;
     }
 }
@@ -407,4 +407,210 @@ fn no_placeholder_defaults_where_offinfra_comes_from_is_required() {
     let lines: Vec<&str> = stderr.lines().collect();
     let first_other = lines.iter().position(|l| !l.starts_with("::add-mask::")).unwrap_or(lines.len());
     assert!(lines[..first_other].contains(&"::add-mask::s3cr3t-from-file"), "{stderr}");
+}
+
+/// An onboarded repository: mirror, registration, environment and secrets in place; the two rendered files
+/// as given and `.offinfra.yml` (or none). Returns nothing: the servers hold it.
+async fn onboarded(
+    forgejo: &MockServer,
+    woodpecker: &MockServer,
+    github: &MockServer,
+    files: [&str; 2],
+    settings: Option<&str>,
+) {
+    let base64 = |text: &str| offinfra::http::base64(text.as_bytes());
+    match settings {
+        Some(text) => {
+            get(
+                forgejo,
+                &format!("{REPO}/contents/.offinfra.yml"),
+                ok(file(".offinfra.yml", "s1", Some(&base64(text)))),
+            )
+            .await
+        }
+        None => get(forgejo, &format!("{REPO}/contents/.offinfra.yml"), not_found()).await,
+    }
+    get(forgejo, REPO, ok(repo("master"))).await;
+    reads(forgejo).await;
+    get(forgejo, &format!("{REPO}/push_mirrors"), ok(json!([mirror(true)]))).await;
+    let [build, deploy] = files;
+    get(
+        forgejo,
+        &format!("{REPO}/contents/.github/workflows/build.yml"),
+        ok(file(".github/workflows/build.yml", "b1", Some(&base64(build)))),
+    )
+    .await;
+    get(
+        forgejo,
+        &format!("{REPO}/contents/.woodpecker/deploy.yml"),
+        ok(file(".woodpecker/deploy.yml", "d1", Some(&base64(deploy)))),
+    )
+    .await;
+    get(forgejo, &format!("{REPO}/contents/.woodpecker"), ok(json!([file(".woodpecker/deploy.yml", "d1", None)])))
+        .await;
+    get(woodpecker, "/api/repos/lookup/ViktorBarzin/app", ok(woodpecker_repo(true))).await;
+    let policy = json!({"name": "deploy", "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}});
+    get(github, ENV, ok(policy)).await;
+    let master = json!({"total_count": 1, "branch_policies": [{"id": 1, "name": "master", "type": "branch"}]});
+    get(github, &format!("{ENV}/deployment-branch-policies"), ok(master)).await;
+    let secret =
+        |name: &str| json!({"name": name, "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"});
+    let listed = json!({"total_count": 2, "secrets": [secret("FORGEJO_GIT_TOKEN"), secret("WOODPECKER_TOKEN")]});
+    get(github, &format!("{ENV}/secrets"), ok(listed)).await;
+}
+
+/// What onboard renders for the test's flags and `settings`, as it writes it (header and all).
+fn rendered(forgejo: &MockServer, woodpecker: &MockServer, settings: &str) -> [String; 2] {
+    let mut flags = offinfra::onboard::Settings::new("viktor/app".parse().unwrap(), &forgejo.uri(), &woodpecker.uri());
+    flags.github_repo = Some("ViktorBarzin/app".parse().unwrap());
+    flags.namespace = Some("prod".into());
+    flags.offinfra_git = Some("https://git.example.com/platform/offinfra".into());
+    flags.deploy_image = Some(DEPLOY_IMAGE.into());
+    let config = flags.config_with(&offinfra::onboard::RepoSettings::parse(settings).unwrap()).unwrap();
+    let render = |template| offinfra::onboard::stamped(&offinfra::onboard::render(template, &config).unwrap());
+    [render(offinfra::onboard::BUILD_TEMPLATE), render(offinfra::onboard::DEPLOY_TEMPLATE)]
+}
+
+/// The files of the one commit onboard made: path and text.
+async fn committed_files(forgejo: &MockServer) -> Vec<(String, String)> {
+    let requests = forgejo.received_requests().await.unwrap();
+    let commits: Vec<_> =
+        requests.iter().filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/contents")).collect();
+    assert_eq!(commits.len(), 1, "one commit");
+    let body: Value = serde_json::from_slice(&commits[0].body).unwrap();
+    Spec::forgejo().assert("ChangeFilesOptions", &body);
+    body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let content = f["content"].as_str().map(|c| offinfra::http::base64_decode(c).unwrap()).unwrap_or_default();
+            (
+                format!("{} {}", f["operation"].as_str().unwrap(), f["path"].as_str().unwrap()),
+                String::from_utf8(content).unwrap(),
+            )
+        })
+        .collect()
+}
+
+const SETTINGS: &str = "forgejo_repository: viktor/app
+lint: cargo clippy --all-targets -- -D warnings
+test:
+  - cargo test --workspace
+registries:
+  - registry: docker.io
+    username: viktorbarzin
+    password_secret: DOCKERHUB_TOKEN
+images:
+  - dockerfile: docker/app.Dockerfile
+    build_args: {FEATURES: 'full tls'}
+    destinations: [ghcr.io/viktorbarzin/app, docker.io/viktorbarzin/app]
+  - dockerfile: docker/tools.Dockerfile
+    context: tools
+    destinations: [ghcr.io/viktorbarzin/app-tools]
+workload:
+  kind: statefulset
+  containers: [app, worker]
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_run_re_renders_from_offinfra_yml_and_keeps_an_edited_file() {
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let github = offinfra_test_support::contract::strict_server().await;
+    let commit = || {
+        Mock::given(method("POST"))
+            .and(path(format!("{REPO}/contents")))
+            .respond_with(ok(json!({"commit": {"sha": "5eed5eed5eed5eed"}, "files": []})))
+    };
+
+    // Onboarded without settings; the owner then adds .offinfra.yml: both files are re-rendered from it.
+    let [build, deploy] = rendered(&forgejo, &woodpecker, "");
+    onboarded(&forgejo, &woodpecker, &github, [&build, &deploy], Some(SETTINGS)).await;
+    commit().expect(1).mount(&forgejo).await;
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("done     committed 5eed5eed5eed"), "{stderr}");
+    assert!(
+        stderr.contains("ok       Actions secret DOCKERHUB_TOKEN is missing and no value was given: set it"),
+        "{stderr}"
+    );
+    let files = committed_files(&forgejo).await;
+    let [wanted_build, wanted_deploy] = rendered(&forgejo, &woodpecker, SETTINGS);
+    assert_eq!(
+        files,
+        [
+            ("update .github/workflows/build.yml".to_owned(), wanted_build.clone()),
+            ("update .woodpecker/deploy.yml".to_owned(), wanted_deploy.clone())
+        ]
+    );
+    for part in [
+        "      - name: lint\n        run: cargo clippy --all-targets -- -D warnings\n      - name: test\n        run: cargo test --workspace\n",
+        "      - name: log in to docker.io\n        run: printf '%s' \"$PASSWORD\" | docker login docker.io --username viktorbarzin --password-stdin\n        env:\n          PASSWORD: ${{ secrets.DOCKERHUB_TOKEN }}\n",
+        "run: docker buildx build --platform linux/amd64 --provenance=false --file docker/app.Dockerfile --build-arg 'FEATURES=full tls' --output type=oci,dest=image.tar .\n",
+        "--file docker/tools.Dockerfile --output type=oci,dest=image-2.tar tools\n",
+        "run: push-image --layout image.tar --repository docker.io/viktorbarzin/app --sha \"$GITHUB_SHA\" --tag latest\n",
+        "| push-image --layout image-2.tar --repository ghcr.io/viktorbarzin/app-tools --sha \"$GITHUB_SHA\" --tag latest --username \"$GITHUB_ACTOR\" --password-stdin\n",
+        "sudo tar -xzf \"$file\" -C /usr/local/bin ./flow ./push-image\n",
+        "run: flow --forgejo-repo viktor/app --image ghcr.io/viktorbarzin/app --layout image.tar --deploy-branch master --wait --timeout 600s\n",
+    ] {
+        assert!(wanted_build.contains(part), "{part}\nin\n{wanted_build}");
+    }
+    assert!(
+        wanted_deploy.contains("      - --kind=statefulset\n      - --name=app\n      - --container-name=app,worker\n"),
+        "{wanted_deploy}"
+    );
+
+    // The owner edits the workflow by hand; onboard shows the difference and stops, writing nothing.
+    let edited = wanted_build
+        .replace("      - name: test\n", "      - name: my own check\n        run: make audit\n      - name: test\n");
+    for server in [&forgejo, &woodpecker, &github] {
+        server.reset().await;
+        forbid_unmounted(server).await;
+    }
+    onboarded(&forgejo, &woodpecker, &github, [&edited, &wanted_deploy], Some(SETTINGS)).await;
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("kept     .github/workflows/build.yml (edited since onboard rendered it"), "{stderr}");
+    assert!(stderr.contains("--- a/.github/workflows/build.yml\n+++ b/.github/workflows/build.yml\n"), "{stderr}");
+    assert!(stderr.contains("\n-      - name: my own check\n-        run: make audit\n"), "{stderr}");
+    assert!(stderr.contains("pass --force to overwrite it"), "{stderr}");
+    for server in [&forgejo, &woodpecker, &github] {
+        assert_eq!(writes(&server.received_requests().await.unwrap()), Vec::<String>::new(), "nothing written");
+    }
+
+    // --force takes the rendering back, and only the edited file changes.
+    commit().expect(1).mount(&forgejo).await;
+    let out = run(&forgejo, &woodpecker, &github, &["--force"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "ok       .github/workflows/build.yml was edited since onboard rendered it: overwritten (--force)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ok       .woodpecker/deploy.yml up to date"), "{stderr}");
+    assert_eq!(committed_files(&forgejo).await, [("update .github/workflows/build.yml".to_owned(), wanted_build)]);
+
+    // A CronJob-only app: the build skips the deploy, and the deploy pipeline onboard wrote goes.
+    for server in [&forgejo, &woodpecker, &github] {
+        server.reset().await;
+        forbid_unmounted(server).await;
+    }
+    let cron = "workload: {kind: cronjob}\n";
+    let [cron_build, _] = rendered(&forgejo, &woodpecker, cron);
+    onboarded(&forgejo, &woodpecker, &github, [&build, &deploy], Some(cron)).await;
+    commit().expect(1).mount(&forgejo).await;
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let files = committed_files(&forgejo).await;
+    assert_eq!(
+        files.iter().map(|(op, _)| op.as_str()).collect::<Vec<_>>(),
+        ["update .github/workflows/build.yml", "delete .woodpecker/deploy.yml"]
+    );
+    assert!(cron_build.contains("--deploy-branch master --skip-deploy\n"), "{cron_build}");
+    assert_eq!(files[0].1, cron_build);
 }

@@ -8,7 +8,7 @@ use std::{
     process::{Command, Output},
 };
 
-use offinfra::onboard::{render, Settings, BUILD_TEMPLATE, DEPLOY_TEMPLATE};
+use offinfra::onboard::{render, stamped, RepoSettings, Settings, BUILD_TEMPLATE, DEPLOY_TEMPLATE};
 use offinfra_test_support::examples::text;
 
 fn root() -> PathBuf {
@@ -62,6 +62,28 @@ fn fails(what: &str, out: &Output, finding: &str) {
 
 /// The files onboard writes for the fleet's viktor/app (mirror ViktorBarzin/app), plain and with Slack and
 /// a service account.
+/// A `.offinfra.yml` that uses every setting, with text that needs quoting for YAML and the shell.
+const EVERY_SETTING: &str = r#"lint:
+  - cargo fmt --check
+  - |
+    cargo clippy --all-targets -- -D warnings
+    echo 'lint: done' # a comment
+test: cargo test --workspace
+registries:
+  - {registry: docker.io, username: "o'brien", password_secret: DOCKERHUB_TOKEN}
+  - {registry: "registry.example.com:5000", username: ci, password_secret: PRIVATE_TOKEN}
+images:
+  - dockerfile: docker/app.Dockerfile
+    build_args: {A: "x y", B: "it's"}
+    destinations: [ghcr.io/viktorbarzin/app, docker.io/viktorbarzin/app]
+  - context: tools
+    destinations: ["registry.example.com:5000/viktor/tools"]
+workload: {kind: statefulset, containers: [app, worker]}
+"#;
+
+/// What onboard writes: the plain build and deploy files, the deploy step with Slack and a service account,
+/// and both files rendered from a `.offinfra.yml` that uses every setting (lint and test scripts,
+/// registry logins, several images with build arguments and destinations, a StatefulSet of two containers).
 fn rendered() -> Vec<(String, String)> {
     let mut settings =
         Settings::new("viktor/app".parse().unwrap(), "https://forgejo.viktorbarzin.me", "https://ci.viktorbarzin.me");
@@ -70,13 +92,18 @@ fn rendered() -> Vec<(String, String)> {
     let digest = "ab".repeat(32);
     settings.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:{}@sha256:{digest}", offinfra::VERSION));
     let plain = settings.config().unwrap();
+    let repo_file = RepoSettings::parse(EVERY_SETTING).unwrap();
+    let from_file = settings.config_with(&repo_file).unwrap();
     settings.slack_secret = Some("slack_webhook".into());
     settings.service_account = Some("deployer".into());
     let full = settings.config().unwrap();
+    let write = |template, config| stamped(&render(template, config).unwrap());
     vec![
-        ("build.yml".into(), render(BUILD_TEMPLATE, &plain).unwrap()),
-        ("deploy.yml".into(), render(DEPLOY_TEMPLATE, &plain).unwrap()),
-        ("deploy-slack-sa.yml".into(), render(DEPLOY_TEMPLATE, &full).unwrap()),
+        ("build.yml".into(), write(BUILD_TEMPLATE, &plain)),
+        ("build-from-settings.yml".into(), write(BUILD_TEMPLATE, &from_file)),
+        ("deploy.yml".into(), write(DEPLOY_TEMPLATE, &plain)),
+        ("deploy-slack-sa.yml".into(), write(DEPLOY_TEMPLATE, &full)),
+        ("deploy-from-settings.yml".into(), write(DEPLOY_TEMPLATE, &from_file)),
     ]
 }
 
@@ -91,12 +118,15 @@ fn what_onboard_writes_passes_zizmor_and_both_schemas_and_planted_mistakes_do_no
         path
     };
     let files = rendered();
-    let build = write("build.yml", &files[0].1);
-    passes("zizmor on the build workflow", &zizmor(&build));
-    passes("the GitHub schema on the build workflow", &schema(&build, GITHUB));
+    let (builds, deploys) = files.split_at(2);
+    for (name, text) in builds {
+        let build = write(name, text);
+        passes(&format!("zizmor on {name}"), &zizmor(&build));
+        passes(&format!("the GitHub schema on {name}"), &schema(&build, GITHUB));
+    }
     let woodpecker = woodpecker();
     let woodpecker: Vec<&str> = woodpecker.iter().map(String::as_str).collect();
-    for (name, text) in &files[1..] {
+    for (name, text) in deploys {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         passes(&format!("Woodpecker's schema on {name}"), &schema(&path, &woodpecker));
@@ -121,7 +151,7 @@ fn what_onboard_writes_passes_zizmor_and_both_schemas_and_planted_mistakes_do_no
     let misspelt = write("misspelt.yml", &files[0].1.replace("    runs-on: ubuntu-24.04", "    run-on: ubuntu-24.04"));
     fails("a misspelt runs-on", &schema(&misspelt, GITHUB), "runs-on");
     let bad_step = dir.path().join("bad-step.yml");
-    std::fs::write(&bad_step, files[1].1.replace("    entrypoint:", "    entry_point:")).unwrap();
+    std::fs::write(&bad_step, deploys[0].1.replace("    entrypoint:", "    entry_point:")).unwrap();
     fails("a misspelt entrypoint", &schema(&bad_step, &woodpecker), "entry_point");
 }
 
@@ -135,4 +165,55 @@ fn our_own_workflows_pass_zizmor_and_the_github_schema() {
     let dependabot = root().join(".github/dependabot.yml");
     passes("zizmor on dependabot.yml", &zizmor(&dependabot));
     passes("the Dependabot schema", &schema(&dependabot, &["--builtin-schema", "vendor.dependabot"]));
+}
+
+#[test]
+fn the_rendered_steps_run_in_the_runners_shell_with_each_word_as_written() {
+    // The workflow names `shell: bash`, which GitHub runs as `bash --noprofile --norc -eo pipefail {0}`
+    // (workflow syntax, jobs.<job_id>.steps[*].shell; unnamed it would be `bash -e {0}`). The tools are
+    // stand-ins that print their arguments, one per line, and what they read on stdin.
+    let files = rendered();
+    let build = &files.iter().find(|(name, _)| name == "build-from-settings.yml").unwrap().1;
+    let doc = &yaml_rust2::YamlLoader::load_from_str(build).unwrap()[0];
+    assert_eq!(doc["jobs"]["build"]["defaults"]["run"]["shell"].as_str(), Some("bash"));
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["docker", "push-image", "cargo"] {
+        let path = bin.path().join(tool);
+        let script = format!(
+            "#!/bin/sh\nprintf '%s\\n' {tool} \"$@\"\ninput=$(cat); if [ -n \"$input\" ]; then printf 'stdin=%s\\n' \"$input\"; fi\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let run = |name: &str| {
+        let steps = doc["jobs"]["build"]["steps"].as_vec().unwrap();
+        let step = steps.iter().find(|s| s["name"].as_str() == Some(name)).unwrap_or_else(|| panic!("{name}: {build}"));
+        let script = step["run"].as_str().unwrap();
+        let out = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .env("PATH", &path)
+            .env("PASSWORD", "pw-from-secret")
+            .env("GITHUB_TOKEN", "gh-token")
+            .env("GITHUB_SHA", "0123abcd4567")
+            .env("GITHUB_ACTOR", "viktor")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(run("lint (1)"), "cargo\nfmt\n--check\n");
+    assert_eq!(run("lint (2)"), "cargo\nclippy\n--all-targets\n--\n-D\nwarnings\nlint: done\n");
+    assert_eq!(
+        run("log in to docker.io"),
+        "docker\nlogin\ndocker.io\n--username\no'brien\n--password-stdin\nstdin=pw-from-secret\n"
+    );
+    let app = run("build ghcr.io/viktorbarzin/app (linux/amd64, one manifest, no attestations)");
+    assert!(app.contains("\n--file\ndocker/app.Dockerfile\n--build-arg\nA=x y\n--build-arg\nB=it's\n"), "{app}");
+    assert!(app.ends_with("--output\ntype=oci,dest=image.tar\n.\n"), "{app}");
+    let tools = run("build registry.example.com:5000/viktor/tools (linux/amd64, one manifest, no attestations)");
+    assert!(tools.ends_with("--output\ntype=oci,dest=image-2.tar\ntools\n"), "{tools}");
+    let hub = run("push docker.io/viktorbarzin/app");
+    assert_eq!(hub, "push-image\n--layout\nimage.tar\n--repository\ndocker.io/viktorbarzin/app\n--sha\n0123abcd4567\n--tag\nlatest\n");
 }
