@@ -2,6 +2,7 @@
 //! JSON; exit 1 on any fail. Each check runs when its inputs are given; `--fix` repairs what is safe to.
 //!
 //! ```text
+//! doctor --owner viktor --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com   # the fleet
 //! doctor --repo acme/app --forgejo-url https://git.example.com --woodpecker-internal-url http://woodpecker-server.woodpecker.svc:8000 \
 //!   --woodpecker-url https://ci.example.com --repo-ids 42,57 --registry registry.example --cache cache.example \
 //!   --namespace prod --deployment app --lint .woodpecker --fix
@@ -21,7 +22,7 @@ use offinfra::{
     name = "doctor",
     version = offinfra::VERSION,
     about = "Check the pipeline's webhooks, secrets, registries, deployment and pipelines",
-    after_help = "Examples:\n  doctor --repo acme/app --forgejo-url https://git.example.com --woodpecker-internal-url http://woodpecker-server.woodpecker.svc:8000 --woodpecker-url https://ci.example.com --repo-ids 42,57 --registry registry.example --cache cache.example --namespace prod --deployment app --lint .woodpecker --fix"
+    after_help = "Examples:\n  doctor --owner viktor --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com\n  doctor --repo acme/app --forgejo-url https://git.example.com --woodpecker-internal-url http://woodpecker-server.woodpecker.svc:8000 --woodpecker-url https://ci.example.com --repo-ids 42,57 --registry registry.example --cache cache.example --namespace prod --deployment app --lint .woodpecker --fix"
 )]
 struct Args {
     #[command(flatten)]
@@ -36,6 +37,17 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<bool, Error> {
+    if let Some(fleet) = args.doctor.fleet()? {
+        let repos = fleet.run().await?;
+        let findings: Vec<doctor::Finding> = repos.iter().flat_map(|r| r.findings.clone()).collect();
+        match args.format {
+            cli::Format::Json => {
+                println!("{}", serde_json::json!({"repositories": repos, "counts": doctor::counts(&findings)}))
+            }
+            cli::Format::Human => print!("{}", doctor::fleet::table(&repos)),
+        }
+        return Ok(findings.iter().all(|f| f.status != Status::Fail));
+    }
     let findings = args.doctor.checks()?.run().await?;
     doctor::annotate(&findings, &offinfra::ci::Actions::from_env());
     let fixed: Vec<(&str, String)> =

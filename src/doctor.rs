@@ -9,11 +9,13 @@
 //! - [`orphans`] and [`cache`]: image indexes whose children are gone; a pull-through cache that answers.
 //! - [`deployment_images`]: the images a Deployment runs can be pulled (with its pods' pull secrets).
 //! - [`lint_pipeline`]: the Woodpecker YAML gotchas the pipeline has been bitten by.
+//! - [`fleet`]: every onboarded repository of some owners, checked alike into one table.
 //! - [`seams`]: live, per step: the service account Woodpecker really uses, its rights on the target,
 //!   the image (exists, pinned, entrypoint) and a `/bin/sh` for `commands:`.
 //!
 //! [`Checks`] runs each check whose inputs it is given, in that order, as the `doctor` example does.
 
+pub mod fleet;
 mod images;
 mod pipeline;
 mod registry;
@@ -75,11 +77,27 @@ pub struct Finding {
     /// Its line there, 1-based.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// How to fix a failure or a warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
 }
 
 impl Finding {
     fn new(check: impl Into<String>, status: Status, evidence: impl Into<String>) -> Self {
-        Self { check: check.into(), status, evidence: evidence.into(), fixed: None, file: None, line: None }
+        Self {
+            check: check.into(),
+            status,
+            evidence: evidence.into(),
+            fixed: None,
+            file: None,
+            line: None,
+            remedy: None,
+        }
+    }
+
+    fn with_remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
     }
 
     fn at(mut self, file: &str, line: Option<u32>) -> Self {

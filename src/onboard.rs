@@ -10,7 +10,7 @@ mod stamp;
 mod steps;
 
 pub use repo_file::{ImageBuild, RegistryLogin, RepoSettings, Workload, WorkloadKind, REPO_FILE};
-pub use stamp::{stamped, Found};
+pub use stamp::{intact, stamped, Found};
 
 use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, FileChange, Forgejo};
 use offinfra_http::SecretString;

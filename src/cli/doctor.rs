@@ -94,9 +94,32 @@ pub struct DoctorArgs {
     /// Repair what is safe to: re-point webhooks, write missing secrets from Vault
     #[arg(long)]
     pub fix: bool,
+    /// Check every onboarded repository of these Forgejo users or organisations instead (repeat, or
+    /// comma-separated): workflow, mirror, registration, webhook (with --woodpecker-internal-url) and secrets
+    #[arg(long = "owner", value_delimiter = ',', value_name = "OWNER")]
+    pub owners: Vec<String>,
+    /// Repositories checked at a time with --owner
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 impl DoctorArgs {
+    /// The fleet run `--owner` asks for (`None` without it).
+    pub fn fleet(&self) -> Result<Option<crate::doctor::fleet::Fleet>, Error> {
+        if self.owners.is_empty() {
+            return Ok(None);
+        }
+        let mut fleet = crate::doctor::fleet::Fleet::new(
+            self.forgejo.client()?,
+            self.woodpecker.client()?,
+            self.owners.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+        );
+        fleet.woodpecker_internal_url = self.woodpecker_internal_url.clone();
+        fleet.woodpecker_urls = self.woodpecker.woodpecker_url.iter().cloned().collect();
+        fleet.concurrency = usize::from(self.concurrency);
+        Ok(Some(fleet))
+    }
+
     /// The checks these flags ask for, each input held to its rule.
     pub fn checks(&self) -> Result<Checks, Error> {
         let webhook = match &self.woodpecker_internal_url {

@@ -125,6 +125,15 @@ fn when_events(when: &yaml_rust2::Yaml) -> Option<BTreeSet<String>> {
     Some(events)
 }
 
+/// Every `from_secret` name in a pipeline file (none when it is not YAML).
+pub(crate) fn from_secrets(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for doc in yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_default() {
+        collect_from_secret(&doc, &mut out);
+    }
+    out
+}
+
 fn collect_from_secret(yaml: &yaml_rust2::Yaml, out: &mut BTreeSet<String>) {
     use yaml_rust2::Yaml;
     match yaml {

@@ -31,17 +31,20 @@ pub enum Found {
     Edited(String),
 }
 
+/// Whether `text` is as onboard rendered it: its header holds the hash of the rest.
+pub fn intact(text: &str) -> bool {
+    text.strip_prefix(MARK)
+        .and_then(|rest| rest.split_once('\n'))
+        .and_then(|(hash, rest)| Some((hash, rest.strip_prefix(ADVICE)?)))
+        .is_some_and(|(hash, body)| hash == hex(body))
+}
+
 /// Compares `existing` (the file in the repository) with `wanted` (a [`stamped`] rendering) of `path`.
 pub fn compare(path: &str, existing: &str, wanted: &str) -> Found {
     if existing == wanted {
         return Found::UpToDate;
     }
-    let intact = existing
-        .strip_prefix(MARK)
-        .and_then(|rest| rest.split_once('\n'))
-        .and_then(|(hash, rest)| Some((hash, rest.strip_prefix(ADVICE)?)))
-        .is_some_and(|(hash, body)| hash == hex(body));
-    match intact {
+    match intact(existing) {
         true => Found::Rendered,
         false => Found::Edited(diff(path, existing, wanted)),
     }

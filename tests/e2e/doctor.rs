@@ -612,3 +612,260 @@ async fn the_seams_between_the_step_woodpecker_and_the_cluster_are_checked_live(
         cluster::delete_namespace(&client, &ns).await;
     }
 }
+
+/// What onboard writes for `viktor/<name>` (mirror `ViktorBarzin/<name>`), with `.offinfra.yml` text.
+fn onboarded_files(name: &str, settings: &str) -> [String; 2] {
+    let mut flags = offinfra::onboard::Settings::new(
+        format!("viktor/{name}").parse().unwrap(),
+        "https://git.example.com",
+        "https://ci.example.com",
+    );
+    flags.github_repo = Some(format!("ViktorBarzin/{name}").parse().unwrap());
+    flags.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+    flags.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:1.0.0@sha256:{}", "ab".repeat(32)));
+    let config = flags.config_with(&offinfra::onboard::RepoSettings::parse(settings).unwrap()).unwrap();
+    let render = |template| offinfra::onboard::stamped(&offinfra::onboard::render(template, &config).unwrap());
+    [render(offinfra::onboard::BUILD_TEMPLATE), render(offinfra::onboard::DEPLOY_TEMPLATE)]
+}
+
+/// One repository of the fleet as Forgejo and Woodpecker answer for it.
+struct FleetRepo<'a> {
+    name: &'a str,
+    /// `.github/workflows/build.yml`; `None`: not onboarded.
+    workflow: Option<String>,
+    /// Other pipeline files besides the deploy one: path and text.
+    pipelines: Vec<(&'a str, String)>,
+    /// The push mirror's `last_error`; `None`: no mirror.
+    mirror_error: Option<&'a str>,
+    /// The Forgejo webhook's URL.
+    hook: &'a str,
+    /// The GitHub mirror's Woodpecker registration: id, and the names of its secrets.
+    github_registration: Option<(i64, Vec<&'a str>)>,
+    /// Forgejo's own registration: id, and the names of its secrets.
+    forgejo_registration: Option<(i64, Vec<&'a str>)>,
+}
+
+async fn mount_fleet_repo(forgejo: &MockServer, woodpecker: &MockServer, repo: &FleetRepo<'_>) {
+    let base = format!("/api/v1/repos/viktor/{}", repo.name);
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let missing = || ResponseTemplate::new(404).set_body_json(json!({"message": "not found", "url": "u"}));
+    let get =
+        |route: String, answer: ResponseTemplate| Mock::given(method("GET")).and(path(route)).respond_with(answer);
+    let file = |path: &str, text: &str| {
+        let f = json!({"name": path.rsplit('/').next().unwrap(), "path": path, "sha": "5", "type": "file", "size": text.len(),
+                       "encoding": "base64", "content": offinfra::http::base64(text.as_bytes())});
+        Spec::forgejo().assert("ContentsResponse", &f);
+        f
+    };
+    let Some(workflow) = &repo.workflow else {
+        get(format!("{base}/contents/.github/workflows/build.yml"), missing()).mount(forgejo).await;
+        return;
+    };
+    get(format!("{base}/contents/.github/workflows/build.yml"), ok(file(".github/workflows/build.yml", workflow)))
+        .mount(forgejo)
+        .await;
+    let mirrors = match repo.mirror_error {
+        None => json!([]),
+        Some(error) => {
+            let m = json!({"repo_name": repo.name, "remote_name": "remote_mirror_1",
+                           "remote_address": format!("https://github.com/ViktorBarzin/{}.git", repo.name),
+                           "created": "2026-11-27T10:00:00Z", "last_update": "2026-12-03T04:00:00Z", "last_error": error,
+                           "interval": "0s", "sync_on_commit": true});
+            Spec::forgejo().assert("PushMirror", &m);
+            json!([m])
+        }
+    };
+    get(format!("{base}/push_mirrors"), ok(mirrors)).mount(forgejo).await;
+    get(format!("{base}/hooks"), ok(json!([hook(1, repo.hook)]))).mount(forgejo).await;
+    let [_, deploy] = onboarded_files(repo.name, "");
+    let mut listing =
+        vec![json!({"name": "deploy.yml", "path": ".woodpecker/deploy.yml", "sha": "5", "type": "file", "size": 1})];
+    get(format!("{base}/contents/.woodpecker/deploy.yml"), ok(file(".woodpecker/deploy.yml", &deploy)))
+        .mount(forgejo)
+        .await;
+    for (path_, text) in &repo.pipelines {
+        listing.push(
+            json!({"name": path_.rsplit('/').next().unwrap(), "path": path_, "sha": "6", "type": "file", "size": 1}),
+        );
+        get(format!("{base}/contents/{path_}"), ok(file(path_, text))).mount(forgejo).await;
+    }
+    get(format!("{base}/contents/.woodpecker"), ok(json!(listing))).mount(forgejo).await;
+    for old in [".woodpecker.yml", ".woodpecker.yaml"] {
+        get(format!("{base}/contents/{old}"), missing()).mount(forgejo).await;
+    }
+    for (owner, registration) in [("ViktorBarzin", &repo.github_registration), ("viktor", &repo.forgejo_registration)] {
+        let lookup = format!("/api/repos/lookup/{owner}/{}", repo.name);
+        let Some((id, secrets)) = registration else {
+            get(lookup, ResponseTemplate::new(404).set_body_string("Not Found")).mount(woodpecker).await;
+            continue;
+        };
+        let r = json!({"id": id, "forge_remote_id": "17", "owner": owner, "name": repo.name,
+                       "full_name": format!("{owner}/{}", repo.name), "default_branch": "master", "active": true, "org_id": 7});
+        Spec::woodpecker().assert("Repo", &r);
+        get(lookup, ok(r)).mount(woodpecker).await;
+        let secrets: Vec<Value> = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| fixtures::woodpecker_secret(i as i64, n, &["manual"], None))
+            .collect();
+        get(format!("/api/repos/{id}/secrets"), ok(json!(secrets))).mount(woodpecker).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_in_one_table_with_one_failure_per_check() {
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let internal_hook = format!("{INTERNAL}/api/hook?access_token=JWT");
+    // Woodpecker's "repair" points a hook at the address Woodpecker is reached at (here, this server).
+    let public_hook = format!("{}/api/hook?access_token=JWT", woodpecker.uri());
+    let repository = |name: &str, id: i64| {
+        let r = json!({"id": id, "name": name, "full_name": format!("viktor/{name}"), "default_branch": "master",
+                       "empty": false, "archived": false, "private": true, "mirror": false});
+        Spec::forgejo().assert("Repository", &r);
+        r
+    };
+    // viktor is a user, not an organisation; four repositories, one of them not onboarded.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/orgs/viktor/repos"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "not found", "url": "u"})))
+        .mount(&forgejo)
+        .await;
+    let repos = json!([repository("app", 1), repository("blog", 2), repository("tools", 3), repository("notes", 4)]);
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users/viktor/repos"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(repos).insert_header("x-total-count", "4"))
+        .mount(&forgejo)
+        .await;
+    // Global secrets: the deploy step's Slack webhook is one of them; the org (7) has none.
+    let globals = json!([fixtures::woodpecker_secret(1, "slack_webhook", &["manual"], None)]);
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(globals))
+        .mount(&woodpecker)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orgs/7/secrets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&woodpecker)
+        .await;
+    let [app_workflow, _] = onboarded_files("app", "");
+    let [tools_workflow, _] = onboarded_files("tools", "");
+    // blog's workflow was copied from app: it would tag viktor/app.
+    let blog_workflow = app_workflow.clone();
+    let build = "when: [{event: push}]\nsteps:\n  - name: build\n    image: alpine\n    environment:\n      TOKEN: {from_secret: registry_token}\n    commands: [make]\n";
+    let fleet = [
+        // app: the webhook points at Woodpecker's public address (repair rewrote it).
+        FleetRepo {
+            name: "app",
+            workflow: Some(app_workflow),
+            pipelines: vec![],
+            mirror_error: Some(""),
+            hook: &public_hook,
+            github_registration: Some((42, vec![])),
+            forgejo_registration: None,
+        },
+        // blog: the copied workflow, and a mirror whose last sync failed.
+        FleetRepo {
+            name: "blog",
+            workflow: Some(blog_workflow),
+            pipelines: vec![],
+            mirror_error: Some("authentication failed"),
+            hook: &internal_hook,
+            github_registration: Some((43, vec![])),
+            forgejo_registration: None,
+        },
+        // tools: the mirror's registration is missing, and Forgejo's lacks a secret a pipeline reads.
+        FleetRepo {
+            name: "tools",
+            workflow: Some(tools_workflow),
+            pipelines: vec![(".woodpecker/build.yml", build.to_owned())],
+            mirror_error: Some(""),
+            hook: &internal_hook,
+            github_registration: None,
+            forgejo_registration: Some((57, vec!["other"])),
+        },
+        FleetRepo {
+            name: "notes",
+            workflow: None,
+            pipelines: vec![],
+            mirror_error: None,
+            hook: "",
+            github_registration: None,
+            forgejo_registration: None,
+        },
+    ];
+    for repo in &fleet {
+        mount_fleet_repo(&forgejo, &woodpecker, repo).await;
+    }
+    let (forgejo_url, woodpecker_url) = (forgejo.uri(), woodpecker.uri());
+    let args = [
+        "--owner",
+        "viktor",
+        "--forgejo-url",
+        &forgejo_url,
+        "--woodpecker-url",
+        &woodpecker_url,
+        "--woodpecker-internal-url",
+        INTERNAL,
+        "--concurrency",
+        "3",
+    ];
+    let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp")];
+    let (code, stdout, stderr) = doctor(&args, &env);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let rows: Vec<Vec<&str>> = stdout.lines().take(4).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["REPOSITORY", "workflow", "mirror", "registration", "webhook", "secrets"],
+            vec!["viktor/app", "pass", "pass", "pass", "FAIL", "pass"],
+            vec!["viktor/blog", "FAIL", "FAIL", "pass", "pass", "pass"],
+            vec!["viktor/tools", "pass", "pass", "FAIL", "pass", "FAIL"],
+        ],
+        "{stdout}"
+    );
+    for (problem, fix) in [
+        (
+            format!("FAIL viktor/app webhook: hook 1 -> {}/api/hook?access_token=…, expected", woodpecker.uri()),
+            "doctor --repo viktor/app --woodpecker-internal-url",
+        ),
+        (
+            "FAIL viktor/blog workflow: .github/workflows/build.yml tags viktor/app, not viktor/blog".to_owned(),
+            "onboard --repo viktor/blog --force",
+        ),
+        (
+            "FAIL viktor/blog mirror: the last sync to GitHub ViktorBarzin/blog failed: authentication failed"
+                .to_owned(),
+            "renew the mirror's GitHub token",
+        ),
+        (
+            "FAIL viktor/tools registration: GitHub ViktorBarzin/tools is not registered in Woodpecker".to_owned(),
+            "onboard --repo viktor/tools --github-repo ViktorBarzin/tools",
+        ),
+        (
+            "FAIL viktor/tools secrets: registry_token missing on Forgejo viktor/tools (#57)".to_owned(),
+            "add them to the registration",
+        ),
+    ] {
+        let at = stdout.find(problem.as_str()).unwrap_or_else(|| panic!("{problem}\n{stdout}"));
+        let next = &stdout[at..].lines().nth(1).unwrap_or_default();
+        assert!(next.starts_with("     fix: ") && next.contains(fix), "{fix}: {next}\n{stdout}");
+    }
+    assert!(!stdout.contains("notes"), "not onboarded, not checked: {stdout}");
+    assert!(!stdout.contains("JWT") && !stderr.contains("JWT"), "the hook's token never shows");
+
+    // JSON: the same findings per repository, and counts.
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let (code, stdout, _) = doctor(&json_args, &env);
+    assert_eq!(code, Some(1));
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["counts"]["fail"], 5, "{report}");
+    assert_eq!(report["repositories"].as_array().unwrap().len(), 3);
+    assert_eq!(report["repositories"][2]["repo"], "viktor/tools");
+    assert_eq!(report["repositories"][2]["findings"][4]["check"], "secrets");
+    assert!(report["repositories"][2]["findings"][4]["remedy"].is_string());
+    forgejo.verify().await;
+    woodpecker.verify().await;
+}

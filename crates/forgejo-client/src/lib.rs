@@ -127,6 +127,21 @@ impl Forgejo {
         ServerVersion::parse(text)
     }
 
+    /// Every repository of `owner`, an organisation (`/orgs/{org}/repos`) or, when no organisation has
+    /// that name, a user (`/users/{username}/repos`), 50 a page.
+    pub async fn owner_repos(&self, owner: &str) -> Result<Vec<Repository>, Error> {
+        let pages = &offinfra_http::PageNumbers::FORGEJO;
+        let org = Request::get(format!("/orgs/{}/repos", encode(owner)));
+        match self.http.collect_pages(&org, pages, None).await {
+            Ok(repos) => Ok(repos),
+            Err(e) if e.is_not_found() => {
+                let user = Request::get(format!("/users/{}/repos", encode(owner)));
+                Ok(self.http.collect_pages(&user, pages, None).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The repository `owner/name`.
     pub fn repo(&self, owner: &str, name: &str) -> RepoHandle<'_> {
         RepoHandle { forgejo: self, owner: owner.to_owned(), name: name.to_owned() }

@@ -124,6 +124,9 @@ pub struct Repo {
     /// Whether Woodpecker runs pipelines for it.
     #[serde(default)]
     pub active: bool,
+    /// The organisation (or user) it belongs to in Woodpecker: the scope of its org secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
 }
 
 /// `model.Step`.
