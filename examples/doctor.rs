@@ -37,6 +37,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<bool, Error> {
+    if let (Some(fleet), true) = (args.doctor.fleet()?, args.doctor.status) {
+        let statuses = fleet.status(cli::doctor::kube().await.as_ref(), &args.doctor.registry_client()).await?;
+        match args.format {
+            cli::Format::Json => println!("{}", serde_json::json!({"repositories": statuses})),
+            cli::Format::Human => print!("{}", doctor::status::table(&statuses)),
+        }
+        return Ok(statuses.iter().all(|s| !s.behind));
+    }
     if let Some(fleet) = args.doctor.fleet()? {
         let repos = fleet.run().await?;
         let findings: Vec<doctor::Finding> = repos.iter().flat_map(|r| r.findings.clone()).collect();

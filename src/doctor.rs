@@ -21,11 +21,12 @@ mod pipeline;
 mod registry;
 pub mod seams;
 mod secrets;
+pub mod status;
 mod webhook;
 
 pub use images::{deployment_images, workload_images};
 pub use pipeline::lint_pipeline;
-pub use registry::{cache, orphans, CacheSpec};
+pub use registry::{cache, orphans, CacheSpec, PlainHttp};
 pub use secrets::secret_parity;
 pub use webhook::{redact_url, webhook};
 
@@ -182,8 +183,8 @@ pub struct Checks {
     pub forgejo_packages: Option<(String, ghcr_client::registry::Registry)>,
     /// Pull-through caches that must answer, each spoken to as its own scheme says.
     pub caches: Vec<CacheSpec>,
-    /// Plain HTTP to registries that are not on loopback.
-    pub plain_http: bool,
+    /// Plain HTTP to registries that are not on loopback: all, or some.
+    pub plain_http: PlainHttp,
     /// A Deployment (and its namespace, default the kubeconfig context's) whose images must exist.
     pub deployment: Option<(Option<String>, String)>,
     /// Namespaces whose every workload's images must be pullable as the kubelet would pull them.
@@ -230,7 +231,7 @@ impl Checks {
         // `plain` is a registry's own scheme when it names one (a cache's); else the run's --plain-http.
         let registry = |host: &str, plain: Option<bool>| {
             let options = ghcr_client::registry::RegistryOptions {
-                plain_http: plain.or(self.plain_http.then_some(true)),
+                plain_http: plain.or(self.plain_http.for_host(host)),
                 ..Default::default()
             };
             ghcr_client::registry::Registry::builder(host).options(options).build().map_err(crate::Error::from)
@@ -265,10 +266,10 @@ impl Checks {
             let namespace = self.deployment.as_ref().and_then(|(namespace, _)| namespace.as_deref());
             let deployer = deployer::Deployer::infer(namespace).await?;
             if let Some((_, name)) = &self.deployment {
-                findings.extend(deployment_images(&deployer, name, self.plain_http).await?);
+                findings.extend(deployment_images(&deployer, name, &self.plain_http).await?);
             }
             if !self.images_in.is_empty() {
-                findings.extend(workload_images(deployer.client(), &self.images_in, self.plain_http).await?);
+                findings.extend(workload_images(deployer.client(), &self.images_in, &self.plain_http).await?);
             }
         }
         if self.seams {

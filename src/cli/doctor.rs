@@ -66,9 +66,17 @@ pub struct DoctorArgs {
     /// `http://10.0.20.10:5010=ghcr.io`)
     #[arg(long, value_name = "CACHE")]
     pub cache: Vec<crate::doctor::CacheSpec>,
-    /// Speak plain HTTP to non-loopback registries
+    /// Speak plain HTTP to every registry that is not on loopback
     #[arg(long)]
     pub plain_http: bool,
+    /// Speak plain HTTP to this registry only, `HOST[:PORT]` (repeat)
+    #[arg(long = "plain-http-to", value_name = "HOST")]
+    pub plain_http_to: Vec<String>,
+    /// With --owner: the fleet's release status instead of its checks: per repository the newest tag,
+    /// whether its image was pushed, what the cluster runs (kubeconfig) and the last deploy; exit 1 when a
+    /// cluster does not run its repository's newest build
+    #[arg(long, requires = "owners")]
+    pub status: bool,
     /// A Deployment whose images must exist in their registries
     #[arg(long)]
     pub deployment: Option<String>,
@@ -104,6 +112,29 @@ pub struct DoctorArgs {
 }
 
 impl DoctorArgs {
+    /// What reads an image host for the status: the credentials `~/.docker/config.json` has for it, else
+    /// anonymous; plain HTTP as `--plain-http`/`--plain-http-to` say.
+    pub fn registry_client(
+        &self,
+    ) -> impl Fn(&str) -> Result<crate::ghcr_client::registry::Registry, Error> + Sync + use<'_> {
+        move |host: &str| {
+            let credentials = super::resolve_login(None, None, None, host)?;
+            let options = crate::ghcr_client::registry::RegistryOptions {
+                plain_http: self.plain_http().for_host(host),
+                ..Default::default()
+            };
+            Ok(crate::ghcr_client::registry::Registry::builder(host)
+                .credentials(credentials)
+                .options(options)
+                .build()?)
+        }
+    }
+
+    /// The registries spoken to in plain HTTP.
+    pub fn plain_http(&self) -> crate::doctor::PlainHttp {
+        crate::doctor::PlainHttp { all: self.plain_http, hosts: self.plain_http_to.clone() }
+    }
+
     /// The fleet run `--owner` asks for (`None` without it).
     pub fn fleet(&self) -> Result<Option<crate::doctor::fleet::Fleet>, Error> {
         if self.owners.is_empty() {
@@ -159,8 +190,10 @@ impl DoctorArgs {
                     &self.forgejo.forgejo_token,
                     "--forgejo-token (FORGEJO_TOKEN) of --forgejo-packages",
                 )?;
-                let plain_http = self.plain_http.then_some(true);
                 let host = self.forgejo_registry.as_deref();
+                // The registry is Forgejo's own host unless --forgejo-registry names another.
+                let registry_host = host.map(str::to_owned).or_else(|| crate::http::scope::host_of(url));
+                let plain_http = self.plain_http().for_host(registry_host.as_deref().unwrap_or_default());
                 let mut scope = crate::http::CredentialScope::new(token.to_owned().into());
                 if let (true, Some(host)) = (self.forgejo_registry_token, host) {
                     scope = scope.allow(host);
@@ -181,7 +214,7 @@ impl DoctorArgs {
             repositories: self.repositories.clone(),
             forgejo_packages,
             caches: self.cache.clone(),
-            plain_http: self.plain_http,
+            plain_http: self.plain_http(),
             deployment: self.deployment.clone().map(|name| (self.namespace.clone(), name)),
             images_in: self.images_in.clone(),
             lint: self.lint.clone(),
@@ -204,4 +237,10 @@ impl DoctorArgs {
             fix: self.fix,
         })
     }
+}
+
+/// The cluster from the kubeconfig (`KUBECONFIG`, `~/.kube/config`, or in-cluster), when there is one: the
+/// status reads what the workloads run through it.
+pub async fn kube() -> Option<crate::deployer::kube::Client> {
+    crate::deployer::Deployer::infer(None).await.ok().map(|d| d.client().clone())
 }

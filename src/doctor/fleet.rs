@@ -50,6 +50,19 @@ impl Fleet {
     }
 }
 
+/// An onboarded repository, as [`Fleet::status`] reads it.
+#[derive(Debug, Clone)]
+pub(super) struct Onboarded {
+    /// The Forgejo repository.
+    pub name: RepoName,
+    /// Its rendered workflow.
+    pub workflow: String,
+    /// Its deploy pipeline (none for a CronJob-only app).
+    pub deploy_pipeline: Option<String>,
+    /// The GitHub repository its push mirror pushes to.
+    pub github: Option<RepoName>,
+}
+
 /// One repository's findings, one per check (the check's name is the finding's `check`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -67,12 +80,7 @@ impl Fleet {
     pub async fn run(&self) -> Result<Vec<RepoFindings>, crate::Error> {
         let globals = self.woodpecker.secrets(SecretScope::Global).list().await.context("listing global secrets")?;
         let globals: BTreeSet<String> = globals.into_iter().map(|s| s.name).collect();
-        let mut repos = Vec::new();
-        for owner in &self.owners {
-            let listed =
-                self.forgejo.owner_repos(owner).await.with_context(|| format!("listing {owner}'s repositories"))?;
-            repos.extend(listed.into_iter().filter(|r| !r.archived && !r.mirror && !r.empty));
-        }
+        let repos = self.repositories().await?;
         let checked = stream::iter(repos)
             .map(|repo| self.repository(repo, &globals))
             .buffer_unordered(self.concurrency.max(1))
@@ -83,27 +91,62 @@ impl Fleet {
         Ok(out)
     }
 
+    /// The owners' repositories that may be onboarded: not archived, not pull mirrors, not empty.
+    async fn repositories(&self) -> Result<Vec<forgejo_client::Repository>, crate::Error> {
+        let mut repos = Vec::new();
+        for owner in &self.owners {
+            let listed =
+                self.forgejo.owner_repos(owner).await.with_context(|| format!("listing {owner}'s repositories"))?;
+            repos.extend(listed.into_iter().filter(|r| !r.archived && !r.mirror && !r.empty));
+        }
+        repos.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        Ok(repos)
+    }
+
+    /// The workflow onboard rendered on the repository's default branch; `None` when there is none.
+    async fn workflow(&self, repo: &forgejo_client::Repository) -> Result<Option<String>, crate::Error> {
+        let (owner, name) = repo.full_name.split_once('/').unwrap_or_default();
+        let found = self.forgejo.repo(owner, name).contents().get(BUILD_PATH, Some(&repo.default_branch)).await;
+        let text = match found.with_context(|| format!("reading {BUILD_PATH} of {}", repo.full_name))? {
+            Some(forgejo_client::Entry::File(file)) => {
+                String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned()
+            }
+            _ => return Ok(None),
+        };
+        Ok(text.contains("offinfra onboard").then_some(text))
+    }
+
+    /// Every onboarded repository with what the status reads: its workflow, its deploy pipeline and the
+    /// GitHub repository its push mirror pushes to.
+    pub(super) async fn onboarded(&self) -> Result<Vec<Onboarded>, crate::Error> {
+        let mut out = Vec::new();
+        for repo in self.repositories().await? {
+            let Some(workflow) = self.workflow(&repo).await? else { continue };
+            let name = RepoName::parse(&repo.full_name)?;
+            let handle = self.forgejo.repo(name.owner(), name.name());
+            let deploy = handle.contents().get(crate::onboard::DEPLOY_PATH, Some(&repo.default_branch)).await;
+            let deploy_pipeline = match deploy.with_context(|| format!("reading the deploy pipeline of {name}"))? {
+                Some(forgejo_client::Entry::File(file)) => {
+                    Some(String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned())
+                }
+                _ => None,
+            };
+            let (_, github) = self.mirror(&name).await;
+            out.push(Onboarded { name, workflow, deploy_pipeline, github });
+        }
+        Ok(out)
+    }
+
     /// The checks of one repository; `None` when it is not onboarded.
     async fn repository(&self, repo: forgejo_client::Repository, globals: &BTreeSet<String>) -> Option<RepoFindings> {
         let name = RepoName::parse(&repo.full_name).ok()?;
-        let handle = self.forgejo.repo(name.owner(), name.name());
-        let workflow = match handle.contents().get(BUILD_PATH, Some(&repo.default_branch)).await {
-            Ok(Some(forgejo_client::Entry::File(file))) => {
-                String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned()
-            }
-            Ok(_) => return None,
+        let workflow = match self.workflow(&repo).await {
+            Ok(workflow) => workflow?,
             Err(e) => {
-                let finding = Finding::new(
-                    "workflow",
-                    Status::Fail,
-                    format!("reading {BUILD_PATH}: {}", crate::error::one_line(&crate::Error::from(e))),
-                );
+                let finding = Finding::new("workflow", Status::Fail, crate::error::one_line(&e));
                 return Some(RepoFindings { repo: repo.full_name, findings: vec![finding] });
             }
         };
-        if !workflow.contains("offinfra onboard") {
-            return None;
-        }
         let mut findings = vec![workflow_finding(&name, &workflow)];
         let (mirror, github) = self.mirror(&name).await;
         findings.push(mirror);

@@ -11,7 +11,7 @@ use crate::ResultExt;
 pub async fn workload_images(
     client: &deployer::kube::Client,
     namespaces: &[String],
-    plain_http: bool,
+    plain_http: &super::PlainHttp,
 ) -> Result<Vec<Finding>, crate::Error> {
     let mut findings = Vec::new();
     for namespace in namespaces {
@@ -43,7 +43,7 @@ pub async fn workload_images(
 pub async fn deployment_images(
     deployer: &deployer::Deployer,
     name: &str,
-    plain_http: bool,
+    plain_http: &super::PlainHttp,
 ) -> Result<Vec<Finding>, crate::Error> {
     let workload = deployer
         .workload(deployer::Kind::Deployment, name)
@@ -59,7 +59,7 @@ async fn pullable(
     deployer: &deployer::Deployer,
     workload: &deployer::pull::Workload,
     check: &(dyn Fn(&str) -> String + Sync),
-    plain_http: bool,
+    plain_http: &super::PlainHttp,
 ) -> Result<Vec<Finding>, crate::Error> {
     use ghcr_client::registry::{credentials_in_docker_config, Credentials, Registry, RegistryOptions};
     let namespace = deployer.namespace();
@@ -99,7 +99,7 @@ async fn pullable(
                 deployer::pull::PullSecret::Unusable(why) => unusable.push(why.clone()),
             }
         }
-        let options = RegistryOptions { plain_http: plain_http.then_some(true), ..RegistryOptions::default() };
+        let options = RegistryOptions { plain_http: plain_http.for_host(host), ..RegistryOptions::default() };
         let auth = credentials.as_ref().map(|(_, c)| c.clone()).unwrap_or(Credentials::Anonymous);
         let registry = Registry::builder(host).credentials(auth).options(options).build()?;
         let without = || {

@@ -95,3 +95,26 @@ pub async fn cache(registry: &ghcr_client::registry::Registry) -> Finding {
         Err(e) => Finding::new(check, Status::Fail, e.to_string()),
     }
 }
+
+/// Which registries are spoken to in plain HTTP: all of them (`--plain-http`), or the hosts named
+/// (`--plain-http-to HOST`, each alone); any other keeps docker's rule (plain HTTP for loopback only).
+///
+/// ```
+/// let plain = offinfra::doctor::PlainHttp { all: false, hosts: vec!["10.0.20.10:5000".into()] };
+/// assert_eq!(plain.for_host("10.0.20.10:5000"), Some(true));
+/// assert_eq!(plain.for_host("ghcr.io"), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlainHttp {
+    /// Every registry.
+    pub all: bool,
+    /// These registry hosts (`host[:port]`).
+    pub hosts: Vec<String>,
+}
+
+impl PlainHttp {
+    /// The registry option for `host`: `Some(true)` when plain HTTP was asked for it.
+    pub fn for_host(&self, host: &str) -> Option<bool> {
+        (self.all || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))).then_some(true)
+    }
+}

@@ -869,3 +869,163 @@ async fn the_fleet_in_one_table_with_one_failure_per_check() {
     forgejo.verify().await;
     woodpecker.verify().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_status_marks_a_cluster_that_runs_an_older_image() {
+    // Two onboarded repositories, each with an older and a newer release, both newer images pushed to a
+    // real registry. app's cluster runs its newest build; blog's deploy of v0.3.0 failed and its
+    // Deployment still runs v0.2.0's image.
+    let reg = LocalRegistry::start(Auth::Anonymous);
+    let commit = |c: char| c.to_string().repeat(40);
+    let releases = [
+        ("app", [("v1.1.0", commit('1')), ("v1.2.0", commit('2'))]),
+        ("blog", [("v0.2.0", commit('3')), ("v0.3.0", commit('4'))]),
+    ];
+    for (name, tags) in &releases {
+        for (_, sha) in tags {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("f"), name).unwrap();
+            let add = format!("{}:/f:0644", dir.path().join("f").display());
+            let repository = format!("{}/viktor/{name}", reg.host());
+            let args = ["--from", "scratch", "--add", &add, "--repository", &repository, "--tag", &sha[..8]];
+            let out = run_example("build-image", None, &args, &[]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+    }
+    let k8s = cluster::Cluster::get();
+    let client = k8s.client().await;
+    let namespace = k8s.namespace(&client, "fleet-status").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    for (name, runs) in [("app", commit('2')), ("blog", commit('3'))] {
+        let image = format!("{}/viktor/{name}:{}", reg.host(), &runs[..8]);
+        let d = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": image}]}}}
+        }))
+        .unwrap();
+        deployments.create(&PostParams::default(), &d).await.unwrap();
+    }
+
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let get =
+        |route: String, answer: ResponseTemplate| Mock::given(method("GET")).and(path(route)).respond_with(answer);
+    get(
+        "/api/v1/orgs/viktor/repos".into(),
+        ResponseTemplate::new(404).set_body_json(json!({"message": "not found", "url": "u"})),
+    )
+    .mount(&forgejo)
+    .await;
+    let listed: Vec<Value> = releases
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| json!({"id": i + 1, "name": name, "full_name": format!("viktor/{name}"), "default_branch": "master", "empty": false}))
+        .collect();
+    get("/api/v1/users/viktor/repos".into(), ok(json!(listed))).mount(&forgejo).await;
+    let file = |path: &str, text: &str| {
+        json!({"name": path.rsplit('/').next().unwrap(), "path": path, "sha": "5", "type": "file", "size": text.len(),
+               "encoding": "base64", "content": offinfra::http::base64(text.as_bytes())})
+    };
+    for (i, (name, tags)) in releases.iter().enumerate() {
+        let base = format!("/api/v1/repos/viktor/{name}");
+        let mut flags = offinfra::onboard::Settings::new(
+            format!("viktor/{name}").parse().unwrap(),
+            "https://git.example.com",
+            "https://ci.example.com",
+        );
+        flags.github_repo = Some(format!("ViktorBarzin/{name}").parse().unwrap());
+        flags.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+        flags.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:1.0.0@sha256:{}", "ab".repeat(32)));
+        flags.image = Some(format!("{}/viktor/{name}", reg.host()));
+        flags.namespace = Some(namespace.clone());
+        let config = flags.config().unwrap();
+        let render = |template| offinfra::onboard::stamped(&offinfra::onboard::render(template, &config).unwrap());
+        get(
+            format!("{base}/contents/.github/workflows/build.yml"),
+            ok(file(".github/workflows/build.yml", &render(offinfra::onboard::BUILD_TEMPLATE))),
+        )
+        .mount(&forgejo)
+        .await;
+        get(
+            format!("{base}/contents/.woodpecker/deploy.yml"),
+            ok(file(".woodpecker/deploy.yml", &render(offinfra::onboard::DEPLOY_TEMPLATE))),
+        )
+        .mount(&forgejo)
+        .await;
+        let mirror = json!({"repo_name": name, "remote_name": "m", "remote_address": format!("https://github.com/ViktorBarzin/{name}.git"),
+                            "created": "2026-11-27T10:00:00Z", "last_update": "2026-12-03T04:00:00Z", "last_error": "", "interval": "0s", "sync_on_commit": true});
+        get(format!("{base}/push_mirrors"), ok(json!([mirror]))).mount(&forgejo).await;
+        let tag_list: Vec<Value> = tags
+            .iter()
+            .rev()
+            .map(|(tag, sha)| {
+                let t = json!({"name": tag, "message": "", "id": sha, "commit": {"sha": sha, "url": "u", "created": "2026-12-01T00:00:00Z"}, "zipball_url": "z", "tarball_url": "t"});
+                Spec::forgejo().assert("Tag", &t);
+                t
+            })
+            .collect();
+        get(format!("{base}/tags"), ok(json!(tag_list))).mount(&forgejo).await;
+        // The mirror's registration, and its newest manual pipeline: app's deploy of v1.2.0 succeeded,
+        // blog's deploy of v0.3.0 failed.
+        let id = 42 + i as i64;
+        let registration = json!({"id": id, "owner": "ViktorBarzin", "name": name, "full_name": format!("ViktorBarzin/{name}"), "active": true});
+        get(format!("/api/repos/lookup/ViktorBarzin/{name}"), ok(registration)).mount(&woodpecker).await;
+        let mut pipeline = fixtures::woodpecker("pipeline_success.json");
+        pipeline["number"] = json!(12 + i);
+        pipeline["status"] = json!(if *name == "app" { "success" } else { "failure" });
+        pipeline["variables"] =
+            json!({"IMAGE_TAG": &tags[1].1[..8], "IMAGE_NAME": format!("{}/viktor/{name}", reg.host())});
+        Spec::woodpecker().assert("Pipeline", &pipeline);
+        let push =
+            json!({"id": 1, "number": 11, "event": "push", "status": "success", "commit": "x", "branch": "master"});
+        get(format!("/api/repos/{id}/pipelines"), ok(json!([push, pipeline]))).mount(&woodpecker).await;
+    }
+    let (forgejo_url, woodpecker_url) = (forgejo.uri(), woodpecker.uri());
+    let kubeconfig = k8s.kubeconfig.to_str().unwrap().to_owned();
+    let args = ["--owner", "viktor", "--status", "--forgejo-url", &forgejo_url, "--woodpecker-url", &woodpecker_url];
+    let env = [("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp"), ("KUBECONFIG", kubeconfig.as_str())];
+    let (code, stdout, stderr) = doctor(&args, &env);
+    assert_eq!(code, Some(1), "a cluster behind fails the run: {stdout}{stderr}");
+    let rows: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["REPOSITORY", "NEWEST", "PUSHED", "RUNNING", "LAST", "DEPLOY", "STATE"], "{stdout}");
+    assert_eq!(
+        rows[1],
+        ["viktor/app", "v1.2.0", "22222222", "yes", "app:22222222", "#12", "success", "(22222222)", "current"],
+        "{stdout}"
+    );
+    assert_eq!(
+        rows[2],
+        ["viktor/blog", "v0.3.0", "44444444", "yes", "blog:33333333", "#13", "failure", "(44444444)", "BEHIND"],
+        "{stdout}"
+    );
+    assert_eq!(rows.len(), 3, "{stdout}");
+
+    // The same as JSON, with the digest pushed for the newest tag.
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let (code, stdout, _) = doctor(&json_args, &env);
+    assert_eq!(code, Some(1));
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let blog = &report["repositories"][1];
+    assert_eq!(blog["behind"], true);
+    let pushed = oci::skopeo_digest(&format!("{}/viktor/blog:44444444", reg.host()), None);
+    assert_eq!(blog["pushed"], pushed.as_str(), "{blog}");
+    assert_eq!(blog["running"][0], format!("blog={}/viktor/blog:33333333", reg.host()));
+
+    // Once blog's cluster runs the newest build, nothing is behind.
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "blog", "image": format!("{}/viktor/blog:44444444", reg.host())}]}}}});
+    deployments
+        .patch(
+            "blog",
+            &offinfra::deployer::kube::api::PatchParams::default(),
+            &offinfra::deployer::kube::api::Patch::Strategic(patch),
+        )
+        .await
+        .unwrap();
+    let (code, stdout, _) = doctor(&args, &env);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(!stdout.contains("BEHIND"), "{stdout}");
+    cluster::delete_namespace(&client, &namespace).await;
+}
