@@ -3,6 +3,7 @@
 //! activation, default branch flipped and verified. Idempotent: a second run changes nothing and says so.
 //!
 //! ```text
+//! FORGEJO_TOKEN=… onboard --upgrade --owner acme --forgejo-url https://git.example.com --dry-run   # every repo
 //! FORGEJO_TOKEN=… WOODPECKER_TOKEN=… GITHUB_MIRROR_TOKEN=… onboard --repo acme/app \
 //!   --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com --dry-run
 //! ```
@@ -20,7 +21,7 @@ use offinfra::{
     name = "onboard",
     version = offinfra::VERSION,
     about = "Put a Forgejo repository on the build-off-infra, deploy-in-cluster pipeline",
-    after_help = "Examples:\n  FORGEJO_TOKEN=… WOODPECKER_TOKEN=… GITHUB_MIRROR_TOKEN=… onboard --repo acme/app --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com --dry-run"
+    after_help = "Examples:\n  FORGEJO_TOKEN=… onboard --upgrade --owner acme --forgejo-url https://git.example.com --dry-run\n  FORGEJO_TOKEN=… WOODPECKER_TOKEN=… GITHUB_MIRROR_TOKEN=… onboard --repo acme/app --forgejo-url https://git.example.com --woodpecker-url https://ci.example.com --dry-run"
 )]
 struct Args {
     #[command(flatten)]
@@ -34,6 +35,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
+    if args.onboard.upgrade {
+        let options = args.onboard.upgrade_options(args.output.dry_run);
+        let upgrades = offinfra::onboard::upgrade(&args.onboard.forgejo.client()?, &options).await?;
+        if args.output.json() {
+            println!("{}", serde_json::json!({"upgrades": upgrades}));
+        }
+        for upgrade in upgrades.iter().filter(|_| !args.output.json()) {
+            eprint!("{}", offinfra::onboard::upgrade_report(upgrade, options.dry_run));
+        }
+        return match upgrades.iter().filter(|u| u.plan.stops()).map(|u| u.repo.as_str()).collect::<Vec<_>>() {
+            kept if kept.is_empty() => Ok(()),
+            kept => {
+                Err(offinfra::Error::invalid(format!("kept edited files in {} (--force overwrites)", kept.join(", "))))
+            }
+        };
+    }
     let settings = args.onboard.settings(|name| std::env::var(name).ok())?;
     let (forgejo, woodpecker, github) = args.onboard.clients()?;
     let config = settings.resolve(&forgejo).await?;

@@ -8,9 +8,11 @@
 mod repo_file;
 mod stamp;
 mod steps;
+mod upgrade;
 
 pub use repo_file::{ImageBuild, RegistryLogin, RepoSettings, Workload, WorkloadKind, REPO_FILE};
 pub use stamp::{intact, stamped, Found};
+pub use upgrade::{settings_from_rendered, upgrade, upgrade_report, Upgrade, UpgradeOptions};
 
 use forgejo_client::{ChangeFiles, CreatePushMirror, Entry, FileChange, Forgejo};
 use offinfra_http::SecretString;
@@ -239,11 +241,14 @@ impl Settings {
             (None, false) => workload.containers.iter().map(|c| (c.clone(), "workload.containers")).collect(),
             (None, true) => vec![(name.to_owned(), "--container")],
         };
-        // Each lands in the cluster and in the pipeline's YAML: held to Kubernetes' rules here.
-        check_k8s_name(&namespace, namespace_from, K8sName::Label)?;
-        check_k8s_name(&deployment, deployment_from, K8sName::Subdomain)?;
-        for (container, from) in &containers {
-            check_k8s_name(container, from, K8sName::Label)?;
+        // Each lands in the cluster and in the pipeline's YAML: held to Kubernetes' rules here. A
+        // CronJob-only app has no deploy pipeline, so nothing names them.
+        if workload.kind != WorkloadKind::CronJob {
+            check_k8s_name(&namespace, namespace_from, K8sName::Label)?;
+            check_k8s_name(&deployment, deployment_from, K8sName::Subdomain)?;
+            for (container, from) in &containers {
+                check_k8s_name(container, from, K8sName::Label)?;
+            }
         }
         let container = containers.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(",");
         let default_image =
@@ -656,7 +661,80 @@ pub async fn inspect(
         }
     }
 
-    // The pipeline files, on the branch being onboarded.
+    // The pipeline files, on the branch being onboarded; committed after everything the first build
+    // needs (the environment, its secrets, the Woodpecker registration).
+    let commit = plan_files(&repo, config, &full, &mut plan).await?;
+
+    // Woodpecker: the registration that deploys is the GitHub mirror's (Actions runs there and
+    // triggers it), activated with the GitHub repository's id by a Woodpecker user of the GitHub forge.
+    let gh = &config.github_repo;
+    let activate = || async {
+        let id = github_repo_id(github, gh).await?;
+        Ok::<_, crate::Error>(Change::Activate { forge_remote_id: id.to_string() })
+    };
+    match woodpecker.lookup(gh.owner(), gh.name()).await {
+        Ok(found) if found.active => {
+            plan.in_place.push(format!("active in Woodpecker as repo {} (the registration of GitHub {gh})", found.id))
+        }
+        Ok(_) => plan.changes.push(activate().await?),
+        Err(woodpecker_client::Error::Http(e)) if e.is_not_found() => plan.changes.push(activate().await?),
+        Err(e) => return Err(e).with_context(|| format!("looking up {gh} in Woodpecker")),
+    }
+
+    // The environment that holds the workflow's secrets, limited to the deploy branch.
+    let environment = config.value("environment").unwrap_or("deploy").to_owned();
+    let env_path = format!("{}/environments/{}", github_repo_path(gh), offinfra_http::encode_segment(&environment));
+    let branches = environment_branches(github, gh, &env_path).await?;
+    match &branches {
+        Some(branches) if branches.len() == 1 && branches[0] == config.branch => {
+            plan.in_place.push(format!("GitHub environment {environment} limited to branch {}", config.branch))
+        }
+        _ => plan.changes.push(Change::Environment { name: environment.clone(), branch: config.branch.clone() }),
+    }
+
+    // Its secrets: names are listed, values are write-only.
+    if !config.actions_secrets.is_empty() {
+        let existing = match branches {
+            Some(_) => github_secret_names(github, gh, &env_path).await?,
+            None => Vec::new(),
+        };
+        let mut names = Vec::new();
+        for (name, value) in &config.actions_secrets {
+            match (value, existing.contains(name)) {
+                (None, true) => plan.in_place.push(format!("Actions secret {name} exists")),
+                (None, false) => {
+                    plan.in_place.push(format!("Actions secret {name} is missing and no value was given: set it"))
+                }
+                (Some(_), true) if !config.replace_secrets => {
+                    plan.in_place.push(format!("Actions secret {name} exists (--replace-secrets overwrites it)"))
+                }
+                (Some(_), _) => names.push(name.clone()),
+            }
+        }
+        if !names.is_empty() {
+            plan.changes.push(Change::SetActionsSecrets { names, environment: environment.clone() });
+        }
+    }
+    plan.changes.extend(commit);
+
+    // The default branch.
+    if info.default_branch == config.branch {
+        plan.in_place.push(format!("default branch {}", config.branch));
+    } else {
+        plan.changes.push(Change::SetDefaultBranch { from: info.default_branch, to: config.branch.clone() });
+    }
+    Ok(plan)
+}
+
+/// Plans the pipeline files of `config` on its branch into `plan`: each rendered file created, re-rendered
+/// when onboard's header says it is as onboard left it, or kept (and listed in [`OnboardPlan::edited`])
+/// when it was edited, unless [`OnboardConfig::force`]; old pipeline files deleted. The commit to make, if any.
+async fn plan_files(
+    repo: &forgejo_client::RepoHandle<'_>,
+    config: &OnboardConfig,
+    full: &str,
+    plan: &mut OnboardPlan,
+) -> Result<Option<Change>, crate::Error> {
     let contents = repo.contents();
     let mut wanted = vec![(BUILD_PATH, stamped(&render(BUILD_TEMPLATE, config)?))];
     if config.deploy_pipeline {
@@ -718,75 +796,13 @@ pub async fn inspect(
         delete.push(file.path.clone());
         plan.files.push(FileChange::Delete { path: file.path, sha: file.sha });
     }
-    // The commit starts the first build: it goes after everything that build needs (the environment, its
-    // secrets, the Woodpecker registration).
-    let commit = match plan.files.is_empty() {
+    Ok(match plan.files.is_empty() {
         true => {
             plan.in_place.push("no old pipeline files".into());
             None
         }
         false => Some(Change::CommitFiles { create, update, delete }),
-    };
-
-    // Woodpecker: the registration that deploys is the GitHub mirror's (Actions runs there and
-    // triggers it), activated with the GitHub repository's id by a Woodpecker user of the GitHub forge.
-    let gh = &config.github_repo;
-    let activate = || async {
-        let id = github_repo_id(github, gh).await?;
-        Ok::<_, crate::Error>(Change::Activate { forge_remote_id: id.to_string() })
-    };
-    match woodpecker.lookup(gh.owner(), gh.name()).await {
-        Ok(found) if found.active => {
-            plan.in_place.push(format!("active in Woodpecker as repo {} (the registration of GitHub {gh})", found.id))
-        }
-        Ok(_) => plan.changes.push(activate().await?),
-        Err(woodpecker_client::Error::Http(e)) if e.is_not_found() => plan.changes.push(activate().await?),
-        Err(e) => return Err(e).with_context(|| format!("looking up {gh} in Woodpecker")),
-    }
-
-    // The environment that holds the workflow's secrets, limited to the deploy branch.
-    let environment = config.value("environment").unwrap_or("deploy").to_owned();
-    let env_path = format!("{}/environments/{}", github_repo_path(gh), offinfra_http::encode_segment(&environment));
-    let branches = environment_branches(github, gh, &env_path).await?;
-    match &branches {
-        Some(branches) if branches.len() == 1 && branches[0] == config.branch => {
-            plan.in_place.push(format!("GitHub environment {environment} limited to branch {}", config.branch))
-        }
-        _ => plan.changes.push(Change::Environment { name: environment.clone(), branch: config.branch.clone() }),
-    }
-
-    // Its secrets: names are listed, values are write-only.
-    if !config.actions_secrets.is_empty() {
-        let existing = match branches {
-            Some(_) => github_secret_names(github, gh, &env_path).await?,
-            None => Vec::new(),
-        };
-        let mut names = Vec::new();
-        for (name, value) in &config.actions_secrets {
-            match (value, existing.contains(name)) {
-                (None, true) => plan.in_place.push(format!("Actions secret {name} exists")),
-                (None, false) => {
-                    plan.in_place.push(format!("Actions secret {name} is missing and no value was given: set it"))
-                }
-                (Some(_), true) if !config.replace_secrets => {
-                    plan.in_place.push(format!("Actions secret {name} exists (--replace-secrets overwrites it)"))
-                }
-                (Some(_), _) => names.push(name.clone()),
-            }
-        }
-        if !names.is_empty() {
-            plan.changes.push(Change::SetActionsSecrets { names, environment: environment.clone() });
-        }
-    }
-    plan.changes.extend(commit);
-
-    // The default branch.
-    if info.default_branch == config.branch {
-        plan.in_place.push(format!("default branch {}", config.branch));
-    } else {
-        plan.changes.push(Change::SetDefaultBranch { from: info.default_branch, to: config.branch.clone() });
-    }
-    Ok(plan)
+    })
 }
 
 /// Carries out `plan` in order; returns a line per change made. Stops at the first failure, naming it.

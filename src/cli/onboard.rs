@@ -17,8 +17,15 @@ use crate::{
 #[non_exhaustive]
 pub struct OnboardArgs {
     /// The repository on Forgejo, owner/name
-    #[arg(long, value_name = "OWNER/NAME")]
-    pub repo: String,
+    #[arg(long, value_name = "OWNER/NAME", required_unless_present = "upgrade")]
+    pub repo: Option<String>,
+    /// Move every onboarded repository of --owner to this offinfra version instead: their files
+    /// re-rendered from what onboard wrote and their .offinfra.yml, one commit each (--dry-run shows the diffs)
+    #[arg(long, requires = "owners", conflicts_with = "repo")]
+    pub upgrade: bool,
+    /// The Forgejo users or organisations --upgrade goes through (repeat, or comma-separated)
+    #[arg(long = "owner", value_delimiter = ',', value_name = "OWNER")]
+    pub owners: Vec<String>,
     /// The branch to build, deploy and make the default
     #[arg(long, default_value = "master")]
     pub branch: String,
@@ -128,8 +135,9 @@ impl OnboardArgs {
                 (name.to_owned(), value.map(Into::into))
             })
             .collect();
+        let repo = self.repo.as_deref().ok_or_else(|| Error::invalid("onboarding needs --repo OWNER/NAME"))?;
         Ok(Settings {
-            repo: RepoName::parse(&self.repo).context("--repo")?,
+            repo: RepoName::parse(repo).context("--repo")?,
             github_repo: self.github_repo.as_deref().map(RepoName::parse).transpose().context("--github-repo")?,
             branch: self.branch.clone(),
             forgejo_url: super::required(&self.forgejo.forgejo_url, "--forgejo-url (FORGEJO_URL)")?.to_owned(),
@@ -170,6 +178,16 @@ impl OnboardArgs {
             github = github.auth(Auth::Bearer(token.into()));
         }
         Ok((self.forgejo.client()?, woodpecker, github.build()?))
+    }
+
+    /// What `--upgrade` is asked to do.
+    pub fn upgrade_options(&self, dry_run: bool) -> crate::onboard::UpgradeOptions {
+        crate::onboard::UpgradeOptions {
+            owners: self.owners.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            deploy_image: self.deploy_image.clone().filter(|i| !i.is_empty()),
+            force: self.force,
+            dry_run,
+        }
     }
 
     /// Whether a GitHub token for the push mirror was given.

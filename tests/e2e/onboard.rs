@@ -614,3 +614,125 @@ async fn a_re_run_re_renders_from_offinfra_yml_and_keeps_an_edited_file() {
     assert!(cron_build.contains("--deploy-branch master --skip-deploy\n"), "{cron_build}");
     assert_eq!(files[0].1, cron_build);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_moves_the_fleet_one_commit_each_and_shows_the_diffs_first() {
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    Mock::given(method("GET")).and(path("/api/v1/orgs/viktor/repos")).respond_with(not_found()).mount(&forgejo).await;
+    let listed: Vec<Value> = ["app", "blog", "notes"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            json!({"id": i + 1, "name": name, "full_name": format!("viktor/{name}"), "default_branch": "master", "empty": false})
+        })
+        .collect();
+    get(&forgejo, "/api/v1/users/viktor/repos", ok(json!(listed))).await;
+    // What an older offinfra rendered: the same files, another version.
+    let older = |name: &str| {
+        let mut flags = offinfra::onboard::Settings::new(
+            format!("viktor/{name}").parse().unwrap(),
+            "https://git.example.com",
+            "https://ci.example.com",
+        );
+        flags.github_repo = Some(format!("ViktorBarzin/{name}").parse().unwrap());
+        flags.namespace = Some("prod".into());
+        flags.offinfra_git = Some("https://git.example.com/platform/offinfra".into());
+        flags.deploy_image = Some(DEPLOY_IMAGE.into());
+        let config = flags.config().unwrap();
+        let old = |template| {
+            let body = offinfra::onboard::render(template, &config).unwrap();
+            offinfra::onboard::stamped(&body.replace(offinfra::VERSION, "0.0.9"))
+        };
+        [old(offinfra::onboard::BUILD_TEMPLATE), old(offinfra::onboard::DEPLOY_TEMPLATE)]
+    };
+    let base64 = |text: &str| offinfra::http::base64(text.as_bytes());
+    for name in ["app", "blog", "notes"] {
+        let base = format!("/api/v1/repos/viktor/{name}");
+        if name == "notes" {
+            get(&forgejo, &format!("{base}/contents/.github/workflows/build.yml"), not_found()).await;
+            continue;
+        }
+        let [mut build, deploy] = older(name);
+        if name == "blog" {
+            // blog's owner added a step by hand.
+            build = build.replace(
+                "      - uses: docker/setup-buildx",
+                "      - name: mine\n        run: make audit\n      - uses: docker/setup-buildx",
+            );
+        }
+        let at = |path: &str, text: &str| ok(file(path, "s1", Some(&base64(text))));
+        get(
+            &forgejo,
+            &format!("{base}/contents/.github/workflows/build.yml"),
+            at(".github/workflows/build.yml", &build),
+        )
+        .await;
+        get(&forgejo, &format!("{base}/contents/.woodpecker/deploy.yml"), at(".woodpecker/deploy.yml", &deploy)).await;
+        get(&forgejo, &format!("{base}/contents/.offinfra.yml"), not_found()).await;
+        get(&forgejo, &format!("{base}/contents/.woodpecker"), ok(json!([file(".woodpecker/deploy.yml", "d1", None)])))
+            .await;
+        for old in [".woodpecker.yml", ".woodpecker.yaml"] {
+            get(&forgejo, &format!("{base}/contents/{old}"), not_found()).await;
+        }
+        get(
+            &forgejo,
+            &format!("{base}/push_mirrors"),
+            ok(json!([{"repo_name": name, "remote_name": "m",
+            "remote_address": format!("https://github.com/ViktorBarzin/{name}.git"), "created": "2026-11-27T10:00:00Z",
+            "last_update": "2026-11-27T10:00:00Z", "last_error": "", "interval": "0s", "sync_on_commit": true}])),
+        )
+        .await;
+    }
+    let forgejo_url = forgejo.uri();
+    let args = ["--upgrade", "--owner", "viktor", "--forgejo-url", &forgejo_url, "--deploy-image", DEPLOY_IMAGE];
+    let env = [("FORGEJO_TOKEN", "fj")];
+
+    // The dry run: app would move (the diff shows the version), blog's edit is kept, notes is not onboarded.
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let out = run_example("onboard", None, &dry, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "blog's edit stops it: {stderr}");
+    assert!(stderr.contains("viktor/app: would commit: commit: update .github/workflows/build.yml\n"), "{stderr}");
+    assert!(stderr.contains("--- a/.github/workflows/build.yml\n+++ b/.github/workflows/build.yml\n"), "{stderr}");
+    assert!(stderr.contains(&format!("-      - name: install offinfra 0.0.9 (the release binary; a checksum mismatch fails the job)\n+      - name: install offinfra {} (", offinfra::VERSION)), "{stderr}");
+    assert!(
+        stderr.contains("viktor/blog: kept .github/workflows/build.yml (edited since onboard rendered it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("-      - name: mine\n-        run: make audit\n"), "{stderr}");
+    assert!(!stderr.contains("notes"), "{stderr}");
+    assert_eq!(writes(&forgejo.received_requests().await.unwrap()), Vec::<String>::new(), "a dry run writes nothing");
+
+    // For real: one commit for app, with exactly what the dry run showed; blog untouched.
+    Mock::given(method("POST"))
+        .and(path("/api/v1/repos/viktor/app/contents"))
+        .and(body_partial_json(json!({"branch": "master"})))
+        .respond_with(ok(json!({"commit": {"sha": "abcdef0123456789"}, "files": []})))
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+    let out = run_example("onboard", None, &args, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("viktor/app: committed abcdef012345: commit: update"), "{stderr}");
+    assert_eq!(writes(&forgejo.received_requests().await.unwrap()), ["POST /api/v1/repos/viktor/app/contents"]);
+    let requests = forgejo.received_requests().await.unwrap();
+    let commit = requests.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    let body: Value = serde_json::from_slice(&commit.body).unwrap();
+    Spec::forgejo().assert("ChangeFilesOptions", &body);
+    assert_eq!(body["message"], format!("ci: offinfra {} (offinfra onboard --upgrade)", offinfra::VERSION));
+    let build =
+        String::from_utf8(offinfra::http::base64_decode(body["files"][0]["content"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert!(offinfra::onboard::intact(&build), "stamped");
+    assert!(
+        build.contains(&format!("install offinfra {} (", offinfra::VERSION)) && !build.contains("0.0.9"),
+        "{build}"
+    );
+    assert!(
+        build.contains("flow --forgejo-repo viktor/app --image ghcr.io/viktorbarzin/app"),
+        "the settings read back: {build}"
+    );
+    forgejo.verify().await;
+}
