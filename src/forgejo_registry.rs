@@ -19,7 +19,8 @@
 //! let forgejo = offinfra::forgejo_client::Forgejo::new("https://git.example.com", "token".to_owned().into())?;
 //! let token = "token".to_owned();
 //! // The token goes to Forgejo's own registry only; `.allow(host)` names another that may have it.
-//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", CredentialScope::new(token.into()), None)?;
+//! let reach = forgejo_registry::RegistryReach::default();
+//! let registry = forgejo_registry::registry("https://git.example.com", None, "viktor", CredentialScope::new(token.into()), &reach)?;
 //! let options = PruneOptions { keep: 5, ..PruneOptions::default() };
 //! let plan = forgejo_registry::plan(&forgejo, &registry, "viktor", &[], &options).await?;
 //! print!("{plan}");
@@ -45,17 +46,26 @@ use serde::Serialize;
 
 use crate::{Error, ResultExt};
 
+/// How Forgejo's OCI endpoint is reached: its scheme, and the names at other addresses and the CAs the
+/// API is reached with (`--forgejo-resolve`, `--forgejo-ca-cert`: the registry is the same server).
+#[derive(Debug, Clone, Default)]
+pub struct RegistryReach {
+    /// As [`RegistryOptions::plain_http`]: `None` is docker's rule (plain HTTP for loopback only).
+    pub plain_http: Option<bool>,
+    /// The API's overrides.
+    pub reach: forgejo_client::Reach,
+}
+
 /// The registry client for Forgejo's OCI endpoint, `host` or by default the host and port of
 /// `forgejo_url`. The Forgejo token is its password (Forgejo reads the token and ignores the user name,
 /// sent as `username`) on Forgejo's own host, and on the hosts `token` allows besides (a `host` elsewhere
-/// is otherwise read anonymously). `plain_http` as [`RegistryOptions::plain_http`]: `None` is docker's
-/// rule.
+/// is otherwise read anonymously). `reach` gives the scheme, resolve overrides and CAs.
 pub fn registry(
     forgejo_url: &str,
     host: Option<&str>,
     username: &str,
     token: CredentialScope,
-    plain_http: Option<bool>,
+    reach: &RegistryReach,
 ) -> Result<Registry, Error> {
     let own = forgejo_host(forgejo_url)?;
     let host = host.filter(|h| !h.is_empty()).unwrap_or(&own).to_owned();
@@ -63,8 +73,15 @@ pub fn registry(
         Some(token) => Credentials::Basic { username: username.to_owned(), password: token.clone() },
         None => Credentials::Anonymous,
     };
-    let options = RegistryOptions { plain_http, ..RegistryOptions::default() };
-    Ok(Registry::builder(&host).credentials(credentials).options(options).build()?)
+    let options = RegistryOptions { plain_http: reach.plain_http, ..RegistryOptions::default() };
+    let mut builder = Registry::builder(&host).credentials(credentials).options(options);
+    for r in &reach.reach.resolve {
+        builder = builder.resolve(&r.host, std::net::SocketAddr::new(r.address, r.port));
+    }
+    if let Some(pem) = &reach.reach.ca_pem {
+        builder = builder.root_certificates_pem(pem.clone());
+    }
+    Ok(builder.build()?)
 }
 
 /// Refuses a registry that is not Forgejo's own host unless `is_forgejo` says it serves Forgejo's packages
@@ -413,7 +430,8 @@ mod tests {
     fn the_registry_host_is_forgejo_s_unless_given() {
         let token = || SecretString::from("t".to_owned());
         let at = |url: &str, host: Option<&str>| {
-            registry(url, host, "u", CredentialScope::new(token()), None).map(|r| r.host().to_owned())
+            registry(url, host, "u", CredentialScope::new(token()), &RegistryReach::default())
+                .map(|r| r.host().to_owned())
         };
         assert_eq!(at("https://git.example.com/", None).unwrap(), "git.example.com");
         assert_eq!(at("http://127.0.0.1:3000/sub/path", None).unwrap(), "127.0.0.1:3000");
@@ -442,12 +460,30 @@ mod tests {
                 true => CredentialScope::new(token).allow(&host),
                 false => CredentialScope::new(token),
             };
-            let client = registry("http://127.0.0.1:1", Some(&host), "u", scope, None).unwrap();
+            let client = registry("http://127.0.0.1:1", Some(&host), "u", scope, &RegistryReach::default()).unwrap();
             let image = client.image("acme/app").unwrap();
             let tag = "v1".parse().unwrap();
             assert!(client.manifest_digest(&image, &tag).await.is_err(), "the mock refuses everyone");
             let sent = authorised(elsewhere.received_requests().await.unwrap());
             assert_eq!(sent > 0, expect_token, "token_to_other_host {allowed}: {sent} request(s) carried credentials");
         }
+    }
+
+    #[tokio::test]
+    async fn forgejo_s_registry_is_reached_through_the_api_s_resolve_override_and_ca() {
+        // Forgejo's OCI endpoint answers on 127.0.0.1 with a certificate for its public name only.
+        let name = "forgejo.offinfra.test";
+        let server = offinfra_test_support::tls::serve_as(name, 200, &[], "{}");
+        let url = format!("https://{name}:{}", server.port);
+        let reach = forgejo_client::Reach {
+            resolve: vec![format!("{name}:{}:127.0.0.1", server.port).parse().unwrap()],
+            ca_pem: Some(server.ca_pem.clone()),
+        };
+        let scope = || CredentialScope::new("t".to_owned().into());
+        let reached = RegistryReach { plain_http: None, reach };
+        let client = registry(&url, None, "u", scope(), &reached).unwrap();
+        client.ping().await.expect("reached at the override, the certificate checked for the public name");
+        let plain = registry(&url, None, "u", scope(), &RegistryReach::default()).unwrap();
+        assert!(plain.ping().await.is_err(), "without the override the name does not resolve");
     }
 }

@@ -61,7 +61,10 @@ impl CleanupArgs {
             self.registry.as_deref(),
             username,
             scope,
-            self.plain_http.then_some(true),
+            &crate::forgejo_registry::RegistryReach {
+                plain_http: self.plain_http.then_some(true),
+                reach: self.forgejo.reach.reach()?,
+            },
         )
     }
 }

@@ -198,7 +198,8 @@ impl DoctorArgs {
                 if let (true, Some(host)) = (self.forgejo_registry_token, host) {
                     scope = scope.allow(host);
                 }
-                let registry = crate::forgejo_registry::registry(url, host, owner, scope, plain_http)?;
+                let reach = crate::forgejo_registry::RegistryReach { plain_http, reach: self.forgejo.reach.reach()? };
+                let registry = crate::forgejo_registry::registry(url, host, owner, scope, &reach)?;
                 Some((owner.clone(), registry))
             }
             None => None,

@@ -207,6 +207,8 @@ impl Registry {
             timeout: None,
             connect_timeout: None,
             http: None,
+            resolve: Vec::new(),
+            root_certificates: Vec::new(),
         }
     }
 
@@ -342,9 +344,24 @@ pub struct RegistryBuilder {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     http: Option<offinfra_http::ReqwestClient>,
+    resolve: Vec<(String, std::net::SocketAddr)>,
+    root_certificates: Vec<u8>,
 }
 
 impl RegistryBuilder {
+    /// Reaches `host` at `address` instead of what DNS says (curl's `--resolve`): TLS still checks the
+    /// name, and a token realm on the same host is reached there too.
+    pub fn resolve(mut self, host: &str, address: std::net::SocketAddr) -> Self {
+        self.resolve.push((host.to_owned(), address));
+        self
+    }
+
+    /// Trusts these CA certificates (PEM) besides the system's.
+    pub fn root_certificates_pem(mut self, pem: Vec<u8>) -> Self {
+        self.root_certificates.extend(pem);
+        self
+    }
+
     /// The credentials (default anonymous).
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = credentials;
@@ -395,6 +412,12 @@ impl RegistryBuilder {
         }
         if let Some(timeout) = self.connect_timeout {
             http = http.connect_timeout(timeout);
+        }
+        for (host, address) in &self.resolve {
+            http = http.resolve(host, *address);
+        }
+        if !self.root_certificates.is_empty() {
+            http = http.root_certificates_pem(self.root_certificates);
         }
         if let Some(client) = self.http {
             http = http.http_client(client);
