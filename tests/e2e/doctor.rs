@@ -853,6 +853,7 @@ async fn the_fleet_in_one_table_with_one_failure_per_check() {
         assert!(next.starts_with("     fix: ") && next.contains(fix), "{fix}: {next}\n{stdout}");
     }
     assert!(!stdout.contains("notes"), "not onboarded, not checked: {stdout}");
+    crate::docs::shown_in("doctor.md", "fleet", &stdout.replace(&woodpecker.uri(), "https://ci.example.com"));
     assert!(!stdout.contains("JWT") && !stderr.contains("JWT"), "the hook's token never shows");
 
     // JSON: the same findings per repository, and counts.
@@ -1001,6 +1002,7 @@ async fn the_fleet_status_marks_a_cluster_that_runs_an_older_image() {
         "{stdout}"
     );
     assert_eq!(rows.len(), 3, "{stdout}");
+    crate::docs::shown_in("doctor.md", "fleet-status", &stdout);
 
     // The same as JSON, with the digest pushed for the newest tag.
     let mut json_args = args.to_vec();

@@ -6,6 +6,7 @@ mod build_image;
 mod copy_image;
 mod deploy_example;
 mod deploy_step;
+mod docs;
 mod doctor;
 mod fixtures;
 mod flow_dry_run;

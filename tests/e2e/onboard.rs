@@ -531,6 +531,10 @@ async fn a_re_run_re_renders_from_offinfra_yml_and_keeps_an_edited_file() {
     let out = run(&forgejo, &woodpecker, &github, &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    let shown = |text: &str| {
+        text.replace(&forgejo.uri(), "https://git.example.com").replace(&woodpecker.uri(), "https://ci.example.com")
+    };
+    crate::docs::shown_in("onboard.md", "re-render", &shown(&stderr));
     assert!(stderr.contains("done     committed 5eed5eed5eed"), "{stderr}");
     assert!(
         stderr.contains("ok       Actions secret DOCKERHUB_TOKEN is missing and no value was given: set it"),
@@ -577,6 +581,7 @@ async fn a_re_run_re_renders_from_offinfra_yml_and_keeps_an_edited_file() {
     assert!(stderr.contains("--- a/.github/workflows/build.yml\n+++ b/.github/workflows/build.yml\n"), "{stderr}");
     assert!(stderr.contains("\n-      - name: my own check\n-        run: make audit\n"), "{stderr}");
     assert!(stderr.contains("pass --force to overwrite it"), "{stderr}");
+    crate::docs::shown_in("onboard.md", "edited", &shown(&stderr));
     for server in [&forgejo, &woodpecker, &github] {
         assert_eq!(writes(&server.received_requests().await.unwrap()), Vec::<String>::new(), "nothing written");
     }
@@ -702,6 +707,7 @@ async fn upgrade_moves_the_fleet_one_commit_each_and_shows_the_diffs_first() {
     );
     assert!(stderr.contains("-      - name: mine\n-        run: make audit\n"), "{stderr}");
     assert!(!stderr.contains("notes"), "{stderr}");
+    crate::docs::shown_in("onboard.md", "upgrade-dry-run", &stderr.replace(&forgejo.uri(), "https://git.example.com"));
     assert_eq!(writes(&forgejo.received_requests().await.unwrap()), Vec::<String>::new(), "a dry run writes nothing");
 
     // For real: one commit for app, with exactly what the dry run showed; blog untouched.
