@@ -821,49 +821,83 @@ pub async fn apply(
             paths.join(", ")
         )));
     }
-    let repo = forgejo.repo(&config.owner, &config.name);
+    let run = Apply { repo: forgejo.repo(&config.owner, &config.name), woodpecker, github, config, plan, full: &full };
     let mut done = Vec::new();
-    for change in &plan.changes {
+    for (i, change) in plan.changes.iter().enumerate() {
+        match run.change(change).await {
+            Ok(line) => done.push(line),
+            Err(e) => {
+                // What is left, for the user and for the re-run that completes it (it plans only what differs).
+                let left: Vec<String> = plan.changes[i..].iter().map(ToString::to_string).collect();
+                let made = if done.is_empty() { "nothing".to_owned() } else { done.join("; ") };
+                return Err(e).with_context(|| {
+                    format!("onboard stopped; done: {made}; left: {} (re-run onboard to complete)", left.join("; "))
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// One [`apply`] run's servers and inputs.
+struct Apply<'a> {
+    repo: forgejo_client::RepoHandle<'a>,
+    woodpecker: &'a Woodpecker,
+    github: &'a offinfra_http::Client,
+    config: &'a OnboardConfig,
+    plan: &'a OnboardPlan,
+    full: &'a str,
+}
+
+impl Apply<'_> {
+    /// Makes `change`; the line that says what was done.
+    async fn change(&self, change: &Change) -> Result<String, crate::Error> {
         match change {
             Change::CreateMirror { remote } => {
                 let mirror = CreatePushMirror {
                     remote_address: remote.clone(),
-                    remote_username: config.github_user.clone(),
-                    remote_password: config.github_token.clone(),
+                    remote_username: self.config.github_user.clone(),
+                    remote_password: self.config.github_token.clone(),
                     interval: "0s".into(),
                     sync_on_commit: true,
                 };
-                repo.push_mirrors()
+                self.repo
+                    .push_mirrors()
                     .ensure(&mirror)
                     .await
-                    .with_context(|| format!("creating the push mirror of {full}"))?;
+                    .with_context(|| format!("creating the push mirror of {}", self.full))?;
             }
             Change::CommitFiles { .. } => {
                 let commit = ChangeFiles {
-                    files: plan.files.clone(),
+                    files: self.plan.files.clone(),
                     message: Some(
                         "ci: build on GitHub Actions, deploy in-cluster with Woodpecker (offinfra onboard)".into(),
                     ),
-                    branch: Some(config.branch.clone()),
+                    branch: Some(self.config.branch.clone()),
                 };
-                let sha = repo.contents().change(&commit).await.with_context(|| format!("committing to {full}"))?;
-                done.push(format!("committed {}", sha.chars().take(12).collect::<String>()));
-                continue;
+                let sha = self
+                    .repo
+                    .contents()
+                    .change(&commit)
+                    .await
+                    .with_context(|| format!("committing to {}", self.full))?;
+                return Ok(format!("committed {}", sha.chars().take(12).collect::<String>()));
             }
             Change::Activate { forge_remote_id } => {
-                let gh = &config.github_repo;
-                let (found, _) = woodpecker
+                let gh = &self.config.github_repo;
+                let (found, _) = self
+                    .woodpecker
                     .activate(forge_remote_id, gh.owner(), gh.name())
                     .await
                     .with_context(|| format!("activating GitHub {gh} in Woodpecker"))?;
-                done.push(format!("activated GitHub {gh} in Woodpecker as repo {}", found.id));
-                continue;
+                return Ok(format!("activated GitHub {gh} in Woodpecker as repo {}", found.id));
             }
             Change::Environment { name, branch } => {
-                limit_environment(github, &config.github_repo, name, branch).await?;
+                limit_environment(self.github, &self.config.github_repo, name, branch).await?;
             }
             Change::SetActionsSecrets { names, environment } => {
-                let values: Vec<(&String, &SecretString)> = config
+                let values: Vec<(&String, &SecretString)> = self
+                    .config
                     .actions_secrets
                     .iter()
                     .filter(|(name, _)| names.contains(name))
@@ -871,18 +905,20 @@ pub async fn apply(
                     .collect();
                 let path = format!(
                     "{}/environments/{}",
-                    github_repo_path(&config.github_repo),
+                    github_repo_path(&self.config.github_repo),
                     offinfra_http::encode_segment(environment)
                 );
-                set_actions_secrets(github, &config.github_repo, &path, &values).await?;
+                set_actions_secrets(self.github, &self.config.github_repo, &path, &values).await?;
             }
             Change::SetDefaultBranch { to, .. } => {
-                repo.set_default_branch(to).await.with_context(|| format!("setting the default branch of {full}"))?;
+                self.repo
+                    .set_default_branch(to)
+                    .await
+                    .with_context(|| format!("setting the default branch of {}", self.full))?;
             }
         }
-        done.push(change.to_string());
+        Ok(change.to_string())
     }
-    Ok(done)
 }
 
 /// The branches deployments of the environment at `env_path` are limited to: `None` when it does not

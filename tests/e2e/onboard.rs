@@ -742,3 +742,46 @@ async fn upgrade_moves_the_fleet_one_commit_each_and_shows_the_diffs_first() {
     );
     forgejo.verify().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_part_way_says_what_is_left_and_a_re_run_completes_it() {
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let woodpecker = offinfra_test_support::contract::strict_server().await;
+    let github = offinfra_test_support::contract::strict_server().await;
+    // Onboarded before the lint step was added to .offinfra.yml: the workflow is to be re-rendered.
+    let [build, deploy] = rendered(&forgejo, &woodpecker, "");
+    onboarded(&forgejo, &woodpecker, &github, [&build, &deploy], Some("lint: make lint\n")).await;
+    // The commit fails (Forgejo is restarting): a POST is never repeated, so the run stops there.
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/contents")))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"message": "restarting", "url": "u"})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "onboard stopped; done: nothing; left: commit: update .github/workflows/build.yml (re-run onboard to complete)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("503"), "the cause is named: {stderr}");
+    // The re-run plans only what is left, and completes it.
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/contents")))
+        .respond_with(ok(json!({"commit": {"sha": "5eed5eed5eed5eed"}, "files": []})))
+        .expect(1)
+        .mount(&forgejo)
+        .await;
+    let out = run(&forgejo, &woodpecker, &github, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("change   commit: update .github/workflows/build.yml\ndone     committed 5eed5eed5eed\n"),
+        "{stderr}"
+    );
+    forgejo.verify().await;
+}
