@@ -15,7 +15,8 @@ use offinfra::{
         self,
         svu::{go_bool, NextArgs},
     },
-    forgejo_client::{CreateTag, Forgejo},
+    flow::{backends::ForgejoTags, tag_release, CheckoutVersions},
+    forgejo_client::Forgejo,
     svu::{config, Action},
     types::{CommitId, RepoName},
     ResultExt,
@@ -65,7 +66,6 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), offinfra::Error> {
     let repo = RepoName::parse(&args.repo).context("--repo")?;
-    let (owner, name) = (repo.owner(), repo.name());
     let cwd = std::env::current_dir()
         .map_err(|source| offinfra::Error::Io { what: "cannot read the current directory".into(), source })?;
     let flags = args.svu.settings(args.verbose);
@@ -73,44 +73,41 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     if let Some(line) = computed.verbose_line() {
         eprintln!("{line}");
     }
-    let version = computed.outcome.version.to_string();
     let tag = computed.tag();
-    let outputs = |created: bool, tag: &str| {
-        Outputs::from_env().set_all([
-            ("version", version.as_str()),
-            ("tag", tag),
-            ("created", if created { "true" } else { "false" }),
-        ])
+    let outputs = |created: bool, version: &str, tag: &str| {
+        let created = if created { "true" } else { "false" };
+        Outputs::from_env().set_all([("version", version), ("tag", tag), ("created", created)])
     };
-
     if !computed.is_new() {
         let current = computed.outcome.tag.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| tag.clone());
         eprintln!("nothing to release: no commit since {current} asks for a new version");
         println!("{current}");
-        return outputs(false, &current);
+        return outputs(false, &computed.outcome.version.to_string(), &current);
     }
     let sha = match &args.sha {
         Some(sha) => CommitId::parse(sha).context("--sha")?,
         None => CommitId::parse(&computed.repo.head()?.to_string())?,
     };
     if args.dry_run {
-        eprintln!("dry run: would create {tag} on {owner}/{name} at {sha}");
+        eprintln!(
+            "dry run: would create {tag} on {repo} at {sha} (from this checkout's tags; a real run adds Forgejo's)"
+        );
         println!("{tag}");
-        return outputs(false, &tag);
+        return outputs(false, &computed.outcome.version.to_string(), &tag);
     }
     let token = args.token.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
         offinfra::Error::invalid("no Forgejo token: set FORGEJO_TOKEN (write:repository) or pass --token")
     })?;
-    let forgejo = Forgejo::reached(&args.forgejo_url, token.into(), &args.reach.reach()?)?;
-    let request = CreateTag { tag_name: tag.clone(), target: Some(sha.to_string()), message: args.message.clone() };
-    let created = forgejo.repo(owner, name).tags().create(&request).await?;
-    if created.created() {
-        eprintln!("created {tag} on {owner}/{name} at {sha}");
-        let rows = [("repository", format!("{owner}/{name}")), ("tag", tag.clone()), ("commit", sha.to_string())];
-        offinfra::ci::report_change("release-tag", &format!("created {tag} on {owner}/{name} at {sha}"), &rows)?;
-    } else {
-        eprintln!("{tag} already on {sha}: nothing to do");
+    let forge =
+        ForgejoTags::new(Forgejo::reached(&args.forgejo_url, token.into(), &args.reach.reach()?)?, args.message);
+    // The version counts Forgejo's tags too: the mirror this checkout came from may not have them yet.
+    let versions = CheckoutVersions::new(&cwd, computed.options.clone());
+    let done = tag_release(&forge, &versions, &repo, &sha).await?.summary(&repo, &sha);
+    eprintln!("{}", done.line);
+    if done.created {
+        let rows = [("repository", repo.to_string()), ("tag", done.tag.clone()), ("commit", sha.to_string())];
+        offinfra::ci::report_change("release-tag", &done.line, &rows)?;
     }
-    println!("{tag}");
-    outputs(created.created(), &tag)
+    println!("{}", done.tag);
+    outputs(done.created, &done.version, &done.tag)
 }

@@ -48,7 +48,7 @@ pub mod connect;
 mod release;
 
 pub use config::{CheckoutVersions, Config, CONFIG_FILE, DEFAULT_REGISTRY};
-pub use release::{ForgeTag, ForgeVersion, Versions};
+pub use release::{tag_release, ForgeTag, ForgeVersion, TagSummary, Tagged, Versions};
 
 /// The flow's steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -672,7 +672,7 @@ pub async fn run_observed(
             started(Step::Tag);
             let span = tracing::info_span!("step", step = "tag", repo = %forgejo_repo, tag = %tag, sha = %plan.sha);
             let tagged = match backends.versions {
-                Some(versions) => release::tag(forge, versions, forgejo_repo, &plan.sha).instrument(span).await,
+                Some(versions) => release::tag_release(forge, versions, forgejo_repo, &plan.sha).instrument(span).await,
                 None => forge
                     .create_tag(forgejo_repo, tag, &plan.sha)
                     .instrument(span)

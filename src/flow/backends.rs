@@ -28,6 +28,13 @@ pub struct ForgejoTags {
     pub message: Option<String>,
 }
 
+impl ForgejoTags {
+    /// Tags through `forgejo`; a `message` makes them annotated.
+    pub fn new(forgejo: forgejo_client::Forgejo, message: Option<String>) -> Self {
+        Self { forgejo, message }
+    }
+}
+
 #[async_trait::async_trait]
 impl Forge for ForgejoTags {
     async fn create_tag(&self, repo: &RepoName, tag: &str, sha: &CommitId) -> Result<bool, Error> {

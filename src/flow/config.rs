@@ -172,6 +172,13 @@ pub struct CheckoutVersions {
     options: svu::Options,
 }
 
+impl CheckoutVersions {
+    /// svu with `options` on the checkout containing `workdir`.
+    pub fn new(workdir: impl Into<PathBuf>, options: svu::Options) -> Self {
+        Self { workdir: workdir.into(), options }
+    }
+}
+
 impl Versions for CheckoutVersions {
     fn with_forge_tags(&self, forge_tags: &[ForgeTag]) -> Result<ForgeVersion, Error> {
         // A tag whose commit is not a commit id (a forge's odd answer) cannot be placed: it is left out.

@@ -39,21 +39,94 @@ pub trait Versions: Send + Sync {
     fn with_forge_tags(&self, forge_tags: &[ForgeTag]) -> Result<ForgeVersion, Error>;
 }
 
-/// What the tag step did.
+/// What [`tag_release`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Tagged {
+#[non_exhaustive]
+pub enum Tagged {
     /// The tag is on the commit: `created` by this call or already there. `retook` says which tag another
     /// run took meanwhile, when the version had to be recomputed.
-    Tag { version: VersionPlan, created: bool, retook: Option<String> },
+    Tag {
+        /// The version tagged.
+        version: VersionPlan,
+        /// Whether this call created the tag (else it was there already, on this commit).
+        created: bool,
+        /// The tag another run took meanwhile, when the version had to be recomputed.
+        retook: Option<String>,
+    },
     /// No commit since the current tag asks for a version.
     NothingToRelease(VersionPlan),
     /// A newer release on the forge already contains the commit.
     Superseded(ForgeTag),
 }
 
-/// Lists the forge's tags, computes the version with them and creates its tag on `sha`; recomputes once
-/// when another run took the tag meanwhile.
-pub(super) async fn tag(
+/// What a [`Tagged`] comes to, for people and for CI outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagSummary {
+    /// The tag that names this commit's release: the one created or found, the current one when nothing
+    /// was released, or the newer release that contains it.
+    pub tag: String,
+    /// Its version.
+    pub version: String,
+    /// Whether this run created the tag.
+    pub created: bool,
+    /// One line saying what happened.
+    pub line: String,
+}
+
+impl Tagged {
+    /// The outcome for `sha` in `repo`.
+    pub fn summary(&self, repo: &RepoName, sha: &CommitId) -> TagSummary {
+        match self {
+            Tagged::Tag { version, created, retook } => {
+                let mut line = match created {
+                    true => format!("created {} on {repo} at {sha}", version.tag),
+                    false => format!("{} already on {sha}: nothing to do", version.tag),
+                };
+                if let Some(taken) = retook {
+                    line += &format!(" ({taken} was taken by another run meanwhile: recomputed)");
+                }
+                TagSummary { tag: version.tag.clone(), version: version.version.clone(), created: *created, line }
+            }
+            Tagged::NothingToRelease(version) => TagSummary {
+                tag: version.current_tag.clone().unwrap_or_else(|| version.tag.clone()),
+                version: version.version.clone(),
+                created: false,
+                line: format!("nothing to release: {}", version.no_release_reason()),
+            },
+            Tagged::Superseded(newer) => TagSummary {
+                tag: newer.name.clone(),
+                version: newer.name.trim_start_matches(|c: char| !c.is_ascii_digit()).to_owned(),
+                created: false,
+                line: format!(
+                    "nothing to release: {} (at {}) already contains {}",
+                    newer.name,
+                    short(&newer.commit),
+                    sha.image_tag()
+                ),
+            },
+        }
+    }
+}
+
+/// Tags the next version on the forge, safe against other runs: lists the forge's tags, computes the
+/// version with them (`versions`), and creates its tag on `sha`; recomputes once when another run took the
+/// tag meanwhile. A newer release that already contains `sha` makes it stand down
+/// ([`Tagged::Superseded`]); one on another line of history is an error naming both commits.
+///
+/// ```no_run
+/// # async fn run(forgejo: offinfra::forgejo_client::Forgejo) -> Result<(), offinfra::Error> {
+/// use offinfra::flow::{backends::ForgejoTags, tag_release, CheckoutVersions, Tagged};
+///
+/// let forge = ForgejoTags::new(forgejo, None);
+/// let versions = CheckoutVersions::new(".", offinfra::svu::Options::default());
+/// let sha = "0123abcd4567ef890123abcd4567ef8901234567".parse()?;
+/// if let Tagged::Tag { version, .. } = tag_release(&forge, &versions, &"viktor/app".parse()?, &sha).await? {
+///     println!("{}", version.tag);
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn tag_release(
     forge: &dyn Forge,
     versions: &dyn Versions,
     repo: &RepoName,
