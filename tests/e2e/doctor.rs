@@ -613,8 +613,8 @@ async fn the_seams_between_the_step_woodpecker_and_the_cluster_are_checked_live(
     }
 }
 
-/// What onboard writes for `viktor/<name>` (mirror `ViktorBarzin/<name>`), with `.offinfra.yml` text.
-fn onboarded_files(name: &str, settings: &str) -> [String; 2] {
+/// The flags `viktor/<name>` was onboarded with (mirror `ViktorBarzin/<name>`).
+fn fleet_flags(name: &str) -> offinfra::onboard::Settings {
     let mut flags = offinfra::onboard::Settings::new(
         format!("viktor/{name}").parse().unwrap(),
         "https://git.example.com",
@@ -623,9 +623,19 @@ fn onboarded_files(name: &str, settings: &str) -> [String; 2] {
     flags.github_repo = Some(format!("ViktorBarzin/{name}").parse().unwrap());
     flags.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
     flags.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:1.0.0@sha256:{}", "ab".repeat(32)));
+    flags
+}
+
+/// What onboard writes with `flags` and `.offinfra.yml` text `settings`: the workflow and the deploy pipeline.
+fn written(flags: &offinfra::onboard::Settings, settings: &str) -> [String; 2] {
     let config = flags.config_with(&offinfra::onboard::RepoSettings::parse(settings).unwrap()).unwrap();
     let render = |template| offinfra::onboard::stamped(&offinfra::onboard::render(template, &config).unwrap());
     [render(offinfra::onboard::BUILD_TEMPLATE), render(offinfra::onboard::DEPLOY_TEMPLATE)]
+}
+
+/// What onboard writes for `viktor/<name>` with `.offinfra.yml` text `settings`.
+fn onboarded_files(name: &str, settings: &str) -> [String; 2] {
+    written(&fleet_flags(name), settings)
 }
 
 /// One repository of the fleet as Forgejo and Woodpecker answer for it.
@@ -931,30 +941,16 @@ async fn the_fleet_status_marks_a_cluster_that_runs_an_older_image() {
     };
     for (i, (name, tags)) in releases.iter().enumerate() {
         let base = format!("/api/v1/repos/viktor/{name}");
-        let mut flags = offinfra::onboard::Settings::new(
-            format!("viktor/{name}").parse().unwrap(),
-            "https://git.example.com",
-            "https://ci.example.com",
-        );
-        flags.github_repo = Some(format!("ViktorBarzin/{name}").parse().unwrap());
-        flags.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
-        flags.deploy_image = Some(format!("ghcr.io/viktorbarzin/offinfra-deploy:1.0.0@sha256:{}", "ab".repeat(32)));
+        let mut flags = fleet_flags(name);
         flags.image = Some(format!("{}/viktor/{name}", reg.host()));
         flags.namespace = Some(namespace.clone());
-        let config = flags.config().unwrap();
-        let render = |template| offinfra::onboard::stamped(&offinfra::onboard::render(template, &config).unwrap());
-        get(
-            format!("{base}/contents/.github/workflows/build.yml"),
-            ok(file(".github/workflows/build.yml", &render(offinfra::onboard::BUILD_TEMPLATE))),
-        )
-        .mount(&forgejo)
-        .await;
-        get(
-            format!("{base}/contents/.woodpecker/deploy.yml"),
-            ok(file(".woodpecker/deploy.yml", &render(offinfra::onboard::DEPLOY_TEMPLATE))),
-        )
-        .mount(&forgejo)
-        .await;
+        let [build, deploy] = written(&flags, "");
+        get(format!("{base}/contents/.github/workflows/build.yml"), ok(file(".github/workflows/build.yml", &build)))
+            .mount(&forgejo)
+            .await;
+        get(format!("{base}/contents/.woodpecker/deploy.yml"), ok(file(".woodpecker/deploy.yml", &deploy)))
+            .mount(&forgejo)
+            .await;
         let mirror = json!({"repo_name": name, "remote_name": "m", "remote_address": format!("https://github.com/ViktorBarzin/{name}.git"),
                             "created": "2026-11-27T10:00:00Z", "last_update": "2026-12-03T04:00:00Z", "last_error": "", "interval": "0s", "sync_on_commit": true});
         get(format!("{base}/push_mirrors"), ok(json!([mirror]))).mount(&forgejo).await;
