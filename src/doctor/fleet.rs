@@ -106,12 +106,9 @@ impl Fleet {
     /// The workflow onboard rendered on the repository's default branch; `None` when there is none.
     async fn workflow(&self, repo: &forgejo_client::Repository) -> Result<Option<String>, crate::Error> {
         let (owner, name) = repo.full_name.split_once('/').unwrap_or_default();
-        let found = self.forgejo.repo(owner, name).contents().get(BUILD_PATH, Some(&repo.default_branch)).await;
-        let text = match found.with_context(|| format!("reading {BUILD_PATH} of {}", repo.full_name))? {
-            Some(forgejo_client::Entry::File(file)) => {
-                String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned()
-            }
-            _ => return Ok(None),
+        let found = self.forgejo.repo(owner, name).contents().text(BUILD_PATH, Some(&repo.default_branch)).await;
+        let Some(text) = found.with_context(|| format!("reading {BUILD_PATH} of {}", repo.full_name))? else {
+            return Ok(None);
         };
         Ok(text.contains("offinfra onboard").then_some(text))
     }
@@ -124,13 +121,8 @@ impl Fleet {
             let Some(workflow) = self.workflow(&repo).await? else { continue };
             let name = RepoName::parse(&repo.full_name)?;
             let handle = self.forgejo.repo(name.owner(), name.name());
-            let deploy = handle.contents().get(crate::onboard::DEPLOY_PATH, Some(&repo.default_branch)).await;
-            let deploy_pipeline = match deploy.with_context(|| format!("reading the deploy pipeline of {name}"))? {
-                Some(forgejo_client::Entry::File(file)) => {
-                    Some(String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned())
-                }
-                _ => None,
-            };
+            let deploy = handle.contents().text(crate::onboard::DEPLOY_PATH, Some(&repo.default_branch)).await;
+            let deploy_pipeline = deploy.with_context(|| format!("reading the deploy pipeline of {name}"))?;
             let (_, github) = self.mirror(&name).await;
             out.push(Onboarded { name, workflow, deploy_pipeline, github });
         }
@@ -183,10 +175,7 @@ impl Fleet {
                 return (Finding::new("mirror", Status::Fail, crate::error::one_line(&crate::Error::from(e))), None)
             }
         };
-        let github = mirrors.iter().find_map(|m| {
-            let path = m.remote_address.strip_prefix("https://github.com/")?;
-            Some((m, RepoName::parse(path.trim_end_matches('/').trim_end_matches(".git")).ok()?))
-        });
+        let github = mirrors.iter().find_map(|m| Some((m, RepoName::parse(&m.github_repo()?).ok()?)));
         let finding = match &github {
             None => Finding::new("mirror", Status::Fail, "no push mirror to GitHub").with_remedy(onboard),
             Some((m, gh)) => match m.error() {

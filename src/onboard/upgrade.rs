@@ -3,7 +3,7 @@
 //! `.offinfra.yml`, rendered again with this version, and committed in one commit per repository. A file
 //! the owner edited is kept and its diff shown, as onboard does.
 
-use forgejo_client::{ChangeFiles, Entry, Forgejo};
+use forgejo_client::{ChangeFiles, Forgejo};
 use offinfra_types::RepoName;
 use serde::Serialize;
 
@@ -159,22 +159,12 @@ async fn upgrade_one(
     let handle = forgejo.repo(name.owner(), name.name());
     let read = |path: &'static str| {
         let contents = handle.contents();
-        async move {
-            match contents.get(path, Some(branch)).await.with_context(|| format!("reading {path} of {name}"))? {
-                Some(Entry::File(file)) => {
-                    Ok(Some(String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned()))
-                }
-                _ => Ok::<_, crate::Error>(None),
-            }
-        }
+        async move { contents.text(path, Some(branch)).await.with_context(|| format!("reading {path} of {name}")) }
     };
     let Some(build) = read(BUILD_PATH).await?.filter(|b| b.contains("offinfra onboard")) else { return Ok(None) };
     let deploy = read(DEPLOY_PATH).await?;
     let mirrors = handle.push_mirrors().list().await.with_context(|| format!("listing push mirrors of {name}"))?;
-    let github = mirrors.iter().find_map(|m| {
-        let path = m.remote_address.strip_prefix("https://github.com/")?;
-        RepoName::parse(path.trim_end_matches('/').trim_end_matches(".git")).ok()
-    });
+    let github = mirrors.iter().find_map(|m| RepoName::parse(&m.github_repo()?).ok());
     let repo_settings = read_repo_settings(forgejo, name, branch).await?;
     let mut settings = settings_from_rendered(name.clone(), github, &build, deploy.as_deref(), &repo_settings)?;
     settings.branch = branch.to_owned();

@@ -136,6 +136,15 @@ impl ContentsApi<'_> {
         }
     }
 
+    /// The text of the file at `path` (`None` when there is none, or a directory is there); bytes that
+    /// are not UTF-8 are replaced, as a text view shows them.
+    pub async fn text(&self, path: &str, git_ref: Option<&str>) -> Result<Option<String>, Error> {
+        Ok(match self.get(path, git_ref).await? {
+            Some(Entry::File(file)) => Some(String::from_utf8_lossy(&file.bytes().unwrap_or_default()).into_owned()),
+            _ => None,
+        })
+    }
+
     /// Commits `change` in one commit (creates, updates and deletes together); returns the commit id.
     /// Not retried after the server may have acted.
     pub async fn change(&self, change: &ChangeFiles) -> Result<String, Error> {

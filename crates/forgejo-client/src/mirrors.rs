@@ -39,6 +39,19 @@ impl PushMirror {
     pub fn error(&self) -> Option<&str> {
         self.last_error.as_deref().filter(|e| !e.is_empty())
     }
+
+    /// `owner/name` when it pushes to a github.com repository.
+    ///
+    /// ```
+    /// let m: forgejo_client::PushMirror = serde_json::from_value(serde_json::json!({
+    ///     "repo_name": "app", "remote_name": "m", "remote_address": "https://github.com/ViktorBarzin/app.git"})).unwrap();
+    /// assert_eq!(m.github_repo().as_deref(), Some("ViktorBarzin/app"));
+    /// ```
+    pub fn github_repo(&self) -> Option<String> {
+        let path = self.remote_address.strip_prefix("https://github.com/")?;
+        let path = path.trim_end_matches('/').trim_end_matches(".git");
+        (path.split('/').count() == 2 && !path.split('/').any(str::is_empty)).then(|| path.to_owned())
+    }
 }
 
 /// A push mirror to create. `Debug` does not show the password.
