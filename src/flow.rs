@@ -280,7 +280,10 @@ impl Plan {
         };
         out += &format!("ci       {} (the Woodpecker registration that deploys)\n", self.registration);
         out += &format!("image    {}\n", self.image);
-        out += &format!("version  {} (current tag: {current})\n", self.version.version);
+        out += &format!(
+            "version  {} (current tag: {current}; from this checkout's tags, a real run counts Forgejo's too)\n",
+            self.version.version
+        );
         let forgejo = self.forgejo_repo.as_ref().map_or("the Forgejo repository".to_owned(), |r| r.to_string());
         out += &match (&self.tag, self.steps.tag) {
             (Some(tag), _) => format!("tag      create {tag} on {forgejo} at {}\n", self.sha),

@@ -25,7 +25,7 @@ fn dry_run_prints_the_plan_without_credentials() {
          forgejo  not named: give --forgejo-repo (FORGEJO_REPOSITORY) or forgejo_repository in .offinfra.yml\n\
          ci       Acme/App (the Woodpecker registration that deploys)\n\
          image    ghcr.io/acme/app\n\
-         version  1.0.0 (current tag: v0.4.1)\n\
+         version  1.0.0 (current tag: v0.4.1; from this checkout's tags, a real run counts Forgejo's too)\n\
          tag      create v1.0.0 on the Forgejo repository at {head}\n\
          push     ghcr.io/acme/app:{sha8}, ghcr.io/acme/app:latest\n\
          prune    keep the newest 10 images of ghcr.io/acme/app\n\
