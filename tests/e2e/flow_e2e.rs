@@ -343,6 +343,11 @@ async fn two_flows_racing_with_a_lagging_mirror_both_tag_distinct_versions() {
         "{stderr}"
     );
     assert!(stderr.contains("deploy  done: pipeline #"), "{stderr}");
+    let shown = stderr
+        .replace(&woodpecker_url, "https://ci.example.com")
+        .replace(c.as_str(), "c0ffee42")
+        .replace(&c8, "c0ffee42");
+    crate::docs::shown_in("versioning.md", "racing-flows", &shown);
     // B and then A reach their deploy after C's: both stand down, neither deploys over C.
     for (checkout, sha) in [(run_b, b), (run_a, a)] {
         let (_, stderr) = flow(checkout, sha, &[]);

@@ -344,6 +344,7 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
         assert!(stderr.contains(lost), "{lost}: {stderr}");
     }
     assert!(stderr.contains("--allow-overwrite"), "{stderr}");
+    crate::docs::shown_in("onboard.md", "overwrite", &stderr);
     assert!(writes(&forgejo.received_requests().await.unwrap()).is_empty(), "nothing written");
     assert!(writes(&woodpecker.received_requests().await.unwrap()).is_empty(), "nothing written");
 
@@ -784,4 +785,27 @@ async fn a_failure_part_way_says_what_is_left_and_a_re_run_completes_it() {
         "{stderr}"
     );
     forgejo.verify().await;
+}
+
+#[test]
+fn a_name_kubernetes_refuses_is_refused_with_a_valid_one_before_anything_is_sent() {
+    // Forgejo and Woodpecker at a port nothing listens on: the name is checked before any call.
+    let args = [
+        "--repo",
+        "viktor/Freedify",
+        "--forgejo-url",
+        "http://127.0.0.1:9",
+        "--woodpecker-url",
+        "http://127.0.0.1:9",
+        "--offinfra-git",
+        "https://github.com/ViktorBarzin/offinfra",
+        "--deploy-image",
+        DEPLOY_IMAGE,
+    ];
+    let out = run_example("onboard", None, &args, &[("FORGEJO_TOKEN", "fj"), ("WOODPECKER_TOKEN", "wp")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--namespace \"Freedify\" is not a Kubernetes name"), "{stderr}");
+    assert!(stderr.contains("e.g. --namespace freedify"), "{stderr}");
+    crate::docs::shown_in("onboard.md", "invalid-name", &stderr);
 }
