@@ -15,10 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use offinfra::{
     cli::{self, deploy::RollOutArgs},
-    deployer::{
-        roll_out::{Line, OnFailure, RollOut, RollOutcome},
-        Deployer,
-    },
+    deployer::roll_out::{Line, OnFailure, RollOut, RollOutcome},
     Error,
 };
 
@@ -44,7 +41,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<bool, Error> {
     let (dry_run, args) = (args.dry_run, args.roll_out);
     let pairs = args.pairs()?;
-    let deployer = Deployer::infer(args.namespace.as_deref()).await?;
+    let deployer = args.deployer().await?;
     if dry_run {
         let target = format!("{}/{}", args.kind.resource(), args.name);
         let report = deployer.set_image(args.kind, &args.name, &pairs, true).await?;

@@ -1194,7 +1194,7 @@ mod tests {
         assert!(deploy.contains("when:\n  - event: manual\n"), "deploy only on manual events");
         assert!(deploy.contains("\nskip_clone: true\n"), "nothing to clone");
         assert!(deploy.contains(&format!("    image: {PINNED}\n")), "by version and digest");
-        let entrypoint = "    entrypoint:\n      - /usr/local/bin/deploy\n      - --namespace=prod\n      - --kind=deployment\n      - --name=app\n      - --container-name=app\n      - --image-repository=ghcr.io/acme/app\n      - --timeout=300s\n      - --rollback-on-failure\n";
+        let entrypoint = "    entrypoint:\n      - /usr/local/bin/deploy\n      - --namespace=prod\n      - --kind=deployment\n      - --name=app\n      - --container-name=app\n      - --image-repository=ghcr.io/acme/app\n      - --in-cluster\n      - --timeout=300s\n      - --rollback-on-failure\n";
         assert!(deploy.ends_with(entrypoint), "{deploy}");
         assert!(!deploy.contains("\n    commands:"), "the image has no shell");
         assert!(!deploy.contains("serviceAccountName") && !deploy.contains("SLACK"), "neither unless asked for");

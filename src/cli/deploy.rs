@@ -147,12 +147,42 @@ pub struct RollOutArgs {
     /// from a Woodpecker secret; its value never shows)
     #[arg(long, value_name = "VARIABLE")]
     pub slack_webhook_env: Option<String>,
+    /// Talk to the cluster only as the pod's service account, at the `kubernetes` Service
+    /// (kubernetes.default.svc:443, or HOST:PORT), ignoring KUBECONFIG and KUBERNETES_SERVICE_HOST/PORT:
+    /// a triggered pipeline's variables can set those, and would receive the account's token
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "kubernetes.default.svc:443", value_name = "HOST:PORT", value_parser = parse_server)]
+    pub in_cluster: Option<(String, u16)>,
     /// As a plugin: the Slack incoming webhook (a `from_secret` setting)
     #[arg(long, env = "PLUGIN_SLACK_WEBHOOK", hide_env_values = true, hide = true)]
     pub slack_webhook: Option<String>,
 }
 
+/// `HOST:PORT` (an IPv6 host in brackets).
+fn parse_server(text: &str) -> Result<(String, u16), String> {
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("{text:?}: expected HOST:PORT"))?;
+    let port = port.parse::<u16>().map_err(|_| format!("{text:?}: {port:?} is not a port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b));
+    match ok {
+        true => Ok((host.to_owned(), port)),
+        false => Err(format!("{text:?}: {host:?} is not a host name or address")),
+    }
+}
+
 impl RollOutArgs {
+    /// The cluster client: `--in-cluster`'s service account and Service only, else the kubeconfig, else
+    /// the in-cluster variables, as kubectl orders them ([`crate::deployer::Deployer::infer`]).
+    pub async fn deployer(&self) -> Result<crate::deployer::Deployer, Error> {
+        let namespace = self.namespace.as_deref();
+        Ok(match &self.in_cluster {
+            Some((host, port)) => {
+                let dir = std::path::Path::new(crate::deployer::SERVICE_ACCOUNT_DIR);
+                crate::deployer::Deployer::in_cluster(dir, host, *port, namespace).await?
+            }
+            None => crate::deployer::Deployer::infer(namespace).await?,
+        })
+    }
+
     /// The container=image pairs: `--container`s, then `--container-name` with `--image`, or with
     /// `--image-repository` and the pipeline variable `IMAGE_TAG` (held to its rule; an `IMAGE_NAME` that
     /// differs from the repository is refused); every image checked.
@@ -241,6 +271,18 @@ mod tests {
         assert!(err.contains("IMAGE_TAG is not set"), "{err}");
         let err = args.pairs_with(vars(&[("IMAGE_TAG", "1 --kubeconfig=/x")])).unwrap_err().to_string();
         assert!(err.starts_with("IMAGE_TAG: "), "{err}");
+    }
+
+    #[test]
+    fn in_cluster_names_the_kubernetes_service_unless_told_another_server() {
+        assert_eq!(step(&["--name", "a"]).in_cluster, None);
+        let service = step(&["--name", "a", "--in-cluster"]).in_cluster;
+        assert_eq!(service, Some(("kubernetes.default.svc".to_owned(), 443)));
+        let other = step(&["--name", "a", "--in-cluster=[::1]:6443"]).in_cluster;
+        assert_eq!(other, Some(("::1".to_owned(), 6443)));
+        for bad in ["--in-cluster=host", "--in-cluster=h:x", "--in-cluster=a/b:1"] {
+            assert!(Step::try_parse_from(["deploy", "--name", "a", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -201,6 +201,16 @@ fn run_step(image: &str, command: &[String], env: &[(String, String)], account: 
     podman.args(["--workdir", "/woodpecker/src/github.com/ViktorBarzin/app"]);
     podman.arg("-v").arg(format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", account.display()));
     podman.args(["-e", "KUBERNETES_SERVICE_HOST=127.0.0.1", "-e", &format!("KUBERNETES_SERVICE_PORT={port}")]);
+    // The `kubernetes` Service's name, as cluster DNS answers it; its port here is the test API server's
+    // (a real Service listens on 443), the one word of the step this test changes.
+    podman.args(["--add-host", "kubernetes.default.svc:127.0.0.1"]);
+    let command: Vec<String> = command
+        .iter()
+        .map(|arg| match arg.as_str() {
+            "--in-cluster" => format!("--in-cluster=kubernetes.default.svc:{port}"),
+            _ => arg.clone(),
+        })
+        .collect();
     for (name, value) in env {
         podman.arg("-e").arg(format!("{name}={value}"));
     }
@@ -254,11 +264,18 @@ async fn the_onboarded_step_starts_on_the_shell_less_image_and_changes_only_the_
     assert!(text(&out.stdout).ends_with("deployment \"app\" successfully rolled out\n"), "{}", text(&out.stdout));
     assert_eq!(running_image(&deployments.get("app").await.unwrap()), "ghcr.io/viktorbarzin/app:0123abcd");
 
-    // Hostile variables: settings meant for a plugin, a Slack webhook of the triggerer's, and another
-    // workload's namespace change nothing but the tag.
+    // Hostile variables: settings meant for a plugin, a Slack webhook of the triggerer's, another
+    // workload's namespace, and an API server or kubeconfig of the triggerer's (which would receive the
+    // account's token) change nothing but the tag.
     let slack = wiremock::MockServer::start().await;
     let webhook = format!("{}/hook", slack.uri());
+    let fake_api = wiremock::MockServer::start().await;
+    let fake_port = fake_api.address().port().to_string();
     let hostile = [
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", fake_port.as_str()),
+        ("KUBERNETES_SERVICE_PORT_HTTPS", fake_port.as_str()),
+        ("KUBECONFIG", "/woodpecker/kubeconfig"),
         ("IMAGE_TAG", "fedcba98"),
         ("PLUGIN_IMAGE", "evil.example/miner:1"),
         ("PLUGIN_IMAGE_REPOSITORY", "evil.example/miner"),
@@ -272,6 +289,7 @@ async fn the_onboarded_step_starts_on_the_shell_less_image_and_changes_only_the_
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(running_image(&deployments.get("app").await.unwrap()), "ghcr.io/viktorbarzin/app:fedcba98");
     assert!(slack.received_requests().await.unwrap().is_empty(), "the triggerer's webhook got the result");
+    assert!(fake_api.received_requests().await.unwrap().is_empty(), "the triggerer's API server was called");
 
     // Another repository: refused, nothing changes.
     let other = [("IMAGE_NAME", "evil.example/miner"), ("IMAGE_TAG", "1")];
