@@ -698,8 +698,16 @@ pub async fn inspect(
             Some(_) => github_secret_names(github, gh, &env_path).await?,
             None => Vec::new(),
         };
+        // Repository-level secrets every workflow of the mirror can read, on any branch.
+        let repo_level = repository_secret_names(github, gh).await?;
         let mut names = Vec::new();
         for (name, value) in &config.actions_secrets {
+            if repo_level.contains(name) {
+                plan.in_place.push(format!(
+                    "Actions secret {name} is also a repository secret, readable by every workflow on any branch: \
+                     delete it there once the environment {environment} holds it"
+                ));
+            }
             match (value, existing.contains(name)) {
                 (None, true) => plan.in_place.push(format!("Actions secret {name} exists")),
                 (None, false) => {
@@ -983,6 +991,17 @@ async fn github_secret_names(
         .await
         .with_context(|| format!("listing the Actions secrets of {repo} on GitHub"))?;
     Ok(secrets.iter().filter_map(|s| s["name"].as_str().map(str::to_owned)).collect())
+}
+
+/// The names of the mirror's repository-level Actions secrets (none when the repository does not exist yet).
+async fn repository_secret_names(
+    github: &offinfra_http::Client,
+    repo: &offinfra_types::RepoName,
+) -> Result<Vec<String>, crate::Error> {
+    match github_secret_names(github, repo, &format!("{}/actions", github_repo_path(repo))).await {
+        Err(e) if e.status() == Some(404) => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 /// Sets Actions secrets at `base` (an environment's path) of `repo`: each value sealed (libsodium's

@@ -114,6 +114,7 @@ async fn onboards_once_then_changes_nothing() {
     get(&github, "/repos/ViktorBarzin/app/branches", not_found()).await;
     get(&github, "/repos/ViktorBarzin/app/tags", not_found()).await;
     get(&github, "/repos/ViktorBarzin/app", ok(json!({"id": 4242, "full_name": "ViktorBarzin/app"}))).await;
+    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
     // The mirror's Actions secrets: none yet; values are sealed with this key pair's public half.
     let secret_key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
     let public_key = offinfra::http::base64(secret_key.public_key().as_bytes());
@@ -282,6 +283,10 @@ async fn onboards_once_then_changes_nothing() {
     get(&woodpecker, "/api/repos/lookup/ViktorBarzin/app", ok(woodpecker_repo(true))).await;
     github.reset().await;
     forbid_unmounted(&github).await;
+    // The Forgejo token is still a repository secret from before the environment existed.
+    let old_secret = json!({"total_count": 1, "secrets": [
+        {"name": "FORGEJO_GIT_TOKEN", "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}]});
+    get(&github, "/repos/ViktorBarzin/app/actions/secrets", ok(old_secret)).await;
     get(&github, "/repos/ViktorBarzin/app/branches", not_found()).await;
     get(&github, "/repos/ViktorBarzin/app/tags", not_found()).await;
     // The secrets come in two pages (GitHub pages at 100): the second one's must not look missing.
@@ -305,6 +310,11 @@ async fn onboards_once_then_changes_nothing() {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.ends_with("viktor/app is onboarded: nothing to change\n"), "{stderr}");
+    assert!(
+        stderr.contains("ok       Actions secret FORGEJO_GIT_TOKEN is also a repository secret, readable by every workflow on any branch: delete it there once the environment deploy holds it\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("WOODPECKER_TOKEN is also"), "{stderr}");
     assert_eq!(writes(&forgejo.received_requests().await.unwrap()), Vec::<String>::new());
     assert_eq!(writes(&woodpecker.received_requests().await.unwrap()), Vec::<String>::new());
     assert_eq!(writes(&github.received_requests().await.unwrap()), Vec::<String>::new());
@@ -357,6 +367,7 @@ async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
         .await;
     get(&github, "/repos/ViktorBarzin/app", ok(json!({"id": 4242, "full_name": "ViktorBarzin/app"}))).await;
     get(&github, ENV, not_found()).await;
+    get(&github, "/repos/ViktorBarzin/app/actions/secrets", not_found()).await;
     let out = run(&forgejo, &woodpecker, &github, &["--allow-overwrite", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
@@ -458,6 +469,7 @@ async fn onboarded(
         |name: &str| json!({"name": name, "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"});
     let listed = json!({"total_count": 2, "secrets": [secret("FORGEJO_GIT_TOKEN"), secret("WOODPECKER_TOKEN")]});
     get(github, &format!("{ENV}/secrets"), ok(listed)).await;
+    get(github, "/repos/ViktorBarzin/app/actions/secrets", ok(json!({"total_count": 0, "secrets": []}))).await;
 }
 
 /// What onboard renders for the test's flags and `settings`, as it writes it (header and all).
