@@ -45,7 +45,11 @@ pub fn settings_from_rendered(
     if let Some(branch) = after(build, "--deploy-branch ") {
         settings.branch = branch.to_owned();
     }
-    if let Some(environment) = build.lines().find_map(|l| l.strip_prefix("    environment: ")) {
+    // `environment: NAME` (older renders), or `environment:` with `name: NAME` under it.
+    let environment = build.lines().find_map(|l| l.strip_prefix("    environment: ")).or_else(|| {
+        build.split("\n    environment:\n").nth(1).and_then(|rest| rest.lines().next()?.trim().strip_prefix("name: "))
+    });
+    if let Some(environment) = environment {
         settings.environment = environment.trim().to_owned();
     }
     if let Some(secret) = secret_of(build, "FORGEJO_TOKEN") {

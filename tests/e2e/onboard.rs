@@ -263,7 +263,8 @@ async fn onboards_once_then_changes_nothing() {
     assert!(deploy.contains(&format!("    image: {DEPLOY_IMAGE}\n")), "{deploy}");
     assert!(deploy.contains("      - --namespace=prod\n      - --kind=deployment\n      - --name=app\n"), "{deploy}");
     assert!(deploy.contains("      - --image-repository=ghcr.io/viktorbarzin/app\n"), "{deploy}");
-    assert!(build.contains("    environment: deploy\n") && build.contains("persist-credentials: false"), "{build}");
+    let environment = "    environment:\n      name: deploy\n      deployment: false\n";
+    assert!(build.contains(environment) && build.contains("persist-credentials: false"), "{build}");
     assert!(!deploy.contains("${"), "no pipeline variable is substituted into the YAML: {deploy}");
 
     // The second run sees what the first left: nothing to do, and no write call.
