@@ -118,6 +118,44 @@ mod hostile_input {
         }
 
         #[test]
+        fn what_repositories_hold_never_panics_onboard_or_doctor(text in "\\PC{0,200}") {
+            let _ = crate::onboard::RepoSettings::parse(&text);
+            let _ = crate::onboard::intact(&text);
+            let _ = crate::onboard::stamp::compare(".offinfra.yml", &text, &crate::onboard::stamped(&text));
+            let repo: crate::types::RepoName = "viktor/app".parse().expect("a name");
+            let _ = crate::onboard::settings_from_rendered(repo, None, &text, Some(&text), &Default::default());
+            let _ = crate::doctor::status::target(&text);
+        }
+
+        #[test]
+        fn every_accepted_repository_setting_renders_yaml_that_reads_back_as_written(
+            command in "[ -~\n\t]{1,60}",
+            value in "[ -~]{0,30}",
+            user in "[ -~]{1,20}",
+        ) {
+            let doc = serde_json::json!({
+                "lint": [command],
+                "registries": [{"registry": "registry.example.com", "username": user, "password_secret": "P"}],
+                "images": [{"build_args": {"A": value}, "destinations": ["ghcr.io/acme/app", "registry.example.com/acme/app"]}],
+            });
+            let Ok(settings) = crate::onboard::RepoSettings::parse(&doc.to_string()) else { return Ok(()) };
+            let mut flags = crate::onboard::Settings::new("acme/app".parse().expect("a name"), "https://git.example.com", "https://ci.example.com");
+            flags.offinfra_git = Some("https://github.com/acme/offinfra".into());
+            flags.deploy_image = Some(format!("ghcr.io/acme/offinfra-deploy:1.0.0@sha256:{}", "ab".repeat(32)));
+            let config = flags.config_with(&settings).expect("accepted settings render");
+            let text = crate::onboard::render(crate::onboard::BUILD_TEMPLATE, &config).expect("rendered");
+            let docs = yaml_rust2::YamlLoader::load_from_str(&text);
+            prop_assert!(docs.is_ok(), "{:?}\n{}", docs.err(), text);
+            let doc = &docs.expect("YAML")[0];
+            let steps = doc["jobs"]["build"]["steps"].as_vec().expect("steps");
+            let run = |name: &str| steps.iter().find(|s| s["name"].as_str() == Some(name)).and_then(|s| s["run"].as_str()).map(str::to_owned);
+            let lint = run("lint").unwrap_or_default();
+            prop_assert_eq!(lint.strip_suffix('\n').unwrap_or(&lint), command.trim(), "{}", text);
+            let login = run("log in to registry.example.com").unwrap_or_default();
+            prop_assert!(login.starts_with("printf '%s' \"$PASSWORD\" | docker login registry.example.com --username "), "{}", text);
+        }
+
+        #[test]
         fn retry_arithmetic_never_overflows(
             reset in any::<u64>(),
             after in any::<u64>(),

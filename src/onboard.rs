@@ -6,7 +6,7 @@
 //! carries out that plan and nothing else. Run again, the plan is empty and nothing is written.
 
 mod repo_file;
-mod stamp;
+pub(crate) mod stamp;
 mod steps;
 mod upgrade;
 
@@ -451,18 +451,27 @@ pub fn render(template: &str, config: &OnboardConfig) -> Result<String, crate::E
             )));
         }
     }
-    let mut text = template
-        .replace("@@owner@@", &config.owner)
-        .replace("@@name@@", &config.name)
-        .replace("@@branch@@", &config.branch);
-    for (key, value) in &config.values {
-        text = text.replace(&format!("@@{key}@@"), value);
+    // One pass over the template: a value is never scanned again, so a value holding `@@key@@` (text from
+    // .offinfra.yml) stays text and cannot pull another value in.
+    let mut text = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("@@") {
+        text.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("@@").ok_or_else(|| crate::Error::invalid("template: an @@ opens no placeholder"))?;
+        let key = &after[..end];
+        let value = match key {
+            "owner" => Some(config.owner.as_str()),
+            "name" => Some(config.name.as_str()),
+            "branch" => Some(config.branch.as_str()),
+            key => config.value(key),
+        };
+        let value =
+            value.ok_or_else(|| crate::Error::invalid(format!("template placeholder @@{key}@@ has no value")))?;
+        text.push_str(value);
+        rest = &after[end + 2..];
     }
-    if let Some(start) = text.find("@@") {
-        let rest = &text[start + 2..];
-        let key = rest.split("@@").next().unwrap_or(rest);
-        return Err(crate::Error::invalid(format!("template placeholder @@{key}@@ has no value")));
-    }
+    text.push_str(rest);
     Ok(text)
 }
 
@@ -1224,6 +1233,14 @@ mod tests {
         assert!(build.contains("FORGEJO_TOKEN: ${{ secrets.FORGEJO_GIT_TOKEN }}"), "GitHub expressions survive");
         assert!(build.contains("WOODPECKER_TOKEN: ${{ secrets.WOODPECKER_TOKEN }}"));
         assert!(!build.contains("example.invalid") && !deploy.contains("example.invalid"), "no placeholder defaults");
+
+        // A value holding a placeholder (text from .offinfra.yml) stays text: nothing is substituted twice.
+        let mut sneaky = config();
+        sneaky.values.iter_mut().filter(|(k, _)| k == "check_steps").for_each(|(_, v)| {
+            *v = "      - name: lint\n        run: echo @@woodpecker_secret@@ @@nope@@\n".into()
+        });
+        let build = render(BUILD_TEMPLATE, &sneaky).unwrap();
+        assert!(build.contains("run: echo @@woodpecker_secret@@ @@nope@@\n"), "{build}");
 
         let mut missing = config();
         missing.values.retain(|(k, _)| k != "namespace");

@@ -33,14 +33,14 @@ pub struct RepoStatus {
 
 /// The deploy pipeline's target, read back from the flags onboard wrote into it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Target {
+pub(crate) struct Target {
     namespace: String,
     kind: String,
     name: String,
     containers: Vec<String>,
 }
 
-fn target(deploy_pipeline: &str) -> Option<Target> {
+pub(crate) fn target(deploy_pipeline: &str) -> Option<Target> {
     let flag = |name: &str| {
         deploy_pipeline
             .lines()

@@ -294,7 +294,8 @@ fn commands(value: &Yaml, key: &str) -> Result<Vec<String>, Error> {
             return Err(invalid(&format!("{key}[{i}]"), "empty"));
         }
     }
-    Ok(items)
+    // Blank space around a script means nothing to the shell, and would change how YAML reads it back.
+    Ok(items.into_iter().map(|item| item.trim().to_owned()).collect())
 }
 
 /// A path inside the repository.

@@ -129,14 +129,17 @@ fn push_step(repo: &RepoSettings, layout: &str, destination: &ImageName, at: (us
     Ok(format!("      - name: push {destination}\n{KEY}{}\n", run(&push)))
 }
 
-/// `run: <command>` as a plain YAML scalar when that reads back the same, else a literal block.
+/// `run: <command>` as a plain YAML scalar when that surely reads back as the same string (words that start
+/// with a letter, no `: ` or ` #`: never a number, a boolean or a null), else a literal block. `command`
+/// has no blank space around it ([`super::RepoSettings`] trims it).
 fn run(command: &str) -> String {
-    let plain = !command.contains('\n')
+    let plain = !command.contains(['\n', '\t'])
+        && command.contains(' ')
         && !command.contains(": ")
         && !command.contains(" #")
         && !command.ends_with(':')
         && command.trim() == command
-        && !command.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c));
+        && command.starts_with(|c: char| c.is_ascii_alphabetic() || "./_".contains(c));
     match plain {
         true => format!("run: {command}"),
         false => {
@@ -168,8 +171,11 @@ mod tests {
         assert_eq!(run("echo a: b"), format!("run: |\n{KEY}  echo a: b"));
         assert_eq!(run("make\nmake check"), format!("run: |\n{KEY}  make\n{KEY}  make check"));
         assert_eq!(run("'quoted' start"), format!("run: |\n{KEY}  'quoted' start"));
+        assert_eq!(run("true"), format!("run: |\n{KEY}  true"), "a word YAML would read as a boolean");
         // Every rendered form reads back as the command.
-        for command in ["cargo test", "echo a: b # not a comment", "make\nmake check", "'x' y", "a:"] {
+        for command in
+            ["cargo test", "echo a: b # not a comment", "make\nmake check", "'x' y", "a:", "true", "1.5", "~"]
+        {
             let yaml = format!("steps:\n  - {}\n", run(command).replace(&format!("\n{KEY}"), "\n    "));
             let doc = &yaml_rust2::YamlLoader::load_from_str(&yaml).unwrap()[0];
             let back = doc["steps"][0]["run"].as_str().unwrap().trim_end_matches('\n');
