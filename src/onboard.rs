@@ -1236,9 +1236,11 @@ mod tests {
 
         // A value holding a placeholder (text from .offinfra.yml) stays text: nothing is substituted twice.
         let mut sneaky = config();
-        sneaky.values.iter_mut().filter(|(k, _)| k == "check_steps").for_each(|(_, v)| {
-            *v = "      - name: lint\n        run: echo @@woodpecker_secret@@ @@nope@@\n".into()
-        });
+        sneaky
+            .values
+            .iter_mut()
+            .filter(|(k, _)| k == "check_steps")
+            .for_each(|(_, v)| *v = "      - name: lint\n        run: echo @@woodpecker_secret@@ @@nope@@\n".into());
         let build = render(BUILD_TEMPLATE, &sneaky).unwrap();
         assert!(build.contains("run: echo @@woodpecker_secret@@ @@nope@@\n"), "{build}");
 

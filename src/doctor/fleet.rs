@@ -78,8 +78,12 @@ impl Fleet {
     /// whose check could not run (an API error) gets a failed finding saying so; the other repositories
     /// are still checked.
     pub async fn run(&self) -> Result<Vec<RepoFindings>, crate::Error> {
-        let globals = self.woodpecker.secrets(SecretScope::Global).list().await.context("listing global secrets")?;
-        let globals: BTreeSet<String> = globals.into_iter().map(|s| s.name).collect();
+        // Listing global secrets needs an admin token: without one, what is not found elsewhere may be global.
+        let globals = match self.woodpecker.secrets(SecretScope::Global).list().await {
+            Ok(globals) => Some(globals.into_iter().map(|s| s.name).collect::<BTreeSet<String>>()),
+            Err(woodpecker_client::Error::Http(e)) if matches!(e.status(), Some(401 | 403)) => None,
+            Err(e) => return Err(e).context("listing global secrets"),
+        };
         let repos = self.repositories().await?;
         let checked = stream::iter(repos)
             .map(|repo| self.repository(repo, &globals))
@@ -130,7 +134,11 @@ impl Fleet {
     }
 
     /// The checks of one repository; `None` when it is not onboarded.
-    async fn repository(&self, repo: forgejo_client::Repository, globals: &BTreeSet<String>) -> Option<RepoFindings> {
+    async fn repository(
+        &self,
+        repo: forgejo_client::Repository,
+        globals: &Option<BTreeSet<String>>,
+    ) -> Option<RepoFindings> {
         let name = RepoName::parse(&repo.full_name).ok()?;
         let workflow = match self.workflow(&repo).await {
             Ok(workflow) => workflow?,
@@ -208,7 +216,7 @@ impl Fleet {
         &self,
         name: &RepoName,
         registrations: &[(String, Option<woodpecker_client::Repo>)],
-        globals: &BTreeSet<String>,
+        globals: &Option<BTreeSet<String>>,
     ) -> Finding {
         let pipelines = match super::seams::repository_pipelines(&self.forgejo, name).await {
             Ok(pipelines) => pipelines,
@@ -223,12 +231,23 @@ impl Fleet {
         }
         let mut missing = Vec::new();
         let mut checked = Vec::new();
+        let mut unreadable = BTreeSet::new();
+        if globals.is_none() {
+            unreadable.insert("the global".to_owned());
+        }
         for (label, repo) in registrations {
             let Some(repo) = repo.as_ref().filter(|r| r.active) else { continue };
-            let mut have = globals.clone();
+            let mut have = globals.clone().unwrap_or_default();
             let own = self.woodpecker.secrets(SecretScope::Repo(repo.id)).list().await;
+            // Org secrets need an org admin to list: when they cannot be read, a name may be one of them.
             let org = match repo.org_id {
-                Some(org) => self.woodpecker.secrets(SecretScope::Org(org)).list().await.unwrap_or_default(),
+                Some(org) => match self.woodpecker.secrets(SecretScope::Org(org)).list().await {
+                    Ok(org) => org,
+                    Err(_) => {
+                        unreadable.insert(format!("organisation {org}'s"));
+                        Vec::new()
+                    }
+                },
                 None => Vec::new(),
             };
             match own {
@@ -248,11 +267,23 @@ impl Fleet {
             }
         }
         let names = wanted.iter().cloned().collect::<Vec<_>>().join(", ");
-        match missing.is_empty() {
-            true if checked.is_empty() => Finding::new("secrets", Status::Pass, format!("{names}: no active registration to check")),
-            true => Finding::new("secrets", Status::Pass, format!("{names} on {}", checked.join(" and "))),
-            false => Finding::new("secrets", Status::Fail, missing.join("; "))
-                .with_remedy("add them to the registration (Woodpecker repository settings, or sync-secrets from Vault), or drop the from_secret"),
+        let remedy =
+            "add them to the registration (Woodpecker repository settings, or sync-secrets from Vault), or drop the from_secret";
+        match (missing.is_empty(), unreadable.is_empty()) {
+            (true, _) if checked.is_empty() => {
+                Finding::new("secrets", Status::Pass, format!("{names}: no active registration to check"))
+            }
+            (true, _) => Finding::new("secrets", Status::Pass, format!("{names} on {}", checked.join(" and "))),
+            (false, true) => Finding::new("secrets", Status::Fail, missing.join("; ")).with_remedy(remedy),
+            // Not found where the token can look: a warning, since they may be secrets it cannot list.
+            (false, false) => {
+                let scopes = unreadable.into_iter().collect::<Vec<_>>().join(" and ");
+                let evidence = format!(
+                    "{} (unless {scopes} secrets, which this token cannot list, hold them)",
+                    missing.join("; ")
+                );
+                Finding::new("secrets", Status::Warn, evidence).with_remedy(remedy)
+            }
         }
     }
 }

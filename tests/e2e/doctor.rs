@@ -877,6 +877,26 @@ async fn the_fleet_in_one_table_with_one_failure_per_check() {
     assert_eq!(report["repositories"][2]["repo"], "viktor/tools");
     assert_eq!(report["repositories"][2]["findings"][4]["check"], "secrets");
     assert!(report["repositories"][2]["findings"][4]["remedy"].is_string());
+
+    // A token that may not list the global secrets: what is not found elsewhere may be one, so a warning.
+    Mock::given(method("GET"))
+        .and(path("/api/secrets"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("access denied"))
+        .with_priority(1)
+        .mount(&woodpecker)
+        .await;
+    let (code, stdout, _) = doctor(&json_args, &env);
+    assert_eq!(code, Some(1), "the other failures remain");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let secrets = &report["repositories"][2]["findings"][4];
+    assert_eq!(secrets["status"], "warn", "{secrets}");
+    assert!(
+        secrets["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with("(unless the global secrets, which this token cannot list, hold them)"),
+        "{secrets}"
+    );
     forgejo.verify().await;
     woodpecker.verify().await;
 }
