@@ -78,6 +78,10 @@ pub struct FlowArgs {
     /// Another registry that may receive GITHUB_TOKEN as its password (repeat)
     #[arg(long = "token-registry", value_name = "HOST")]
     pub token_registries: Vec<String>,
+    /// Docker config directory whose stored login goes to an image registry the GitHub token does not
+    /// (default ~/.docker: what the workflow's `docker login` steps write)
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
+    pub docker_config: Option<PathBuf>,
     /// GitHub API base URL
     #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_API_URL)]
     pub github_api_url: String,
@@ -157,6 +161,9 @@ impl FlowArgs {
             plain_http: self.plain_http,
             github_token: self.github_token.clone().map(Into::into),
             token_registries: self.token_registries.clone(),
+            docker_config: self.docker_config.clone().or_else(|| {
+                std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".docker"))
+            }),
             github_api_url: self.github_api_url.clone(),
             protect_tags: self.protect_tags.clone(),
             woodpecker_url: self.woodpecker.woodpecker_url.clone(),

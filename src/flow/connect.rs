@@ -64,6 +64,9 @@ pub struct Connect {
     pub github_token: Option<SecretString>,
     /// Registries besides ghcr.io that may receive the GitHub token as their password.
     pub token_registries: Vec<String>,
+    /// A docker config directory whose stored login goes to the image's registry when the GitHub token
+    /// does not (the workflow's `docker login` steps write `~/.docker/config.json`); `None` reads none.
+    pub docker_config: Option<PathBuf>,
     /// The GitHub API's base URL.
     pub github_api_url: String,
     /// Versions with a tag matching this regular expression are never pruned.
@@ -88,6 +91,7 @@ impl Default for Connect {
             plain_http: false,
             github_token: None,
             token_registries: Vec::new(),
+            docker_config: None,
             github_api_url: DEFAULT_API_URL.to_owned(),
             protect_tags: None,
             woodpecker_url: None,
@@ -149,6 +153,17 @@ impl Connect {
         }
     }
 
+    /// The credentials the image's registry gets: [`Self::registry_credentials`], else the login
+    /// [`Self::docker_config`] stores for it, else anonymous.
+    pub fn image_credentials(&self, registry: &str) -> Result<Credentials, Error> {
+        match (self.registry_credentials(registry), &self.docker_config) {
+            (Credentials::Anonymous, Some(dir)) => {
+                Ok(ghcr_client::registry::docker_config_credentials(dir, registry)?.unwrap_or(Credentials::Anonymous))
+            }
+            (credentials, _) => Ok(credentials),
+        }
+    }
+
     /// Builds the clients the plan's steps need: Forgejo for a due tag (and, when it is given, for the
     /// deploy's check that no newer release exists), one registry client for the push
     /// and the prune's reads (one token exchange), the Packages API for the prune, Woodpecker for the
@@ -183,7 +198,7 @@ impl Connect {
                 _ => None,
             },
         };
-        let credentials = self.registry_credentials(plan.image.registry());
+        let credentials = self.image_credentials(plan.image.registry())?;
         let options = RegistryOptions { plain_http: self.plain_http.then_some(true), ..RegistryOptions::default() };
         // The API host (Docker Hub's is not `docker.io`); the credentials were picked by the image's name.
         let registry = Registry::new(plan.image.api_host(), credentials, options)?;
@@ -245,5 +260,32 @@ mod tests {
         for other in ["evil.example", "ghcr.io.evil.example", "127.0.0.1:5000", "registry.lan:5001"] {
             assert!(matches!(connect.registry_credentials(other), Credentials::Anonymous), "{other}");
         }
+    }
+
+    #[test]
+    fn another_registry_gets_the_login_docker_stored_for_it_and_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = offinfra_http::base64(b"hub-user:hub-token");
+        let config = serde_json::json!({"auths": {"https://index.docker.io/v1/": {"auth": auth}}});
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let connect = Connect {
+            github_token: Some("gh-token".to_owned().into()),
+            docker_config: Some(dir.path().to_owned()),
+            ..Connect::default()
+        };
+        match connect.image_credentials("docker.io").unwrap() {
+            Credentials::Basic { username, password } => {
+                assert_eq!((username.as_str(), password.expose_secret()), ("hub-user", "hub-token"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // ghcr.io keeps the job's token; a registry docker has no login for stays anonymous.
+        match connect.image_credentials("ghcr.io").unwrap() {
+            Credentials::Basic { password, .. } => assert_eq!(password.expose_secret(), "gh-token"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(connect.image_credentials("registry.lan:5000").unwrap(), Credentials::Anonymous));
+        let none = Connect { docker_config: None, ..connect };
+        assert!(matches!(none.image_credentials("docker.io").unwrap(), Credentials::Anonymous), "none read");
     }
 }
