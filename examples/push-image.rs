@@ -60,8 +60,7 @@ async fn run(args: Args) -> Result<(), offinfra::Error> {
     let client = push.registry()?;
     let progress = Some(progress::blobs());
     let report = client
-        .push(&layout, &image)
-        .to(&push.repository)
+        .push(&layout, &image, &push.repository)
         .tags(&tags)
         .mount_from(push.mount_from.as_ref())
         .progress(progress)

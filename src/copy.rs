@@ -174,7 +174,7 @@ impl Copy {
                 let image = layout.select(&selector)?;
                 let target = access.destination_registry(to.api_host())?;
                 let tags: Vec<Tag> = to.tag().cloned().into_iter().collect();
-                let pushed = target.push(&layout, &image).to(to.name()).tags(&tags).progress(progress).send().await?;
+                let pushed = target.push(&layout, &image, to.name()).tags(&tags).progress(progress).send().await?;
                 Ok(vec![CopyReport {
                     digest: pushed.digest,
                     manifests: image.manifests().iter().map(|m| m.descriptor.digest().to_string()).collect(),

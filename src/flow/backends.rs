@@ -79,7 +79,7 @@ pub struct LayoutPush {
 #[async_trait::async_trait]
 impl ImageTarget for LayoutPush {
     async fn push(&self, image: &ImageName, tags: &[Tag]) -> Result<String, Error> {
-        let report = self.registry.push(&self.layout, &self.image).to(image).tags(tags).send().await?;
+        let report = self.registry.push(&self.layout, &self.image, image).tags(tags).send().await?;
         Ok(report.digest)
     }
 }

@@ -554,7 +554,7 @@ impl Registry {
                 oci_spec::image::Digest::from_str(digest)
                     .map_err(|e| Error::Build { what: digest.clone(), reason: e.to_string() })?,
             );
-            let route = super::push::Route { repository, mount_from: None, progress: &progress };
+            let route = super::push::Route { repository, mount_from: None, progress: progress.as_ref() };
             let (digest, outcome, sent) = self.push_blob(&layout, &descriptor, &route).await?;
             bytes += sent;
             outcomes.push((digest, outcome));

@@ -169,7 +169,7 @@ fn may_restart(error: &Error) -> bool {
 /// let creds = Credentials::Basic { username: "bot".into(), password: "ghp_…".into() };
 /// let registry = Registry::new("ghcr.io", creds, RegistryOptions::default())?;
 /// let to = "ghcr.io/owner/app".parse()?;
-/// let report = registry.push(&layout, &image).to(&to).tags(&["latest".parse()?, "abc12345".parse()?]).send().await?;
+/// let report = registry.push(&layout, &image, &to).tags(&["latest".parse()?, "abc12345".parse()?]).send().await?;
 /// println!("{}", report.digest);
 /// # Ok(()) }
 /// ```

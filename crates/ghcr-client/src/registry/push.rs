@@ -80,14 +80,14 @@ struct BlobUpload<'a> {
     file: &'a Path,
     offset: u64,
     length: u64,
-    progress: &'a Option<ProgressFn>,
+    progress: Option<&'a ProgressFn>,
     /// No retry of any kind for this blob starts after this instant.
     deadline: Instant,
     /// The most bytes one `PATCH` may carry (chunked uploads).
     chunk: u64,
 }
 
-fn emit(progress: &Option<ProgressFn>, event: Progress) {
+fn emit(progress: Option<&ProgressFn>, event: Progress) {
     if let Some(progress) = progress {
         progress(event);
     }
@@ -266,7 +266,7 @@ impl PushReport {
     }
 }
 
-/// A push being set up: [`Registry::push`], then [`Push::to`] (where), optionally tags, a mount source and
+/// A push being set up: [`Registry::push`] (what, from where, to which repository), optionally tags, a mount source and
 /// progress, then [`Push::send`]. The one way a layout's image goes to a registry.
 ///
 /// ```no_run
@@ -276,9 +276,9 @@ impl PushReport {
 /// let layout = Layout::open("image.tar")?;
 /// let image = layout.select(&Selector::default())?;
 /// let registry = Registry::builder("ghcr.io").build()?;
+/// let to = "ghcr.io/acme/app".parse()?;
 /// let report = registry
-///     .push(&layout, &image)
-///     .to(&"ghcr.io/acme/app".parse()?)
+///     .push(&layout, &image, &to)
 ///     .tags(&["latest".parse()?, "0123abcd".parse()?])
 ///     .send()
 ///     .await?;
@@ -291,19 +291,13 @@ pub struct Push<'a> {
     registry: &'a Registry,
     layout: &'a Layout,
     image: &'a SelectedImage,
-    to: Option<&'a ImageName>,
+    to: &'a ImageName,
     tags: Vec<Tag>,
     mount_from: Option<&'a ImageName>,
     progress: Option<ProgressFn>,
 }
 
 impl<'a> Push<'a> {
-    /// Where the image goes: a repository on this registry.
-    pub fn to(mut self, image: &'a ImageName) -> Self {
-        self.to = Some(image);
-        self
-    }
-
     /// The tags the image is pushed under (none: by digest only).
     pub fn tags(mut self, tags: &[Tag]) -> Self {
         self.tags = tags.to_vec();
@@ -324,17 +318,13 @@ impl<'a> Push<'a> {
 
     /// Pushes: blobs (skipping present ones, mounting when asked), then manifests children first, then the
     /// tags. No tag is written before everything it points at is in the registry.
-    #[tracing::instrument(level = "info", name = "push", skip_all, fields(to = ?self.to.map(ToString::to_string), digest = %self.image.digest()))]
+    #[tracing::instrument(level = "info", name = "push", skip_all, fields(to = %self.to, digest = %self.image.digest()))]
     pub async fn send(self) -> Result<PushReport, Error> {
         let registry = self.registry;
-        let to = self.to.ok_or_else(|| Error::Selection {
-            path: self.layout.path().to_owned(),
-            reason: "the push names no destination (Push::to)".into(),
-        })?;
-        let repository = registry.path_of(to)?;
+        let repository = registry.path_of(self.to)?;
         let mount_from = self.mount_from.map(|m| registry.path_of(m)).transpose()?;
         let tags: Vec<String> = self.tags.iter().map(Tag::to_string).collect();
-        let route = Route { repository, mount_from, progress: &self.progress };
+        let route = Route { repository, mount_from, progress: self.progress.as_ref() };
         registry.push_parts(self.layout, self.image, &route, &tags).await
     }
 }
@@ -343,13 +333,13 @@ impl<'a> Push<'a> {
 pub(super) struct Route<'a> {
     pub(super) repository: &'a str,
     pub(super) mount_from: Option<&'a str>,
-    pub(super) progress: &'a Option<ProgressFn>,
+    pub(super) progress: Option<&'a ProgressFn>,
 }
 
 impl Registry {
-    /// Starts a push of `image` from `layout` ([`Push`]).
-    pub fn push<'a>(&'a self, layout: &'a Layout, image: &'a SelectedImage) -> Push<'a> {
-        Push { registry: self, layout, image, to: None, tags: Vec::new(), mount_from: None, progress: None }
+    /// Starts a push of `image` from `layout` to the repository `to` of this registry ([`Push`]).
+    pub fn push<'a>(&'a self, layout: &'a Layout, image: &'a SelectedImage, to: &'a ImageName) -> Push<'a> {
+        Push { registry: self, layout, image, to, tags: Vec::new(), mount_from: None, progress: None }
     }
 
     /// How a blob goes up on a session that advertised `chunk_max` (`OCI-Chunk-Max-Length`), and the
@@ -560,7 +550,7 @@ impl Registry {
         let BlobUpload { repository, location, digest, file, offset, length, progress, .. } = *upload;
         let file_path = file.to_owned();
         let file = file.to_owned();
-        let progress = progress.clone();
+        let progress = progress.cloned();
         let digest_owned = digest.to_owned();
         // The stream hashes what it sends: a corrupt blob is caught here, before any manifest or tag.
         let corrupt: Arc<Mutex<Option<String>>> = Arc::default();

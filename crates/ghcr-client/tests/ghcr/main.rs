@@ -32,5 +32,5 @@ pub(crate) async fn push_to(
     tags: &[impl std::fmt::Display],
 ) -> Result<ghcr_client::registry::PushReport, ghcr_client::Error> {
     let tags: Vec<Tag> = tags.iter().map(|t| t.to_string().parse().unwrap()).collect();
-    registry.push(layout, image).to(&registry.image(repository)?).tags(&tags).send().await
+    registry.push(layout, image, &registry.image(repository)?).tags(&tags).send().await
 }

@@ -53,8 +53,7 @@ async fn anonymous_push_repush_mount_and_read_back() {
 
     // Another repository of the same registry: blobs are mounted, not uploaded.
     let mounted = registry
-        .push(&layout, &image)
-        .to(&registry.image("team/other").unwrap())
+        .push(&layout, &image, &registry.image("team/other").unwrap())
         .tags(&tag_list(&["v1"]))
         .mount_from(Some(&registry.image("team/app").unwrap()))
         .send()
@@ -129,8 +128,7 @@ async fn basic_and_token_auth() {
         assert!(!format!("{registry:?}").contains(PASSWORD));
         // A mount needs pull on the source repository too: the token asks for both scopes.
         let mounted = registry
-            .push(&layout, &image)
-            .to(&registry.image("secure/other").unwrap())
+            .push(&layout, &image, &registry.image("secure/other").unwrap())
             .tags(&tag_list(&["v1"]))
             .mount_from(Some(&registry.image("secure/app").unwrap()))
             .send()
