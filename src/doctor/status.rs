@@ -63,13 +63,15 @@ impl Fleet {
         kube: Option<&deployer::kube::Client>,
         registry: &(dyn Fn(&str) -> Result<ghcr_client::registry::Registry, crate::Error> + Sync),
     ) -> Result<Vec<RepoStatus>, crate::Error> {
+        use futures_util::{stream, StreamExt};
         let onboarded = self.onboarded().await?;
-        let mut out = Vec::new();
-        // One at a time: a status is a handful of reads per repository, and the order is the table's.
-        for repo in onboarded {
-            out.push(self.repo_status(repo, kube, registry).await);
-        }
-        Ok(out)
+        // `concurrency` repositories at a time, answered in the table's order.
+        let statuses = stream::iter(onboarded)
+            .map(|repo| self.repo_status(repo, kube, registry))
+            .buffered(self.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        Ok(statuses)
     }
 
     async fn repo_status(
