@@ -193,24 +193,21 @@ impl Settings {
     /// The repository's `.offinfra.yml` on the branch ([`read_repo_settings`]), the templates' values
     /// from it and these settings ([`Self::config_with`]), and the deploy image pinned by its digest.
     pub async fn resolve(&self, forgejo: &Forgejo) -> Result<OnboardConfig, crate::Error> {
-        // The flags' own errors come before anything is read.
-        self.config()?;
+        // What the flags alone decide is checked before anything is read; names wait for the file, which
+        // may give valid ones where the repository's name is not one (or need none: a CronJob-only app).
+        self.installed_from()?;
         let repo_settings = read_repo_settings(forgejo, &self.repo, &self.branch).await?;
         let mut config = self.config_with(&repo_settings)?;
         pin_deploy_image(&mut config, registry_digest).await?;
         Ok(config)
     }
 
-    /// [`Self::config`] with the repository's own settings: flags win over `.offinfra.yml`, which wins over
-    /// the defaults.
-    pub fn config_with(&self, repo_settings: &RepoSettings) -> Result<OnboardConfig, crate::Error> {
-        let required = |value: &Option<String>, what: &str| {
-            value
-                .clone()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| crate::Error::invalid(format!("onboarding needs {what}")))
-        };
-        let offinfra_git = required(&self.offinfra_git, "--offinfra-git (where the workflow installs offinfra from)")?;
+    /// Where the workflow installs offinfra from and the deploy image: required, with no placeholder
+    /// default, and decided by the flags alone.
+    fn installed_from(&self) -> Result<(String, offinfra_types::ImageRef), crate::Error> {
+        let offinfra_git = self.offinfra_git.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+            crate::Error::invalid("onboarding needs --offinfra-git (where the workflow installs offinfra from)")
+        })?;
         let offinfra_git = offinfra_git.trim_end_matches('/').trim_end_matches(".git").to_owned();
         let deploy_image = match self.deploy_image.clone().filter(|v| !v.is_empty()) {
             Some(image) => image,
@@ -221,6 +218,14 @@ impl Settings {
                 )
             })?,
         };
+        let deploy_image = offinfra_types::ImageRef::parse(&deploy_image).context("--deploy-image")?;
+        Ok((offinfra_git, deploy_image))
+    }
+
+    /// [`Self::config`] with the repository's own settings: flags win over `.offinfra.yml`, which wins over
+    /// the defaults.
+    pub fn config_with(&self, repo_settings: &RepoSettings) -> Result<OnboardConfig, crate::Error> {
+        let (offinfra_git, deploy_image) = self.installed_from()?;
         let (owner, name) = (self.repo.owner(), self.repo.name());
         let github = self.github_repo.as_ref().unwrap_or(&self.repo);
         let gh_owner = github.owner().to_ascii_lowercase();
@@ -257,7 +262,6 @@ impl Settings {
         let image_flag = self.image.as_deref().map(offinfra_types::ImageName::parse).transpose().context("--image")?;
         let parts = steps::workflow_parts(repo_settings, default_image, image_flag)?;
         let image = parts.deployed.to_string();
-        let deploy_image = offinfra_types::ImageRef::parse(&deploy_image).context("--deploy-image")?;
         let mut step_options = String::new();
         let mut slack_flag = String::new();
         if let Some(secret) = self.slack_secret.as_deref().filter(|s| !s.is_empty()) {
@@ -1317,6 +1321,40 @@ mod tests {
         missing.values.iter_mut().find(|(k, _)| k == "deploy_image").unwrap().1 = "ghcr.io/acme/deploy:9".into();
         let err = pin_deploy_image(&mut missing, async |_: &offinfra_types::ImageRef| Ok(None)).await.unwrap_err();
         assert_eq!(err.to_string(), "the deploy image ghcr.io/acme/deploy:9 does not exist in its registry");
+    }
+
+    #[test]
+    fn a_name_the_repository_gives_badly_is_fine_when_the_file_names_the_workload() {
+        let mut settings = settings();
+        settings.repo = "viktor/Freedify".parse().unwrap();
+        settings.deploy_image = Some(PINNED.into());
+        let err = settings.config().unwrap_err().to_string();
+        assert!(err.contains("--namespace \"Freedify\""), "{err}");
+        let named = RepoSettings::parse("workload: {namespace: freedify, name: freedify, containers: [app]}").unwrap();
+        let config = settings.config_with(&named).unwrap();
+        assert_eq!(config.value("namespace"), Some("freedify"));
+        // A CronJob-only app names no workload at all.
+        let cron = RepoSettings::parse("workload: {kind: cronjob}").unwrap();
+        assert!(!settings.config_with(&cron).unwrap().deploy_pipeline);
+    }
+
+    #[tokio::test]
+    async fn resolve_reads_the_file_before_it_judges_the_names() {
+        use wiremock::{matchers::path, Mock, MockServer, ResponseTemplate};
+        let forgejo = MockServer::start().await;
+        let text = "workload: {namespace: freedify, name: freedify, containers: [app]}\n";
+        let file = serde_json::json!({"name": ".offinfra.yml", "path": ".offinfra.yml", "sha": "1", "type": "file",
+                                      "encoding": "base64", "content": offinfra_http::base64(text.as_bytes())});
+        Mock::given(path("/api/v1/repos/viktor/Freedify/contents/.offinfra.yml"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(file))
+            .mount(&forgejo)
+            .await;
+        let mut settings = Settings::new("viktor/Freedify".parse().unwrap(), &forgejo.uri(), "https://ci.example");
+        settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
+        settings.deploy_image = Some(PINNED.into());
+        let client = Forgejo::new(&forgejo.uri(), "t".to_owned().into()).unwrap();
+        let config = settings.resolve(&client).await.unwrap();
+        assert_eq!((config.value("namespace"), config.value("container")), (Some("freedify"), Some("app")));
     }
 
     #[test]

@@ -800,14 +800,18 @@ async fn a_failure_part_way_says_what_is_left_and_a_re_run_completes_it() {
     forgejo.verify().await;
 }
 
-#[test]
-fn a_name_kubernetes_refuses_is_refused_with_a_valid_one_before_anything_is_sent() {
-    // Forgejo and Woodpecker at a port nothing listens on: the name is checked before any call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_kubernetes_refuses_is_refused_with_a_valid_one_before_anything_is_written() {
+    // Only `.offinfra.yml` is read (it may name the workload): the name is checked before anything else.
+    let forgejo = offinfra_test_support::contract::strict_server().await;
+    let settings = "/api/v1/repos/viktor/Freedify/contents/.offinfra.yml";
+    get(&forgejo, settings, not_found()).await;
+    let forgejo_url = forgejo.uri();
     let args = [
         "--repo",
         "viktor/Freedify",
         "--forgejo-url",
-        "http://127.0.0.1:9",
+        &forgejo_url,
         "--woodpecker-url",
         "http://127.0.0.1:9",
         "--offinfra-git",
@@ -821,4 +825,7 @@ fn a_name_kubernetes_refuses_is_refused_with_a_valid_one_before_anything_is_sent
     assert!(stderr.contains("--namespace \"Freedify\" is not a Kubernetes name"), "{stderr}");
     assert!(stderr.contains("e.g. --namespace freedify"), "{stderr}");
     crate::docs::shown_in("onboard.md", "invalid-name", &stderr);
+    let requests = forgejo.received_requests().await.unwrap();
+    let seen: Vec<String> = requests.iter().map(|r| format!("{} {}", r.method, r.url.path())).collect();
+    assert_eq!(seen, [format!("GET {settings}")]);
 }
