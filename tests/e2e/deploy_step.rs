@@ -19,7 +19,7 @@ use std::{
 };
 
 use k8s_openapi::api::{
-    apps::v1::Deployment,
+    apps::v1::{Deployment, StatefulSet},
     core::v1::{Secret, ServiceAccount},
     rbac::v1::RoleBinding,
 };
@@ -126,7 +126,7 @@ fn release_the_deploy_image(reg: &LocalRegistry) -> (String, &'static str) {
 
 /// The deploy pipeline onboard writes for viktor/app (mirror ViktorBarzin/app), with the deploy image
 /// `deploy_image` pinned by onboard through the registry, parsed.
-async fn rendered_pipeline(deploy_image: &str, namespace: &str) -> (Yaml, String) {
+async fn rendered_pipeline(deploy_image: &str, namespace: &str, repo_file: &str) -> (Yaml, String) {
     let mut settings = offinfra::onboard::Settings::new(
         "viktor/app".parse().unwrap(),
         "https://forgejo.example",
@@ -136,7 +136,8 @@ async fn rendered_pipeline(deploy_image: &str, namespace: &str) -> (Yaml, String
     settings.namespace = Some(namespace.to_owned());
     settings.deploy_image = Some(deploy_image.to_owned());
     settings.offinfra_git = Some("https://github.com/ViktorBarzin/offinfra".into());
-    let mut config = settings.config().unwrap();
+    let repo_file = offinfra::onboard::RepoSettings::parse(repo_file).unwrap();
+    let mut config = settings.config_with(&repo_file).unwrap();
     offinfra::onboard::pin_deploy_image(&mut config, offinfra::onboard::registry_digest).await.unwrap();
     let text = offinfra::onboard::render(offinfra::onboard::DEPLOY_TEMPLATE, &config).unwrap();
     (YamlLoader::load_from_str(&text).unwrap().remove(0), text)
@@ -231,7 +232,7 @@ async fn the_onboarded_step_starts_on_the_shell_less_image_and_changes_only_the_
     let client = k8s.client().await;
     let app_ns = k8s.namespace(&client, "deploy-step").await;
     let pipelines = k8s.namespace(&client, "woodpecker-pipelines").await;
-    let (pipeline, yaml) = rendered_pipeline(&format!("{repository}:{version}"), &app_ns).await;
+    let (pipeline, yaml) = rendered_pipeline(&format!("{repository}:{version}"), &app_ns, "").await;
     let step = &pipeline["steps"][0];
     let image = step["image"].as_str().unwrap().to_owned();
     assert!(image.starts_with(&format!("{repository}:{version}@sha256:")), "pinned by onboard: {image}");
@@ -306,6 +307,47 @@ async fn the_onboarded_step_starts_on_the_shell_less_image_and_changes_only_the_
     assert!(!out.status.success(), "a commands: step started without a shell");
     assert!(text(&out.stderr).contains("/bin/sh"), "{}", text(&out.stderr));
     assert_eq!(running_image(&deployments.get("app").await.unwrap()), "ghcr.io/viktorbarzin/app:fedcba98");
+
+    // As .offinfra.yml renders it for a StatefulSet of two containers that run the same image: both move.
+    let (pipeline, yaml) = rendered_pipeline(
+        &format!("{repository}:{version}"),
+        &app_ns,
+        "workload: {kind: statefulset, name: db, containers: [app, worker]}\n",
+    )
+    .await;
+    let step = &pipeline["steps"][0];
+    assert!(
+        yaml.contains("      - --kind=statefulset\n      - --name=db\n      - --container-name=app,worker\n"),
+        "{yaml}"
+    );
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &app_ns);
+    let db: StatefulSet = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "db"},
+        "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                     {"name": "app", "image": "ghcr.io/viktorbarzin/app:previous"},
+                     {"name": "worker", "image": "ghcr.io/viktorbarzin/app:previous"}]}}}
+    }))
+    .unwrap();
+    sets.create(&PostParams::default(), &db).await.unwrap();
+    let (command, env) = container_of(step, &manual);
+    let out = run_step(&image, &command, &env, account.path(), port);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("roll out complete: 1 new pods have been updated"), "{}", text(&out.stdout));
+    let images: Vec<String> = sets
+        .get("db")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .iter()
+        .map(|c| c.image.clone().unwrap())
+        .collect();
+    assert_eq!(images, ["ghcr.io/viktorbarzin/app:0123abcd", "ghcr.io/viktorbarzin/app:0123abcd"]);
 
     cluster::delete_namespace(&client, &app_ns).await;
     cluster::delete_namespace(&client, &pipelines).await;

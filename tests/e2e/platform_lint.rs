@@ -94,6 +94,7 @@ fn rendered() -> Vec<(String, String)> {
     let plain = settings.config().unwrap();
     let repo_file = RepoSettings::parse(EVERY_SETTING).unwrap();
     let from_file = settings.config_with(&repo_file).unwrap();
+    let cron_only = settings.config_with(&RepoSettings::parse("workload: {kind: cronjob}").unwrap()).unwrap();
     settings.slack_secret = Some("slack_webhook".into());
     settings.service_account = Some("deployer".into());
     let full = settings.config().unwrap();
@@ -101,6 +102,7 @@ fn rendered() -> Vec<(String, String)> {
     vec![
         ("build.yml".into(), write(BUILD_TEMPLATE, &plain)),
         ("build-from-settings.yml".into(), write(BUILD_TEMPLATE, &from_file)),
+        ("build-cronjob-only.yml".into(), write(BUILD_TEMPLATE, &cron_only)),
         ("deploy.yml".into(), write(DEPLOY_TEMPLATE, &plain)),
         ("deploy-slack-sa.yml".into(), write(DEPLOY_TEMPLATE, &full)),
         ("deploy-from-settings.yml".into(), write(DEPLOY_TEMPLATE, &from_file)),
@@ -118,7 +120,7 @@ fn what_onboard_writes_passes_zizmor_and_both_schemas_and_planted_mistakes_do_no
         path
     };
     let files = rendered();
-    let (builds, deploys) = files.split_at(2);
+    let (builds, deploys) = files.split_at(3);
     for (name, text) in builds {
         let build = write(name, text);
         passes(&format!("zizmor on {name}"), &zizmor(&build));
