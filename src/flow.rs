@@ -48,7 +48,7 @@ pub mod connect;
 mod release;
 
 pub use config::{CheckoutVersions, Config, CONFIG_FILE, DEFAULT_REGISTRY};
-pub use release::{tag_release, ForgeTag, ForgeVersion, TagSummary, Tagged, Versions};
+pub use release::{newest_release, tag_release, ForgeTag, ForgeVersion, TagSummary, Tagged, Versions};
 
 /// The flow's steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -355,14 +355,7 @@ pub trait Forge: Send + Sync {
     /// `None` when there is no such tag.
     async fn newer_release(&self, repo: &RepoName, prefix: &str, sha: &CommitId) -> Result<Option<ForgeTag>, Error> {
         let tags = self.tags(repo).await?;
-        let newest = tags
-            .iter()
-            .filter_map(|t| {
-                let version = semver::Version::parse(t.name.strip_prefix(prefix)?).ok()?;
-                version.pre.is_empty().then_some((version, t))
-            })
-            .max_by(|a, b| a.0.cmp(&b.0));
-        let Some((_, tag)) = newest else { return Ok(None) };
+        let Some(tag) = newest_release(&tags, prefix) else { return Ok(None) };
         if tag.commit.is_empty()
             || tag.commit == sha.as_str()
             || self.is_ancestor(repo, &tag.commit, sha.as_str()).await?
@@ -641,9 +634,9 @@ pub async fn run_observed(
 ) -> Report {
     let mut report =
         Report { plan: plan.clone(), steps: Vec::new(), tag_created: None, digest: None, pruned: None, deployed: None };
-    let mut failed = false;
-    // A newer release that contains this commit: the later steps stand down.
-    let mut superseded: Option<String> = None;
+    // Why the later steps stand down: a step failed, or a newer release already contains this commit.
+    let mut held: Option<String> = None;
+    let failed = || Some("an earlier step failed".to_owned());
     // Both closures tell `on_event`; a mutex (not a RefCell) keeps the run's future `Send`.
     let on_event = std::sync::Mutex::new(on_event);
     let tell = |event: FlowEvent<'_>| {
@@ -667,7 +660,7 @@ pub async fn run_observed(
         }
         (Some(_), None, _) => record(&mut report, Step::Tag, StepStatus::Skipped, "no forge configured".into()),
         (Some(_), Some(_), None) => {
-            failed = true;
+            held = failed();
             let detail = "the Forgejo repository is not named (--forgejo-repo, FORGEJO_REPOSITORY)".to_owned();
             record(&mut report, Step::Tag, StepStatus::Failed, detail)
         }
@@ -709,12 +702,12 @@ pub async fn run_observed(
                         newer.name,
                         release::short(&newer.commit)
                     );
-                    superseded = Some(newer.name);
+                    held = Some(format!("superseded by {}", newer.name));
                     report.plan.tag = None;
                     record(&mut report, Step::Tag, StepStatus::Skipped, detail)
                 }
                 Err(e) => {
-                    failed = true;
+                    held = failed();
                     record(
                         &mut report,
                         Step::Tag,
@@ -728,11 +721,7 @@ pub async fn run_observed(
 
     // Push.
     match backends.images {
-        _ if failed => record(&mut report, Step::Push, StepStatus::Skipped, "an earlier step failed".into()),
-        _ if superseded.is_some() => {
-            let detail = format!("superseded by {}", superseded.as_deref().unwrap_or_default());
-            record(&mut report, Step::Push, StepStatus::Skipped, detail)
-        }
+        _ if held.is_some() => record(&mut report, Step::Push, StepStatus::Skipped, held.clone().unwrap_or_default()),
         _ if !plan.steps.push => record(&mut report, Step::Push, StepStatus::Skipped, "turned off".into()),
         None => record(&mut report, Step::Push, StepStatus::Skipped, "no registry configured".into()),
         Some(images) => {
@@ -745,7 +734,7 @@ pub async fn run_observed(
                     record(&mut report, Step::Push, StepStatus::Done, detail)
                 }
                 Err(e) => {
-                    failed = true;
+                    held = failed();
                     record(
                         &mut report,
                         Step::Push,
@@ -764,11 +753,7 @@ pub async fn run_observed(
 
     // Prune.
     match (plan.keep, backends.packages) {
-        _ if failed => record(&mut report, Step::Prune, StepStatus::Skipped, "an earlier step failed".into()),
-        _ if superseded.is_some() => {
-            let detail = format!("superseded by {}", superseded.as_deref().unwrap_or_default());
-            record(&mut report, Step::Prune, StepStatus::Skipped, detail)
-        }
+        _ if held.is_some() => record(&mut report, Step::Prune, StepStatus::Skipped, held.clone().unwrap_or_default()),
         (None, _) if plan.steps.prune => {
             record(&mut report, Step::Prune, StepStatus::Skipped, not_on_ghcr(&plan.image))
         }
@@ -802,11 +787,7 @@ pub async fn run_observed(
 
     // Deploy.
     match (&plan.deploy, backends.deploy) {
-        _ if failed => record(&mut report, Step::Deploy, StepStatus::Skipped, "an earlier step failed".into()),
-        _ if superseded.is_some() => {
-            let detail = format!("superseded by {}", superseded.as_deref().unwrap_or_default());
-            record(&mut report, Step::Deploy, StepStatus::Skipped, detail)
-        }
+        _ if held.is_some() => record(&mut report, Step::Deploy, StepStatus::Skipped, held.clone().unwrap_or_default()),
         (None, _) => record(&mut report, Step::Deploy, StepStatus::Skipped, "turned off".into()),
         (Some(_), None) => record(&mut report, Step::Deploy, StepStatus::Skipped, "no CI configured".into()),
         (Some(request), Some(target)) => 'deploy: {

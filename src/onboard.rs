@@ -8,7 +8,7 @@
 mod repo_file;
 pub(crate) mod stamp;
 mod steps;
-mod upgrade;
+pub(crate) mod upgrade;
 
 pub use repo_file::{ImageBuild, RegistryLogin, RepoSettings, Workload, WorkloadKind, REPO_FILE};
 pub use stamp::{intact, stamped, Found};

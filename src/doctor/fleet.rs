@@ -12,7 +12,10 @@
 //!   repository (its own secrets, its organisation's, the global ones): an empty commit makes Woodpecker run
 //!   every workflow file, and path filters do not exclude any.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Mutex,
+};
 
 use futures_util::{stream, StreamExt};
 use offinfra_types::RepoName;
@@ -50,6 +53,28 @@ impl Fleet {
     }
 }
 
+/// The secret names beyond a repository's own, read once per run: the global ones and each organisation's
+/// (many repositories share one). `None`: the token may not list them.
+struct SharedSecrets {
+    global: Option<BTreeSet<String>>,
+    orgs: Mutex<BTreeMap<i64, Option<BTreeSet<String>>>>,
+}
+
+impl SharedSecrets {
+    /// Organisation `id`'s secret names, listed on first use (org secrets need an org admin to list).
+    async fn org(&self, woodpecker: &Woodpecker, id: i64) -> Option<BTreeSet<String>> {
+        if let Some(known) = self.orgs.lock().ok().and_then(|orgs| orgs.get(&id).cloned()) {
+            return known;
+        }
+        let listed = woodpecker.secrets(SecretScope::Org(id)).list().await.ok();
+        let names = listed.map(|secrets| secrets.into_iter().map(|s| s.name).collect::<BTreeSet<_>>());
+        if let Ok(mut orgs) = self.orgs.lock() {
+            orgs.insert(id, names.clone());
+        }
+        names
+    }
+}
+
 /// An onboarded repository, as [`Fleet::status`] reads it.
 #[derive(Debug, Clone)]
 pub(super) struct Onboarded {
@@ -79,11 +104,12 @@ impl Fleet {
     /// are still checked.
     pub async fn run(&self) -> Result<Vec<RepoFindings>, crate::Error> {
         // Listing global secrets needs an admin token: without one, what is not found elsewhere may be global.
-        let globals = match self.woodpecker.secrets(SecretScope::Global).list().await {
+        let global = match self.woodpecker.secrets(SecretScope::Global).list().await {
             Ok(globals) => Some(globals.into_iter().map(|s| s.name).collect::<BTreeSet<String>>()),
             Err(woodpecker_client::Error::Http(e)) if matches!(e.status(), Some(401 | 403)) => None,
             Err(e) => return Err(e).context("listing global secrets"),
         };
+        let globals = SharedSecrets { global, orgs: Mutex::default() };
         let repos = self.repositories().await?;
         let checked = stream::iter(repos)
             .map(|repo| self.repository(repo, &globals))
@@ -134,11 +160,7 @@ impl Fleet {
     }
 
     /// The checks of one repository; `None` when it is not onboarded.
-    async fn repository(
-        &self,
-        repo: forgejo_client::Repository,
-        globals: &Option<BTreeSet<String>>,
-    ) -> Option<RepoFindings> {
+    async fn repository(&self, repo: forgejo_client::Repository, globals: &SharedSecrets) -> Option<RepoFindings> {
         let name = RepoName::parse(&repo.full_name).ok()?;
         let workflow = match self.workflow(&repo).await {
             Ok(workflow) => workflow?,
@@ -216,7 +238,7 @@ impl Fleet {
         &self,
         name: &RepoName,
         registrations: &[(String, Option<woodpecker_client::Repo>)],
-        globals: &Option<BTreeSet<String>>,
+        globals: &SharedSecrets,
     ) -> Finding {
         let pipelines = match super::seams::repository_pipelines(&self.forgejo, name).await {
             Ok(pipelines) => pipelines,
@@ -232,26 +254,23 @@ impl Fleet {
         let mut missing = Vec::new();
         let mut checked = Vec::new();
         let mut unreadable = BTreeSet::new();
-        if globals.is_none() {
+        if globals.global.is_none() {
             unreadable.insert("the global".to_owned());
         }
         for (label, repo) in registrations {
             let Some(repo) = repo.as_ref().filter(|r| r.active) else { continue };
-            let mut have = globals.clone().unwrap_or_default();
+            let mut have = globals.global.clone().unwrap_or_default();
             let own = self.woodpecker.secrets(SecretScope::Repo(repo.id)).list().await;
-            // Org secrets need an org admin to list: when they cannot be read, a name may be one of them.
-            let org = match repo.org_id {
-                Some(org) => match self.woodpecker.secrets(SecretScope::Org(org)).list().await {
-                    Ok(org) => org,
-                    Err(_) => {
+            if let Some(org) = repo.org_id {
+                match globals.org(&self.woodpecker, org).await {
+                    Some(names) => have.extend(names),
+                    None => {
                         unreadable.insert(format!("organisation {org}'s"));
-                        Vec::new()
                     }
-                },
-                None => Vec::new(),
-            };
+                }
+            }
             match own {
-                Ok(own) => have.extend(own.into_iter().chain(org).map(|s| s.name)),
+                Ok(own) => have.extend(own.into_iter().map(|s| s.name)),
                 Err(e) => {
                     return Finding::new(
                         "secrets",
@@ -290,7 +309,8 @@ impl Fleet {
 
 /// The rendered workflow's finding: it must tag this repository; an edited or older rendering is a warning.
 fn workflow_finding(name: &RepoName, text: &str) -> Finding {
-    let tags = text.split("flow --forgejo-repo ").nth(1).and_then(|rest| rest.split_whitespace().next());
+    let read = crate::onboard::upgrade::after;
+    let tags = read(text, "flow --forgejo-repo ");
     if let Some(other) = tags.filter(|t| !t.eq_ignore_ascii_case(name.as_str())) {
         return Finding::new(
             "workflow",
@@ -299,8 +319,7 @@ fn workflow_finding(name: &RepoName, text: &str) -> Finding {
         )
         .with_remedy(format!("onboard --repo {name} --force"));
     }
-    let version =
-        text.lines().find_map(|l| l.trim().strip_prefix("- name: install offinfra ")?.split_whitespace().next());
+    let version = read(text, "- name: install offinfra ");
     match (crate::onboard::intact(text), version) {
         (false, _) => {
             Finding::new("workflow", Status::Warn, format!("{BUILD_PATH} edited since onboard rendered it (kept)"))

@@ -41,12 +41,7 @@ pub(crate) struct Target {
 }
 
 pub(crate) fn target(deploy_pipeline: &str) -> Option<Target> {
-    let flag = |name: &str| {
-        deploy_pipeline
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("- ")?.strip_prefix(&format!("--{name}=")))
-            .map(str::to_owned)
-    };
+    let flag = |name: &str| crate::onboard::upgrade::after(deploy_pipeline, &format!("- --{name}=")).map(str::to_owned);
     Some(Target {
         namespace: flag("namespace")?,
         kind: flag("kind").unwrap_or_else(|| "deployment".into()),
@@ -91,12 +86,7 @@ impl Fleet {
             behind: false,
             notes: Vec::new(),
         };
-        let image = repo
-            .workflow
-            .split(" --image ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|i| ImageName::parse(i).ok());
+        let image = crate::onboard::upgrade::after(&repo.workflow, " --image ").and_then(|i| ImageName::parse(i).ok());
         status.image = image.as_ref().map(ToString::to_string);
         match newest_release(&self.forgejo, name).await {
             Ok(newest) => status.newest = newest,
@@ -161,21 +151,13 @@ async fn newest_release(
     forgejo: &forgejo_client::Forgejo,
     repo: &RepoName,
 ) -> Result<Option<(String, String)>, crate::Error> {
-    let tags = forgejo
-        .repo(repo.owner(), repo.name())
-        .tags()
-        .list(None)
+    use crate::flow::Forge;
+    let tags = crate::flow::backends::ForgejoTags::new(forgejo.clone(), None)
+        .tags(repo)
         .await
         .with_context(|| format!("listing the tags of {repo}"))?;
-    let newest = tags
-        .iter()
-        .filter_map(|t| {
-            let version = semver::Version::parse(t.name.strip_prefix('v')?).ok()?;
-            let commit = t.commit.as_ref()?.sha.to_ascii_lowercase();
-            (version.pre.is_empty() && commit.len() >= 8).then_some((version, t.name.clone(), commit[..8].to_owned()))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0));
-    Ok(newest.map(|(_, name, sha8)| (name, sha8)))
+    let newest = crate::flow::newest_release(&tags, "v").filter(|t| t.commit.len() >= 8);
+    Ok(newest.map(|t| (t.name.clone(), t.commit[..8].to_owned())))
 }
 
 /// `container=image` for each container `target` names.

@@ -19,6 +19,24 @@ pub struct ForgeTag {
     pub commit: String,
 }
 
+/// The newest release among `tags`: the highest `prefix`-version without a prerelease part.
+///
+/// ```
+/// use offinfra::flow::{newest_release, ForgeTag};
+/// let tag = |name: &str| ForgeTag { name: name.into(), commit: "c".into() };
+/// let tags = [tag("v1.2.0"), tag("v1.10.0"), tag("v2.0.0-rc.1"), tag("latest")];
+/// assert_eq!(newest_release(&tags, "v").map(|t| t.name.as_str()), Some("v1.10.0"));
+/// ```
+pub fn newest_release<'a>(tags: &'a [ForgeTag], prefix: &str) -> Option<&'a ForgeTag> {
+    tags.iter()
+        .filter_map(|t| {
+            let version = semver::Version::parse(t.name.strip_prefix(prefix)?).ok()?;
+            version.pre.is_empty().then_some((version, t))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, tag)| tag)
+}
+
 /// The version recomputed with the forge's tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -13,8 +13,9 @@ use super::{
 };
 use crate::ResultExt;
 
-/// The value after `prefix` on the first line holding it, up to the next space.
-fn after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+/// The value after `prefix` on the first line of a rendered file holding it, up to the next space: how
+/// the upgrade, the fleet checks and the status read back what onboard wrote.
+pub(crate) fn after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     text.lines().find_map(|l| l.split_once(prefix).map(|(_, rest)| rest.split_whitespace().next().unwrap_or("")))
 }
 

@@ -47,6 +47,12 @@ fn woodpecker_repo(active: bool) -> Value {
     r
 }
 
+/// Forgejo, Woodpecker and GitHub: strict servers (a route nobody mounted fails the test).
+async fn servers() -> [MockServer; 3] {
+    let strict = offinfra_test_support::contract::strict_server;
+    [strict().await, strict().await, strict().await]
+}
+
 async fn get(server: &MockServer, route: &str, response: ResponseTemplate) {
     Mock::given(method("GET")).and(path(route)).respond_with(response).mount(server).await;
 }
@@ -325,9 +331,7 @@ async fn onboards_once_then_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_that_would_overwrite_github_commits_is_refused() {
-    let forgejo = offinfra_test_support::contract::strict_server().await;
-    let woodpecker = offinfra_test_support::contract::strict_server().await;
-    let github = offinfra_test_support::contract::strict_server().await;
+    let [forgejo, woodpecker, github] = servers().await;
     get(&forgejo, REPO, ok(repo("master"))).await;
     reads(&forgejo).await;
     get(&forgejo, &format!("{REPO}/push_mirrors"), ok(json!([]))).await;
@@ -529,9 +533,7 @@ workload:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_run_re_renders_from_offinfra_yml_and_keeps_an_edited_file() {
-    let forgejo = offinfra_test_support::contract::strict_server().await;
-    let woodpecker = offinfra_test_support::contract::strict_server().await;
-    let github = offinfra_test_support::contract::strict_server().await;
+    let [forgejo, woodpecker, github] = servers().await;
     let commit = || {
         Mock::given(method("POST"))
             .and(path(format!("{REPO}/contents")))
@@ -759,9 +761,7 @@ async fn upgrade_moves_the_fleet_one_commit_each_and_shows_the_diffs_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_part_way_says_what_is_left_and_a_re_run_completes_it() {
-    let forgejo = offinfra_test_support::contract::strict_server().await;
-    let woodpecker = offinfra_test_support::contract::strict_server().await;
-    let github = offinfra_test_support::contract::strict_server().await;
+    let [forgejo, woodpecker, github] = servers().await;
     // Onboarded before the lint step was added to .offinfra.yml: the workflow is to be re-rendered.
     let [build, deploy] = rendered(&forgejo, &woodpecker, "");
     onboarded(&forgejo, &woodpecker, &github, [&build, &deploy], Some("lint: make lint\n")).await;

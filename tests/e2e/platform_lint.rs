@@ -82,8 +82,9 @@ workload: {kind: statefulset, containers: [app, worker]}
 "#;
 
 /// What onboard writes: the plain build and deploy files, the deploy step with Slack and a service account,
-/// and both files rendered from a `.offinfra.yml` that uses every setting (lint and test scripts,
-/// registry logins, several images with build arguments and destinations, a StatefulSet of two containers).
+/// both files rendered from a `.offinfra.yml` that uses every setting (lint and test scripts, registry
+/// logins, several images with build arguments and destinations, a StatefulSet of two containers), and the
+/// workflow of a CronJob-only app.
 fn rendered() -> Vec<(String, String)> {
     let mut settings =
         Settings::new("viktor/app".parse().unwrap(), "https://forgejo.viktorbarzin.me", "https://ci.viktorbarzin.me");

@@ -143,18 +143,10 @@ impl Repository {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compute_with(&self, opts: &Options, forge_tags: &[Tag]) -> Result<Outcome, Error> {
-        let tag = self.find_tag_with(&opts.tag_pattern, opts.tag_mode, forge_tags, false)?;
+        let (tag, present) = self.find_tags_with(&opts.tag_pattern, opts.tag_mode, forge_tags)?;
         let tag_in_checkout = tag.as_ref().is_none_or(|t| self.has_commit(t.commit));
-        let since = match &tag {
-            Some(tag) if !tag_in_checkout => {
-                match self.find_tag_with(&opts.tag_pattern, opts.tag_mode, forge_tags, true) {
-                    Ok(found) => found.map(|t| t.commit),
-                    Err(Error::NoTagMatches(_)) => None,
-                    Err(e) => return Err(e),
-                }
-            }
-            tag => tag.as_ref().map(|t| t.commit),
-        };
+        // The commits counted are those since the newest tag this repository has.
+        let since = present.as_ref().map(|t| t.commit);
         let tag_name = tag.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
         let current = match &tag {
             None => Version::new(0, 0, 0),

@@ -162,19 +162,19 @@ impl Repository {
     /// `*` also matches `/`; empty matches all) and, in [`TagMode::Current`], is reachable from HEAD.
     /// `Ok(None)` when there is no tag at all; an error when a pattern matches none.
     pub fn find_tag(&self, pattern: &str, mode: TagMode) -> Result<Option<Tag>, Error> {
-        self.find_tag_with(pattern, mode, &[], false)
+        Ok(self.find_tags_with(pattern, mode, &[])?.0)
     }
 
     /// [`Self::find_tag`] among this repository's tags and `extra` (the same name in `extra` wins: it is
-    /// the canonical copy's). With `present_only`, tags whose commit this repository lacks are passed
-    /// over; [`TagMode::Current`] always passes them over (HEAD cannot reach a commit that is not here).
-    pub(crate) fn find_tag_with(
+    /// the canonical copy's), in one pass: the tag, and the newest candidate whose commit this repository has
+    /// (the same tag unless it names a commit that is not here). [`TagMode::Current`] passes over tags whose
+    /// commit is not here (HEAD cannot reach one).
+    pub(crate) fn find_tags_with(
         &self,
         pattern: &str,
         mode: TagMode,
         extra: &[Tag],
-        present_only: bool,
-    ) -> Result<Option<Tag>, Error> {
+    ) -> Result<(Option<Tag>, Option<Tag>), Error> {
         let glob = if pattern.is_empty() {
             None
         } else {
@@ -186,22 +186,26 @@ impl Repository {
             Some(glob.compile_matcher())
         };
         let tags = self.tags_by_version_with(extra)?;
-        let commit_of = |name: &str| match extra.iter().find(|tag| tag.name == name) {
-            Some(tag) => Ok(tag.commit),
+        let extra: std::collections::HashMap<&str, ObjectId> =
+            extra.iter().map(|tag| (tag.name.as_str(), tag.commit)).collect();
+        let commit_of = |name: &str| match extra.get(name) {
+            Some(commit) => Ok(*commit),
             None => self.tag_commit(name),
         };
         let candidates = tags.iter().filter(|name| glob.as_ref().is_none_or(|g| g.is_match(name.as_str())));
-        let found = match mode {
+        let (found, present) = match mode {
             TagMode::All => {
-                let mut found = None;
+                let (mut found, mut present) = (None, None);
                 for name in candidates {
-                    let commit = commit_of(name)?;
-                    if !present_only || self.has_commit(commit) {
-                        found = Some(Tag { name: name.clone(), commit });
+                    let tag = Tag { name: name.clone(), commit: commit_of(name)? };
+                    let here = self.has_commit(tag.commit);
+                    found.get_or_insert_with(|| tag.clone());
+                    if here {
+                        present = Some(tag);
                         break;
                     }
                 }
-                found
+                (found, present)
             }
             TagMode::Current => {
                 let head = self.head()?;
@@ -236,7 +240,7 @@ impl Repository {
                         path: self.git_dir().to_owned(),
                     });
                 }
-                found
+                (found.clone(), found)
             }
         };
         match found {
@@ -244,7 +248,7 @@ impl Repository {
             None if self.is_shallow() => {
                 Err(Error::ShallowHistory { what: "no tag is visible".into(), path: self.git_dir().to_owned() })
             }
-            found => Ok(found),
+            found => Ok((found, present)),
         }
     }
 
